@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layout and dependency direction: see DESIGN.md ("Layout").
+// spurscope → SpurTUI → SpurEngine, SpurAudit → SpurCore → C targets.
+let package = Package(
+    name: "spurscope",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "spurscope", targets: ["spurscope"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CNcursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "SpurCore", dependencies: ["CBLAS"]),
+        .target(name: "SpurEngine", dependencies: ["SpurCore"]),
+        .executableTarget(name: "spurscope", dependencies: [
+            "SpurCore", "SpurEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "SpurCoreTests", dependencies: ["SpurCore"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "SpurEngineTests", dependencies: ["SpurEngine", "SpurCore"],
+                    resources: [.copy("Fixtures")]),
+    ]
+)

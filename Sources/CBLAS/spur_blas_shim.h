@@ -1,0 +1,8 @@
+// Named neutrally: a header called cblas.h would share OpenBLAS's include
+// guard and import nothing (PLATFORM.md).
+#include <x86_64-linux-gnu/cblas.h>
+
+// Declared by OpenBLAS but not in the generic cblas.h on every distribution.
+char *openblas_get_corename(void);
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int num_threads);

@@ -1,0 +1,14 @@
+// Wide-character ncurses: both defines must precede curses.h or cchar_t and
+// add_wch stay hidden from Swift (PLATFORM.md).
+#define _XOPEN_SOURCE_EXTENDED 1
+#define NCURSES_WIDECHAR 1
+#include <locale.h>
+#include <wchar.h>
+#include <ncursesw/curses.h>
+
+// Macros Swift cannot import, as functions.
+static inline attr_t spur_a_bold(void) { return A_BOLD; }
+static inline attr_t spur_a_reverse(void) { return A_REVERSE; }
+static inline attr_t spur_a_dim(void) { return A_DIM; }
+static inline attr_t spur_a_underline(void) { return A_UNDERLINE; }
+static inline int spur_key_f(int n) { return KEY_F(n); }

@@ -1,0 +1,22 @@
+/// A problem with something the user handed us: a file, a field, a flag.
+///
+/// Every such problem names where it is (`file`, and inside it the `field`:
+/// a tensor, a row, a key), what was found and what was expected, so that the
+/// message alone is enough to fix the input. The command line turns it into
+/// exit status 2; nothing else in spurscope decides exit codes.
+public struct InputError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var file: String
+    public var field: String?
+    public var problem: String
+
+    public init(file: String, field: String? = nil, _ problem: String) {
+        self.file = file
+        self.field = field
+        self.problem = problem
+    }
+
+    public var description: String {
+        if let field { return "\(file): \(field): \(problem)" }
+        return "\(file): \(problem)"
+    }
+}

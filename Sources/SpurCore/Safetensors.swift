@@ -1,0 +1,306 @@
+import Foundation
+
+/// Element types of the safetensors format that spurscope reads.
+public enum DType: String, Sendable, CaseIterable {
+    case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64"
+    case i32 = "I32", i64 = "I64", i8 = "I8", u8 = "U8", bool = "BOOL"
+
+    public var byteSize: Int {
+        switch self {
+        case .f64, .i64: return 8
+        case .f32, .i32: return 4
+        case .f16, .bf16: return 2
+        case .i8, .u8, .bool: return 1
+        }
+    }
+
+    public var isFloatingPoint: Bool { self == .f32 || self == .f16 || self == .bf16 || self == .f64 }
+}
+
+/// One tensor's entry in a safetensors header.
+public struct TensorInfo: Equatable, Sendable {
+    public var name: String
+    public var dtype: DType
+    public var shape: [Int]
+    /// Byte range inside the data section (after the header).
+    public var dataRange: Range<Int>
+
+    public var elementCount: Int { shape.reduce(1, *) }
+}
+
+/// A safetensors file opened by memory map
+/// (8-byte little-endian header length, JSON header, raw little-endian data).
+///
+/// Opening reads only the header; every size and offset in it is checked
+/// against the file before anything is allocated, so a hostile or truncated
+/// file yields an `InputError`, never a crash or a huge allocation.
+public final class SafetensorsFile: @unchecked Sendable {
+    /// Headers larger than this are refused before they are read.
+    public static let maxHeaderBytes = 100_000_000
+
+    public let path: String
+    public let tensors: [String: TensorInfo]
+    public let metadata: [String: String]
+    private let file: MappedFile
+    private let dataStart: Int
+
+    public var names: [String] { tensors.keys.sorted() }
+
+    public init(path: String) throws {
+        self.path = path
+        file = try MappedFile(path: path)
+        guard file.size >= 8 else {
+            throw InputError(file: path, "file is \(file.size) bytes, shorter than the 8-byte safetensors header length")
+        }
+        let headerLength = file.withBytes(0..<8) { raw in
+            UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self))
+        }
+        guard headerLength <= UInt64(Self.maxHeaderBytes) else {
+            throw InputError(file: path, field: "header",
+                             "declares \(headerLength) bytes; at most \(Self.maxHeaderBytes) are allowed")
+        }
+        guard Int(headerLength) <= file.size - 8 else {
+            throw InputError(file: path, field: "header",
+                             "declares \(headerLength) bytes but the file has only \(file.size - 8) after the length")
+        }
+        dataStart = 8 + Int(headerLength)
+        let headerData = file.withBytes(8..<dataStart) { Data($0) }
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: headerData)
+        } catch {
+            throw InputError(file: path, field: "header", "is not valid JSON")
+        }
+        guard let object = json as? [String: Any] else {
+            throw InputError(file: path, field: "header", "is not a JSON object")
+        }
+        let dataSize = file.size - dataStart
+        var tensors: [String: TensorInfo] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in object {
+            if name == "__metadata__" {
+                guard let m = value as? [String: Any] else {
+                    throw InputError(file: path, field: "__metadata__", "is not an object of strings")
+                }
+                for (k, v) in m {
+                    guard let s = v as? String else {
+                        throw InputError(file: path, field: "__metadata__.\(k)", "is not a string")
+                    }
+                    metadata[k] = s
+                }
+                continue
+            }
+            tensors[name] = try Self.parseEntry(name: name, value: value, dataSize: dataSize, path: path)
+        }
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+
+    private static func parseEntry(name: String, value: Any, dataSize: Int, path: String) throws -> TensorInfo {
+        guard let entry = value as? [String: Any] else {
+            throw InputError(file: path, field: "tensor '\(name)'", "header entry is not an object")
+        }
+        guard let dtypeName = entry["dtype"] as? String else {
+            throw InputError(file: path, field: "tensor '\(name)'", "has no dtype")
+        }
+        guard let dtype = DType(rawValue: dtypeName) else {
+            let known = DType.allCases.map(\.rawValue).joined(separator: ", ")
+            throw InputError(file: path, field: "tensor '\(name)'", "dtype \(dtypeName) is not supported (expected one of \(known))")
+        }
+        guard let rawShape = entry["shape"] as? [Any],
+              let shape = integers(rawShape), shape.allSatisfy({ $0 >= 0 }) else {
+            throw InputError(file: path, field: "tensor '\(name)'", "shape must be a list of non-negative integers")
+        }
+        guard let rawOffsets = entry["data_offsets"] as? [Any],
+              let offsets = integers(rawOffsets), offsets.count == 2 else {
+            throw InputError(file: path, field: "tensor '\(name)'", "data_offsets must be two integers [begin, end]")
+        }
+        let (begin, end) = (offsets[0], offsets[1])
+        guard begin >= 0, begin <= end, end <= dataSize else {
+            throw InputError(file: path, field: "tensor '\(name)'",
+                             "data_offsets [\(begin), \(end)] fall outside the \(dataSize)-byte data section")
+        }
+        var count = 1
+        for d in shape {
+            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow else {
+                throw InputError(file: path, field: "tensor '\(name)'", "shape \(shape) is too large")
+            }
+            count = p
+        }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
+        guard !overflow, bytes == end - begin else {
+            throw InputError(file: path, field: "tensor '\(name)'",
+                             "shape \(shape) of \(dtype.rawValue) needs \(overflow ? "too many" : String(bytes)) bytes but data_offsets span \(end - begin)")
+        }
+        return TensorInfo(name: name, dtype: dtype, shape: shape, dataRange: begin..<end)
+    }
+
+    /// JSON numbers arrive as NSNumber (or Int); reject fractions and booleans.
+    private static func integers(_ values: [Any]) -> [Int]? {
+        var out: [Int] = []
+        for v in values {
+            if let n = v as? NSNumber {
+                // JSON booleans also arrive as NSNumber; only their class tells them apart.
+                if String(describing: type(of: n)).contains("Boolean") { return nil }
+                let d = n.doubleValue
+                guard d == d.rounded(), abs(d) < 9.0e15 else { return nil }
+                out.append(n.intValue)
+            } else {
+                return nil
+            }
+        }
+        return out
+    }
+
+    public func info(_ name: String) throws -> TensorInfo {
+        guard let t = tensors[name] else {
+            throw InputError(file: path, field: "tensor '\(name)'", "is missing (the file has: \(names.joined(separator: ", ")))")
+        }
+        return t
+    }
+
+    /// The tensor's elements converted to `Float` (from f32, f16, bf16, f64 or integers).
+    public func floats(_ name: String) throws -> [Float] {
+        let t = try info(name)
+        return try floats(t, elements: 0..<t.elementCount)
+    }
+
+    /// A slice of the tensor's elements in row-major order, for reading one
+    /// example of a large tensor without touching the rest.
+    public func floats(_ t: TensorInfo, elements: Range<Int>) throws -> [Float] {
+        precondition(elements.lowerBound >= 0 && elements.upperBound <= t.elementCount, "element range outside tensor")
+        let start = dataStart + t.dataRange.lowerBound + elements.lowerBound * t.dtype.byteSize
+        let byteRange = start ..< start + elements.count * t.dtype.byteSize
+        return file.withBytes(byteRange) { raw in
+            let n = elements.count
+            switch t.dtype {
+            case .f32:
+                return [Float](unsafeUninitializedCapacity: n) { buf, count in
+                    // Little-endian on every platform spurscope runs on.
+                    _ = memcpy(buf.baseAddress!, raw.baseAddress!, n * 4)
+                    count = n
+                }
+            case .f16:
+                return (0..<n).map { Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self)))) }
+            case .bf16:
+                return (0..<n).map { Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))) << 16) }
+            case .f64:
+                return (0..<n).map { Float(raw.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self)) }
+            case .i32:
+                return (0..<n).map { Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
+            case .i64:
+                return (0..<n).map { Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self))) }
+            case .i8:
+                return (0..<n).map { Float(raw.load(fromByteOffset: $0, as: Int8.self)) }
+            case .u8, .bool:
+                return (0..<n).map { Float(raw.load(fromByteOffset: $0, as: UInt8.self)) }
+            }
+        }
+    }
+
+    /// The tensor's elements as integers; refuses floating-point tensors.
+    public func integers(_ name: String) throws -> [Int] {
+        let t = try info(name)
+        let start = dataStart + t.dataRange.lowerBound
+        let n = t.elementCount
+        return try file.withBytes(start ..< start + t.dataRange.count) { raw in
+            switch t.dtype {
+            case .i32: return (0..<n).map { Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
+            case .i64: return (0..<n).map { Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self))) }
+            case .i8: return (0..<n).map { Int(raw.load(fromByteOffset: $0, as: Int8.self)) }
+            case .u8, .bool: return (0..<n).map { Int(raw.load(fromByteOffset: $0, as: UInt8.self)) }
+            case .f32, .f16, .bf16, .f64:
+                throw InputError(file: path, field: "tensor '\(name)'", "dtype is \(t.dtype.rawValue), expected an integer type (I32 or I64)")
+            }
+        }
+    }
+
+    /// A 2-D tensor as a `Matrix`; with `shape`, checks it first
+    /// (`nil` entries match any size).
+    public func matrix(_ name: String, shape expected: [Int?]? = nil) throws -> Matrix {
+        let t = try checkedInfo(name, shape: expected, floating: true)
+        guard t.shape.count == 2 else {
+            throw InputError(file: path, field: "tensor '\(name)'", "shape is \(t.shape), expected 2 dimensions")
+        }
+        let values = try floats(name)
+        try requireFinite(values, name: name)
+        return Matrix(rows: t.shape[0], cols: t.shape[1], storage: values)
+    }
+
+    /// The tensor's info after checking its rank, sizes and kind of dtype.
+    public func checkedInfo(_ name: String, shape expected: [Int?]? = nil, floating: Bool? = nil) throws -> TensorInfo {
+        let t = try info(name)
+        if let expected {
+            let ok = expected.count == t.shape.count && zip(expected, t.shape).allSatisfy { $0 == nil || $0 == $1 }
+            if !ok {
+                let want = "[" + expected.map { $0.map(String.init) ?? "_" }.joined(separator: ", ") + "]"
+                throw InputError(file: path, field: "tensor '\(name)'", "shape is \(t.shape), expected \(want)")
+            }
+        }
+        if let floating, floating != t.dtype.isFloatingPoint {
+            throw InputError(file: path, field: "tensor '\(name)'",
+                             "dtype is \(t.dtype.rawValue), expected \(floating ? "a float type (F32 or F16)" : "an integer type (I32 or I64)")")
+        }
+        return t
+    }
+
+    public func requireFinite(_ values: [Float], name: String) throws {
+        if let i = values.firstIndex(where: { !$0.isFinite }) {
+            throw InputError(file: path, field: "tensor '\(name)'", "element \(i) is \(values[i]), expected a finite number")
+        }
+    }
+}
+
+/// Builds a safetensors file in memory and writes it atomically.
+public struct SafetensorsWriter {
+    private var entries: [(name: String, dtype: DType, shape: [Int], bytes: Data)] = []
+    public var metadata: [String: String] = [:]
+
+    public init() {}
+
+    public mutating func add(_ name: String, shape: [Int], floats: [Float]) {
+        precondition(shape.reduce(1, *) == floats.count, "shape \(shape) for \(floats.count) floats")
+        entries.append((name, .f32, shape, floats.withUnsafeBytes { Data($0) }))
+    }
+
+    public mutating func add(_ name: String, shape: [Int], float16s: [Float]) {
+        precondition(shape.reduce(1, *) == float16s.count, "shape \(shape) for \(float16s.count) values")
+        let halves = float16s.map { Float16($0).bitPattern.littleEndian }
+        entries.append((name, .f16, shape, halves.withUnsafeBytes { Data($0) }))
+    }
+
+    public mutating func add(_ name: String, shape: [Int], int32s: [Int32]) {
+        precondition(shape.reduce(1, *) == int32s.count, "shape \(shape) for \(int32s.count) values")
+        entries.append((name, .i32, shape, int32s.withUnsafeBytes { Data($0) }))
+    }
+
+    public mutating func add(_ name: String, _ m: Matrix) {
+        add(name, shape: [m.rows, m.cols], floats: m.storage)
+    }
+
+    /// The complete file: header padded with spaces to a multiple of 8 bytes,
+    /// tensors in the order added.
+    public func encoded() throws -> Data {
+        var header: [String: Any] = [:]
+        var offset = 0
+        for e in entries {
+            header[e.name] = ["dtype": e.dtype.rawValue, "shape": e.shape,
+                              "data_offsets": [offset, offset + e.bytes.count]] as [String: Any]
+            offset += e.bytes.count
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var out = Data()
+        out.reserveCapacity(8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(json)
+        for e in entries { out.append(e.bytes) }
+        return out
+    }
+
+    public func write(to path: String) throws {
+        try AtomicFile.write(encoded(), to: path)
+    }
+}
