@@ -1,0 +1,83 @@
+import SpurCore
+import Foundation
+
+/// Updates `ProjectionHeads` from their gradients. Weight decay is decoupled
+/// (applied to the weights, not added to the gradient, as in AdamW) and
+/// applies to `W_v`, `W_t` only: the temperature is not decayed, as in CLIP.
+public protocol Optimizer: Sendable {
+    mutating func step(_ heads: inout ProjectionHeads, gradients: HeadGradients)
+}
+
+/// SGD with momentum (PyTorch's convention, no dampening):
+/// `m ← μ·m + g`, `w ← w − lr·wd·w − lr·m`.
+public struct SGD: Optimizer {
+    public var learningRate: Float
+    public var momentum: Float
+    public var weightDecay: Float
+    private var velocity: HeadGradients?
+
+    public init(learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0) {
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+    }
+
+    public mutating func step(_ heads: inout ProjectionHeads, gradients g: HeadGradients) {
+        var v = velocity ?? HeadGradients.zeros(like: heads)
+        v.image.scale(by: momentum); v.image.add(g.image)
+        v.text.scale(by: momentum); v.text.add(g.text)
+        v.logitScale = momentum * v.logitScale + g.logitScale
+        let lr = learningRate
+        heads.image.scale(by: 1 - lr * weightDecay); heads.image.add(v.image, scaledBy: -lr)
+        heads.text.scale(by: 1 - lr * weightDecay); heads.text.add(v.text, scaledBy: -lr)
+        heads.logitScale -= lr * v.logitScale
+        velocity = v
+    }
+}
+
+/// Adam with decoupled weight decay (AdamW):
+/// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+/// `w ← w − lr·wd·w − lr·m̂/(√v̂ + ε)` with bias-corrected `m̂`, `v̂`.
+public struct Adam: Optimizer {
+    public var learningRate: Float
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+    public var weightDecay: Float
+    private var first: HeadGradients?
+    private var second: HeadGradients?
+    private var t = 0
+
+    public init(learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
+                epsilon: Float = 1e-8, weightDecay: Float = 0) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+    }
+
+    public mutating func step(_ heads: inout ProjectionHeads, gradients g: HeadGradients) {
+        t += 1
+        var m = first ?? HeadGradients.zeros(like: heads)
+        var v = second ?? HeadGradients.zeros(like: heads)
+        let c1 = 1 - powf(beta1, Float(t))
+        let c2 = 1 - powf(beta2, Float(t))
+        let (lr, b1, b2, eps, decay) = (learningRate, beta1, beta2, epsilon, 1 - learningRate * weightDecay)
+
+        func update(_ w: inout [Float], _ m: inout [Float], _ v: inout [Float], _ g: [Float], decay: Float) {
+            for i in w.indices {
+                m[i] = b1 * m[i] + (1 - b1) * g[i]
+                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                w[i] = w[i] * decay - lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
+            }
+        }
+        update(&heads.image.storage, &m.image.storage, &v.image.storage, g.image.storage, decay: decay)
+        update(&heads.text.storage, &m.text.storage, &v.text.storage, g.text.storage, decay: decay)
+        var ls = [heads.logitScale], ml = [m.logitScale], vl = [v.logitScale]
+        update(&ls, &ml, &vl, [g.logitScale], decay: 1)
+        heads.logitScale = ls[0]; m.logitScale = ml[0]; v.logitScale = vl[0]
+        first = m
+        second = v
+    }
+}

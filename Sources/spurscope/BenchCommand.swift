@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import SpurCore
+import SpurEngine
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure BLAS peak and training-step speed on this machine.",
+        discussion: """
+        Reports the OpenBLAS kernel and thread count with every figure, the sgemm peak \
+        measured in this run, and one training step of the paper's objective \
+        (clip + vc + lc + vs + ls, batch 128, 2 classes × 80 templates, SGD update) at \
+        CLIP RN50 and ViT-L/14 projection sizes on random features. Speeds are quoted as \
+        ratios to the sgemm peak of the same run: absolute times on shared machines are noisy.
+        """)
+
+    @Flag(name: .long, help: "Print one JSON object instead of a report.")
+    var json = false
+
+    @Flag(name: .long, help: "Fewer repetitions (a smoke run, for the demo).")
+    var quick = false
+
+    @Option(name: .long, help: "Timed training steps per model size.")
+    var steps: Int = 20
+
+    func run() throws {
+        guard steps >= 1 else { throw InputError(file: "--steps", "is \(steps), expected at least 1") }
+        let reps = quick ? 2 : 5
+        let peak = SgemmPeak.measure(size: 2048, repetitions: reps)
+        let sizes: [StepBenchmark.Size] = [
+            .init(name: "RN50", imageDim: 2048, textDim: 512, embeddingDim: 1024),
+            .init(name: "ViT-L/14", imageDim: 1024, textDim: 768, embeddingDim: 768),
+        ]
+        let results = sizes.map { StepBenchmark.measure($0, steps: quick ? 3 : steps) }
+
+        if json {
+            let object: [String: Any] = [
+                "blas_core": BLASInfo.coreName,
+                "blas_threads": BLASInfo.threads,
+                "sgemm_peak_gflops": peak.gflops,
+                "training_step": results.map { r -> [String: Any] in
+                    ["model": r.size.name, "batch": r.batch, "templates": r.templates,
+                     "step_ms": r.stepSeconds * 1000, "objective_ms": r.objectiveSeconds * 1000,
+                     "optimizer_ms": r.optimizerSeconds * 1000,
+                     "examples_per_s": Double(r.batch) / r.stepSeconds,
+                     "gflop_per_step": r.flops / 1e9, "gflops": r.gflops,
+                     "ratio_to_peak": r.gflops / peak.gflops]
+                },
+            ]
+            print(try JSONOutput.line(object))
+            return
+        }
+        print("OpenBLAS core \(BLASInfo.coreName), \(BLASInfo.threads) threads")
+        print(String(format: "sgemm peak (%d³, best of %d): %.1f GFLOP/s", peak.size, reps, peak.gflops))
+        print("")
+        print("training step: clip+vc+lc+vs+ls, batch 128, 2 classes × 80 templates, SGD")
+        print("model      step ms  (objective / optimizer)  examples/s  GFLOP/step  GFLOP/s  of peak")
+        for r in results {
+            print(r.size.name.padding(toLength: 9, withPad: " ", startingAt: 0) + String(format: " %8.2f  (%7.2f / %6.2f)       %10.0f  %10.2f  %7.1f  %6.1f%%",
+                         r.stepSeconds * 1000, r.objectiveSeconds * 1000,
+                         r.optimizerSeconds * 1000, Double(r.batch) / r.stepSeconds, r.flops / 1e9,
+                         r.gflops, 100 * r.gflops / peak.gflops))
+        }
+    }
+}
+
+func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// The best sgemm rate of this run: the yardstick every other figure is divided by.
+enum SgemmPeak {
+    struct Result { var size: Int; var gflops: Double }
+
+    static func measure(size n: Int, repetitions: Int) -> Result {
+        var rng = SeededGenerator(seed: 1, purpose: "bench-sgemm")
+        let a = rng.gaussianMatrix(rows: n, cols: n)
+        let b = rng.gaussianMatrix(rows: n, cols: n)
+        var c = Matrix(rows: n, cols: n)
+        Matrix.gemm(a, b, into: &c)   // warm-up: threads started, pages touched
+        var best = Double.infinity
+        for _ in 0..<repetitions {
+            let t0 = monotonicSeconds()
+            Matrix.gemm(a, b, into: &c)
+            best = min(best, monotonicSeconds() - t0)
+        }
+        return Result(size: n, gflops: 2 * Double(n * n * n) / best / 1e9)
+    }
+}
+
+/// One optimisation step of the paper's objective at a model's projection sizes.
+enum StepBenchmark {
+    struct Size { var name: String; var imageDim: Int; var textDim: Int; var embeddingDim: Int }
+
+    struct Result {
+        var size: Size
+        var batch: Int
+        var templates: Int
+        var stepSeconds: Double       // median over the timed steps
+        var objectiveSeconds: Double  // median, forward + backward
+        var optimizerSeconds: Double  // median, SGD update
+        var flops: Double
+        var gflops: Double { flops / stepSeconds / 1e9 }
+    }
+
+    static func measure(_ size: Size, steps: Int, batch b: Int = 128, classes c: Int = 2, templates k: Int = 80) -> Result {
+        var rng = SeededGenerator(seed: 7, purpose: "bench-step-\(size.name)")
+        let (dv, dt, e) = (size.imageDim, size.textDim, size.embeddingDim)
+        let labels = (0..<b).map { $0 % c }
+        let batch = LossBatch(
+            images: rng.gaussianMatrix(rows: b, cols: dv),
+            labels: labels,
+            attributes: (0..<b).map { ($0 / c) % 2 },
+            captions: rng.gaussianMatrix(rows: b, cols: dt),
+            classTemplates: rng.gaussianMatrix(rows: c * k, cols: dt),
+            groupTemplates: rng.gaussianMatrix(rows: c * 2 * k, cols: dt),
+            classCount: c, templateCount: k)
+        var heads = ProjectionHeads(image: rng.gaussianMatrix(rows: e, cols: dv, std: 1 / Float(dv).squareRoot()),
+                                    text: rng.gaussianMatrix(rows: e, cols: dt, std: 1 / Float(dt).squareRoot()),
+                                    logitScale: logf(1 / 0.07))
+        let objective = Objective(terms: LossTerm.contrastive)
+        var optimizer = SGD(learningRate: 1e-5, momentum: 0.9, weightDecay: 1e-4)
+        var stepTimes: [Double] = [], objectiveTimes: [Double] = [], optimizerTimes: [Double] = []
+        for i in 0..<(steps + 2) {   // two warm-up steps
+            let t0 = monotonicSeconds()
+            let r = objective.evaluate(heads, on: batch)
+            let t1 = monotonicSeconds()
+            optimizer.step(&heads, gradients: r.gradients)
+            let t2 = monotonicSeconds()
+            if i >= 2 {
+                stepTimes.append(t2 - t0); objectiveTimes.append(t1 - t0); optimizerTimes.append(t2 - t1)
+            }
+        }
+        return Result(size: size, batch: b, templates: k,
+                      stepSeconds: median(stepTimes), objectiveSeconds: median(objectiveTimes),
+                      optimizerSeconds: median(optimizerTimes),
+                      flops: gemmFlops(b: b, c: c, k: k, dv: dv, dt: dt, e: e))
+    }
+
+    /// Floating-point operations of the step's matrix products, counted from
+    /// the shapes (2·m·n·k each): the projections forward and their weight
+    /// gradients, plus each term's similarity matrix and its two backward products.
+    static func gemmFlops(b: Int, c: Int, k: Int, dv: Int, dt: Int, e: Int) -> Double {
+        let texts = b + c * k + 2 * c * k
+        let projections = 2.0 * 2 * Double(e) * (Double(b * dv) + Double(texts * dt))
+        func similarity(_ n: Int) -> Double { 3 * 2 * Double(n * n * e) }
+        let terms = similarity(b) /* clip */ + 2 * similarity(b) /* vc, vs */
+            + similarity(c * k) /* lc */ + similarity(2 * c * k) /* ls */
+        return projections + terms
+    }
+
+    static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}
