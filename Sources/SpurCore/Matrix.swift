@@ -207,8 +207,9 @@ extension Matrix {
             for c in 0..<cols { m = max(m, storage[base + c]) }
             var s: Float = 0
             for c in 0..<cols { s += expf(storage[base + c] - m) }
-            let lse = m + logf(s)
-            for c in 0..<cols { out.storage[base + c] = storage[base + c] - lse }
+            // (x − m) − log s, not x − (m + log s): exact when x is large.
+            let logSum = logf(s)
+            for c in 0..<cols { out.storage[base + c] = (storage[base + c] - m) - logSum }
         }
         return out
     }
