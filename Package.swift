@@ -30,5 +30,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SpurEngineTests", dependencies: ["SpurEngine", "SpurCore"],
                     resources: [.copy("Fixtures")]),
+        // Runs the real binary; depends on it so `swift test` builds it first.
+        .testTarget(name: "CLITests", dependencies: ["spurscope", "SpurCore"]),
     ]
 )

@@ -1,0 +1,43 @@
+import Foundation
+
+/// Runs the built `spurscope` binary as a user would and captures its output.
+struct CLIResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+enum CLIRunner {
+    /// The executable sits next to the test bundle in the build directory.
+    static var executable: URL {
+        var dir = Bundle(for: Marker.self).bundleURL
+        while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("spurscope").path) {
+            let parent = dir.deletingLastPathComponent()
+            precondition(parent != dir, "spurscope binary not found above the test bundle")
+            dir = parent
+        }
+        return dir.appendingPathComponent("spurscope")
+    }
+
+    /// The repository root, for fixtures of other test targets.
+    static var repository: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static func run(_ arguments: [String]) throws -> CLIResult {
+        let p = Process()
+        p.executableURL = executable
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                         stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    final class Marker {}
+}

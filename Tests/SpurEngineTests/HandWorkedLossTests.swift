@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+import SpurCore
+@testable import SpurEngine
+
+/// Values worked out by hand on embeddings whose inner products are 0 or 1.
+struct HandWorkedLossTests {
+    /// log(1 + e⁻¹): the loss of one positive at similarity 1 against one
+    /// negative at similarity 0 with s = 1.
+    let oneVsOne = Float(log(1 + exp(-1.0)))
+
+    @Test func csSkipsAnchorsWithoutPositives() {
+        // e0 = e1 = (1,0) in group 0, e2 = (0,1) alone in group 1.
+        // Anchors 0 and 1: −log(e¹/(e¹ + e⁰)); anchor 2 has no positive and is skipped.
+        let e = Matrix([[1, 0], [1, 0], [0, 1]])
+        let r = ContrastiveTerms.supervisedContrastive(e, groups: [0, 0, 1], scale: 1)
+        #expect(abs(r.value - oneVsOne) < 1e-6)
+    }
+
+    @Test func csAveragesOverPositives() {
+        // Anchor 0 has positives 1 (sim 1) and 2 (sim 0), no negatives:
+        // −½[log(e¹/(e¹+e⁰)) + log(e⁰/(e¹+e⁰))] = log(1+e) − ½.
+        // Anchors 1 and 2 likewise see {0 at sim 1 or 0, the other at sim 1 or 0}.
+        let e = Matrix([[1, 0], [1, 0], [0, 1]])
+        let r = ContrastiveTerms.supervisedContrastive(e, groups: [0, 0, 0], scale: 1)
+        // Anchor 0: sims to 1, 2 = (1, 0) → log(1+e) − ½. Anchor 1: same.
+        // Anchor 2: sims to 0, 1 = (0, 0) → log 2.
+        let want = (2 * (Float(log(1 + M_E)) - 0.5) + Float(log(2.0))) / 3
+        #expect(abs(r.value - want) < 1e-6)
+    }
+
+    @Test func unknownGroupIsNeitherAnchorNorCandidate() {
+        // Row 2 (group −1) is identical to the anchors; were it a negative the
+        // loss would be log 2 per anchor. Excluded, each anchor's only
+        // candidate is its positive: loss 0, gradient 0.
+        let e = Matrix([[1, 0], [1, 0], [1, 0]])
+        let r = ContrastiveTerms.supervisedContrastive(e, groups: [0, 0, -1], scale: 1)
+        #expect(r.value == 0)
+        #expect(r.dFirst.maxAbs() < 1e-7)
+    }
+
+    @Test func batchWithoutValidAnchorContributesZero() {
+        let e = Matrix([[1, 0], [0, 1]])
+        let r = ContrastiveTerms.supervisedContrastive(e, groups: [0, 1], scale: 5)
+        #expect(r.value == 0 && r.dScale == 0 && r.dFirst.maxAbs() == 0)
+    }
+
+    @Test func clipOnOrthonormalPairs() {
+        // V = T = I₂, s = 1: each row and column is log(e¹/(e¹ + e⁰)).
+        let i2 = Matrix([[1, 0], [0, 1]])
+        let r = ContrastiveTerms.clip(images: i2, captions: i2, scale: 1)
+        #expect(abs(r.value - oneVsOne) < 1e-6)
+        // Symmetric problem: the two gradients mirror each other.
+        #expect(r.dFirst == r.dSecond!)
+    }
+
+    @Test func crossEntropyWeightsExamples() {
+        // Two images, two classes; image 0 is class 0's embedding, image 1 is
+        // orthogonal to both classes (loss log 2 whatever its label).
+        let v = Matrix([[1, 0, 0], [0, 0, 1]])
+        let c = Matrix([[1, 0, 0], [0, 1, 0]])
+        let (r, per) = ContrastiveTerms.classification(images: v, classes: c, labels: [0, 1], scale: 1)
+        #expect(abs(per[0] - oneVsOne) < 1e-6 && abs(per[1] - Float(log(2.0))) < 1e-6)
+        #expect(abs(r.value - (per[0] + per[1]) / 2) < 1e-6)
+        let (w, _) = ContrastiveTerms.classification(images: v, classes: c, labels: [0, 1], weights: [3, 1], scale: 1)
+        #expect(abs(w.value - (3 * per[0] + per[1]) / 4) < 1e-6)
+    }
+
+    @Test func scaleIsClampedAndStopsLearningAtTheClamp() throws {
+        var rng = SeededGenerator(seed: 11)
+        let batch = RandomBatch.make(&rng)
+        var heads = RandomBatch.heads(&rng)
+        heads.logitScale = logf(250)
+        #expect(heads.scale == 100)
+        let clamped = Objective(terms: LossTerm.contrastive).evaluate(heads, on: batch)
+        #expect(clamped.gradients.logitScale == 0)
+        heads.logitScale = logf(100)
+        let atLimit = Objective(terms: LossTerm.contrastive).evaluate(heads, on: batch)
+        #expect(abs(clamped.total - atLimit.total) < 1e-3)
+    }
+}
+
+/// Random but valid batches for property tests.
+enum RandomBatch {
+    static func make(_ rng: inout SeededGenerator, b: Int = 12, dv: Int = 9, dt: Int = 7, c: Int = 3, k: Int = 4) -> LossBatch {
+        LossBatch(images: rng.gaussianMatrix(rows: b, cols: dv),
+                  labels: (0..<b).map { $0 % c },
+                  attributes: (0..<b).map { [1, 0, 1, -1, 0][$0 % 5] },
+                  captions: rng.gaussianMatrix(rows: b, cols: dt),
+                  classTemplates: rng.gaussianMatrix(rows: c * k, cols: dt),
+                  groupTemplates: rng.gaussianMatrix(rows: c * 2 * k, cols: dt),
+                  classCount: c, templateCount: k)
+    }
+
+    static func heads(_ rng: inout SeededGenerator, e: Int = 6, dv: Int = 9, dt: Int = 7) -> ProjectionHeads {
+        ProjectionHeads(image: rng.gaussianMatrix(rows: e, cols: dv, std: 0.4),
+                        text: rng.gaussianMatrix(rows: e, cols: dt, std: 0.4),
+                        logitScale: logf(4))
+    }
+}
+
+/// The analytic gradient of every term against central differences along
+/// random directions, on batches larger than the numpy fixture (so masks,
+/// unknown attributes and several classes all occur).
+struct DirectionalDerivativeTests {
+    @Test(arguments: [1, 2, 3] as [UInt64], LossTerm.allCases)
+    func gradientMatchesDirectionalDifference(seed: UInt64, term: LossTerm) {
+        var rng = SeededGenerator(seed: seed)
+        let batch = RandomBatch.make(&rng)
+        let heads = RandomBatch.heads(&rng)
+        let objective = Objective(terms: [term])
+        let g = objective.evaluate(heads, on: batch).gradients
+        let dWv = rng.gaussianMatrix(rows: heads.image.rows, cols: heads.image.cols)
+        let dWt = rng.gaussianMatrix(rows: heads.text.rows, cols: heads.text.cols)
+        let dLs = rng.nextGaussian()
+        let analytic = Double(g.image.dot(dWv)) + Double(g.text.dot(dWt)) + Double(g.logitScale * dLs)
+
+        func loss(at t: Float) -> Double {
+            var h = heads
+            h.image.add(dWv, scaledBy: t)
+            h.text.add(dWt, scaledBy: t)
+            h.logitScale += t * dLs
+            return Double(objective.evaluate(h, on: batch).total)
+        }
+        let step: Float = 1e-2
+        // Richardson-extrapolated central difference: O(h⁴) truncation, so the
+        // step can stay large enough for Float rounding not to matter.
+        let d1 = (loss(at: step) - loss(at: -step)) / Double(2 * step)
+        let d2 = (loss(at: 2 * step) - loss(at: -2 * step)) / Double(4 * step)
+        let numeric = (4 * d1 - d2) / 3
+        #expect(abs(analytic - numeric) <= 2e-3 * max(1, abs(numeric)),
+                "\(term) seed \(seed): analytic \(analytic), numeric \(numeric)")
+    }
+}
