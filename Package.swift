@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
@@ -19,7 +20,14 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
 
-        .target(name: "SpurCore", dependencies: ["CBLAS"]),
+        // libjpeg reports errors by longjmp, which Swift cannot host: the
+        // decoder's error path lives in this small C target.
+        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+
+        .target(name: "SpurCore", dependencies: [
+            "CBLAS", "CPNG", "CJPEG",
+            .product(name: "CSV", package: "CSV.swift"),
+        ]),
         .target(name: "SpurEngine", dependencies: ["SpurCore"]),
         .executableTarget(name: "spurscope", dependencies: [
             "SpurCore", "SpurEngine",
