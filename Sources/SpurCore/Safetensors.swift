@@ -174,6 +174,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         let byteRange = start ..< start + elements.count * t.dtype.byteSize
         return file.withBytes(byteRange) { raw in
             let n = elements.count
+            if n == 0 { return [] }
             switch t.dtype {
             case .f32:
                 return [Float](unsafeUninitializedCapacity: n) { buf, count in
@@ -302,5 +303,104 @@ public struct SafetensorsWriter {
 
     public func write(to path: String) throws {
         try AtomicFile.write(encoded(), to: path)
+    }
+}
+
+/// Writes a safetensors file tensor by tensor without holding it in memory
+/// (multi-gigabyte spatial maps): the header is written first from the
+/// declared shapes, then the data in declaration order; `finish` checks that
+/// every byte arrived, fsyncs and renames the file into place.
+public final class SafetensorsStreamWriter {
+    public struct Declaration {
+        public var name: String
+        public var dtype: DType
+        public var shape: [Int]
+        public init(_ name: String, _ dtype: DType, _ shape: [Int]) {
+            self.name = name; self.dtype = dtype; self.shape = shape
+        }
+    }
+
+    private let path: String
+    private let temporaryPath: String
+    private let handle: FileHandle
+    private let declarations: [Declaration]
+    private var current = 0
+    private var writtenInCurrent = 0
+    private var buffer = Data()
+
+    public init(path: String, tensors: [Declaration], metadata: [String: String] = [:]) throws {
+        precondition(tensors.allSatisfy { $0.dtype == .f32 || $0.dtype == .f16 || $0.dtype == .i32 },
+                     "stream writer supports F32, F16 and I32")
+        self.path = path
+        self.declarations = tensors
+        let dir = (path as NSString).deletingLastPathComponent
+        temporaryPath = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
+        var header: [String: Any] = [:]
+        var offset = 0
+        for d in tensors {
+            let bytes = d.shape.reduce(1, *) * d.dtype.byteSize
+            header[d.name] = ["dtype": d.dtype.rawValue, "shape": d.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            offset += bytes
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        guard FileManager.default.createFile(atPath: temporaryPath, contents: nil),
+              let h = FileHandle(forWritingAtPath: temporaryPath) else {
+            throw InputError(file: path, "cannot be created")
+        }
+        handle = h
+        var prefix = Data()
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix.append(contentsOf: $0) }
+        try handle.write(contentsOf: prefix + json)
+        skipEmptyTensors()
+    }
+
+    private func skipEmptyTensors() {
+        while current < declarations.count && declarations[current].shape.reduce(1, *) == 0 { current += 1 }
+    }
+
+    /// Appends the next elements of the current tensor (converted to its dtype).
+    public func append(_ values: [Float]) throws {
+        var remaining = values[...]
+        while !remaining.isEmpty {
+            precondition(current < declarations.count, "more data than the declared tensors hold")
+            let d = declarations[current]
+            let take = min(remaining.count, d.shape.reduce(1, *) - writtenInCurrent)
+            let chunk = remaining.prefix(take)
+            switch d.dtype {
+            case .f16: chunk.map { Float16($0).bitPattern.littleEndian }.withUnsafeBytes { buffer.append(contentsOf: $0) }
+            case .i32: chunk.map { Int32($0).littleEndian }.withUnsafeBytes { buffer.append(contentsOf: $0) }
+            default: Array(chunk).withUnsafeBytes { buffer.append(contentsOf: $0) }
+            }
+            remaining = remaining.dropFirst(take)
+            writtenInCurrent += take
+            if writtenInCurrent == d.shape.reduce(1, *) {
+                current += 1
+                writtenInCurrent = 0
+                skipEmptyTensors()
+            }
+            if buffer.count >= 1 << 22 { try flush() }
+        }
+    }
+
+    private func flush() throws {
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    public func finish() throws {
+        guard current == declarations.count else {
+            try? handle.close()
+            unlink(temporaryPath)
+            throw InputError(file: path, field: "tensor '\(declarations[current].name)'", "was not written completely")
+        }
+        try flush()
+        try handle.synchronize()
+        try handle.close()
+        if rename(temporaryPath, path) != 0 {
+            unlink(temporaryPath)
+            throw InputError(file: path, "cannot rename into place: \(String(cString: strerror(errno)))")
+        }
     }
 }

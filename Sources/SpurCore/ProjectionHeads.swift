@@ -1,4 +1,4 @@
-import SpurCore
+
 import Foundation
 
 /// The only trainable part of the model: the image and text projections and

@@ -1,0 +1,288 @@
+import Foundation
+
+/// Every check a feature bundle must pass, collecting all problems instead of
+/// stopping at the first (`spurscope validate` lists them all).
+///
+/// The structural pass reads the manifest, the CSVs and the safetensors
+/// header; the deep pass (`deep: true`) also scans every feature value for
+/// NaN/Inf and checks that image and mask files exist.
+public enum BundleCheck {
+    public struct Report: Sendable {
+        public var bundle: FeatureBundle?
+        public var problems: [InputError]
+    }
+
+    public static func run(directory: String, deep: Bool) -> Report {
+        var problems: [InputError] = []
+        func path(_ f: String) -> String { (directory as NSString).appendingPathComponent(f) }
+        func attempt<T>(_ body: () throws -> T) -> T? {
+            do { return try body() } catch let e as InputError { problems.append(e) } catch {
+                problems.append(InputError(file: directory, "\(error)"))
+            }
+            return nil
+        }
+
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
+            return Report(bundle: nil, problems: [InputError(file: directory, "is not a bundle directory (it does not exist or is a file)")])
+        }
+
+        let manifest = attempt { try BundleManifest.read(path: path(FeatureBundle.manifestFile)) }
+        if let manifest { checkManifest(manifest, path: path(FeatureBundle.manifestFile), into: &problems) }
+
+        let parsedExamples = attempt { try CSVTable(path: path(FeatureBundle.examplesFile)) }
+            .flatMap { table in attempt { try parseExamples(table, classes: manifest?.classes, into: &problems) } }
+
+        var detections: [Detection] = []
+        let attributesPath = path(FeatureBundle.attributesFile)
+        if FileManager.default.fileExists(atPath: attributesPath), let examples = parsedExamples {
+            if let table = attempt({ try CSVTable(path: attributesPath) }) {
+                detections = (attempt { try parseDetections(table, examples: examples.examples,
+                                                            vocabulary: manifest?.attributes, into: &problems) }) ?? []
+            }
+        }
+
+        let prompts = attempt { try CSVTable(path: path(FeatureBundle.promptsFile)) }
+            .flatMap { table in attempt { try table.rows.indices.map { table.value($0, try table.requireColumn("prompt")) } } }
+
+        let features = attempt { try SafetensorsFile(path: path(FeatureBundle.featuresFile)) }
+        if let features, let manifest {
+            checkTensors(features, manifest: manifest, exampleCount: parsedExamples?.examples.count,
+                         promptCount: prompts?.count, into: &problems)
+            if deep && problems.isEmpty { scanValues(features, examples: parsedExamples?.examples ?? [], into: &problems) }
+        }
+        if deep, let examples = parsedExamples?.examples {
+            checkFiles(examples, directory: directory, into: &problems)
+        }
+
+        guard problems.isEmpty, let manifest, let parsedExamples, let prompts, let features else {
+            return Report(bundle: nil, problems: problems)
+        }
+        let bundle = FeatureBundle(directory: directory, manifest: manifest, examples: parsedExamples.examples,
+                                   detections: detections, prompts: prompts, features: features,
+                                   groundTruthAttributes: parsedExamples.groundTruth)
+        return Report(bundle: bundle, problems: [])
+    }
+
+    // MARK: manifest
+
+    static func checkManifest(_ m: BundleManifest, path: String, into problems: inout [InputError]) {
+        if m.formatVersion != BundleManifest.currentFormatVersion {
+            problems.append(InputError(file: path, field: "format_version",
+                                       "is \(m.formatVersion), expected \(BundleManifest.currentFormatVersion)"))
+        }
+        for (name, v) in [("dims.Dv", m.dims.imageDim), ("dims.Dt", m.dims.textDim), ("dims.E", m.dims.embeddingDim),
+                          ("grid.H", m.grid.height), ("grid.W", m.grid.width)] where v < 1 {
+            problems.append(InputError(file: path, field: name, "is \(v), expected a positive integer"))
+        }
+        if m.classes.count < 2 {
+            problems.append(InputError(file: path, field: "classes", "has \(m.classes.count) classes, expected at least 2"))
+        }
+        for (field, list) in [("classes", m.classes), ("attributes", m.attributes)] {
+            if let d = firstDuplicate(list) {
+                problems.append(InputError(file: path, field: field, "lists '\(d)' twice"))
+            }
+        }
+        if m.templates.isEmpty {
+            problems.append(InputError(file: path, field: "templates", "is empty, expected at least one template with {}"))
+        }
+        for (i, t) in m.templates.enumerated() where !t.contains("{}") {
+            problems.append(InputError(file: path, field: "templates[\(i)]", "'\(t)' has no {} for the class name"))
+        }
+        for t in BundleManifest.requiredTensors where !m.tensors.contains(t) {
+            problems.append(InputError(file: path, field: "tensors", "does not list '\(t)', which every bundle needs"))
+        }
+    }
+
+    // MARK: examples.csv
+
+    struct ParsedExamples {
+        var examples: [Example]
+        var groundTruth: [String]
+    }
+
+    static func parseExamples(_ t: CSVTable, classes: [String]?, into problems: inout [InputError]) throws -> ParsedExamples {
+        let idCol = try t.requireColumn("id"), imageCol = try t.requireColumn("image")
+        let labelCol = try t.requireColumn("label"), splitCol = try t.requireColumn("split")
+        let maskCol = t.columnIndex("mask"), bboxCol = t.columnIndex("bbox")
+        let attrCols = t.header.enumerated().filter { $0.element.hasPrefix("attr:") }
+            .map { (index: $0.offset, name: String($0.element.dropFirst(5))) }
+        let classIndex = Dictionary(uniqueKeysWithValues: (classes ?? []).enumerated().map { ($1, $0) })
+        var seen: [String: Int] = [:]
+        var examples: [Example] = []
+        var bad = 0
+        func report(_ row: Int, _ column: String, _ message: String) {
+            bad += 1
+            if bad <= 50 {   // a broken file should not bury the other files' problems
+                problems.append(InputError(file: t.path, field: "line \(t.line(row)), column \(column)", message))
+            }
+        }
+        for r in t.rows.indices {
+            let id = t.value(r, idCol)
+            if id.isEmpty { report(r, "id", "is empty") }
+            else if let first = seen[id] { report(r, "id", "'\(id)' repeats the id of line \(t.line(first))") }
+            else { seen[id] = r }
+            let image = t.value(r, imageCol)
+            if image.isEmpty { report(r, "image", "is empty, expected an image path") }
+            let labelText = t.value(r, labelCol)
+            var label = 0
+            if let classes {
+                if let i = classIndex[labelText] { label = i }
+                else { report(r, "label", "'\(labelText)' is not a class (expected one of: \(classes.joined(separator: ", ")))") }
+            }
+            let splitText = t.value(r, splitCol)
+            let split = Split(rawValue: splitText)
+            if split == nil {
+                report(r, "split", splitText.isEmpty ? "is empty: the example is in no split (expected train, val or test)"
+                                                     : "'\(splitText)' is not a split (expected train, val or test)")
+            }
+            var attributes: [String: Int] = [:]
+            for c in attrCols {
+                switch t.value(r, c.index) {
+                case "": break
+                case "0": attributes[c.name] = 0
+                case "1": attributes[c.name] = 1
+                case let v: report(r, "attr:\(c.name)", "'\(v)' is not 0, 1 or blank")
+                }
+            }
+            var bbox: BoundingBox?
+            if let bboxCol, !t.value(r, bboxCol).isEmpty {
+                let parts = t.value(r, bboxCol).split(separator: " ").compactMap { Float($0) }
+                if parts.count == 4, parts.allSatisfy(\.isFinite), parts[0] < parts[2], parts[1] < parts[3] {
+                    bbox = BoundingBox(x0: parts[0], y0: parts[1], x1: parts[2], y1: parts[3])
+                } else {
+                    report(r, "bbox", "'\(t.value(r, bboxCol))' is not 'x0 y0 x1 y1' with x0 < x1 and y0 < y1")
+                }
+            }
+            let mask = maskCol.map { t.value(r, $0) }.flatMap { $0.isEmpty ? nil : $0 }
+            examples.append(Example(id: id, image: image, label: label, split: split ?? .train,
+                                    attributes: attributes, mask: mask, bbox: bbox))
+        }
+        if bad > 50 {
+            problems.append(InputError(file: t.path, "\(bad - 50) more problems in this file not shown"))
+        }
+        if t.rows.isEmpty {
+            problems.append(InputError(file: t.path, "has no examples"))
+        } else if let classes, bad == 0 {
+            var counts = [Int](repeating: 0, count: classes.count)
+            for e in examples { counts[e.label] += 1 }
+            for (c, n) in counts.enumerated() where n == 0 {
+                problems.append(InputError(file: t.path, field: "label", "class '\(classes[c])' has no example"))
+            }
+        }
+        return ParsedExamples(examples: examples, groundTruth: attrCols.map(\.name))
+    }
+
+    // MARK: attributes.csv
+
+    static func parseDetections(_ t: CSVTable, examples: [Example], vocabulary: [String]?,
+                                into problems: inout [InputError]) throws -> [Detection] {
+        let idCol = try t.requireColumn("id"), attrCol = try t.requireColumn("attribute")
+        let scoreCol = try t.requireColumn("score")
+        var exampleIndex: [String: Int] = [:]
+        for (i, e) in examples.enumerated() where exampleIndex[e.id] == nil { exampleIndex[e.id] = i }
+        let vocab = Dictionary(uniqueKeysWithValues: (vocabulary ?? []).enumerated().map { ($1, $0) })
+        var out: [Detection] = []
+        out.reserveCapacity(t.rows.count)
+        var bad = 0
+        func report(_ row: Int, _ column: String, _ message: String) {
+            bad += 1
+            if bad <= 50 { problems.append(InputError(file: t.path, field: "line \(t.line(row)), column \(column)", message)) }
+        }
+        for r in t.rows.indices {
+            let id = t.value(r, idCol), name = t.value(r, attrCol), scoreText = t.value(r, scoreCol)
+            guard let e = exampleIndex[id] else { report(r, "id", "'\(id)' is not an example in examples.csv"); continue }
+            let a = vocab[name] ?? -1
+            if vocabulary != nil && a < 0 {
+                report(r, "attribute", "'\(name)' is not in the manifest's attribute vocabulary"); continue
+            }
+            guard let score = Float(scoreText), score.isFinite else {
+                report(r, "score", "'\(scoreText)' is not a finite number"); continue
+            }
+            out.append(Detection(example: e, attribute: a, score: score))
+        }
+        if bad > 50 { problems.append(InputError(file: t.path, "\(bad - 50) more problems in this file not shown")) }
+        return out
+    }
+
+    // MARK: features.safetensors
+
+    static func checkTensors(_ f: SafetensorsFile, manifest m: BundleManifest, exampleCount: Int?, promptCount: Int?,
+                             into problems: inout [InputError]) {
+        let n = exampleCount, d = m.dims
+        let expected: [String: [Int?]] = [
+            "image_pooled": [n, d.imageDim],
+            "image_spatial": [n, m.grid.height, m.grid.width, d.imageDim],
+            "text_prompts": [promptCount, d.textDim],
+            "W_v": [d.embeddingDim, d.imageDim],
+            "W_t": [d.embeddingDim, d.textDim],
+        ]
+        for name in m.tensors {
+            guard let t = f.tensors[name] else {
+                problems.append(InputError(file: f.path, field: "tensor '\(name)'", "is listed in manifest.json but missing from the file"))
+                continue
+            }
+            if !t.dtype.isFloatingPoint {
+                problems.append(InputError(file: f.path, field: "tensor '\(name)'", "dtype is \(t.dtype.rawValue), expected F32 or F16"))
+            }
+            if name == "logit_scale" {
+                if t.shape != [] && t.shape != [1] {
+                    problems.append(InputError(file: f.path, field: "tensor 'logit_scale'", "shape is \(t.shape), expected [] or [1]"))
+                }
+            } else if let want = expected[name] {
+                let ok = want.count == t.shape.count && zip(want, t.shape).allSatisfy { $0 == nil || $0 == $1 }
+                if !ok {
+                    let text = "[" + want.map { $0.map(String.init) ?? "_" }.joined(separator: ", ") + "]"
+                    problems.append(InputError(file: f.path, field: "tensor '\(name)'",
+                                               "shape is \(t.shape), expected \(text) from manifest.json and the CSVs"))
+                }
+            }
+        }
+    }
+
+    /// NaN/Inf anywhere in the features, read in chunks so a huge spatial
+    /// tensor never sits in memory whole.
+    static func scanValues(_ f: SafetensorsFile, examples: [Example], into problems: inout [InputError]) {
+        for name in f.names {
+            guard let t = f.tensors[name], t.dtype.isFloatingPoint, t.elementCount > 0 else { continue }
+            let rows = t.shape.first ?? 1
+            let perRow = t.shape.isEmpty ? 1 : t.elementCount / max(rows, 1)
+            let chunkRows = max(1, 4_000_000 / max(perRow, 1))
+            var row = 0
+            while row < rows {
+                let end = min(rows, row + chunkRows)
+                guard let values = try? f.floats(t, elements: row * perRow ..< end * perRow) else { break }
+                if let i = values.firstIndex(where: { !$0.isFinite }) {
+                    let r = row + i / perRow
+                    let which = (name.hasPrefix("image_") && r < examples.count) ? "row \(r) (example '\(examples[r].id)')" : "element \(row * perRow + i)"
+                    problems.append(InputError(file: f.path, field: "tensor '\(name)'", "\(which) holds \(values[i]), expected finite numbers"))
+                    break
+                }
+                row = end
+            }
+        }
+    }
+
+    static func checkFiles(_ examples: [Example], directory: String, into problems: inout [InputError]) {
+        let file = (directory as NSString).appendingPathComponent(FeatureBundle.examplesFile)
+        var missing = 0
+        for (i, e) in examples.enumerated() {
+            for (column, p) in [("image", e.image), ("mask", e.mask ?? "")] where !p.isEmpty {
+                let full = p.hasPrefix("/") ? p : (directory as NSString).appendingPathComponent(p)
+                if !FileManager.default.fileExists(atPath: full) {
+                    missing += 1
+                    if missing <= 20 {
+                        problems.append(InputError(file: file, field: "line \(i + 2), column \(column)", "'\(p)' does not exist"))
+                    }
+                }
+            }
+        }
+        if missing > 20 { problems.append(InputError(file: file, "\(missing - 20) more missing files not shown")) }
+    }
+
+    static func firstDuplicate(_ xs: [String]) -> String? {
+        var seen = Set<String>()
+        for x in xs { if !seen.insert(x).inserted { return x } }
+        return nil
+    }
+}

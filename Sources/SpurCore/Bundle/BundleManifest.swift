@@ -1,0 +1,106 @@
+import Foundation
+
+/// `manifest.json`: what a feature bundle holds and how it was made.
+public struct BundleManifest: Codable, Equatable, Sendable {
+    public static let currentFormatVersion = 1
+
+    public struct Dims: Codable, Equatable, Sendable {
+        /// Image feature width `Dv`, text feature width `Dt`, joint embedding `E`.
+        public var imageDim: Int
+        public var textDim: Int
+        public var embeddingDim: Int
+        enum CodingKeys: String, CodingKey { case imageDim = "Dv", textDim = "Dt", embeddingDim = "E" }
+        public init(imageDim: Int, textDim: Int, embeddingDim: Int) {
+            self.imageDim = imageDim; self.textDim = textDim; self.embeddingDim = embeddingDim
+        }
+    }
+
+    public struct Grid: Codable, Equatable, Sendable {
+        public var height: Int
+        public var width: Int
+        enum CodingKeys: String, CodingKey { case height = "H", width = "W" }
+        public init(height: Int, width: Int) { self.height = height; self.width = width }
+    }
+
+    /// How the encoder turned its spatial map into the pooled feature. With
+    /// `mean`, Grad-CAM through the head is exactly Grad-CAM on the last map.
+    public enum Pooling: String, Codable, Sendable { case mean, token }
+
+    public var formatVersion: Int
+    public var model: String
+    /// The text encoder that made `text_prompts`; prompts it did not encode
+    /// cannot be invented later.
+    public var textEncoder: String
+    public var dims: Dims
+    public var grid: Grid
+    public var pooling: Pooling
+    public var classes: [String]
+    /// Prompt templates with `{}` for the class name.
+    public var templates: [String]
+    /// The attribute vocabulary of `attributes.csv`.
+    public var attributes: [String]
+    /// The tensors `features.safetensors` holds.
+    public var tensors: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion = "format_version", model, textEncoder = "text_encoder", dims, grid, pooling
+        case classes, templates, attributes, tensors
+    }
+
+    public init(model: String, textEncoder: String, dims: Dims, grid: Grid, pooling: Pooling,
+                classes: [String], templates: [String], attributes: [String], tensors: [String]) {
+        formatVersion = Self.currentFormatVersion
+        self.model = model
+        self.textEncoder = textEncoder
+        self.dims = dims
+        self.grid = grid
+        self.pooling = pooling
+        self.classes = classes
+        self.templates = templates
+        self.attributes = attributes
+        self.tensors = tensors
+    }
+
+    /// Tensors every bundle must have.
+    public static let requiredTensors = ["image_pooled", "text_prompts", "W_v", "W_t", "logit_scale"]
+
+    public static func read(path: String) throws -> BundleManifest {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InputError(file: path, "is missing")
+        }
+        do {
+            return try JSONDecoder().decode(BundleManifest.self, from: data)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw InputError(file: path, field: Self.fieldPath(context.codingPath + [key]), "is missing")
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw InputError(file: path, field: Self.fieldPath(context.codingPath), "has the wrong type, expected \(Self.describe(type))")
+        } catch let DecodingError.valueNotFound(type, context) {
+            throw InputError(file: path, field: Self.fieldPath(context.codingPath), "is null, expected \(Self.describe(type))")
+        } catch let DecodingError.dataCorrupted(context) {
+            if context.codingPath.isEmpty { throw InputError(file: path, "is not valid JSON") }
+            throw InputError(file: path, field: Self.fieldPath(context.codingPath),
+                             context.codingPath.last?.stringValue == "pooling"
+                                ? "is not a known pooling, expected \"mean\" or \"token\"" : context.debugDescription)
+        }
+    }
+
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(encoder.encode(self) + Data("\n".utf8), to: path)
+    }
+
+    private static func fieldPath(_ path: [CodingKey]) -> String {
+        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            .replacingOccurrences(of: ".[", with: "[")
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: return "an integer"
+        case is String.Type: return "a string"
+        case is [String].Type: return "a list of strings"
+        default: return "\(type)".lowercased()
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+
+public enum Split: String, CaseIterable, Sendable, Codable {
+    case train, val, test
+}
+
+/// A box in image pixels, `x0 y0 x1 y1` in `examples.csv`.
+public struct BoundingBox: Equatable, Sendable {
+    public var x0, y0, x1, y1: Float
+    public init(x0: Float, y0: Float, x1: Float, y1: Float) {
+        self.x0 = x0; self.y0 = y0; self.x1 = x1; self.y1 = y1
+    }
+}
+
+/// One row of `examples.csv`; its position is its row in every tensor.
+public struct Example: Equatable, Sendable {
+    public var id: String
+    /// The image path as written: relative to the bundle, or absolute.
+    public var image: String
+    public var label: Int
+    public var split: Split
+    /// Ground-truth attribute values from `attr:NAME` columns (1 present,
+    /// 0 absent); a blank cell leaves the attribute out.
+    public var attributes: [String: Int]
+    public var mask: String?
+    public var bbox: BoundingBox?
+
+    public init(id: String, image: String, label: Int, split: Split, attributes: [String: Int] = [:],
+                mask: String? = nil, bbox: BoundingBox? = nil) {
+        self.id = id; self.image = image; self.label = label; self.split = split
+        self.attributes = attributes; self.mask = mask; self.bbox = bbox
+    }
+}
+
+/// One row of `attributes.csv`: a detector's score for an attribute in an example.
+public struct Detection: Equatable, Sendable {
+    public var example: Int
+    public var attribute: Int
+    public var score: Float
+    public init(example: Int, attribute: Int, score: Float) {
+        self.example = example; self.attribute = attribute; self.score = score
+    }
+}
+
+/// A feature bundle on disk (DESIGN.md "Feature bundle"), opened: the
+/// manifest and CSVs parsed and checked, `features.safetensors` mapped with
+/// only its header read. Tensors are read when asked for, so opening a
+/// bundle with gigabytes of spatial maps costs almost nothing.
+public final class FeatureBundle: @unchecked Sendable {
+    // @unchecked: every stored property is immutable after `open`.
+    public static let manifestFile = "manifest.json"
+    public static let examplesFile = "examples.csv"
+    public static let attributesFile = "attributes.csv"
+    public static let promptsFile = "prompts.csv"
+    public static let featuresFile = "features.safetensors"
+
+    public let directory: String
+    public let manifest: BundleManifest
+    public let examples: [Example]
+    public let detections: [Detection]
+    /// The text of each row of `text_prompts`.
+    public let prompts: [String]
+    public let features: SafetensorsFile
+    /// Names of the ground-truth attributes `examples.csv` carries.
+    public let groundTruthAttributes: [String]
+
+    init(directory: String, manifest: BundleManifest, examples: [Example], detections: [Detection],
+         prompts: [String], features: SafetensorsFile, groundTruthAttributes: [String]) {
+        self.directory = directory
+        self.manifest = manifest
+        self.examples = examples
+        self.detections = detections
+        self.prompts = prompts
+        self.features = features
+        self.groundTruthAttributes = groundTruthAttributes
+        var index: [String: Int] = [:]
+        for (i, p) in prompts.enumerated() where index[p] == nil { index[p] = i }
+        promptIndex = index
+    }
+
+    /// Opens a bundle after the structural checks of `BundleCheck`; the
+    /// first problem is thrown, with a pointer to `spurscope validate` when
+    /// there are more.
+    public static func open(_ directory: String) throws -> FeatureBundle {
+        let report = BundleCheck.run(directory: directory, deep: false)
+        if var first = report.problems.first {
+            if report.problems.count > 1 {
+                first.problem += " (and \(report.problems.count - 1) more problems: run `spurscope validate \(directory)`)"
+            }
+            throw first
+        }
+        return report.bundle!
+    }
+
+    public func path(_ file: String) -> String { (directory as NSString).appendingPathComponent(file) }
+
+    /// An image or mask path from `examples.csv`, resolved against the bundle.
+    public func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : self.path(path)
+    }
+
+    public var hasSpatialMaps: Bool { features.tensors["image_spatial"] != nil }
+
+    public func indices(in split: Split) -> [Int] {
+        examples.indices.filter { examples[$0].split == split }
+    }
+
+    /// `image_pooled`, `[N, Dv]`.
+    public func pooledFeatures() throws -> Matrix { try features.matrix("image_pooled") }
+
+    /// Pooled features of some examples only, read row by row from the map.
+    public func pooledFeatures(rows: [Int]) throws -> Matrix {
+        let t = try features.info("image_pooled")
+        let d = t.shape[1]
+        var out = Matrix(rows: rows.count, cols: d)
+        for (i, r) in rows.enumerated() {
+            let values = try features.floats(t, elements: r * d ..< (r + 1) * d)
+            out.storage.replaceSubrange(i * d ..< (i + 1) * d, with: values)
+        }
+        return out
+    }
+
+    /// One example's spatial map as `[H·W, Dv]` (row `h·W + w`), read from
+    /// the mapped file without touching other examples.
+    public func spatialMap(example index: Int) throws -> Matrix {
+        let t = try features.info("image_spatial")
+        let cells = manifest.grid.height * manifest.grid.width
+        let d = manifest.dims.imageDim
+        let values = try features.floats(t, elements: index * cells * d ..< (index + 1) * cells * d)
+        return Matrix(rows: cells, cols: d, storage: values)
+    }
+
+    /// `text_prompts`, `[P, Dt]`, row `i` encoding `prompts[i]`.
+    public func promptFeatures() throws -> Matrix { try features.matrix("text_prompts") }
+
+    /// The row of `text_prompts` for a prompt text, if the bundle encoded it.
+    public func promptRow(_ text: String) -> Int? { promptIndex[text] }
+
+    private let promptIndex: [String: Int]
+
+    /// The pre-trained projections and temperature.
+    public func pretrainedHeads() throws -> ProjectionHeads {
+        let scale = try features.floats("logit_scale")
+        return ProjectionHeads(image: try features.matrix("W_v"), text: try features.matrix("W_t"),
+                               logitScale: scale[0])
+    }
+
+    /// The prompt of template `template` filled with `label`.
+    public static func fill(_ template: String, with label: String) -> String {
+        template.replacingOccurrences(of: "{}", with: label)
+    }
+}
