@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import SpurCore
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a feature bundle and list every problem found.",
+        discussion: """
+        Checks manifest.json, examples.csv, attributes.csv, prompts.csv and \
+        features.safetensors against each other, scans every feature for NaN/Inf and \
+        checks that every image and mask file exists. Exits 0 only on a sound bundle, \
+        2 otherwise, after listing all problems (not only the first).
+        """)
+
+    @Argument(help: "The bundle directory.")
+    var bundle: String
+
+    @Flag(name: .long, help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        let report = BundleCheck.run(directory: bundle, deep: true)
+        if json {
+            print(try JSONOutput.line(["bundle": bundle, "sound": report.problems.isEmpty,
+                                       "problems": report.problems.map(\.description)]))
+        } else if report.problems.isEmpty, let b = report.bundle {
+            print("\(bundle): sound — \(b.examples.count) examples, \(b.manifest.classes.count) classes, \(b.prompts.count) prompts, \(b.detections.count) detections")
+        } else {
+            let err = FileHandle.standardError
+            for p in report.problems { err.write(Data("\(p)\n".utf8)) }
+            err.write(Data("\(bundle): \(report.problems.count) problem\(report.problems.count == 1 ? "" : "s")\n".utf8))
+        }
+        if !report.problems.isEmpty { throw ExitCode(2) }
+    }
+}
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Summarise a feature bundle: model, dims, classes, splits and group counts.",
+        discussion: """
+        Group counts are shown per split for every ground-truth attribute the bundle \
+        carries (columns attr:NAME of examples.csv), laid out like Table 1 of the paper.
+        """)
+
+    @Argument(help: "The bundle directory.")
+    var bundle: String
+
+    @Flag(name: .long, help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        let b = try FeatureBundle.open(bundle)
+        let m = b.manifest
+        let splitCounts = Split.allCases.map { s in b.examples.filter { $0.split == s }.count }
+        let tables = b.groundTruthAttributes.map { GroupCounts(bundle: b, attribute: $0) }
+        if json {
+            var object: [String: Any] = [
+                "bundle": bundle, "model": m.model, "text_encoder": m.textEncoder, "pooling": m.pooling.rawValue,
+                "dims": ["Dv": m.dims.imageDim, "Dt": m.dims.textDim, "E": m.dims.embeddingDim],
+                "grid": ["H": m.grid.height, "W": m.grid.width], "spatial_maps": b.hasSpatialMaps,
+                "classes": m.classes, "templates": m.templates.count, "prompts": b.prompts.count,
+                "attribute_vocabulary": m.attributes.count, "detections": b.detections.count,
+                "examples": Dictionary(uniqueKeysWithValues: zip(Split.allCases.map(\.rawValue), splitCounts)),
+            ]
+            object["groups"] = Dictionary(uniqueKeysWithValues: tables.map { t in
+                (t.attribute, t.rows.map { r in ["class": r.className, "value": r.value,
+                                                 "train": r.counts[0], "val": r.counts[1], "test": r.counts[2]] as [String: Any] })
+            })
+            print(try JSONOutput.line(object))
+            return
+        }
+        print("bundle      \(bundle)")
+        print("model       \(m.model) (text encoder \(m.textEncoder), \(m.pooling.rawValue) pooling)")
+        print("dims        Dv \(m.dims.imageDim), Dt \(m.dims.textDim), E \(m.dims.embeddingDim); grid \(m.grid.height)×\(m.grid.width)\(b.hasSpatialMaps ? "" : " (no spatial maps)")")
+        print("classes     \(m.classes.count): \(m.classes.joined(separator: ", "))")
+        print("examples    \(b.examples.count): train \(splitCounts[0]), val \(splitCounts[1]), test \(splitCounts[2])")
+        print("prompts     \(b.prompts.count) (\(m.templates.count) templates)")
+        print("attributes  vocabulary \(m.attributes.count), detections \(b.detections.count)")
+        for t in tables {
+            print("")
+            print(t.rendered())
+        }
+    }
+}
+
+/// Examples per (class, attribute value) and split: the paper's Table 1.
+struct GroupCounts {
+    struct Row { var className: String; var value: Int; var counts: [Int] }
+    var attribute: String
+    var rows: [Row]
+
+    init(bundle b: FeatureBundle, attribute: String) {
+        self.attribute = attribute
+        var rows: [Row] = []
+        for (c, name) in b.manifest.classes.enumerated() {
+            for v in [0, 1] {
+                let counts = Split.allCases.map { s in
+                    b.examples.filter { $0.label == c && $0.split == s && $0.attributes[attribute] == v }.count
+                }
+                rows.append(Row(className: name, value: v, counts: counts))
+            }
+        }
+        self.rows = rows
+    }
+
+    func rendered() -> String {
+        let labels = rows.map { "\($0.className), \($0.value == 1 ? "" : "no ")\(attribute)" }
+        let width = max(labels.map(\.count).max() ?? 0, "group".count)
+        var lines = ["group counts by ground-truth '\(attribute)'",
+                     "group".padding(toLength: width, withPad: " ", startingAt: 0) + "    train      val     test"]
+        for (label, r) in zip(labels, rows) {
+            lines.append(label.padding(toLength: width, withPad: " ", startingAt: 0)
+                         + r.counts.map { String(format: " %8d", $0) }.joined())
+        }
+        return lines.joined(separator: "\n")
+    }
+}
