@@ -24,8 +24,50 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Timed training steps per model size.")
     var steps: Int = 20
 
+    @Option(name: .long, help: "What to measure: step (BLAS peak and training step) or bundle (open a 2.4 GB bundle, in child processes).")
+    var suite: String = "step"
+
+    @Option(name: .long, help: "Where the bundle suite writes its bundle (removed afterwards unless --keep).")
+    var scratch: String = NSTemporaryDirectory() + "spurscope-bench-bundle"
+
+    @Option(name: .long, help: "Examples in the bundle suite's bundle.")
+    var examples: Int = 12_000
+
+    @Flag(name: .long, help: "Keep the bundle suite's bundle for the next run.")
+    var keep = false
+
     func run() throws {
         guard steps >= 1 else { throw InputError(file: "--steps", "is \(steps), expected at least 1") }
+        switch suite {
+        case "step": try runStepSuite()
+        case "bundle": try runBundleSuite()
+        default: throw InputError(file: "--suite", "'\(suite)' is not a suite (expected step or bundle)")
+        }
+    }
+
+    func runBundleSuite() throws {
+        guard examples >= 1 else { throw InputError(file: "--examples", "is \(examples), expected at least 1") }
+        let r = try BundleBenchmark.measure(directory: scratch, examples: examples, keep: keep)
+        let p = r.probe
+        if json {
+            var object: [String: Any] = ["examples": r.examples, "file_bytes": r.fileBytes]
+            for (k, v) in p { object[k] = v }
+            print(try JSONOutput.line(object))
+            return
+        }
+        let mb = { (kb: Double) in String(format: "%.1f MB", kb / 1024) }
+        print(String(format: "bundle: %d examples, RN50 sizes (7×7×2048 f16 maps), features.safetensors %.2f GB",
+                     r.examples, Double(r.fileBytes) / 1e9))
+        print(String(format: "open (manifest, CSVs, safetensors header):  %8.1f ms   RSS %@ → %@",
+                     p["open_ms"]!, mb(p["rss_start_kb"]!), mb(p["rss_after_open_kb"]!)))
+        print(String(format: "read one spatial map (49×2048):             %8.3f ms   RSS %@",
+                     p["spatial_map_ms"]!, mb(p["rss_after_spatial_map_kb"]!)))
+        print(String(format: "read all pooled features (%d×2048 f32):  %8.1f ms   RSS %@",
+                     r.examples, p["pooled_all_ms"]!, mb(p["rss_after_pooled_kb"]!)))
+        print("peak RSS of the probe: \(mb(p["peak_rss_kb"]!))")
+    }
+
+    func runStepSuite() throws {
         let reps = quick ? 2 : 5
         let peak = SgemmPeak.measure(size: 2048, repetitions: reps)
         let sizes: [StepBenchmark.Size] = [

@@ -79,3 +79,22 @@ struct BenchCommandTests {
         #expect(abs((steps[0]["gflop_per_step"] as! Double) - 3.437232128) < 1e-9)
     }
 }
+
+struct BundleBenchmarkTests {
+    /// Opening maps the features instead of reading them: resident memory
+    /// grows by far less than the file, and one spatial map reads one map.
+    @Test func openingReadsOnlyTheHeader() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bench-bundle-\(getpid())").path
+        let r = try CLIRunner.run(["bench", "--suite", "bundle", "--examples", "400", "--scratch", scratch, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try #require(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Double])
+        let fileKB = o["file_bytes"]! / 1024
+        #expect(fileKB > 78_000)   // 400 × 49 × 2048 × 2 bytes of maps alone
+        // A few MB of CSVs, code pages and allocator slack; never the file.
+        #expect(o["rss_after_open_kb"]! - o["rss_start_kb"]! < 16_000)
+        #expect(o["rss_after_spatial_map_kb"]! - o["rss_start_kb"]! < 16_000)
+        // Reading every pooled feature does touch them: the probe measures what it claims.
+        #expect(o["rss_after_pooled_kb"]! - o["rss_start_kb"]! > 3_000)
+        #expect(!FileManager.default.fileExists(atPath: scratch), "the scratch bundle is removed without --keep")
+    }
+}

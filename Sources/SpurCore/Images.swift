@@ -1,0 +1,199 @@
+import CJPEG
+import CPNG
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An 8-bit RGB image: `pixels` holds `width * height` RGB triples, top row
+/// first, left to right.
+public struct RGBImage: Equatable, Sendable {
+    public let width: Int
+    public let height: Int
+    public private(set) var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(width >= 0 && height >= 0 && pixels.count == width * height * 3,
+                     "RGBImage: \(pixels.count) bytes for \(width)x\(height) RGB pixels")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// The pixel in column `x`, row `y` (0, 0 is top left).
+    public subscript(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
+        get {
+            let i = offset(x, y)
+            return (pixels[i], pixels[i + 1], pixels[i + 2])
+        }
+        set {
+            let i = offset(x, y)
+            (pixels[i], pixels[i + 1], pixels[i + 2]) = newValue
+        }
+    }
+
+    private func offset(_ x: Int, _ y: Int) -> Int {
+        // Without this, an x past the row's end would silently read the next row.
+        precondition(x >= 0 && x < width && y >= 0 && y < height,
+                     "pixel (\(x), \(y)) outside \(width)x\(height) image")
+        return (y * width + x) * 3
+    }
+
+    /// Bilinear resampling with pixel centres aligned (as OpenCV and Pillow
+    /// do without antialiasing): output pixel centre `i + 0.5` maps to source
+    /// position `(i + 0.5) * size / newSize`, clamped at the borders. Each
+    /// output pixel blends only the 4 nearest source pixels, so shrinking by
+    /// much more than 2x aliases; fine for a terminal preview.
+    public func resized(width newWidth: Int, height newHeight: Int) -> RGBImage {
+        precondition(newWidth >= 0 && newHeight >= 0, "negative size \(newWidth)x\(newHeight)")
+        if newWidth == 0 || newHeight == 0 {
+            return RGBImage(width: newWidth, height: newHeight, pixels: [])
+        }
+        precondition(width > 0 && height > 0, "cannot resize an empty image")
+
+        // The two source indices an output index samples, and the weight of the second.
+        func taps(_ i: Int, _ newSize: Int, _ size: Int) -> (Int, Int, Float) {
+            let s = min(max((Float(i) + 0.5) * Float(size) / Float(newSize) - 0.5, 0), Float(size - 1))
+            let i0 = Int(s)
+            return (i0, min(i0 + 1, size - 1), s - Float(i0))
+        }
+        let columns = (0..<newWidth).map { taps($0, newWidth, width) }
+        var out = [UInt8](repeating: 0, count: newWidth * newHeight * 3)
+        for y in 0..<newHeight {
+            let (y0, y1, fy) = taps(y, newHeight, height)
+            for x in 0..<newWidth {
+                let (x0, x1, fx) = columns[x]
+                for c in 0..<3 {
+                    let p00 = Float(pixels[(y0 * width + x0) * 3 + c])
+                    let p10 = Float(pixels[(y0 * width + x1) * 3 + c])
+                    let p01 = Float(pixels[(y1 * width + x0) * 3 + c])
+                    let p11 = Float(pixels[(y1 * width + x1) * 3 + c])
+                    let top = p00 + (p10 - p00) * fx
+                    let bottom = p01 + (p11 - p01) * fx
+                    out[(y * newWidth + x) * 3 + c] = UInt8((top + (bottom - top) * fy).rounded())
+                }
+            }
+        }
+        return RGBImage(width: newWidth, height: newHeight, pixels: out)
+    }
+}
+
+/// Reading PNG and JPEG files (format chosen by content, not by name) and
+/// writing PNG. Every problem with a file is an `InputError` naming it.
+public enum ImageFile {
+    /// Images with more pixels are refused before any pixel memory is
+    /// allocated: that is 300 MB of RGB, far beyond any dataset image, so a
+    /// header claiming more is corrupt or hostile.
+    public static let maxPixels = 100_000_000
+
+    public static func read(path: String) throws -> RGBImage {
+        let magic = try prefix(of: path, count: 4)
+        if magic.isEmpty { throw InputError(file: path, "empty file") }
+        // 4 bytes, not PNG's full 8-byte signature: a PNG mangled by a
+        // text-mode copy then still reaches libpng, which says so.
+        if magic == [0x89, 0x50, 0x4E, 0x47] { return try readPNG(path: path) }
+        if magic.starts(with: [0xFF, 0xD8, 0xFF]) { return try readJPEG(path: path) }
+        throw InputError(file: path, "not a PNG or JPEG image")
+    }
+
+    /// Writes 8-bit RGB PNG; readers see the old file or the whole new one.
+    public static func writePNG(_ image: RGBImage, to path: String) throws {
+        guard image.width > 0, image.height > 0 else {
+            throw InputError(file: path, "cannot write a \(image.width)x\(image.height) image as PNG")
+        }
+        var png = pngImage()
+        png.width = png_uint_32(image.width)
+        png.height = png_uint_32(image.height)
+        png.format = spur_png_format_rgb()
+        defer { png_image_free(&png) }
+        // Encoding to memory first lets AtomicFile do the temporary file,
+        // fsync and rename, rather than leaving a torn PNG behind on failure.
+        let encoded: Data? = image.pixels.withUnsafeBytes { raw in
+            var size = 0
+            guard png_image_write_to_memory(&png, nil, &size, 0, raw.baseAddress, 0, nil) != 0 else { return nil }
+            var data = Data(count: size)
+            let ok = data.withUnsafeMutableBytes {
+                png_image_write_to_memory(&png, $0.baseAddress, &size, 0, raw.baseAddress, 0, nil)
+            }
+            return ok != 0 ? data.prefix(size) : nil
+        }
+        guard let encoded else { throw InputError(file: path, "cannot encode PNG: \(message(of: png))") }
+        try AtomicFile.write(encoded, to: path)
+    }
+
+    private static func readPNG(path: String) throws -> RGBImage {
+        var png = pngImage()
+        // libpng's simplified API frees its state itself on most failures,
+        // but not when we give up between its calls; freeing twice is safe.
+        defer { png_image_free(&png) }
+        guard png_image_begin_read_from_file(&png, path) != 0 else {
+            throw InputError(file: path, "corrupt PNG: \(message(of: png))")
+        }
+        try checkSize(Int(png.width), Int(png.height), path)
+        png.format = spur_png_format_rgb()
+        // Without this flag libpng takes 16-bit samples lacking a gAMA/sRGB
+        // chunk as linear light and brightens them when reducing to 8 bits;
+        // files from numpy, Pillow or most tools hold sRGB-encoded values.
+        png.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
+        var pixels = [UInt8](repeating: 0, count: Int(spur_png_image_size(png)))
+        // Alpha is composited over black (libpng blends in linear light).
+        var black = png_color(red: 0, green: 0, blue: 0)
+        let ok = pixels.withUnsafeMutableBytes {
+            png_image_finish_read(&png, &black, $0.baseAddress, 0, nil)
+        }
+        guard ok != 0 else {
+            // libpng's stdio reader says only this when the file ends early.
+            let reason = message(of: png)
+            throw InputError(file: path, "corrupt PNG: \(reason == "Read Error" ? "Read Error (truncated file?)" : reason)")
+        }
+        return RGBImage(width: Int(png.width), height: Int(png.height), pixels: pixels)
+    }
+
+    private static func readJPEG(path: String) throws -> RGBImage {
+        var pixels: UnsafeMutablePointer<UInt8>?
+        var width: Int32 = 0
+        var height: Int32 = 0
+        var message = [CChar](repeating: 0, count: Int(SPUR_JPEG_MESSAGE_SIZE))
+        let ok = spur_jpeg_decode_file(path, maxPixels, &pixels, &width, &height, &message, message.count)
+        defer { spur_jpeg_free(pixels) }
+        guard ok != 0, let pixels else { throw InputError(file: path, cString(message)) }
+        let count = Int(width) * Int(height) * 3
+        return RGBImage(width: Int(width), height: Int(height),
+                        pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
+    }
+
+    private static func checkSize(_ width: Int, _ height: Int, _ path: String) throws {
+        // Same wording as spur_jpeg.c.
+        if width * height > maxPixels {
+            throw InputError(file: path, "image is \(width)x\(height) pixels, over the limit of \(maxPixels)")
+        }
+    }
+
+    private static func pngImage() -> png_image {
+        var png = png_image()  // zeroed, as libpng requires
+        png.version = png_uint_32(PNG_IMAGE_VERSION)
+        return png
+    }
+
+    private static func message(of png: png_image) -> String {
+        withUnsafeBytes(of: png.message) { cString($0.bindMemory(to: CChar.self)) }
+    }
+
+    /// The text before the first NUL (or all of it, if a library forgot one).
+    private static func cString(_ chars: some Collection<CChar>) -> String {
+        String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Up to `count` leading bytes of the file.
+    private static func prefix(of path: String, count: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { throw InputError(file: path, String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, count) }
+        if n < 0 { throw InputError(file: path, String(cString: strerror(errno))) }
+        return Array(bytes.prefix(n))
+    }
+}
