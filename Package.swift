@@ -3,6 +3,8 @@ import PackageDescription
 
 // Layout and dependency direction: see DESIGN.md ("Layout").
 // spurscope → SpurTUI → SpurEngine, SpurAudit → SpurCore → C targets.
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "spurscope",
     platforms: [.macOS(.v13)],
@@ -24,13 +26,17 @@ let package = Package(
         // decoder's error path lives in this small C target.
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
 
+        // The numerical modules are loop-heavy Swift (rendering, encoding,
+        // softmax rows): optimised even in debug builds, so the test suite
+        // and `make demo` run at release speed.
         .target(name: "SpurCore", dependencies: [
             "CBLAS", "CPNG", "CJPEG",
             .product(name: "CSV", package: "CSV.swift"),
-        ]),
-        .target(name: "SpurEngine", dependencies: ["SpurCore"]),
+        ], swiftSettings: optimisedInDebug),
+        .target(name: "SpurEngine", dependencies: ["SpurCore"], swiftSettings: optimisedInDebug),
+        .target(name: "SpurSynth", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
         .executableTarget(name: "spurscope", dependencies: [
-            "SpurCore", "SpurEngine",
+            "SpurCore", "SpurEngine", "SpurSynth",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -38,6 +44,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SpurEngineTests", dependencies: ["SpurEngine", "SpurCore"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "SpurSynthTests", dependencies: ["SpurSynth", "SpurEngine", "SpurCore"]),
         // Runs the real binary; depends on it so `swift test` builds it first.
         .testTarget(name: "CLITests", dependencies: ["spurscope", "SpurCore"]),
     ]

@@ -27,36 +27,39 @@ public struct BundleContents: Sendable {
 /// renamed into place last.
 public enum BundleWriter {
     public static func write(_ c: BundleContents, to directory: String, overwrite: Bool = false) throws {
-        try writeDirectory(directory, overwrite: overwrite) { staging in
-            var manifest = c.manifest
-            var tensors = ["image_pooled", "text_prompts", "W_v", "W_t", "logit_scale"]
-            if c.spatial != nil { tensors.insert("image_spatial", at: 1) }
-            manifest.tensors = tensors
-            try manifest.write(to: staging + "/" + FeatureBundle.manifestFile)
-            try writeExamples(c.examples, classes: manifest.classes, to: staging + "/" + FeatureBundle.examplesFile)
-            try writeDetections(c.detections, examples: c.examples, vocabulary: manifest.attributes,
-                                to: staging + "/" + FeatureBundle.attributesFile)
-            try CSVTable.write(header: ["prompt"], rows: c.prompts.map { [$0] }, to: staging + "/" + FeatureBundle.promptsFile)
+        try writeDirectory(directory, overwrite: overwrite) { staging in try writeContents(c, into: staging) }
+    }
 
-            let n = c.examples.count, g = manifest.grid, d = manifest.dims
-            var decl: [SafetensorsStreamWriter.Declaration] = [.init("image_pooled", .f32, [n, d.imageDim])]
-            if c.spatial != nil {
-                decl.append(.init("image_spatial", c.spatialAsFloat16 ? .f16 : .f32, [n, g.height, g.width, d.imageDim]))
-            }
-            decl += [.init("text_prompts", .f32, [c.textPrompts.rows, c.textPrompts.cols]),
-                     .init("W_v", .f32, [c.heads.image.rows, c.heads.image.cols]),
-                     .init("W_t", .f32, [c.heads.text.rows, c.heads.text.cols]),
-                     .init("logit_scale", .f32, [])]
-            let w = try SafetensorsStreamWriter(path: staging + "/" + FeatureBundle.featuresFile, tensors: decl,
-                                                metadata: ["written_by": "spurscope"])
-            try w.append(c.pooled.storage)
-            if let s = c.spatial { try w.append(s) }
-            try w.append(c.textPrompts.storage)
-            try w.append(c.heads.image.storage)
-            try w.append(c.heads.text.storage)
-            try w.append([c.heads.logitScale])
-            try w.finish()
+    /// The bundle's own files, into an existing directory (a staging one).
+    public static func writeContents(_ c: BundleContents, into staging: String) throws {
+        var manifest = c.manifest
+        var tensors = ["image_pooled", "text_prompts", "W_v", "W_t", "logit_scale"]
+        if c.spatial != nil { tensors.insert("image_spatial", at: 1) }
+        manifest.tensors = tensors
+        try manifest.write(to: staging + "/" + FeatureBundle.manifestFile)
+        try writeExamples(c.examples, classes: manifest.classes, to: staging + "/" + FeatureBundle.examplesFile)
+        try writeDetections(c.detections, examples: c.examples, vocabulary: manifest.attributes,
+                            to: staging + "/" + FeatureBundle.attributesFile)
+        try CSVTable.write(header: ["prompt"], rows: c.prompts.map { [$0] }, to: staging + "/" + FeatureBundle.promptsFile)
+
+        let n = c.examples.count, g = manifest.grid, d = manifest.dims
+        var decl: [SafetensorsStreamWriter.Declaration] = [.init("image_pooled", .f32, [n, d.imageDim])]
+        if c.spatial != nil {
+            decl.append(.init("image_spatial", c.spatialAsFloat16 ? .f16 : .f32, [n, g.height, g.width, d.imageDim]))
         }
+        decl += [.init("text_prompts", .f32, [c.textPrompts.rows, c.textPrompts.cols]),
+                 .init("W_v", .f32, [c.heads.image.rows, c.heads.image.cols]),
+                 .init("W_t", .f32, [c.heads.text.rows, c.heads.text.cols]),
+                 .init("logit_scale", .f32, [])]
+        let w = try SafetensorsStreamWriter(path: staging + "/" + FeatureBundle.featuresFile, tensors: decl,
+                                            metadata: ["written_by": "spurscope"])
+        try w.append(c.pooled.storage)
+        if let s = c.spatial { try w.append(s) }
+        try w.append(c.textPrompts.storage)
+        try w.append(c.heads.image.storage)
+        try w.append(c.heads.text.storage)
+        try w.append([c.heads.logitScale])
+        try w.finish()
     }
 
     /// Runs `body` on a fresh staging directory, then moves it to `directory`.

@@ -1,0 +1,257 @@
+import Dispatch
+import Foundation
+import SpurCore
+import SpurEngine
+
+/// The embedded default benchmark: synthetic Waterbirds, built end to end by
+/// spurscope itself — scenes, frozen encoders, projections pre-trained with
+/// the CLIP loss on a biased caption corpus, and noisy detections. A stand-in
+/// with the structure of the real thing, never presented as real results.
+public enum SyntheticBenchmark {
+    public static let classes = BirdClass.allCases.map(\.name)
+    /// Ground truth and detection vocabulary: the background first.
+    public static let attributes = ["water", "land"] + SceneObject.allCases.map(\.rawValue)
+
+    public struct Dataset: Sendable {
+        public var specs: [SceneSpec]
+        public var splits: [Split]
+    }
+
+    /// Scenes of the three splits. Train follows the Waterbirds group
+    /// proportions (`landbirdShare`, `correlation`); validation and test have
+    /// every (class, background) group in equal shares.
+    public static func sampleDataset(_ r: SynthRecipe) -> Dataset {
+        var rng = SeededGenerator(seed: r.seed, purpose: "scenes")
+        var groups: [(BirdClass, Background, Split)] = []
+        let landbirds = Int((Double(r.train) * r.landbirdShare).rounded())
+        let landOnLand = Int((Double(landbirds) * r.correlation).rounded())
+        let waterbirds = r.train - landbirds
+        let waterOnWater = Int((Double(waterbirds) * r.correlation).rounded())
+        groups += Array(repeating: (.landbird, .land, .train), count: landOnLand)
+        groups += Array(repeating: (.landbird, .water, .train), count: landbirds - landOnLand)
+        groups += Array(repeating: (.waterbird, .land, .train), count: waterbirds - waterOnWater)
+        groups += Array(repeating: (.waterbird, .water, .train), count: waterOnWater)
+        for (split, n) in [(Split.val, r.val), (.test, r.test)] {
+            for g in 0..<4 {
+                let count = n / 4 + (g < n % 4 ? 1 : 0)
+                groups += Array(repeating: (BirdClass(rawValue: g / 2)!, Background(rawValue: g % 2)!, split), count: count)
+            }
+        }
+        groups.shuffle(using: &rng)
+        let specs = groups.map { SceneSpec.sample($0.0, $0.1, size: r.imageSize, rng: &rng) }
+        return Dataset(specs: specs, splits: groups.map(\.2))
+    }
+
+    /// Web-like captions: the class name, often the background, and some of
+    /// the objects, in varied words.
+    public static func caption(_ s: SceneSpec, rng: inout SeededGenerator) -> String {
+        func u() -> Double { Double(rng.next() >> 11) * 0x1p-53 }
+        func pick(_ xs: [String]) -> String { xs[Int(u() * Double(xs.count))] }
+        var text = pick(["a photo of a", "a picture of a", "an image of a", "a", "my photo of a"]) + " " + s.birdClass.name
+        if u() < 0.6 {
+            text += " " + (s.background == .water
+                ? pick(["on the water", "on the lake", "at the sea", "swimming in a pond"])
+                : pick(["in the forest", "on the ground", "in the woods", "on the grass"]))
+        }
+        let phrases: [SceneObject: [String]] = [
+            .boat: ["next to a boat", "near a sailboat"], .tree: ["by a tree", "under a tree"],
+            .sun: ["on a sunny day", "under the sun"], .cloud: ["with clouds in the sky", "on a cloudy day"],
+            .rock: ["near a rock", "beside a rock"], .reeds: ["among the reeds", "in the reeds"],
+        ]
+        for o in SceneObject.allCases where s.objects.contains(o) && u() < 0.5 { text += " " + pick(phrases[o]!) }
+        return text
+    }
+
+    /// Renders scenes on every core; each scene has its own seed, so the
+    /// result does not depend on scheduling.
+    public static func render(_ specs: [SceneSpec], size: Int) -> [SceneRenderer.Rendered] {
+        let out = UnsafeMutableBufferPointer<SceneRenderer.Rendered?>.allocate(capacity: specs.count)
+        out.initialize(repeating: nil)
+        defer { out.deallocate() }
+        // Each iteration writes only its own slot.
+        nonisolated(unsafe) let slots = out
+        DispatchQueue.concurrentPerform(iterations: specs.count) { i in
+            slots[i] = SceneRenderer.render(specs[i], size: size)
+        }
+        return out.map { $0! }
+    }
+
+    /// Pre-trains `W_v`, `W_t` and the temperature with the CLIP loss on
+    /// pooled features paired with their captions' text features.
+    public static func pretrain(images: Matrix, captions: Matrix, recipe r: SynthRecipe,
+                                progress: (Int, Float) -> Void = { _, _ in }) -> ProjectionHeads {
+        var rng = SeededGenerator(seed: r.seed, purpose: "init")
+        var heads = ProjectionHeads(
+            image: rng.gaussianMatrix(rows: r.embeddingDim, cols: images.cols, std: 1 / Float(images.cols).squareRoot()),
+            text: rng.gaussianMatrix(rows: r.embeddingDim, cols: captions.cols, std: 1 / Float(captions.cols).squareRoot()),
+            logitScale: logf(1 / 0.07))
+        var batching = SeededGenerator(seed: r.seed, purpose: "pretrain-batches")
+        var adam = Adam(learningRate: 3e-3)
+        let objective = Objective(terms: [.clip])
+        let b = min(256, images.rows)
+        var order = Array(0..<images.rows)
+        var cursor = order.count
+        for step in 0..<r.pretrainSteps {
+            if cursor + b > order.count { order.shuffle(using: &batching); cursor = 0 }
+            let idx = Array(order[cursor..<(cursor + b)])
+            cursor += b
+            let batch = LossBatch(images: gather(images, idx), labels: [Int](repeating: 0, count: b),
+                                  attributes: [Int](repeating: -1, count: b), captions: gather(captions, idx),
+                                  classTemplates: Matrix(rows: 0, cols: captions.cols),
+                                  groupTemplates: Matrix(rows: 0, cols: captions.cols), classCount: 1, templateCount: 1)
+            let result = objective.evaluate(heads, on: batch)
+            adam.step(&heads, gradients: result.gradients)
+            if step % 50 == 0 || step == r.pretrainSteps - 1 { progress(step, result.total) }
+        }
+        return heads
+    }
+
+    static func gather(_ m: Matrix, _ rows: [Int]) -> Matrix {
+        var out = Matrix(rows: rows.count, cols: m.cols)
+        for (i, r) in rows.enumerated() {
+            out.storage.replaceSubrange(i * m.cols ..< (i + 1) * m.cols, with: m.storage[r * m.cols ..< (r + 1) * m.cols])
+        }
+        return out
+    }
+
+    /// Detector-like scores: a present attribute scores above 0.5 except for
+    /// misses, an absent one below 0.5 except for false alarms, each at the
+    /// recipe's noise rate.
+    public static func detections(_ truth: [[Bool]], noise: Double, seed: UInt64) -> [Detection] {
+        var rng = SeededGenerator(seed: seed, purpose: "detections")
+        func u() -> Double { Double(rng.next() >> 11) * 0x1p-53 }
+        var out: [Detection] = []
+        for (e, row) in truth.enumerated() {
+            for (a, present) in row.enumerated() {
+                let high = present != (u() < noise)
+                let score = high ? 0.55 + 0.45 * u() : 0.45 * u()
+                out.append(Detection(example: e, attribute: a, score: Float((score * 1000).rounded() / 1000)))
+            }
+        }
+        return out
+    }
+
+    /// Ground truth of every vocabulary attribute for a scene.
+    public static func truth(_ s: SceneSpec) -> [Bool] {
+        [s.background == .water, s.background == .land] + SceneObject.allCases.map { s.objects.contains($0) }
+    }
+
+    /// The prompts a bundle carries: every class with every template, and
+    /// the `L_ls` group prompts "{class} with/without {attribute}" with every template.
+    public static func prompts(templates: [String]) -> [String] {
+        var out = classes.flatMap { c in templates.map { FeatureBundle.fill($0, with: c) } }
+        for a in attributes {
+            for c in classes {
+                for phrase in ["without \(a)", "with \(a)"] {
+                    out += templates.map { FeatureBundle.fill($0, with: "\(c) \(phrase)") }
+                }
+            }
+        }
+        return out
+    }
+
+    public struct Summary: Sendable {
+        public var examples: Int
+        public var zeroShot: GroupAccuracy
+        public var seconds: Double
+    }
+
+    /// Builds the whole bundle at `out` (atomically: nothing is there until it is complete).
+    public static func build(_ r: SynthRecipe, out: String, overwrite: Bool,
+                             log: (String) -> Void = { _ in }) throws -> Summary {
+        let start = DispatchTime.now().uptimeNanoseconds
+        func elapsed() -> String { String(format: "%5.1fs", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+
+        let data = sampleDataset(r)
+        var corpusRNG = SeededGenerator(seed: r.seed, purpose: "pretrain-scenes")
+        let corpus = (0..<r.pretrainExamples).map { i -> SceneSpec in
+            let c = BirdClass(rawValue: i % 2)!
+            let typical: Background = c == .landbird ? .land : .water
+            let u = Double(corpusRNG.next() >> 11) * 0x1p-53
+            return SceneSpec.sample(c, u < r.pretrainCorrelation ? typical : (typical == .land ? .water : .land),
+                                    size: r.imageSize, rng: &corpusRNG)
+        }
+        var captionRNG = SeededGenerator(seed: r.seed, purpose: "captions")
+        let captions = corpus.map { caption($0, rng: &captionRNG) }
+        log("\(elapsed())  sampled \(data.specs.count) scenes and a corpus of \(corpus.count) captioned scenes")
+
+        let rendered = render(data.specs, size: r.imageSize)
+        let corpusImages = render(corpus, size: r.imageSize).map(\.image)
+        log("\(elapsed())  rendered \(rendered.count + corpusImages.count) images")
+
+        var imageEncoder = SyntheticImageEncoder(seed: r.seed, imageSize: r.imageSize, widths: r.encoderWidths)
+        imageEncoder.calibrate(on: corpusImages)
+        let textEncoder = SyntheticTextEncoder(seed: r.seed, dim: r.textDim)
+        let corpusFeatures = Matrix.vstack(imageEncoder.spatialMaps(corpusImages).map { $0.meanOfRowBlocks($0.rows) })
+        let maps = imageEncoder.spatialMaps(rendered.map(\.image))
+        let pooled = Matrix.vstack(maps.map { $0.meanOfRowBlocks($0.rows) })
+        log("\(elapsed())  encoded images: \(imageEncoder.grid)×\(imageEncoder.grid)×\(imageEncoder.dim) maps")
+
+        let heads = pretrain(images: corpusFeatures, captions: textEncoder.encode(captions), recipe: r) { step, loss in
+            log("\(elapsed())  pre-training step \(step): CLIP loss \(String(format: "%.3f", loss))")
+        }
+
+        let templates = CLIPTemplates.imagenet80
+        let promptTexts = prompts(templates: templates)
+        let textPrompts = textEncoder.encode(promptTexts)
+        let classifier = HeadClassifier(heads: heads, classTemplates: textPrompts.rows(0..<(classes.count * templates.count)),
+                                        templateCount: templates.count)
+        let testRows = data.splits.indices.filter { data.splits[$0] == .test }
+        let zeroShot = GroupAccuracy(labels: testRows.map { data.specs[$0].birdClass.rawValue },
+                                     predictions: classifier.predict(gather(pooled, testRows)),
+                                     values: testRows.map { data.specs[$0].background.rawValue })
+
+        let truths = data.specs.map(truth)
+        let examples = data.specs.indices.map { i -> Example in
+            let s = data.specs[i]
+            var attrs: [String: Int] = [:]
+            for (a, t) in zip(attributes, truths[i]) { attrs[a] = t ? 1 : 0 }
+            return Example(id: String(format: "s%05d", i), image: String(format: "images/%05d.png", i),
+                           label: s.birdClass.rawValue, split: data.splits[i], attributes: attrs,
+                           mask: String(format: "masks/%05d.png", i), bbox: boundingBox(rendered[i].mask, size: r.imageSize))
+        }
+        let manifest = BundleManifest(
+            model: "spurscope-synth-cnn", textEncoder: "spurscope-synth-words:seed=\(r.seed):dim=\(r.textDim)",
+            dims: .init(imageDim: imageEncoder.dim, textDim: r.textDim, embeddingDim: r.embeddingDim),
+            grid: .init(height: imageEncoder.grid, width: imageEncoder.grid), pooling: .mean,
+            classes: classes, templates: templates, attributes: attributes, tensors: [])
+        let contents = BundleContents(
+            manifest: manifest, examples: examples,
+            detections: detections(truths, noise: r.detectionNoise, seed: r.seed), prompts: promptTexts,
+            pooled: pooled, spatial: maps.flatMap(\.storage), spatialAsFloat16: true,
+            textPrompts: textPrompts, heads: heads)
+
+        try BundleWriter.writeDirectory(out, overwrite: overwrite) { staging in
+            try BundleWriter.writeContents(contents, into: staging)
+            let recipeData = try JSONEncoder.sorted.encode(r)
+            try AtomicFile.write(recipeData + Data("\n".utf8), to: staging + "/recipe.json")
+            for sub in ["images", "masks"] {
+                try FileManager.default.createDirectory(atPath: staging + "/" + sub, withIntermediateDirectories: true)
+            }
+            for (i, e) in examples.enumerated() {
+                try ImageFile.writePNG(rendered[i].image, to: staging + "/" + e.image)
+                let m = rendered[i].mask.flatMap { [$0, $0, $0] }
+                try ImageFile.writePNG(RGBImage(width: r.imageSize, height: r.imageSize, pixels: m), to: staging + "/" + e.mask!)
+            }
+        }
+        log("\(elapsed())  wrote \(out)")
+        return Summary(examples: examples.count, zeroShot: zeroShot,
+                       seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
+    static func boundingBox(_ mask: [UInt8], size: Int) -> BoundingBox? {
+        var (x0, y0, x1, y1) = (size, size, -1, -1)
+        for y in 0..<size { for x in 0..<size where mask[y * size + x] > 0 {
+            x0 = min(x0, x); y0 = min(y0, y); x1 = max(x1, x); y1 = max(y1, y)
+        } }
+        return x1 < 0 ? nil : BoundingBox(x0: Float(x0), y0: Float(y0), x1: Float(x1 + 1), y1: Float(y1 + 1))
+    }
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return e
+    }
+}
