@@ -11,7 +11,9 @@ REQUIRED_FILES := /usr/include/x86_64-linux-gnu/cblas.h /usr/include/ncursesw/cu
                   /usr/include/png.h /usr/include/sqlite3.h /usr/include/jpeglib.h \
                   /usr/bin/tmux /usr/bin/pkg-config
 
-.PHONY: all deps build release test demo bench clean
+SAMPLE := sample-data/waterbirds-synth
+
+.PHONY: all deps build release test demo bench sample clean
 
 all: build
 
@@ -32,14 +34,25 @@ release: deps
 
 test: deps
 	$(SWIFT) build --build-tests
+	$(MAKE) sample SPURSCOPE=.build/debug/spurscope
 	$(SWIFT) test
 
+# The embedded default bundle: built from its recipe on first use and checked
+# against the committed digest of its integer-exact files.
+SPURSCOPE ?= .build/release/spurscope
+sample: $(SAMPLE)/manifest.json
+
+$(SAMPLE)/manifest.json: sample-data/recipe.json
+	$(SPURSCOPE) synth --recipe sample-data/recipe.json --out $(SAMPLE) --force
+	@digest=$$(scripts/sample-digest.sh $(SAMPLE)); want=$$(cat sample-data/waterbirds-synth.sha256); \
+	if [ "$$digest" != "$$want" ]; then \
+	  echo "error: $(SAMPLE) differs from sample-data/waterbirds-synth.sha256 ($$digest, expected $$want)"; \
+	  rm -rf $(SAMPLE); exit 1; fi
+	@echo "$(SAMPLE): digest matches sample-data/waterbirds-synth.sha256"
+
 demo: release
-	@echo "== spurscope loss on the bundled example batch =="
-	.build/release/spurscope loss --input Tests/SpurEngineTests/Fixtures/loss_batch.safetensors
-	@echo
-	@echo "== spurscope bench --quick =="
-	.build/release/spurscope bench --quick
+	$(MAKE) sample SPURSCOPE=.build/release/spurscope
+	.build/release/spurscope info $(SAMPLE)
 
 bench: release
 	.build/release/spurscope bench

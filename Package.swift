@@ -46,6 +46,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SpurSynthTests", dependencies: ["SpurSynth", "SpurEngine", "SpurCore"]),
         // Runs the real binary; depends on it so `swift test` builds it first.
-        .testTarget(name: "CLITests", dependencies: ["spurscope", "SpurCore"]),
+        .testTarget(name: "CLITests", dependencies: ["spurscope", "SpurCore", "SpurEngine"]),
     ]
 )

@@ -1,1 +1,168 @@
+import Foundation
 import Testing
+import SpurCore
+import SpurEngine
+@testable import SpurSynth
+
+/// A recipe small enough to build in a second or two.
+func tinyRecipe(seed: UInt64 = 3) -> SynthRecipe {
+    var r = SynthRecipe()
+    r.seed = seed
+    r.imageSize = 32
+    r.train = 40; r.val = 12; r.test = 12
+    r.pretrainExamples = 96; r.pretrainSteps = 8
+    r.encoderWidths = [8, 16, 16]
+    return r
+}
+
+func temporaryDirectory(_ name: String) -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("synth-\(name)-\(getpid())").path
+    try? FileManager.default.removeItem(atPath: dir)
+    return dir
+}
+
+func allFiles(_ dir: String) throws -> [String: Data] {
+    var out: [String: Data] = [:]
+    let e = FileManager.default.enumerator(atPath: dir)!
+    while let rel = e.nextObject() as? String {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dir + "/" + rel, isDirectory: &isDir), !isDir.boolValue {
+            out[rel] = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + rel))
+        }
+    }
+    return out
+}
+
+struct DeterminismTests {
+    @Test func sameRecipeGivesAByteIdenticalBundle() throws {
+        let a = temporaryDirectory("a"), b = temporaryDirectory("b"), c = temporaryDirectory("c")
+        _ = try SyntheticBenchmark.build(tinyRecipe(), out: a, overwrite: false)
+        _ = try SyntheticBenchmark.build(tinyRecipe(), out: b, overwrite: false)
+        let fa = try allFiles(a), fb = try allFiles(b)
+        #expect(fa.count == 6 + 2 * 64)   // manifest, 3 CSVs, features, recipe; an image and a mask per example
+        #expect(fa.keys.sorted() == fb.keys.sorted())
+        for (name, data) in fa { #expect(fb[name] == data, "\(name) differs between two builds") }
+        // Another seed changes the data.
+        _ = try SyntheticBenchmark.build(tinyRecipe(seed: 4), out: c, overwrite: false)
+        let fc = try allFiles(c)
+        #expect(fc["examples.csv"] != fa["examples.csv"])
+        #expect(fc["images/00000.png"] != fa["images/00000.png"])
+        #expect(BundleCheck.run(directory: a, deep: true).problems.isEmpty)
+    }
+}
+
+struct DatasetTests {
+    @Test func trainGroupsFollowTheWaterbirdsProportions() {
+        // Default recipe, worked by hand: 1600 · 0.768 = 1228.8 → 1229 landbirds,
+        // 1229 · 0.95 = 1167.55 → 1168 on land; 371 waterbirds, 352.45 → 352 on water.
+        let d = SyntheticBenchmark.sampleDataset(SynthRecipe())
+        func count(_ split: Split, _ c: BirdClass, _ b: Background) -> Int {
+            d.specs.indices.filter { d.splits[$0] == split && d.specs[$0].birdClass == c && d.specs[$0].background == b }.count
+        }
+        #expect(count(.train, .landbird, .land) == 1168)
+        #expect(count(.train, .landbird, .water) == 61)
+        #expect(count(.train, .waterbird, .land) == 19)
+        #expect(count(.train, .waterbird, .water) == 352)
+        for split in [Split.val, .test] {
+            let n = split == .val ? 100 : 200
+            for c in BirdClass.allCases { for b in Background.allCases { #expect(count(split, c, b) == n) } }
+        }
+    }
+
+    @Test func objectsFollowTheirConditionalFrequencies() {
+        var rng = SeededGenerator(seed: 9)
+        let n = 4000
+        let boatsOnWater = (0..<n).filter { _ in SceneSpec.sample(.landbird, .water, size: 64, rng: &rng).objects.contains(.boat) }.count
+        let boatsOnLand = (0..<n).filter { _ in SceneSpec.sample(.landbird, .land, size: 64, rng: &rng).objects.contains(.boat) }.count
+        #expect(abs(Double(boatsOnWater) / Double(n) - 0.35) < 0.03)
+        #expect(abs(Double(boatsOnLand) / Double(n) - 0.02) < 0.01)
+    }
+}
+
+struct MaskTests {
+    /// The mask is exactly the bird as drawn: every mask pixel has the colour
+    /// the bird alone paints there, and every bird pixel missing from the
+    /// mask was painted over by the reeds in front of it.
+    @Test func maskMatchesTheDrawnBird() {
+        var rng = SeededGenerator(seed: 21)
+        for i in 0..<60 {
+            let spec = SceneSpec.sample(BirdClass(rawValue: i % 2)!, Background(rawValue: (i / 2) % 2)!, size: 64, rng: &rng)
+            let scene = SceneRenderer.render(spec, size: 64)
+            var alone = Canvas(size: 64)
+            SceneRenderer.drawBird(spec, &alone)
+            var birdPixels = 0
+            for p in 0..<(64 * 64) {
+                let drawn = alone.owner[p] == Canvas.bird
+                if drawn { birdPixels += 1 }
+                if scene.mask[p] > 0 {
+                    #expect(drawn, "scene \(i): mask pixel \(p) outside the bird")
+                    #expect(Array(scene.image.pixels[3 * p ..< 3 * p + 3]) == Array(alone.pixels[3 * p ..< 3 * p + 3]))
+                } else if drawn {
+                    #expect(spec.objects.contains(.reeds), "scene \(i): bird pixel \(p) lost without reeds in front")
+                }
+            }
+            let maskPixels = scene.mask.filter { $0 > 0 }.count
+            #expect(maskPixels > 100 && maskPixels <= birdPixels, "scene \(i): \(maskPixels) of \(birdPixels)")
+        }
+    }
+
+    @Test func boundingBoxEnclosesTheMask() {
+        var mask = [UInt8](repeating: 0, count: 16 * 16)
+        mask[3 * 16 + 5] = 255; mask[9 * 16 + 2] = 255; mask[4 * 16 + 11] = 255
+        #expect(SyntheticBenchmark.boundingBox(mask, size: 16) == BoundingBox(x0: 2, y0: 3, x1: 12, y1: 10))
+        #expect(SyntheticBenchmark.boundingBox([UInt8](repeating: 0, count: 16), size: 4) == nil)
+    }
+}
+
+struct DetectionNoiseTests {
+    @Test(arguments: [0.0, 0.1, 0.25])
+    func detectionsDisagreeAtTheConfiguredRate(noise: Double) {
+        var rng = SeededGenerator(seed: 5)
+        let truth = (0..<4000).map { _ in (0..<8).map { _ in rng.next() % 3 == 0 } }
+        let d = SyntheticBenchmark.detections(truth, noise: noise, seed: 11)
+        #expect(d.count == 32_000)
+        let wrong = d.filter { ($0.score > 0.5) != truth[$0.example][$0.attribute] }.count
+        let rate = Double(wrong) / Double(d.count)
+        let sigma = (noise * (1 - noise) / Double(d.count)).squareRoot()
+        #expect(abs(rate - noise) <= 4 * sigma + 1e-12, "rate \(rate) for noise \(noise)")
+        #expect(d.allSatisfy { $0.score >= 0 && $0.score <= 1 && abs($0.score - 0.5) >= 0.05 })
+    }
+}
+
+struct EncoderTests {
+    @Test func textEncoderAveragesWordVectors() {
+        let t = SyntheticTextEncoder(seed: 1, dim: 8)
+        let a = t.wordVector("waterbird"), b = t.wordVector("lake")
+        let both = t.encode("A Waterbird, on the... no: LAKE!")
+        #expect(SyntheticTextEncoder.words("A Waterbird, on the... no: LAKE!") == ["a", "waterbird", "on", "the", "no", "lake"])
+        let manual = (0..<8).map { i in
+            (["a", "waterbird", "on", "the", "no", "lake"].map { t.wordVector($0)[i] }.reduce(0, +)) / 6
+        }
+        for i in 0..<8 { #expect(abs(both[i] - manual[i]) < 1e-6) }
+        #expect(a != b && t.wordVector("waterbird") == a)
+        #expect(SyntheticTextEncoder(seed: 2, dim: 8).wordVector("waterbird") != a)
+    }
+
+    @Test func imageEncoderMapsHaveTheGridAndConvolutionMatchesADirectSum() {
+        let enc = SyntheticImageEncoder(seed: 3, imageSize: 32, widths: [4, 6])
+        #expect(enc.grid == 8 && enc.dim == 6)
+        var rng = SeededGenerator(seed: 8)
+        let img = RGBImage(width: 32, height: 32, pixels: (0..<(32 * 32 * 3)).map { _ in UInt8(rng.next() % 256) })
+        let maps = enc.spatialMaps([img, img])
+        #expect(maps[0] == maps[1] && maps[0].rows == 64 && maps[0].cols == 6)
+        // Layer 1 by the definition: out(y,x,o) = ReLU(b_o + Σ_{ky,kx,c} in(2y+ky−2, 2x+kx−2, c)·w).
+        let layer = enc.layers[0]
+        let input = Matrix(rows: 32 * 32, cols: 3, storage: img.pixels.map { Float($0) / 255 - 0.5 })
+        let (cols, outSize) = SyntheticImageEncoder.im2col(input, images: 1, size: 32, layer: layer)
+        let viaGemm = Matrix.product(cols, layer.weights)
+        for (oy, ox, o) in [(0, 0, 0), (5, 9, 3), (15, 15, 1), (7, 0, 2)] {
+            var sum: Float = 0
+            for ky in 0..<5 { for kx in 0..<5 { for c in 0..<3 {
+                let y = 2 * oy + ky - 2, x = 2 * ox + kx - 2
+                guard y >= 0, y < 32, x >= 0, x < 32 else { continue }
+                sum += input[y * 32 + x, c] * layer.weights[(ky * 5 + kx) * 3 + c, o]
+            } } }
+            #expect(abs(viaGemm[oy * outSize + ox, o] - sum) < 1e-4)
+        }
+    }
+}
