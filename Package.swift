@@ -19,6 +19,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CNcursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
 
@@ -30,13 +31,14 @@ let package = Package(
         // softmax rows): optimised even in debug builds, so the test suite
         // and `make demo` run at release speed.
         .target(name: "SpurCore", dependencies: [
-            "CBLAS", "CPNG", "CJPEG",
+            "CBLAS", "CPNG", "CJPEG", "CSQLite",
             .product(name: "CSV", package: "CSV.swift"),
         ], swiftSettings: optimisedInDebug),
         .target(name: "SpurEngine", dependencies: ["SpurCore"], swiftSettings: optimisedInDebug),
+        .target(name: "SpurAudit", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
         .target(name: "SpurSynth", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
         .executableTarget(name: "spurscope", dependencies: [
-            "SpurCore", "SpurEngine", "SpurSynth",
+            "SpurCore", "SpurEngine", "SpurAudit", "SpurSynth",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -44,6 +46,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SpurEngineTests", dependencies: ["SpurEngine", "SpurCore"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "SpurAuditTests", dependencies: ["SpurAudit", "SpurEngine", "SpurCore"]),
         .testTarget(name: "SpurSynthTests", dependencies: ["SpurSynth", "SpurEngine", "SpurCore"]),
         // Runs the real binary; depends on it so `swift test` builds it first.
         .testTarget(name: "CLITests", dependencies: ["spurscope", "SpurCore", "SpurEngine"]),

@@ -136,10 +136,13 @@ public enum SyntheticBenchmark {
         [s.background == .water, s.background == .land] + SceneObject.allCases.map { s.objects.contains($0) }
     }
 
-    /// The prompts a bundle carries: every class with every template, and
-    /// the `L_ls` group prompts "{class} with/without {attribute}" with every template.
+    /// The prompts a bundle carries: every class with every template, each
+    /// attribute alone ("a photo of {attribute}.", for zero-shot detection),
+    /// and the `L_ls` group prompts "{class} with/without {attribute}" with
+    /// every template.
     public static func prompts(templates: [String]) -> [String] {
         var out = classes.flatMap { c in templates.map { FeatureBundle.fill($0, with: c) } }
+        out += attributes.map { "a photo of \($0)." }
         for a in attributes {
             for c in classes {
                 for phrase in ["without \(a)", "with \(a)"] {
@@ -181,7 +184,7 @@ public enum SyntheticBenchmark {
 
         var imageEncoder = SyntheticImageEncoder(seed: r.seed, imageSize: r.imageSize, widths: r.encoderWidths)
         imageEncoder.calibrate(on: corpusImages)
-        let textEncoder = SyntheticTextEncoder(seed: r.seed, dim: r.textDim)
+        let textEncoder = WordVectorTextEncoder(seed: r.seed, dim: r.textDim)
         let corpusFeatures = Matrix.vstack(imageEncoder.spatialMaps(corpusImages).map { $0.meanOfRowBlocks($0.rows) })
         let maps = imageEncoder.spatialMaps(rendered.map(\.image))
         let pooled = Matrix.vstack(maps.map { $0.meanOfRowBlocks($0.rows) })
@@ -211,7 +214,7 @@ public enum SyntheticBenchmark {
                            mask: String(format: "masks/%05d.png", i), bbox: boundingBox(rendered[i].mask, size: r.imageSize))
         }
         let manifest = BundleManifest(
-            model: "spurscope-synth-cnn", textEncoder: "spurscope-synth-words:seed=\(r.seed):dim=\(r.textDim)",
+            model: "spurscope-synth-cnn", textEncoder: textEncoder.descriptor,
             dims: .init(imageDim: imageEncoder.dim, textDim: r.textDim, embeddingDim: r.embeddingDim),
             grid: .init(height: imageEncoder.grid, width: imageEncoder.grid), pooling: .mean,
             classes: classes, templates: templates, attributes: attributes, tensors: [])

@@ -131,16 +131,16 @@ struct DetectionNoiseTests {
 
 struct EncoderTests {
     @Test func textEncoderAveragesWordVectors() {
-        let t = SyntheticTextEncoder(seed: 1, dim: 8)
+        let t = WordVectorTextEncoder(seed: 1, dim: 8)
         let a = t.wordVector("waterbird"), b = t.wordVector("lake")
         let both = t.encode("A Waterbird, on the... no: LAKE!")
-        #expect(SyntheticTextEncoder.words("A Waterbird, on the... no: LAKE!") == ["a", "waterbird", "on", "the", "no", "lake"])
+        #expect(WordVectorTextEncoder.words("A Waterbird, on the... no: LAKE!") == ["a", "waterbird", "on", "the", "no", "lake"])
         let manual = (0..<8).map { i in
             (["a", "waterbird", "on", "the", "no", "lake"].map { t.wordVector($0)[i] }.reduce(0, +)) / 6
         }
         for i in 0..<8 { #expect(abs(both[i] - manual[i]) < 1e-6) }
         #expect(a != b && t.wordVector("waterbird") == a)
-        #expect(SyntheticTextEncoder(seed: 2, dim: 8).wordVector("waterbird") != a)
+        #expect(WordVectorTextEncoder(seed: 2, dim: 8).wordVector("waterbird") != a)
     }
 
     @Test func imageEncoderMapsHaveTheGridAndConvolutionMatchesADirectSum() {

@@ -138,6 +138,36 @@ public final class FeatureBundle: @unchecked Sendable {
 
     private let promptIndex: [String: Int]
 
+    /// Text features of `texts`, from the bundle's prompt table; a prompt it
+    /// lacks is encoded by the bundle's built-in text encoder when it has one,
+    /// and otherwise reported by name (never silently replaced).
+    public func textFeatures(for texts: [String]) throws -> Matrix {
+        let table = try promptFeatures()
+        let encoder = WordVectorTextEncoder(descriptor: manifest.textEncoder)
+        var out = Matrix(rows: texts.count, cols: table.cols)
+        var missing: [String] = []
+        for (i, t) in texts.enumerated() {
+            if let r = promptRow(t) {
+                out.storage.replaceSubrange(i * table.cols ..< (i + 1) * table.cols, with: table.row(r))
+            } else if let encoder, encoder.dim == table.cols {
+                out.storage.replaceSubrange(i * table.cols ..< (i + 1) * table.cols, with: encoder.encode(t))
+            } else {
+                missing.append(t)
+            }
+        }
+        if !missing.isEmpty {
+            let shown = missing.prefix(3).map { "'\($0)'" }.joined(separator: ", ")
+            throw InputError(file: path(Self.promptsFile),
+                             "has no text feature for \(shown)\(missing.count > 3 ? " and \(missing.count - 3) more" : "") and the bundle's text encoder '\(manifest.textEncoder)' is not built in: encode them with that model, add them to prompts.csv and text_prompts, and re-import with `spurscope import tensors`")
+        }
+        return out
+    }
+
+    /// The class-template prompts `[C·K, Dt]`, row `c·K + k`.
+    public func classTemplateFeatures() throws -> Matrix {
+        try textFeatures(for: manifest.classes.flatMap { c in manifest.templates.map { Self.fill($0, with: c) } })
+    }
+
     /// The pre-trained projections and temperature.
     public func pretrainedHeads() throws -> ProjectionHeads {
         let scale = try features.floats("logit_scale")

@@ -139,39 +139,3 @@ public struct SyntheticImageEncoder: Sendable {
     }
 }
 
-/// The built-in frozen text encoder: every word has a fixed random vector
-/// (seeded by the word itself, so any new phrase encodes at once), and a
-/// prompt is the mean of its words' vectors.
-public struct SyntheticTextEncoder: Sendable {
-    public let seed: UInt64
-    public let dim: Int
-
-    public init(seed: UInt64, dim: Int) {
-        self.seed = seed
-        self.dim = dim
-    }
-
-    public static func words(_ text: String) -> [String] {
-        text.lowercased().split { !$0.isLetter }.map(String.init)
-    }
-
-    public func wordVector(_ word: String) -> [Float] {
-        var rng = SeededGenerator(seed: seed, purpose: "word:" + word)
-        return (0..<dim).map { _ in rng.nextGaussian() }
-    }
-
-    public func encode(_ text: String) -> [Float] {
-        let ws = Self.words(text)
-        var v = [Float](repeating: 0, count: dim)
-        for w in ws {
-            let wv = wordVector(w)
-            for i in 0..<dim { v[i] += wv[i] }
-        }
-        let n = Float(max(ws.count, 1))
-        return v.map { $0 / n }
-    }
-
-    public func encode(_ texts: [String]) -> Matrix {
-        Matrix(rows: texts.count, cols: dim, storage: texts.flatMap { encode($0) })
-    }
-}

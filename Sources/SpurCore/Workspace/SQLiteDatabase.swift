@@ -1,0 +1,137 @@
+import CSQLite
+import Foundation
+
+/// A thin, owned handle on one SQLite connection: prepared statements,
+/// transactions, and errors that name the database file.
+public final class SQLiteDatabase {
+    public let path: String
+    private var handle: OpaquePointer?
+
+    public init(path: String) throws {
+        self.path = path
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(db)
+            throw InputError(file: path, "cannot open the workspace database: \(message)")
+        }
+        handle = db
+        // Another process may hold the write lock for a moment (the UI and a
+        // CLI run in two terminals): wait instead of failing.
+        sqlite3_busy_timeout(db, 10_000)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    func error(_ what: String) -> InputError {
+        InputError(file: path, "\(what): \(String(cString: sqlite3_errmsg(handle)))")
+    }
+
+    public func execute(_ sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        if sqlite3_exec(handle, sql, nil, nil, &message) != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? "unknown error"
+            sqlite3_free(message)
+            throw InputError(file: path, "SQL failed: \(text)")
+        }
+    }
+
+    public func prepare(_ sql: String) throws -> Statement {
+        var stmt: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &stmt, nil) == SQLITE_OK, let stmt else {
+            throw error("cannot prepare statement")
+        }
+        return Statement(stmt, database: self)
+    }
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction: committed when it
+    /// returns, rolled back when it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// One prepared statement; finalised when released.
+    public final class Statement {
+        private let stmt: OpaquePointer
+        private let database: SQLiteDatabase
+
+        init(_ stmt: OpaquePointer, database: SQLiteDatabase) {
+            self.stmt = stmt
+            self.database = database
+        }
+
+        deinit { sqlite3_finalize(stmt) }
+
+        public enum Value: Equatable, Sendable {
+            case null, int(Int64), double(Double), text(String)
+        }
+
+        @discardableResult
+        public func bind(_ values: [Value]) throws -> Statement {
+            sqlite3_reset(stmt)
+            sqlite3_clear_bindings(stmt)
+            for (i, v) in values.enumerated() {
+                let index = Int32(i + 1)
+                let rc: Int32
+                switch v {
+                case .null: rc = sqlite3_bind_null(stmt, index)
+                case .int(let x): rc = sqlite3_bind_int64(stmt, index, x)
+                case .double(let x): rc = sqlite3_bind_double(stmt, index, x)
+                case .text(let s): rc = sqlite3_bind_text(stmt, index, s, -1, spur_sqlite_transient())
+                }
+                if rc != SQLITE_OK { throw database.error("cannot bind parameter \(i + 1)") }
+            }
+            return self
+        }
+
+        /// Runs a statement that returns no rows.
+        public func run(_ values: [Value] = []) throws {
+            try bind(values)
+            let rc = sqlite3_step(stmt)
+            guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw database.error("statement failed") }
+            sqlite3_reset(stmt)
+        }
+
+        /// Every row, as arrays of values.
+        public func rows(_ values: [Value] = []) throws -> [[Value]] {
+            try bind(values)
+            var out: [[Value]] = []
+            while true {
+                let rc = sqlite3_step(stmt)
+                if rc == SQLITE_DONE { break }
+                guard rc == SQLITE_ROW else { throw database.error("query failed") }
+                out.append((0..<sqlite3_column_count(stmt)).map { column($0) })
+            }
+            sqlite3_reset(stmt)
+            return out
+        }
+
+        private func column(_ i: Int32) -> Value {
+            switch sqlite3_column_type(stmt, i) {
+            case SQLITE_INTEGER: return .int(sqlite3_column_int64(stmt, i))
+            case SQLITE_FLOAT: return .double(sqlite3_column_double(stmt, i))
+            case SQLITE_NULL: return .null
+            default: return .text(String(cString: sqlite3_column_text(stmt, i)))
+            }
+        }
+    }
+}
+
+extension SQLiteDatabase.Statement.Value {
+    public var text: String? { if case .text(let s) = self { return s }; return nil }
+    public var int: Int64? { if case .int(let x) = self { return x }; return nil }
+    public var double: Double? {
+        switch self { case .double(let x): return x; case .int(let x): return Double(x); default: return nil }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+
+/// A person's verdict on one (class, attribute) pair.
+public enum Verdict: String, CaseIterable, Sendable, Codable {
+    case spurious, healthy, undecided
+}
+
+/// One recorded decision. Every change is a new row, so the history of a
+/// pair is kept; the current decision is the latest row.
+public struct Decision: Equatable, Sendable {
+    public var id: Int64
+    public var className: String
+    public var attribute: String
+    public var verdict: Verdict
+    public var previousVerdict: Verdict?
+    /// The phrases `L_ls` puts after the class name: "{class} {phrasePresent}".
+    public var phrasePresent: String
+    public var phraseAbsent: String
+    public var note: String
+    public var time: Date
+
+    public static func defaultPhrases(_ attribute: String) -> (present: String, absent: String) {
+        ("with \(attribute)", "without \(attribute)")
+    }
+}
+
+/// The per-bundle store of decisions, runs and per-epoch metrics: SQLite in
+/// WAL mode, so the UI in one terminal reads what the CLI in another writes,
+/// and a writer killed with SIGKILL loses nothing it acknowledged.
+public final class Workspace {
+    public static let fileName = "workspace.sqlite"
+    public static let schemaVersion = 2
+
+    public let path: String
+    let db: SQLiteDatabase
+
+    /// `BUNDLE/.spurscope/workspace.sqlite`, or `directory/workspace.sqlite`
+    /// when the bundle is read-only and the user points elsewhere.
+    public static func location(bundle: String, directory: String?) -> String {
+        let dir = directory ?? (bundle as NSString).appendingPathComponent(".spurscope")
+        return (dir as NSString).appendingPathComponent(fileName)
+    }
+
+    public convenience init(bundle: String, directory: String? = nil) throws {
+        try self.init(path: Self.location(bundle: bundle, directory: directory))
+    }
+
+    public init(path: String) throws {
+        self.path = path
+        let dir = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw InputError(file: dir, "cannot create the workspace directory (for a read-only bundle, pass --workspace DIR)")
+        }
+        db = try SQLiteDatabase(path: path)
+        try db.execute("PRAGMA journal_mode = WAL")
+        // FULL: a commit is on disk before it is acknowledged.
+        try db.execute("PRAGMA synchronous = FULL")
+        try db.execute("PRAGMA foreign_keys = ON")
+        try migrate()
+    }
+
+    // MARK: schema
+
+    /// Each migration brings the schema from version `index` to `index + 1`.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            class TEXT NOT NULL,
+            attribute TEXT NOT NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('spurious', 'healthy', 'undecided')),
+            previous_verdict TEXT,
+            phrase_present TEXT NOT NULL,
+            phrase_absent TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX decisions_by_pair ON decisions (class, attribute, id);
+        """,
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            method TEXT NOT NULL,
+            config TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            best_epoch INTEGER,
+            best_checkpoint TEXT,
+            message TEXT NOT NULL DEFAULT '',
+            pid INTEGER
+        );
+        CREATE TABLE epoch_metrics (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            epoch INTEGER NOT NULL,
+            step INTEGER NOT NULL,
+            train_loss REAL NOT NULL,
+            metrics TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, epoch)
+        );
+        """,
+    ]
+
+    func migrate() throws {
+        try db.transaction {
+            let version = Int(try db.prepare("PRAGMA user_version").rows().first?.first?.int ?? 0)
+            guard version <= Self.migrations.count else {
+                throw InputError(file: path, "schema version \(version) is newer than this spurscope understands (\(Self.migrations.count)); update spurscope")
+            }
+            for v in version..<Self.migrations.count {
+                try db.execute(Self.migrations[v])
+                try db.execute("PRAGMA user_version = \(v + 1)")
+            }
+        }
+    }
+
+    public var version: Int {
+        (try? db.prepare("PRAGMA user_version").rows().first?.first?.int).flatMap { $0.map(Int.init) } ?? 0
+    }
+
+    // MARK: decisions
+
+    static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    public static func timestamp(_ d: Date) -> String { timeFormat.format(d) }
+    public static func date(_ s: String) -> Date? { try? Date(s, strategy: timeFormat) }
+
+    /// Records a verdict. Phrases and note not given carry over from the
+    /// pair's previous decision (or default to "with/without {attribute}").
+    @discardableResult
+    public func record(className: String, attribute: String, verdict: Verdict, note: String? = nil,
+                       phrasePresent: String? = nil, phraseAbsent: String? = nil, time: Date = Date()) throws -> Decision {
+        try db.transaction {
+            let previous = try current(className: className, attribute: attribute)
+            let defaults = Decision.defaultPhrases(attribute)
+            var d = Decision(id: 0, className: className, attribute: attribute, verdict: verdict,
+                             previousVerdict: previous?.verdict,
+                             phrasePresent: phrasePresent ?? previous?.phrasePresent ?? defaults.present,
+                             phraseAbsent: phraseAbsent ?? previous?.phraseAbsent ?? defaults.absent,
+                             note: note ?? previous?.note ?? "", time: time)
+            try db.prepare("""
+                INSERT INTO decisions (class, attribute, verdict, previous_verdict, phrase_present, phrase_absent, note, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """).run([.text(className), .text(attribute), .text(verdict.rawValue),
+                          d.previousVerdict.map { .text($0.rawValue) } ?? .null,
+                          .text(d.phrasePresent), .text(d.phraseAbsent), .text(d.note),
+                          .text(Self.timestamp(time))])
+            d.id = db.lastInsertRowID
+            return d
+        }
+    }
+
+    static let decisionColumns = "id, class, attribute, verdict, previous_verdict, phrase_present, phrase_absent, note, created_at"
+
+    func decision(_ row: [SQLiteDatabase.Statement.Value]) -> Decision {
+        Decision(id: row[0].int ?? 0, className: row[1].text ?? "", attribute: row[2].text ?? "",
+                 verdict: Verdict(rawValue: row[3].text ?? "") ?? .undecided,
+                 previousVerdict: row[4].text.flatMap(Verdict.init(rawValue:)),
+                 phrasePresent: row[5].text ?? "", phraseAbsent: row[6].text ?? "", note: row[7].text ?? "",
+                 time: row[8].text.flatMap(Self.date) ?? Date(timeIntervalSince1970: 0))
+    }
+
+    public func current(className: String, attribute: String) throws -> Decision? {
+        try db.prepare("SELECT \(Self.decisionColumns) FROM decisions WHERE class = ? AND attribute = ? ORDER BY id DESC LIMIT 1")
+            .rows([.text(className), .text(attribute)]).first.map(decision)
+    }
+
+    /// The latest decision of every pair, ordered by class then attribute.
+    public func currentDecisions() throws -> [Decision] {
+        try db.prepare("""
+            SELECT \(Self.decisionColumns) FROM decisions d
+            WHERE id = (SELECT MAX(id) FROM decisions WHERE class = d.class AND attribute = d.attribute)
+            ORDER BY class, attribute
+            """).rows().map(decision)
+    }
+
+    /// Every decision ever recorded, oldest first.
+    public func history() throws -> [Decision] {
+        try db.prepare("SELECT \(Self.decisionColumns) FROM decisions ORDER BY id").rows().map(decision)
+    }
+}

@@ -1,0 +1,222 @@
+import ArgumentParser
+import Foundation
+import SpurAudit
+import SpurCore
+import SpurEngine
+
+/// `--workspace DIR`, shared by every command that reads or writes decisions and runs.
+struct WorkspaceOption: ParsableArguments {
+    @Option(name: .long, help: "Directory of the workspace database (default: BUNDLE/.spurscope; use it for read-only bundles).")
+    var workspace: String?
+
+    func open(bundle: String) throws -> Workspace { try Workspace(bundle: bundle, directory: workspace) }
+
+    /// The workspace if it exists already: reading never creates one.
+    func openIfPresent(bundle: String) throws -> Workspace? {
+        FileManager.default.fileExists(atPath: Workspace.location(bundle: bundle, directory: workspace))
+            ? try open(bundle: bundle) : nil
+    }
+}
+
+struct DetectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "detect",
+        abstract: "Rank attributes per class by accuracy discrepancy δ = acc(with) − acc(without).",
+        discussion: """
+        For every class and every attribute with enough examples with and without it, \
+        the model's accuracy on both sides (95% Wilson intervals), δ, and the class most \
+        often predicted for the failures without the attribute. Presence comes from \
+        attributes.csv at a score threshold, or from the model's own zero-shot scores \
+        (--zero-shot). Attributes named like a class are left out. Sorted by |δ| unless \
+        --sort says otherwise; the current verdict from the workspace is shown.
+        """)
+
+    @Argument(help: "The bundle directory.") var bundle: String
+    @Option(name: .long, help: "Only this class.") var `class`: String?
+    @Option(name: .long, help: "Rows per class (0: all).") var top: Int = 10
+    @Option(name: .long, help: "Examples to audit: train, val, test or all.") var split: String = "val"
+    @Option(name: .long, help: "Detection score at which an attribute counts as present.") var threshold: Float = 0.5
+    @Option(name: .long, help: "Per-attribute threshold, NAME=SCORE (repeatable).") var attributeThreshold: [String] = []
+    @Flag(name: .long, help: "Score attributes with the model itself instead of attributes.csv.") var zeroShot = false
+    @Option(name: .long, help: "With --zero-shot: present above this quantile of the attribute's scores.") var quantile: Double = 0.9
+    @Option(name: .long, help: "Minimum examples with and without an attribute.") var minSupport: Int = 10
+    @Option(name: .long, help: "Order: magnitude (|δ|), delta (largest δ, the paper's order), harm (smallest δ: presence hurts most) or support.") var sort: String = "magnitude"
+    @Option(name: .long, help: "Audit this run's best checkpoint instead of the pre-trained model.") var checkpoint: Int?
+    @Flag(name: .long, help: "One JSON object.") var json = false
+    @Flag(name: .long, help: "CSV rows.") var csv = false
+    @OptionGroup var workspaceOption: WorkspaceOption
+
+    func run() throws {
+        guard let order = DiscrepancyTable.Order(rawValue: sort) else {
+            throw InputError(file: "--sort", "'\(sort)' is not magnitude, delta, harm or support")
+        }
+        let splitChoice: Split? = split == "all" ? nil : try Split(rawValue: split).orThrow(InputError(file: "--split", "'\(split)' is not train, val, test or all"))
+        guard minSupport >= 1 else { throw InputError(file: "--min-support", "is \(minSupport), expected at least 1") }
+        guard quantile > 0 && quantile < 1 else { throw InputError(file: "--quantile", "is \(quantile), expected between 0 and 1") }
+        var overrides: [String: Float] = [:]
+        for item in attributeThreshold {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let t = Float(parts[1]) else {
+                throw InputError(file: "--attribute-threshold", "'\(item)' is not NAME=SCORE")
+            }
+            overrides[parts[0]] = t
+        }
+        let b = try FeatureBundle.open(bundle)
+        let classFilter = try `class`.map { name in
+            try b.manifest.classes.firstIndex(of: name).orThrow(
+                InputError(file: "--class", "'\(name)' is not a class of \(bundle) (classes: \(b.manifest.classes.joined(separator: ", ")))"))
+        }
+        let workspace = try workspaceOption.openIfPresent(bundle: bundle)
+        let heads = try checkpoint.map { try RunStore.bestHeads(run: $0, bundle: bundle, workspace: workspaceOption) } ?? b.pretrainedHeads()
+        let audit = Audit(split: splitChoice, source: zeroShot ? .zeroShot(quantile: quantile) : .detections(threshold: threshold, overrides: overrides),
+                          minimumSupport: minSupport)
+        let result = try audit.run(b, heads: heads)
+        var verdicts: [String: Decision] = [:]
+        for d in try workspace?.currentDecisions() ?? [] { verdicts["\(d.className)\u{1}\(d.attribute)"] = d }
+        func verdict(_ r: DiscrepancyRow) -> String {
+            verdicts["\(result.classes[r.classIndex])\u{1}\(result.attributes[r.attribute])"]?.verdict.rawValue ?? "undecided"
+        }
+        let classes = classFilter.map { [$0] } ?? Array(result.classes.indices)
+        let perClass = classes.map { c -> (Int, [DiscrepancyRow]) in
+            let rows = result.table.ranked(class: c, by: order)
+            return (c, top > 0 ? Array(rows.prefix(top)) : rows)
+        }
+
+        if json {
+            let object: [String: Any] = [
+                "bundle": bundle, "split": split, "examples": result.examples,
+                "presence": zeroShot ? "zero-shot" : "detections", "model": checkpoint.map { "run \($0)" } ?? "pre-trained",
+                "classes": perClass.map { c, rows -> [String: Any] in
+                    ["class": result.classes[c], "examples": result.table.classTotals[c].total,
+                     "accuracy": result.table.classTotals[c].value,
+                     "attributes": rows.map { row(r: $0, result: result, verdict: verdict($0)) }]
+                },
+            ]
+            print(try JSONOutput.line(object))
+        } else if csv {
+            print("class,attribute,delta,acc_with,acc_with_low,acc_with_high,n_with,acc_without,acc_without_low,acc_without_high,n_without,confused_class,verdict")
+            for (_, rows) in perClass {
+                for r in rows {
+                    let w = r.with.wilson95, wo = r.without.wilson95
+                    let fields: [String] = [result.classes[r.classIndex], result.attributes[r.attribute], fmt(r.delta),
+                                            fmt(r.with.value), fmt(w.low), fmt(w.high), String(r.with.total),
+                                            fmt(r.without.value), fmt(wo.low), fmt(wo.high), String(r.without.total),
+                                            r.confusedClass.map { result.classes[$0] } ?? "", verdict(r)]
+                    print(fields.map(csvField).joined(separator: ","))
+                }
+            }
+        } else {
+            print("\(bundle): \(result.examples) \(split) examples, presence from \(zeroShot ? "zero-shot scores" : "detections ≥ \(threshold)"), model \(checkpoint.map { "run \($0)" } ?? "pre-trained")")
+            for (c, rows) in perClass {
+                let t = result.table.classTotals[c]
+                print("")
+                print("\(result.classes[c]) — \(t.total) examples, accuracy \(pct(t.value))")
+                if rows.isEmpty { print("  no attribute with \(minSupport)+ examples on both sides"); continue }
+                print("  #  attribute         δ      with                           without                        confused with   verdict")
+                for (i, r) in rows.enumerated() {
+                    let w = r.with.wilson95, wo = r.without.wilson95
+                    let name = result.attributes[r.attribute].padding(toLength: 14, withPad: " ", startingAt: 0)
+                    let withText = "\(pct(r.with.value)) [\(pct(w.low))–\(pct(w.high))] n=\(r.with.total)"
+                    let withoutText = "\(pct(r.without.value)) [\(pct(wo.low))–\(pct(wo.high))] n=\(r.without.total)"
+                    print(String(format: "%3d  ", i + 1) + name + String(format: " %+6.1f  ", 100 * r.delta)
+                          + withText.padding(toLength: 31, withPad: " ", startingAt: 0)
+                          + withoutText.padding(toLength: 31, withPad: " ", startingAt: 0)
+                          + (r.confusedClass.map { result.classes[$0] } ?? "—").padding(toLength: 16, withPad: " ", startingAt: 0)
+                          + verdict(r))
+                }
+            }
+        }
+    }
+
+    func row(r: DiscrepancyRow, result: Audit.Result, verdict: String) -> [String: Any] {
+        let w = r.with.wilson95, wo = r.without.wilson95
+        return ["attribute": result.attributes[r.attribute], "delta": r.delta,
+                "with": ["accuracy": r.with.value, "low": w.low, "high": w.high, "n": r.with.total],
+                "without": ["accuracy": r.without.value, "low": wo.low, "high": wo.high, "n": r.without.total],
+                "confused_class": r.confusedClass.map { result.classes[$0] as Any } ?? NSNull(), "verdict": verdict]
+    }
+
+    func pct(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
+    func fmt(_ x: Double) -> String { String(format: "%.4f", x) }
+    func csvField(_ s: String) -> String {
+        s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+}
+
+struct MarkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mark",
+        abstract: "Record a verdict on a (class, attribute) pair: spurious, healthy or undecided.",
+        discussion: """
+        Every change is kept as history. The phrases are what L_ls puts after the class \
+        name ("{class} with {attribute}" / "{class} without {attribute}" by default); \
+        phrases and note not given carry over from the pair's previous decision.
+        """)
+
+    @Argument(help: "The bundle directory.") var bundle: String
+    @Option(name: .long, help: "The class.") var `class`: String
+    @Option(name: .long, help: "The attribute.") var attribute: String
+    @Option(name: .long, help: "spurious, healthy or undecided.") var verdict: String
+    @Option(name: .long, help: "A note for whoever reads the decision later.") var note: String?
+    @Option(name: .long, help: "Phrase for the attribute present (L_ls).") var phrasePresent: String?
+    @Option(name: .long, help: "Phrase for the attribute absent (L_ls).") var phraseAbsent: String?
+    @Flag(name: .long, help: "Print the recorded decision as JSON.") var json = false
+    @OptionGroup var workspaceOption: WorkspaceOption
+
+    func run() throws {
+        guard let v = Verdict(rawValue: verdict) else {
+            throw InputError(file: "--verdict", "'\(verdict)' is not spurious, healthy or undecided")
+        }
+        let b = try FeatureBundle.open(bundle)
+        guard b.manifest.classes.contains(`class`) else {
+            throw InputError(file: "--class", "'\(`class`)' is not a class of \(bundle) (classes: \(b.manifest.classes.joined(separator: ", ")))")
+        }
+        guard b.manifest.attributes.contains(attribute) else {
+            throw InputError(file: "--attribute", "'\(attribute)' is not in the attribute vocabulary of \(bundle)")
+        }
+        let d = try workspaceOption.open(bundle: bundle).record(
+            className: `class`, attribute: attribute, verdict: v, note: note,
+            phrasePresent: phrasePresent, phraseAbsent: phraseAbsent)
+        if json { print(try JSONOutput.line(DecisionsCommand.object(d))) }
+        else { print("\(d.className) / \(d.attribute): \(d.previousVerdict?.rawValue ?? "undecided") → \(d.verdict.rawValue)") }
+    }
+}
+
+struct DecisionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decisions", abstract: "List the current verdicts (or, with --history, every change).")
+
+    @Argument(help: "The bundle directory.") var bundle: String
+    @Flag(name: .long, help: "Every recorded change, oldest first.") var history = false
+    @Flag(name: .long, help: "One JSON object.") var json = false
+    @OptionGroup var workspaceOption: WorkspaceOption
+
+    static func object(_ d: Decision) -> [String: Any] {
+        ["id": d.id, "class": d.className, "attribute": d.attribute, "verdict": d.verdict.rawValue,
+         "previous_verdict": d.previousVerdict?.rawValue ?? NSNull(), "phrase_present": d.phrasePresent,
+         "phrase_absent": d.phraseAbsent, "note": d.note, "time": Workspace.timestamp(d.time)]
+    }
+
+    func run() throws {
+        _ = try FeatureBundle.open(bundle)
+        let decisions = try workspaceOption.openIfPresent(bundle: bundle).map { history ? try $0.history() : try $0.currentDecisions() } ?? []
+        if json {
+            print(try JSONOutput.line(["bundle": bundle, "decisions": decisions.map(Self.object)]))
+            return
+        }
+        if decisions.isEmpty { print("no decisions yet (spurscope mark \(bundle) --class C --attribute A --verdict spurious)"); return }
+        for d in decisions {
+            let note = d.note.isEmpty ? "" : "  — \(d.note)"
+            print("\(Workspace.timestamp(d.time))  \(d.className) / \(d.attribute): \(d.verdict.rawValue)"
+                  + (history ? " (was \(d.previousVerdict?.rawValue ?? "undecided"))" : "")
+                  + "  [\(d.phrasePresent) | \(d.phraseAbsent)]\(note)")
+        }
+    }
+}
+
+extension Optional {
+    func orThrow(_ error: @autoclosure () -> Error) throws -> Wrapped {
+        guard let self else { throw error() }
+        return self
+    }
+}
