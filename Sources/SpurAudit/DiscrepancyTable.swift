@@ -59,35 +59,39 @@ public struct DiscrepancyTable: Sendable {
         precondition(predictions.count == n && presence.exampleCount == n, "labels, predictions and presence differ in size")
         var total = [Int](repeating: 0, count: c), correct = [Int](repeating: 0, count: c)
         var withTotal = [Int32](repeating: 0, count: c * a), withCorrect = [Int32](repeating: 0, count: c * a)
-        // Wrong predictions: per class by predicted class, and per (class,
-        // attribute) for the examples with the attribute (sparse).
-        var wrongByClass: [Int: [Int: Int]] = [:]
-        var wrongWith: [Int: [Int: Int]] = [:]
+        var wrong = [[Int32]](repeating: [], count: c)   // misclassified examples, per class
         for e in 0..<n {
             let y = labels[e], ok = predictions[e] == y
             total[y] += 1
-            if ok { correct[y] += 1 } else { wrongByClass[y, default: [:]][predictions[e], default: 0] += 1 }
+            if ok { correct[y] += 1 } else { wrong[y].append(Int32(e)) }
             for s in presence.present(in: e) {
                 let key = y * a + Int(s)
                 withTotal[key] += 1
-                if ok { withCorrect[key] += 1 } else { wrongWith[key, default: [:]][predictions[e], default: 0] += 1 }
+                if ok { withCorrect[key] += 1 }
             }
         }
-        // Class order breaks ties between equally confused classes.
-        let wrongSorted = (0..<c).map { y in (wrongByClass[y] ?? [:]).sorted { $0.key < $1.key } }
+        // The confused class is needed only for rows that pass the support
+        // bar: count the predictions of that class's failures lacking the
+        // attribute (a short scan of each failure's sorted attribute list).
+        var tally = [Int](repeating: 0, count: c)
+        var touched: [Int] = []
         var rows: [DiscrepancyRow] = []
         for y in 0..<c {
             for s in 0..<a {
                 let key = y * a + s
                 let nWith = Int(withTotal[key]), nWithout = total[y] - nWith
                 guard nWith >= minimumSupport, nWithout >= minimumSupport else { continue }
-                let kWith = Int(withCorrect[key])
+                for e in wrong[y] where !presence.present(in: Int(e)).contains(Int32(s)) {
+                    let p = predictions[Int(e)]
+                    if tally[p] == 0 { touched.append(p) }
+                    tally[p] += 1
+                }
                 var confused: Int?
                 var best = 0
-                for (p, count) in wrongSorted[y] {
-                    let without = count - (wrongWith[key]?[p] ?? 0)
-                    if without > best { best = without; confused = p }
-                }
+                for p in touched.sorted() where tally[p] > best { best = tally[p]; confused = p }
+                for p in touched { tally[p] = 0 }
+                touched.removeAll(keepingCapacity: true)
+                let kWith = Int(withCorrect[key])
                 rows.append(DiscrepancyRow(classIndex: y, attribute: s,
                                            with: Proportion(successes: kWith, total: nWith),
                                            without: Proportion(successes: correct[y] - kWith, total: nWithout),

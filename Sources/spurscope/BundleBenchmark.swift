@@ -61,7 +61,25 @@ enum ProcessMemory {
 struct BenchProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-probe", abstract: "Internal steps of `spurscope bench`.",
-        shouldDisplay: false, subcommands: [MakeBundle.self, OpenBundle.self])
+        shouldDisplay: false, subcommands: [MakeBundle.self, OpenBundle.self, MarkBurst.self])
+
+    /// Records verdicts as fast as it can, printing "ack N" after each commit:
+    /// the crash test kills it mid-burst and checks every acknowledged one.
+    struct MarkBurst: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "mark-burst")
+        @Argument var workspace: String
+        @Option var count: Int = 100_000
+
+        func run() throws {
+            let ws = try Workspace(path: workspace)
+            let verdicts = Verdict.allCases
+            for i in 0..<count {
+                try ws.record(className: "class\(i % 7)", attribute: "attr\(i % 13)", verdict: verdicts[i % 3], note: "burst \(i)")
+                print("ack \(i)")
+                fflush(nil)   // the acknowledgement leaves the process now
+            }
+        }
+    }
 
     struct MakeBundle: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "make-bundle")
