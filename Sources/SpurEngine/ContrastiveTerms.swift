@@ -128,4 +128,38 @@ public enum ContrastiveTerms {
         let value = wSum > 0 ? Float(total / Double(wSum)) : 0
         return (EmbeddingLoss(value: value, dFirst: dV, dSecond: dC, dScale: dScale), perExample)
     }
+
+    /// StarFT's `R_star = (1/B) Σ_i KL(softmax(T_i·) ‖ softmax(S_i·))` with
+    /// `S_ij = s⁰⟨v_i, t̃_j⟩` (current model), `T_ij = s⁰⟨v⁰_i, t̃⁰_j⟩` (frozen
+    /// original), over captions of examples of other classes only (pairs
+    /// with `y_i = y_j` are masked out of both softmaxes). Rows with no other
+    /// class in the batch contribute 0 but still count in `B`.
+    public static func spuriousAlignment(images v: Matrix, captions t: Matrix, originalImages v0: Matrix,
+                                         originalCaptions t0: Matrix, labels: [Int], scale s: Float) -> EmbeddingLoss {
+        let b = v.rows
+        let sim = Matrix.product(v, t, transposeB: true)
+        let sim0 = Matrix.product(v0, t0, transposeB: true)
+        var g = Matrix(rows: b, cols: b)
+        var total: Double = 0
+        for i in 0..<b {
+            let others = (0..<b).filter { labels[$0] != labels[i] }
+            guard !others.isEmpty else { continue }
+            func logSoftmax(_ m: Matrix) -> [Float] {
+                let z = others.map { s * m[i, $0] }
+                let mx = z.max()!
+                let lse = mx + logf(z.reduce(0) { $0 + expf($1 - mx) })
+                return z.map { $0 - lse }
+            }
+            let logP = logSoftmax(sim), logQ = logSoftmax(sim0)
+            for (k, j) in others.enumerated() {
+                let q = expf(logQ[k])
+                total += Double(q * (logQ[k] - logP[k]))
+                // d KL / d S_ij = p_ij − q_ij; logits are s⁰·sim.
+                g[i, j] = (expf(logP[k]) - q) / Float(b)
+            }
+        }
+        let dV = Matrix.product(g, t, alpha: s)
+        let dT = Matrix.product(g, transposeA: true, v, alpha: s)
+        return EmbeddingLoss(value: Float(total / Double(b)), dFirst: dV, dSecond: dT, dScale: 0)
+    }
 }

@@ -5,6 +5,9 @@ import Foundation
 /// ERM and Group DRO; the others are the paper's contrastive terms.
 public enum LossTerm: String, CaseIterable, Sendable, Comparable {
     case clip, vc, lc, vs, ls, ce
+    /// StarFT's regulariser: KL between the frozen and the current model's
+    /// distributions over other classes' spuriosity-injected captions.
+    case star
 
     /// The paper's full objective (`ours`): all five contrastive terms.
     public static let contrastive: [LossTerm] = [.clip, .vc, .lc, .vs, .ls]
@@ -18,12 +21,19 @@ public enum LossTerm: String, CaseIterable, Sendable, Comparable {
 ///
 /// Text features are grouped the way the terms use them:
 /// `classTemplates` row `c·K + k` is template `k` filled with class `c`;
-/// `groupTemplates` row `(c·2 + a)·K + k` is template `k` filled with
-/// "`{class c} {phrase_a}`" (`a = 0` absent, `1` present).
+/// `groupTemplates` holds blocks of `K` rows, one block per text group: with
+/// one attribute, block `c·2 + a` is "`{class c} {phrase_a}`" (`a = 0`
+/// absent, `1` present); with several, block `(c·J + j)·2 + a`.
 public struct LossBatch: Sendable {
     public var images: Matrix            // [B, Dv]
     public var labels: [Int]             // [B], in 0..<C
-    public var attributes: [Int]         // [B]: 1 present, 0 absent, −1 unknown
+    /// [B]: the example's value of the spurious attribute(s), in
+    /// `0..<attributeValues` (one attribute: 1 present, 0 absent; several:
+    /// their bits), or −1 when unknown.
+    public var attributes: [Int]
+    public var attributeValues: Int = 2
+    /// StarFT: the text features of each example's spuriosity-injected caption `[B, Dt]`.
+    public var spuriousCaptions: Matrix?
     public var captions: Matrix          // [B, Dt]
     public var classTemplates: Matrix    // [C·K, Dt]
     public var groupTemplates: Matrix    // [C·2·K, Dt]
@@ -61,18 +71,22 @@ public struct Objective: Sendable {
     public var weights: [LossTerm: Float]
     /// Per-example weights for `ce` (SFR, Group DRO); nil means unit weights.
     public var exampleWeights: [Float]?
+    /// StarFT's frozen original model, the reference of `star`.
+    public var originalHeads: ProjectionHeads?
 
-    public init(terms: [LossTerm], weights: [LossTerm: Float] = [:], exampleWeights: [Float]? = nil) {
+    public init(terms: [LossTerm], weights: [LossTerm: Float] = [:], exampleWeights: [Float]? = nil,
+                originalHeads: ProjectionHeads? = nil) {
         self.terms = Array(Set(terms)).sorted()
         self.weights = weights
         self.exampleWeights = exampleWeights
+        self.originalHeads = originalHeads
     }
 
     public func weight(_ term: LossTerm) -> Float { weights[term] ?? 1 }
 
     /// Group id of example `i` for `L_vs`: `2·y + a`, or −1 when `a` is unknown.
-    public static func imageGroups(labels: [Int], attributes: [Int]) -> [Int] {
-        zip(labels, attributes).map { y, a in a < 0 ? -1 : 2 * y + a }
+    public static func imageGroups(labels: [Int], attributes: [Int], values: Int = 2) -> [Int] {
+        zip(labels, attributes).map { y, a in a < 0 ? -1 : values * y + a }
     }
 
     public func evaluate(_ heads: ProjectionHeads, on batch: LossBatch) -> ObjectiveResult {
@@ -85,7 +99,7 @@ public struct Objective: Sendable {
         var perExample: [Float]?
 
         // Image side: v = normalize(W_v x).
-        let needsImages = !has.isDisjoint(with: [.clip, .vc, .vs, .ce])
+        let needsImages = !has.isDisjoint(with: [.clip, .vc, .vs, .ce, .star])
         var imageForward: NormalizedRows?
         var dV = Matrix(rows: batch.size, cols: heads.embeddingDim)
         if needsImages {
@@ -104,6 +118,7 @@ public struct Objective: Sendable {
         let captionBlock = has.contains(.clip) ? addBlock(batch.captions) : nil
         let classBlock = !has.isDisjoint(with: [.lc, .ce]) ? addBlock(batch.classTemplates) : nil
         let groupBlock = has.contains(.ls) ? addBlock(batch.groupTemplates) : nil
+        let starBlock = has.contains(.star) ? addBlock(batch.spuriousCaptions!) : nil
         let k = batch.templateCount
 
         for term in terms {
@@ -118,7 +133,7 @@ public struct Objective: Sendable {
                 total += λ * r.value; dScale += λ * r.dScale
             case .vc, .vs:
                 let groups = term == .vc ? batch.labels
-                    : Self.imageGroups(labels: batch.labels, attributes: batch.attributes)
+                    : Self.imageGroups(labels: batch.labels, attributes: batch.attributes, values: batch.attributeValues)
                 let r = ContrastiveTerms.supervisedContrastive(imageForward!.output, groups: groups, scale: s)
                 values[term] = r.value
                 dV.add(r.dFirst, scaledBy: λ)
@@ -150,6 +165,18 @@ public struct Objective: Sendable {
                     }
                 }
                 total += λ * r.value; dScale += λ * r.dScale
+            case .star:
+                let b = starBlock!
+                let original = originalHeads!
+                let r = ContrastiveTerms.spuriousAlignment(
+                    images: imageForward!.output, captions: textBlocks[b].forward.output,
+                    originalImages: Matrix.product(batch.images, original.image, transposeB: true).normalizedRows().output,
+                    originalCaptions: Matrix.product(batch.spuriousCaptions!, original.text, transposeB: true).normalizedRows().output,
+                    labels: batch.labels, scale: original.scale)
+                values[term] = r.value
+                dV.add(r.dFirst, scaledBy: λ)
+                textBlocks[b].gradient.add(r.dSecond!, scaledBy: λ)
+                total += λ * r.value   // the scale is the frozen s⁰: no gradient to logitScale
             }
         }
 

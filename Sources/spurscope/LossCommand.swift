@@ -60,7 +60,7 @@ struct LossCommand: ParsableCommand {
             throw InputError(file: "--terms", "is empty, expected a comma-separated list of clip, vc, lc, vs, ls, ce")
         }
         return try names.map { name in
-            guard let t = LossTerm(rawValue: name) else {
+            guard let t = LossTerm(rawValue: name), t != .star else {
                 throw InputError(file: "--terms", "unknown term '\(name)', expected one of clip, vc, lc, vs, ls, ce")
             }
             return t

@@ -66,6 +66,35 @@ struct HandWorkedLossTests {
         #expect(abs(w.value - (3 * per[0] + per[1]) / 4) < 1e-6)
     }
 
+    @Test func starIsZeroWhenTheModelIsTheOriginal() {
+        var rng = SeededGenerator(seed: 13)
+        let batch = RandomBatch.make(&rng)
+        let heads = RandomBatch.heads(&rng)
+        let r = Objective(terms: [.star], originalHeads: heads).evaluate(heads, on: batch)
+        #expect(abs(r.total) < 1e-6)
+        #expect(r.gradients.image.maxAbs() < 1e-6 && r.gradients.text.maxAbs() < 1e-6 && r.gradients.logitScale == 0)
+    }
+
+    @Test func starByHand() {
+        // Two images of class 0, one caption of class 1 and one of class 2 for
+        // image 0 to choose from (its own class masked). s⁰ = 1.
+        // Current: image 0 = e₁, captions t₂ = e₁, t₃ = e₂ → p = (e, 1)/(e + 1).
+        // Original: both similarities 0 → q = (½, ½).
+        // KL(q‖p) = ½ log(½ / (e/(e+1))) + ½ log(½ / (1/(e+1))) = log((e+1)/2) − ½.
+        let e1: [Float] = [1, 0], e2: [Float] = [0, 1], zero: [Float] = [0.6, 0.8]
+        let v = Matrix([e1, e1, e2, e2]), t = Matrix([e2, e2, e1, e2])
+        let v0 = Matrix([zero, zero, zero, zero]), t0 = Matrix([[0.8, -0.6], [0.8, -0.6], [0.8, -0.6], [0.8, -0.6]])
+        let r = ContrastiveTerms.spuriousAlignment(images: v, captions: t, originalImages: v0, originalCaptions: t0,
+                                                   labels: [0, 0, 1, 2], scale: 1)
+        // Rows 0 and 1 (class 0) see captions 2, 3 with sims (1, 0): KL as above each.
+        // Row 2 (class 1, v = e₂) sees captions 0, 1, 3, all e₂: p uniform = q, KL 0.
+        // Row 3 (class 2, v = e₂) sees captions 0, 1, 2 with sims (1, 1, 0):
+        // p = (e, e, 1)/(2e + 1), KL = log((2e + 1)/3) − ⅔.
+        let row01 = log((M_E + 1) / 2) - 0.5
+        let row3 = log((2 * M_E + 1) / 3) - 2.0 / 3
+        #expect(abs(Double(r.value) - (2 * row01 + row3) / 4) < 1e-5)
+    }
+
     @Test func scaleIsClampedAndStopsLearningAtTheClamp() throws {
         var rng = SeededGenerator(seed: 11)
         let batch = RandomBatch.make(&rng)
@@ -83,13 +112,15 @@ struct HandWorkedLossTests {
 /// Random but valid batches for property tests.
 enum RandomBatch {
     static func make(_ rng: inout SeededGenerator, b: Int = 12, dv: Int = 9, dt: Int = 7, c: Int = 3, k: Int = 4) -> LossBatch {
-        LossBatch(images: rng.gaussianMatrix(rows: b, cols: dv),
+        var batch = LossBatch(images: rng.gaussianMatrix(rows: b, cols: dv),
                   labels: (0..<b).map { $0 % c },
                   attributes: (0..<b).map { [1, 0, 1, -1, 0][$0 % 5] },
                   captions: rng.gaussianMatrix(rows: b, cols: dt),
                   classTemplates: rng.gaussianMatrix(rows: c * k, cols: dt),
                   groupTemplates: rng.gaussianMatrix(rows: c * 2 * k, cols: dt),
                   classCount: c, templateCount: k)
+        batch.spuriousCaptions = rng.gaussianMatrix(rows: b, cols: dt)
+        return batch
     }
 
     static func heads(_ rng: inout SeededGenerator, e: Int = 6, dv: Int = 9, dt: Int = 7) -> ProjectionHeads {
@@ -108,7 +139,8 @@ struct DirectionalDerivativeTests {
         var rng = SeededGenerator(seed: seed)
         let batch = RandomBatch.make(&rng)
         let heads = RandomBatch.heads(&rng)
-        let objective = Objective(terms: [term])
+        // StarFT's reference model: another set of heads, frozen.
+        let objective = Objective(terms: [term], originalHeads: RandomBatch.heads(&rng))
         let g = objective.evaluate(heads, on: batch).gradients
         let dWv = rng.gaussianMatrix(rows: heads.image.rows, cols: heads.image.cols)
         let dWt = rng.gaussianMatrix(rows: heads.text.rows, cols: heads.text.cols)

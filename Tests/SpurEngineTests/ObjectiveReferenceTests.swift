@@ -30,7 +30,7 @@ struct ObjectiveReferenceTests {
         }
     }
 
-    @Test(arguments: LossTerm.allCases)
+    @Test(arguments: LossTerm.allCases.filter { $0 != .star })
     func termMatchesReference(_ term: LossTerm) throws {
         let (batch, heads, reference) = try Self.fixture()
         let ref = try #require(reference[term.rawValue])
