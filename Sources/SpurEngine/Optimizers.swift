@@ -6,6 +6,9 @@ import Foundation
 /// applies to `W_v`, `W_t` only: the temperature is not decayed, as in CLIP.
 public protocol Optimizer: Sendable {
     mutating func step(_ heads: inout ProjectionHeads, gradients: HeadGradients)
+    /// Everything the optimizer carries between steps, by name, for checkpoints.
+    var state: [String: [Float]] { get }
+    mutating func restore(_ state: [String: [Float]], like heads: ProjectionHeads)
 }
 
 /// SGD with momentum (PyTorch's convention, no dampening):
@@ -14,7 +17,16 @@ public struct SGD: Optimizer {
     public var learningRate: Float
     public var momentum: Float
     public var weightDecay: Float
-    private var velocity: HeadGradients?
+    var velocity: HeadGradients?
+
+    public var state: [String: [Float]] {
+        guard let v = velocity else { return [:] }
+        return ["velocity.W_v": v.image.storage, "velocity.W_t": v.text.storage, "velocity.logit_scale": [v.logitScale]]
+    }
+
+    public mutating func restore(_ state: [String: [Float]], like heads: ProjectionHeads) {
+        velocity = HeadGradients.restore(state, prefix: "velocity", like: heads)
+    }
 
     public init(learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0) {
         self.learningRate = learningRate
@@ -44,9 +56,22 @@ public struct Adam: Optimizer {
     public var beta2: Float
     public var epsilon: Float
     public var weightDecay: Float
-    private var first: HeadGradients?
-    private var second: HeadGradients?
-    private var t = 0
+    var first: HeadGradients?
+    var second: HeadGradients?
+    var t = 0
+
+    public var state: [String: [Float]] {
+        guard let m = first, let v = second else { return [:] }
+        return ["adam.m.W_v": m.image.storage, "adam.m.W_t": m.text.storage, "adam.m.logit_scale": [m.logitScale],
+                "adam.v.W_v": v.image.storage, "adam.v.W_t": v.text.storage, "adam.v.logit_scale": [v.logitScale],
+                "adam.t": [Float(t)]]
+    }
+
+    public mutating func restore(_ state: [String: [Float]], like heads: ProjectionHeads) {
+        first = HeadGradients.restore(state, prefix: "adam.m", like: heads)
+        second = HeadGradients.restore(state, prefix: "adam.v", like: heads)
+        t = Int(state["adam.t"]?.first ?? 0)
+    }
 
     public init(learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
                 epsilon: Float = 1e-8, weightDecay: Float = 0) {
@@ -79,5 +104,16 @@ public struct Adam: Optimizer {
         heads.logitScale = ls[0]; m.logitScale = ml[0]; v.logitScale = vl[0]
         first = m
         second = v
+    }
+}
+
+extension HeadGradients {
+    /// The gradients-shaped state saved under `prefix`, if all of it is there with the right sizes.
+    static func restore(_ state: [String: [Float]], prefix: String, like heads: ProjectionHeads) -> HeadGradients? {
+        guard let wv = state["\(prefix).W_v"], wv.count == heads.image.storage.count,
+              let wt = state["\(prefix).W_t"], wt.count == heads.text.storage.count,
+              let ls = state["\(prefix).logit_scale"]?.first else { return nil }
+        return HeadGradients(image: Matrix(rows: heads.image.rows, cols: heads.image.cols, storage: wv),
+                             text: Matrix(rows: heads.text.rows, cols: heads.text.cols, storage: wt), logitScale: ls)
     }
 }

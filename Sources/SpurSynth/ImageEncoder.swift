@@ -24,7 +24,7 @@ public struct SyntheticImageEncoder: Sendable {
         var rng = SeededGenerator(seed: seed, purpose: "image-encoder")
         self.imageSize = imageSize
         var layers: [Layer] = []
-        var inC = 3
+        var inC = SyntheticImageEncoder.inputChannels
         for (i, w) in widths.enumerated() {
             let k = i == 0 ? 5 : 3
             let fanIn = k * k * inC
@@ -78,12 +78,12 @@ public struct SyntheticImageEncoder: Sendable {
             let chunk = Array(images[start..<min(images.count, start + batch)])
             var size = imageSize
             // Activations of the whole chunk, [B·size·size, channels], HWC per image.
-            var act = Matrix(rows: chunk.count * size * size, cols: 3)
+            let c = Self.inputChannels
+            var act = Matrix(rows: chunk.count * size * size, cols: c)
             for (b, img) in chunk.enumerated() {
                 precondition(img.width == imageSize && img.height == imageSize, "image is not \(imageSize)×\(imageSize)")
-                for i in 0..<(size * size * 3) {
-                    act.storage[b * size * size * 3 + i] = Float(img.pixels[i]) / 255 - 0.5
-                }
+                let channels = Self.inputFeatures(img)
+                act.storage.replaceSubrange(b * size * size * c ..< (b + 1) * size * size * c, with: channels)
             }
             for layer in layers {
                 let (cols, outSize) = Self.im2col(act, images: chunk.count, size: size, layer: layer)
@@ -100,6 +100,36 @@ public struct SyntheticImageEncoder: Sendable {
             let cells = size * size
             for b in 0..<chunk.count { out.append(act.rows(b * cells ..< (b + 1) * cells)) }
             start += batch
+        }
+        return out
+    }
+
+    /// Colour (centred RGB) plus the luminance gradient (Sobel x, y and its
+    /// magnitude): edges make the first layer see silhouettes whatever the
+    /// colours, as the early layers of a trained network do.
+    static let inputChannels = 6
+
+    static func inputFeatures(_ img: RGBImage) -> [Float] {
+        let n = img.width
+        var lum = [Float](repeating: 0, count: n * n)
+        for i in 0..<(n * n) {
+            lum[i] = (0.299 * Float(img.pixels[3 * i]) + 0.587 * Float(img.pixels[3 * i + 1]) + 0.114 * Float(img.pixels[3 * i + 2])) / 255
+        }
+        func l(_ x: Int, _ y: Int) -> Float { lum[min(max(y, 0), n - 1) * n + min(max(x, 0), n - 1)] }
+        var out = [Float](repeating: 0, count: n * n * inputChannels)
+        for y in 0..<n {
+            for x in 0..<n {
+                let i = y * n + x
+                let gx = (l(x + 1, y - 1) + 2 * l(x + 1, y) + l(x + 1, y + 1)) - (l(x - 1, y - 1) + 2 * l(x - 1, y) + l(x - 1, y + 1))
+                let gy = (l(x - 1, y + 1) + 2 * l(x, y + 1) + l(x + 1, y + 1)) - (l(x - 1, y - 1) + 2 * l(x, y - 1) + l(x + 1, y - 1))
+                let o = i * inputChannels
+                out[o] = Float(img.pixels[3 * i]) / 255 - 0.5
+                out[o + 1] = Float(img.pixels[3 * i + 1]) / 255 - 0.5
+                out[o + 2] = Float(img.pixels[3 * i + 2]) / 255 - 0.5
+                out[o + 3] = gx
+                out[o + 4] = gy
+                out[o + 5] = (gx * gx + gy * gy).squareRoot()
+            }
         }
         return out
     }

@@ -42,12 +42,15 @@ public enum SyntheticBenchmark {
         return Dataset(specs: specs, splits: groups.map(\.2))
     }
 
-    /// Web-like captions: the class name, often the background, and some of
+    /// Web-like captions: the class name in one of CLIP's prompt styles
+    /// (so pre-training learns that style words say nothing about the
+    /// image, as web-scale training does), often the background, and some of
     /// the objects, in varied words.
     public static func caption(_ s: SceneSpec, rng: inout SeededGenerator) -> String {
         func u() -> Double { Double(rng.next() >> 11) * 0x1p-53 }
         func pick(_ xs: [String]) -> String { xs[Int(u() * Double(xs.count))] }
-        var text = pick(["a photo of a", "a picture of a", "an image of a", "a", "my photo of a"]) + " " + s.birdClass.name
+        var text = FeatureBundle.fill(pick(CLIPTemplates.imagenet80), with: s.birdClass.name)
+        if text.hasSuffix(".") { text.removeLast() }
         if u() < 0.6 {
             text += " " + (s.background == .water
                 ? pick(["on the water", "on the lake", "at the sea", "swimming in a pond"])
@@ -217,7 +220,7 @@ public enum SyntheticBenchmark {
             model: "spurscope-synth-cnn", textEncoder: textEncoder.descriptor,
             dims: .init(imageDim: imageEncoder.dim, textDim: r.textDim, embeddingDim: r.embeddingDim),
             grid: .init(height: imageEncoder.grid, width: imageEncoder.grid), pooling: .mean,
-            classes: classes, templates: templates, attributes: attributes, tensors: [])
+            classes: classes, templates: templates, attributes: attributes, tensors: [], groups: ["water"])
         let contents = BundleContents(
             manifest: manifest, examples: examples,
             detections: detections(truths, noise: r.detectionNoise, seed: r.seed), prompts: promptTexts,

@@ -41,7 +41,7 @@ struct DetectCommand: ParsableCommand {
     @Option(name: .long, help: "With --zero-shot: present above this quantile of the attribute's scores.") var quantile: Double = 0.9
     @Option(name: .long, help: "Minimum examples with and without an attribute.") var minSupport: Int = 10
     @Option(name: .long, help: "Order: magnitude (|δ|), delta (largest δ, the paper's order), harm (smallest δ: presence hurts most) or support.") var sort: String = "magnitude"
-    @Option(name: .long, help: "Audit this run's best checkpoint instead of the pre-trained model.") var checkpoint: Int?
+    @Option(name: .long, help: "Audit this run's best checkpoint instead of the pre-trained model.") var checkpoint: Int64?
     @Flag(name: .long, help: "One JSON object.") var json = false
     @Flag(name: .long, help: "CSV rows.") var csv = false
     @OptionGroup var workspaceOption: WorkspaceOption
@@ -67,7 +67,11 @@ struct DetectCommand: ParsableCommand {
                 InputError(file: "--class", "'\(name)' is not a class of \(bundle) (classes: \(b.manifest.classes.joined(separator: ", ")))"))
         }
         let workspace = try workspaceOption.openIfPresent(bundle: bundle)
-        let heads = try checkpoint.map { try RunStore.bestHeads(run: $0, bundle: bundle, workspace: workspaceOption) } ?? b.pretrainedHeads()
+        var heads = try b.pretrainedHeads()
+        if let checkpoint {
+            guard let workspace else { throw InputError(file: "--checkpoint", "there is no workspace for \(bundle) yet") }
+            heads = try RunCheckpoints.bestHeads(run: checkpoint, workspace: workspace, like: heads)
+        }
         let audit = Audit(split: splitChoice, source: zeroShot ? .zeroShot(quantile: quantile) : .detections(threshold: threshold, overrides: overrides),
                           minimumSupport: minSupport)
         let result = try audit.run(b, heads: heads)

@@ -55,6 +55,12 @@ public enum BundleCheck {
             checkFiles(examples, directory: directory, into: &problems)
         }
 
+        if let groups = manifest?.groups, let parsed = parsedExamples {
+            for g in groups where !parsed.groundTruth.contains(g) {
+                problems.append(InputError(file: path(FeatureBundle.manifestFile), field: "groups",
+                                           "names '\(g)', which has no ground-truth column attr:\(g) in examples.csv"))
+            }
+        }
         guard problems.isEmpty, let manifest, let parsedExamples, let prompts, let features else {
             return Report(bundle: nil, problems: problems)
         }

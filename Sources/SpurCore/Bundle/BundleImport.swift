@@ -63,7 +63,7 @@ public enum BundleImport {
             detections.append(Detection(example: r, attribute: 1, score: Float(1 - place)))
         }
         return try assemble(examples: examples, detections: detections, classes: waterbirdClasses,
-                            attributes: ["water", "land"], common: common,
+                            attributes: ["water", "land"], groups: ["water"], common: common,
                             sources: [FeatureBundle.examplesFile: metadata], out: out)
     }
 
@@ -120,7 +120,7 @@ public enum BundleImport {
     /// problem found in the staged bundle names the file the user can fix
     /// (rows keep their order, so line numbers carry over).
     static func assemble(examples: [Example], detections: [Detection], classes: [String], attributes: [String],
-                         common: Common, sources: [String: String], out: String) throws -> FeatureBundle {
+                         groups: [String]? = nil, common: Common, sources: [String: String], out: String) throws -> FeatureBundle {
         let features = try SafetensorsFile(path: common.features)
         let pooled = try features.checkedInfo("image_pooled", shape: [examples.count, nil], floating: true)
         let text = try features.checkedInfo("text_prompts", shape: [nil, nil], floating: true)
@@ -144,12 +144,13 @@ public enum BundleImport {
             model: model, textEncoder: common.textEncoder ?? features.metadata["text_encoder"] ?? model,
             dims: .init(imageDim: pooled.shape[1], textDim: text.shape[1], embeddingDim: wv.shape[0]),
             grid: grid, pooling: common.pooling, classes: classes, templates: common.templates,
-            attributes: attributes, tensors: tensors)
+            attributes: attributes, tensors: tensors, groups: groups)
 
         var checkProblems: [InputError] = []
         try BundleWriter.writeDirectory(out, overwrite: common.overwrite) { staging in
             try manifest.write(to: staging + "/" + FeatureBundle.manifestFile)
-            try BundleWriter.writeExamples(examples, classes: classes, to: staging + "/" + FeatureBundle.examplesFile)
+            try BundleWriter.writeExamples(examples, classes: classes, attributeOrder: attributes,
+                                           to: staging + "/" + FeatureBundle.examplesFile)
             try BundleWriter.writeDetections(detections, examples: examples, vocabulary: attributes,
                                              to: staging + "/" + FeatureBundle.attributesFile)
             try CSVTable.write(header: ["prompt"], rows: prompts.rows.indices.map { [prompts.value($0, promptCol)] },

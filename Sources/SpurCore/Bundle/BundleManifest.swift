@@ -41,14 +41,17 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     public var attributes: [String]
     /// The tensors `features.safetensors` holds.
     public var tensors: [String]
+    /// The ground-truth attribute(s) whose values, with the class, define the
+    /// benchmark's groups (Waterbirds: `water`). Optional.
+    public var groups: [String]?
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", model, textEncoder = "text_encoder", dims, grid, pooling
-        case classes, templates, attributes, tensors
+        case classes, templates, attributes, tensors, groups
     }
 
     public init(model: String, textEncoder: String, dims: Dims, grid: Grid, pooling: Pooling,
-                classes: [String], templates: [String], attributes: [String], tensors: [String]) {
+                classes: [String], templates: [String], attributes: [String], tensors: [String], groups: [String]? = nil) {
         formatVersion = Self.currentFormatVersion
         self.model = model
         self.textEncoder = textEncoder
@@ -59,6 +62,7 @@ public struct BundleManifest: Codable, Equatable, Sendable {
         self.templates = templates
         self.attributes = attributes
         self.tensors = tensors
+        self.groups = groups
     }
 
     /// Tensors every bundle must have.

@@ -37,7 +37,8 @@ public enum BundleWriter {
         if c.spatial != nil { tensors.insert("image_spatial", at: 1) }
         manifest.tensors = tensors
         try manifest.write(to: staging + "/" + FeatureBundle.manifestFile)
-        try writeExamples(c.examples, classes: manifest.classes, to: staging + "/" + FeatureBundle.examplesFile)
+        try writeExamples(c.examples, classes: manifest.classes, attributeOrder: manifest.attributes,
+                          to: staging + "/" + FeatureBundle.examplesFile)
         try writeDetections(c.detections, examples: c.examples, vocabulary: manifest.attributes,
                             to: staging + "/" + FeatureBundle.attributesFile)
         try CSVTable.write(header: ["prompt"], rows: c.prompts.map { [$0] }, to: staging + "/" + FeatureBundle.promptsFile)
@@ -91,8 +92,12 @@ public enum BundleWriter {
         }
     }
 
-    public static func writeExamples(_ examples: [Example], classes: [String], to path: String) throws {
-        let attributeNames = Array(Set(examples.flatMap { $0.attributes.keys })).sorted()
+    /// Ground-truth columns follow `attributeOrder` (the vocabulary), then
+    /// any other names alphabetically.
+    public static func writeExamples(_ examples: [Example], classes: [String], attributeOrder: [String] = [],
+                                     to path: String) throws {
+        let present = Set(examples.flatMap { $0.attributes.keys })
+        let attributeNames = attributeOrder.filter(present.contains) + present.subtracting(attributeOrder).sorted()
         let hasMask = examples.contains { $0.mask != nil }, hasBox = examples.contains { $0.bbox != nil }
         var header = ["id", "image", "label", "split"] + attributeNames.map { "attr:" + $0 }
         if hasMask { header.append("mask") }

@@ -99,6 +99,13 @@ public final class FeatureBundle: @unchecked Sendable {
         path.hasPrefix("/") ? path : self.path(path)
     }
 
+    /// The attributes that define the benchmark's groups: the manifest's
+    /// `groups`, or else the first ground-truth column.
+    public var groupAttributes: [String] {
+        if let g = manifest.groups, !g.isEmpty { return g }
+        return groundTruthAttributes.first.map { [$0] } ?? []
+    }
+
     public var hasSpatialMaps: Bool { features.tensors["image_spatial"] != nil }
 
     public func indices(in split: Split) -> [Int] {

@@ -1,0 +1,108 @@
+import Foundation
+import SpurCore
+
+/// One group's accuracy, named for people.
+public struct GroupMetric: Codable, Equatable, Sendable {
+    public var label: Int
+    public var value: Int
+    public var name: String
+    public var correct: Int
+    public var total: Int
+    public var accuracy: Double
+    /// Mean AIoU of the group's examples, when measured.
+    public var aiou: Double?
+}
+
+/// The metrics of DESIGN.md on one split.
+public struct SplitMetrics: Codable, Equatable, Sendable {
+    public var groups: [GroupMetric]
+    public var average: Double
+    public var adjustedAverage: Double
+    public var worstGroup: Double
+    public var worstGroupName: String
+    public var aiouAverage: Double?
+    public var aiouWorstGroup: Double?
+}
+
+public enum Evaluation {
+    public static func predictions(_ heads: ProjectionHeads, data: TrainingData, split: SplitData) -> [Int] {
+        HeadClassifier(heads: heads, classTemplates: data.classTemplates, templateCount: data.templateCount)
+            .predict(split.images)
+    }
+
+    public static func accuracy(_ heads: ProjectionHeads, data: TrainingData, split: SplitData) -> GroupAccuracy {
+        GroupAccuracy(labels: split.labels, predictions: predictions(heads, data: data, split: split),
+                      values: split.evaluationValues)
+    }
+
+    /// Group accuracies and summaries; with a bundle that has spatial maps
+    /// and masks, AIoU too (average over examples, worst over groups).
+    public static func metrics(_ heads: ProjectionHeads, data: TrainingData, split: SplitData,
+                               bundle: FeatureBundle? = nil) throws -> SplitMetrics {
+        let acc = accuracy(heads, data: data, split: split)
+        var aiouByGroup: [GroupAccuracy.Group: [Double]] = [:]
+        var aiouAll: [Double] = []
+        if let bundle, bundle.hasSpatialMaps, bundle.examples.contains(where: { $0.mask != nil }) {
+            let cam = CAMRenderer(bundle: bundle, heads: heads, classTemplates: data.classTemplates, templateCount: data.templateCount)
+            for (i, r) in split.rows.enumerated() {
+                guard let score = try cam.aiou(example: r) else { continue }
+                aiouAll.append(score)
+                if split.evaluationValues[i] >= 0 {
+                    aiouByGroup[.init(label: split.labels[i], value: split.evaluationValues[i]), default: []].append(score)
+                }
+            }
+        }
+        let groups = acc.groups.map { g in
+            GroupMetric(label: g.label, value: g.value,
+                        name: "\(data.classes[g.label]), \(data.valueName(g.value))",
+                        correct: acc.correct[g] ?? 0, total: acc.total[g] ?? 0, accuracy: acc.accuracy(g) ?? 0,
+                        aiou: aiouByGroup[g].map { $0.reduce(0, +) / Double($0.count) })
+        }
+        let worst = acc.worstGroup
+        return SplitMetrics(
+            groups: groups, average: acc.average, adjustedAverage: acc.adjustedAverage(weights: data.trainGroupCounts),
+            worstGroup: worst?.accuracy ?? 0,
+            worstGroupName: worst.map { "\(data.classes[$0.group.label]), \(data.valueName($0.group.value))" } ?? "",
+            aiouAverage: aiouAll.isEmpty ? nil : aiouAll.reduce(0, +) / Double(aiouAll.count),
+            aiouWorstGroup: groups.compactMap(\.aiou).min())
+    }
+}
+
+/// Grad-CAM maps of a bundle's examples under given heads, at image resolution.
+public struct CAMRenderer {
+    public let bundle: FeatureBundle
+    public let heads: ProjectionHeads
+    public let classEmbeddings: Matrix
+
+    public init(bundle: FeatureBundle, heads: ProjectionHeads, classTemplates: Matrix, templateCount: Int) {
+        self.bundle = bundle
+        self.heads = heads
+        classEmbeddings = HeadClassifier(heads: heads, classTemplates: classTemplates, templateCount: templateCount).classEmbeddings
+    }
+
+    /// Every class's map for one example, `size×size`, each scaled to [0, 1].
+    public func maps(example e: Int, size: Int) throws -> [[Float]] {
+        let f = try bundle.spatialMap(example: e)
+        let pooled = f.meanOfRowBlocks(f.rows).storage
+        let g = GradCAM.classGradients(pooled: pooled, heads: heads, classEmbeddings: classEmbeddings)
+        let grid = bundle.manifest.grid
+        return (0..<g.rows).map { y in
+            GradCAM.upsampled(GradCAM.map(spatial: f, gradient: Array(g.row(y))), height: grid.height, width: grid.width, size: size)
+        }
+    }
+
+    /// The example's mask as 0/1 at its own resolution, if it has one.
+    public func mask(example e: Int) throws -> (size: Int, values: [Float])? {
+        guard let m = bundle.examples[e].mask else { return nil }
+        let img = try ImageFile.read(path: bundle.resolve(m))
+        guard img.width == img.height else {
+            throw InputError(file: bundle.resolve(m), "mask is \(img.width)×\(img.height); AIoU needs square masks")
+        }
+        return (img.width, stride(from: 0, to: img.pixels.count, by: 3).map { img.pixels[$0] > 127 ? 1 : 0 })
+    }
+
+    public func aiou(example e: Int) throws -> Double? {
+        guard let (size, b) = try mask(example: e) else { return nil }
+        return Double(GradCAM.aiou(maps: try maps(example: e, size: size), trueClass: bundle.examples[e].label, mask: b))
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import SpurCore
+
+/// One split's cached features and labels, with the attribute value of each
+/// example used for training groups and the one used for evaluation groups.
+public struct SplitData: Sendable {
+    public var rows: [Int]
+    public var images: Matrix
+    public var labels: [Int]
+    /// Combined value of the spurious attribute(s) used in training (−1 unknown).
+    public var values: [Int]
+    /// The same from the best source for evaluation: ground truth when the
+    /// bundle has it for every attribute, detections otherwise.
+    public var evaluationValues: [Int]
+}
+
+/// Everything a run reads from the bundle, prepared once.
+public struct TrainingData: Sendable {
+    public var classes: [String]
+    public var templateCount: Int
+    /// The run's spurious attribute(s): they define the training groups.
+    public var attributes: [String]
+    /// Distinct combined values per class: `2^J`, or 1 with no attribute.
+    public var valueCount: Int
+    /// The attribute(s) that define evaluation groups: the run's, or the
+    /// bundle's benchmark groups for methods that use none.
+    public var evaluationAttributes: [String]
+    public var train: SplitData
+    public var val: SplitData
+    public var test: SplitData
+    public var classTemplates: Matrix
+    /// `L_ls` texts: blocks of K rows, block `(c·J + j)·2 + a`.
+    public var groupTemplates: Matrix
+    /// StarFT: per class, the rows of its spuriosity-injected captions.
+    public var spuriousCaptions: Matrix
+    public var spuriousCaptionsPerClass: Int
+    public var pretrained: ProjectionHeads
+    /// Whether evaluation groups come from ground truth.
+    public var evaluationFromGroundTruth: Bool
+
+    /// Training examples per (class, value) group, for the adjusted average and Group DRO.
+    public var trainGroupCounts: [GroupAccuracy.Group: Int] {
+        var c: [GroupAccuracy.Group: Int] = [:]
+        for (y, v) in zip(train.labels, train.evaluationValues) where v >= 0 { c[.init(label: y, value: v), default: 0] += 1 }
+        return c
+    }
+
+    /// Human-readable name of a combined value: "water" / "no water", or
+    /// "water, no boat" with several attributes.
+    public func valueName(_ v: Int) -> String {
+        if evaluationAttributes.isEmpty { return "all" }
+        return evaluationAttributes.enumerated().map { j, a in (v >> j) & 1 == 1 ? a : "no \(a)" }.joined(separator: ", ")
+    }
+
+    public static func prepare(bundle b: FeatureBundle, config: TrainingConfig, decisions: [Decision]) throws -> TrainingData {
+        let m = b.manifest
+        for a in config.attributes where !m.attributes.contains(a) {
+            throw InputError(file: "--attribute", "'\(a)' is not in the attribute vocabulary of \(b.directory) (\(m.attributes.joined(separator: ", ")))")
+        }
+        if config.method.needsAttribute && config.attributes.isEmpty {
+            throw InputError(file: "--attribute", "method \(config.method.rawValue) needs a spurious attribute: mark one spurious (spurscope mark) or pass --attribute")
+        }
+        let j = config.attributes.count
+        let evaluationAttributes = config.attributes.isEmpty ? b.groupAttributes : config.attributes
+        let vocab = Dictionary(uniqueKeysWithValues: m.attributes.enumerated().map { ($1, $0) })
+        // Detection-based presence of every attribute involved: best score ≥ threshold.
+        let involved = Array(Set(config.attributes + evaluationAttributes)).sorted()
+        let slot = Dictionary(uniqueKeysWithValues: involved.enumerated().map { ($1, $0) })
+        var detected = [[Bool]](repeating: [Bool](repeating: false, count: involved.count), count: b.examples.count)
+        let wanted = Dictionary(uniqueKeysWithValues: involved.compactMap { a in vocab[a].map { ($0, slot[a]!) } })
+        for d in b.detections where d.score >= config.threshold {
+            if let k = wanted[d.attribute] { detected[d.example][k] = true }
+        }
+        let trainingTruth = j > 0 && config.attributes.allSatisfy { b.groundTruthAttributes.contains($0) }
+        if config.groundTruth && !trainingTruth {
+            throw InputError(file: "--ground-truth", "the bundle has no ground-truth column for \(config.attributes.filter { !b.groundTruthAttributes.contains($0) }.map { "attr:\($0)" }.joined(separator: ", "))")
+        }
+        let evaluationTruth = !evaluationAttributes.isEmpty && evaluationAttributes.allSatisfy { b.groundTruthAttributes.contains($0) }
+        /// Bits of the attributes' values for one example; −1 when a ground-truth value is blank.
+        func value(_ e: Int, _ attributes: [String], truth: Bool) -> Int {
+            var v = 0
+            for (k, a) in attributes.enumerated() {
+                let x: Int
+                if truth {
+                    guard let t = b.examples[e].attributes[a] else { return -1 }
+                    x = t
+                } else {
+                    x = detected[e][slot[a]!] ? 1 : 0
+                }
+                v |= x << k
+            }
+            return v
+        }
+        let pooled = try b.pooledFeatures()
+        func split(_ s: Split) throws -> SplitData {
+            let rows = b.indices(in: s)
+            var images = Matrix(rows: rows.count, cols: pooled.cols)
+            for (i, r) in rows.enumerated() {
+                images.storage.replaceSubrange(i * pooled.cols ..< (i + 1) * pooled.cols, with: pooled.row(r))
+            }
+            return SplitData(rows: rows, images: images, labels: rows.map { b.examples[$0].label },
+                             values: rows.map { value($0, config.attributes, truth: config.groundTruth) },
+                             evaluationValues: rows.map { value($0, evaluationAttributes, truth: evaluationTruth) })
+        }
+        let train = try split(.train), val = try split(.val), test = try split(.test)
+        guard !train.rows.isEmpty else { throw InputError(file: b.directory, field: "split", "the train split is empty") }
+        guard !val.rows.isEmpty else { throw InputError(file: b.directory, field: "split", "the val split is empty: model selection needs it") }
+
+        // Phrases per (class, attribute) from the verdicts, defaults otherwise.
+        var phrases: [String: (present: String, absent: String)] = [:]
+        for d in decisions { phrases["\(d.className)\u{1}\(d.attribute)"] = (d.phrasePresent, d.phraseAbsent) }
+        func phrase(_ c: String, _ a: String) -> (present: String, absent: String) {
+            phrases["\(c)\u{1}\(a)"] ?? Decision.defaultPhrases(a)
+        }
+        var groupTexts: [String] = []
+        var spuriousTexts: [String] = []
+        for c in m.classes {
+            for a in config.attributes {
+                let p = phrase(c, a)
+                for text in [p.absent, p.present] {
+                    groupTexts += m.templates.map { FeatureBundle.fill($0, with: "\(c) \(text)") }
+                }
+                spuriousTexts += [p.present, p.absent].map { "a photo of a \(c) \($0)." }
+            }
+        }
+        let dt = m.dims.textDim
+        return TrainingData(
+            classes: m.classes, templateCount: m.templates.count, attributes: config.attributes,
+            valueCount: 1 << j, evaluationAttributes: evaluationAttributes, train: train, val: val, test: test,
+            classTemplates: try b.classTemplateFeatures(),
+            groupTemplates: groupTexts.isEmpty ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: groupTexts),
+            spuriousCaptions: spuriousTexts.isEmpty ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: spuriousTexts),
+            spuriousCaptionsPerClass: 2 * j, pretrained: try b.pretrainedHeads(),
+            evaluationFromGroundTruth: evaluationTruth)
+    }
+}

@@ -1,0 +1,226 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import SpurCore
+import SpurEngine
+
+/// Options shared by every command that fine-tunes.
+struct TrainingOptions: ParsableArguments {
+    @Option(name: .long, help: "Spurious attribute (repeatable). Default: every attribute marked spurious in the workspace.")
+    var attribute: [String] = []
+    @Flag(name: .long, help: "Per-image attribute values from the bundle's ground truth instead of its detections.")
+    var groundTruth = false
+    @Option(name: .long, help: "Epochs.") var epochs: Int = 10
+    @Option(name: .long, help: "Learning rate.") var lr: Float = 0.05
+    @Option(name: .long, help: "Decoupled weight decay.") var wd: Float = 1e-4
+    @Option(name: .long, help: "SGD momentum.") var momentum: Float = 0.9
+    @Option(name: .long, help: "sgd or adam.") var optimizer: String = "sgd"
+    @Option(name: .long, help: "Examples per step.") var batchSize: Int = 128
+    @Option(name: .long, help: "Random seed (data order, captions, dropout).") var seed: UInt64 = 0
+    @Option(name: .long, help: "natural (shuffle) or group-balanced (1/group size, with replacement).") var sampler: String = "natural"
+    @Option(name: .long, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = 0
+    @Option(name: .long, help: "Weight of a loss term, TERM=VALUE (repeatable), e.g. ls=0.5.") var lambda: [String] = []
+    @Option(name: .long, help: "Detection score at which an attribute is present.") var threshold: Float = 0.5
+
+    func config(method: Method, bundle: String, workspace: Workspace) throws -> TrainingConfig {
+        var c = TrainingConfig(method: method)
+        c.attributes = attribute
+        if c.attributes.isEmpty && method.needsAttribute {
+            var seen = Set<String>()
+            c.attributes = try workspace.currentDecisions().filter { $0.verdict == .spurious }.map(\.attribute)
+                .filter { seen.insert($0).inserted }
+        }
+        c.groundTruth = groundTruth
+        c.epochs = epochs; c.learningRate = lr; c.weightDecay = wd; c.momentum = momentum
+        c.batchSize = batchSize; c.seed = seed; c.patience = patience; c.threshold = threshold
+        guard let o = TrainingConfig.OptimizerKind(rawValue: optimizer) else {
+            throw InputError(file: "--optimizer", "'\(optimizer)' is not sgd or adam")
+        }
+        c.optimizer = o
+        guard let s = TrainingConfig.Sampler(rawValue: sampler) else {
+            throw InputError(file: "--sampler", "'\(sampler)' is not natural or group-balanced")
+        }
+        c.sampler = s
+        for item in lambda {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, LossTerm(rawValue: parts[0]) != nil, let v = Float(parts[1]), v >= 0 else {
+                throw InputError(file: "--lambda", "'\(item)' is not TERM=VALUE with TERM one of clip, vc, lc, vs, ls, ce, star")
+            }
+            c.lambdas[parts[0]] = v
+        }
+        try c.check()
+        return c
+    }
+}
+
+func parseMethod(_ name: String) throws -> Method {
+    guard let m = Method(rawValue: name) else {
+        throw InputError(file: "--method", "'\(name)' is not a method (\(Method.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
+    return m
+}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Fine-tune the projections with a mitigation method.",
+        discussion: """
+        Methods: \(Method.allCases.map { "\n  \($0.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \($0.summary)" }.joined())
+
+        Validation runs after every epoch; the checkpoint with the highest validation \
+        worst-group accuracy (ties: higher average) is kept. Ctrl-C cancels and keeps the \
+        best checkpoint; --resume RUN continues a run that was interrupted or killed.
+        """)
+
+    @Argument(help: "The bundle directory.") var bundle: String
+    @Option(name: .long, help: "The method.") var method: String = "ours-ls"
+    @Option(name: .long, help: "Continue this run from its last checkpoint.") var resume: Int64?
+    @Flag(name: .long, help: "One JSON line per epoch and a summary line.") var json = false
+    @OptionGroup var options: TrainingOptions
+    @OptionGroup var workspaceOption: WorkspaceOption
+
+    func run() throws {
+        let b = try FeatureBundle.open(bundle)
+        let ws = try workspaceOption.open(bundle: bundle)
+        let trainer = try resume.map { try Trainer.resume(bundle: b, run: $0, workspace: ws) }
+            ?? Trainer.create(bundle: b, config: options.config(method: try parseMethod(method), bundle: bundle, workspace: ws), workspace: ws)
+        let cancel = CancellationFlag()
+        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        signal(SIGINT, SIG_IGN)
+        interrupt.setEventHandler { cancel.cancel() }
+        interrupt.resume()
+        let progress = TrainingProgress(json: json, trainer: trainer)
+        let outcome = try trainer.run(cancel: cancel) { progress.handle($0) }
+        progress.summary(outcome)
+    }
+}
+
+/// Prints a run's events: a progress bar and a line per epoch on a
+/// terminal, JSON lines for machines.
+final class TrainingProgress {
+    let json: Bool
+    let trainer: Trainer
+    let interactive = isatty(STDERR_FILENO) == 1
+    var epochs = 0, stepsPerEpoch = 1, started = Date()
+
+    init(json: Bool, trainer: Trainer) {
+        self.json = json
+        self.trainer = trainer
+    }
+
+    func handle(_ e: TrainingEvent) {
+        switch e {
+        case .started(let run, let epochs, let steps, let resumed):
+            self.epochs = epochs; stepsPerEpoch = steps; started = Date()
+            if !json {
+                let c = trainer.config
+                let attrs = c.attributes.isEmpty ? "" : ", attribute \(c.attributes.joined(separator: " + "))"
+                print("run \(run): \(c.method.rawValue)\(attrs), \(epochs) epochs × \(steps) steps, lr \(c.learningRate), batch \(c.batchSize)"
+                      + (resumed > 0 ? ", resumed after epoch \(resumed)" : ""))
+            }
+        case .step(let epoch, let step, let loss):
+            guard interactive && !json else { return }
+            let within = (step - 1) % stepsPerEpoch + 1
+            let width = 24, filled = width * within / stepsPerEpoch
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            FileHandle.standardError.write(Data(String(format: "\r  epoch %d/%d %@ %d/%d  loss %.4f ", epoch, epochs, bar, within, stepsPerEpoch, loss).utf8))
+        case .evaluated(let r):
+            if interactive && !json { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if json {
+                print((try? JSONOutput.line(["event": "epoch", "run": trainer.runID, "epoch": r.epoch, "step": r.step,
+                                             "train_loss": r.trainLoss, "val_average": r.validation.average,
+                                             "val_worst_group": r.validation.worstGroup, "val_worst_group_name": r.validation.worstGroupName,
+                                             "best": r.isBest, "best_epoch": r.bestEpoch, "seconds": r.seconds])) ?? "{}")
+                fflush(nil)
+            } else {
+                print(String(format: "  epoch %3d  loss %.4f  val average %5.1f%%  worst group %5.1f%% (%@)%@",
+                             r.epoch, r.trainLoss, 100 * r.validation.average, 100 * r.validation.worstGroup,
+                             r.validation.worstGroupName, r.isBest ? "  ← best" : ""))
+            }
+        case .finished, .cancelled, .failed:
+            break
+        }
+    }
+
+    func summary(_ o: RunOutcome) {
+        let status = (try? trainer.workspace.run(o.run))??.status.rawValue ?? "finished"
+        if json {
+            var object: [String: Any] = ["event": "summary", "run": o.run, "status": status, "epochs_done": o.epochsDone,
+                                         "seconds": Date().timeIntervalSince(started)]
+            if let b = o.best {
+                object["best_epoch"] = b.epoch
+                object["validation"] = ["worst_group": b.worstGroup, "average": b.average]
+                object["checkpoint"] = o.bestCheckpoint ?? NSNull()
+            }
+            print((try? JSONOutput.line(object)) ?? "{}")
+        } else if let b = o.best {
+            print(String(format: "run %lld %@ after %d epochs: best epoch %d, val worst group %.1f%%, average %.1f%%",
+                         o.run, status, o.epochsDone, b.epoch, 100 * b.worstGroup, 100 * b.average))
+            print("  spurscope eval \(trainer.bundle.directory) --run \(o.run)")
+        } else {
+            print("run \(o.run) \(status) before its first evaluation")
+        }
+    }
+}
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Group accuracies, worst group, average and adjusted average, and AIoU of a run or the pre-trained model.",
+        discussion: """
+        Groups are class × the value of the run's spurious attribute(s), or of --attribute, \
+        or by default of the bundle's first ground-truth attribute. Values come from ground \
+        truth when the bundle has it, detections otherwise. AIoU needs spatial maps and masks.
+        """)
+
+    @Argument(help: "The bundle directory.") var bundle: String
+    @Option(name: .customLong("run"), help: "Evaluate this run's best checkpoint.") var runID: Int64?
+    @Flag(name: .long, help: "Evaluate the pre-trained projections.") var zeroshot = false
+    @Option(name: .long, help: "train, val or test.") var split: String = "test"
+    @Option(name: .long, help: "Group by this attribute (repeatable).") var attribute: [String] = []
+    @Flag(name: .long, help: "Skip AIoU (faster).") var noAiou = false
+    @Flag(name: .long, help: "One JSON object.") var json = false
+    @OptionGroup var workspaceOption: WorkspaceOption
+
+    func run() throws {
+        guard (runID == nil) == zeroshot else { throw InputError(file: "eval", "give exactly one of --run RUN and --zeroshot") }
+        guard let s = Split(rawValue: split) else { throw InputError(file: "--split", "'\(split)' is not train, val or test") }
+        let b = try FeatureBundle.open(bundle)
+        let ws = try workspaceOption.openIfPresent(bundle: bundle)
+        var config = TrainingConfig(method: .zeroshot)
+        var heads = try b.pretrainedHeads()
+        if let run = runID {
+            guard let ws else { throw InputError(file: "--run", "there is no workspace at \(Workspace.location(bundle: bundle, directory: workspaceOption.workspace))") }
+            config = try RunCheckpoints.config(run: run, workspace: ws)
+            heads = try RunCheckpoints.bestHeads(run: run, workspace: ws, like: heads)
+        }
+        if !attribute.isEmpty { config.attributes = attribute }
+        if config.attributes.isEmpty { config.attributes = b.groupAttributes }
+        config.method = .zeroshot   // evaluation needs no attribute requirement of the method
+        let data = try TrainingData.prepare(bundle: b, config: config, decisions: try ws?.currentDecisions() ?? [])
+        let splitData = s == .train ? data.train : s == .val ? data.val : data.test
+        let m = try Evaluation.metrics(heads, data: data, split: splitData, bundle: noAiou ? nil : b)
+        let source = data.evaluationFromGroundTruth ? "ground truth" : "detections"
+        if json {
+            let object: [String: Any] = [
+                "model": runID.map { "run \($0)" } ?? "zeroshot", "split": split, "attributes": config.attributes, "groups_from": source,
+                "average": m.average, "adjusted_average": m.adjustedAverage, "worst_group": m.worstGroup,
+                "worst_group_name": m.worstGroupName, "aiou_average": m.aiouAverage ?? NSNull(),
+                "aiou_worst_group": m.aiouWorstGroup ?? NSNull(),
+                "groups": m.groups.map { ["group": $0.name, "n": $0.total, "accuracy": $0.accuracy, "aiou": $0.aiou ?? NSNull()] as [String: Any] },
+            ]
+            print(try JSONOutput.line(object))
+            return
+        }
+        print("\(runID.map { "run \($0)" } ?? "pre-trained (zero-shot)") on \(split): groups by \(config.attributes.joined(separator: " + ")) (\(source))")
+        let width = max(20, m.groups.map(\.name.count).max() ?? 0)
+        print("group".padding(toLength: width, withPad: " ", startingAt: 0) + "      n   accuracy" + (m.aiouAverage == nil ? "" : "   AIoU"))
+        for g in m.groups {
+            print(g.name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %6d   %7.1f%%", g.total, 100 * g.accuracy)
+                  + (g.aiou.map { String(format: "   %.3f", $0) } ?? ""))
+        }
+        print(String(format: "average %.1f%%, adjusted average %.1f%%, worst group %.1f%% (%@)",
+                     100 * m.average, 100 * m.adjustedAverage, 100 * m.worstGroup, m.worstGroupName))
+        if let a = m.aiouAverage, let w = m.aiouWorstGroup { print(String(format: "AIoU average %.3f, worst group %.3f", a, w)) }
+    }
+}
