@@ -357,7 +357,9 @@ struct Checkpoint {
 }
 
 extension JSONEncoder {
-    static var sortedKeys: JSONEncoder {
+    /// Compact, keys sorted: how run configs are stored, so two equal
+    /// configs are equal as text.
+    public static var sortedKeys: JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         return e

@@ -66,7 +66,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var epochs = 10
     public var batchSize = 128
     public var optimizer: OptimizerKind = .sgd
-    public var learningRate: Float = 0.05
+    public var learningRate: Float = 0.001
     public var momentum: Float = 0.9
     public var weightDecay: Float = 1e-4
     public var seed: UInt64 = 0

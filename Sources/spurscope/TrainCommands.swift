@@ -11,7 +11,7 @@ struct TrainingOptions: ParsableArguments {
     @Flag(name: .long, help: "Per-image attribute values from the bundle's ground truth instead of its detections.")
     var groundTruth = false
     @Option(name: .long, help: "Epochs.") var epochs: Int = 10
-    @Option(name: .long, help: "Learning rate.") var lr: Float = 0.05
+    @Option(name: .long, help: "Learning rate.") var lr: Float = 0.001
     @Option(name: .long, help: "Decoupled weight decay.") var wd: Float = 1e-4
     @Option(name: .long, help: "SGD momentum.") var momentum: Float = 0.9
     @Option(name: .long, help: "sgd or adam.") var optimizer: String = "sgd"

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import SpurCore
+import SpurEngine
+
+struct CamCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cam",
+        abstract: "Show an example and its Grad-CAM heatmap as terminal art.",
+        discussion: """
+        Grad-CAM through the head: g_y = ∂(s⟨v, c_y⟩)/∂x, M_y(h,w) = ReLU(⟨F(h,w), g_y⟩), \
+        upsampled to the image and scaled to [0, 1]. Left: the image; right: the heatmap \
+        (inferno) blended over it. Half blocks ▀ in truecolor (or the nearest of 256 \
+        colours when COLORTERM does not announce truecolor); an ASCII ramp with --ascii \
+        or when NO_COLOR is set.
+        """)
+
+    @Argument(help: "The bundle directory.") var bundle: String
+    @Option(name: .long, help: "Example id (the id column of examples.csv).") var example: String
+    @Option(name: .customLong("class"), help: "Class whose map to show (default: the true class).") var className: String?
+    @Option(name: .customLong("run"), help: "Use this run's best checkpoint instead of the pre-trained model.") var runID: Int64?
+    @Option(name: .long, help: "Columns per picture.") var width: Int = 32
+    @Flag(name: .long, help: "ASCII ramp instead of colour.") var ascii = false
+    @OptionGroup var workspaceOption: WorkspaceOption
+
+    func run() throws {
+        guard width >= 4 && width <= 400 else { throw InputError(file: "--width", "is \(width), expected 4...400") }
+        let b = try FeatureBundle.open(bundle)
+        guard b.hasSpatialMaps else { throw InputError(file: b.path(FeatureBundle.featuresFile), "has no image_spatial tensor: Grad-CAM needs spatial maps") }
+        guard let e = b.examples.firstIndex(where: { $0.id == example }) else {
+            throw InputError(file: "--example", "'\(example)' is not an example id of \(bundle)")
+        }
+        let classes = b.manifest.classes
+        let target = try className.map { name in
+            try classes.firstIndex(of: name).orThrow(InputError(file: "--class", "'\(name)' is not a class (\(classes.joined(separator: ", ")))"))
+        } ?? b.examples[e].label
+        var heads = try b.pretrainedHeads()
+        if let run = runID {
+            guard let ws = try workspaceOption.openIfPresent(bundle: bundle) else {
+                throw InputError(file: "--run", "there is no workspace for \(bundle) yet")
+            }
+            heads = try RunCheckpoints.bestHeads(run: run, workspace: ws, like: heads)
+        }
+        let image = try ImageFile.read(path: b.resolve(b.examples[e].image))
+        let templates = try b.classTemplateFeatures()
+        let cam = CAMRenderer(bundle: b, heads: heads, classTemplates: templates, templateCount: b.manifest.templates.count)
+        let heat = try cam.maps(example: e, size: image.width)[target]
+        let heatImage = image.width == image.height ? heat : GradCAM.upsampled(heat, height: image.width, width: image.width, size: image.width)
+        let logits = HeadClassifier(heads: heads, classTemplates: templates, templateCount: b.manifest.templates.count)
+            .logits(try b.pooledFeatures(rows: [e])).logSoftmaxRows()
+        let probabilities = classes.indices.map { expf(logits[0, $0]) }
+        let predicted = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
+        let truth = b.examples[e].attributes.filter { $0.value == 1 }.keys.sorted().joined(separator: ", ")
+        print("\(example): \(classes[b.examples[e].label])\(truth.isEmpty ? "" : " (\(truth))") — predicted \(classes[predicted]) "
+              + String(format: "(%.0f%%)", 100 * probabilities[predicted]) + "; map for \(classes[target])"
+              + (runID.map { ", run \($0)" } ?? ", pre-trained"))
+
+        let square = RGBImage(width: image.width, height: image.height, pixels: image.pixels)
+        let overlay = TerminalArt.overlay(square, heat: heatImage.count == square.width * square.height ? heatImage : heat, alpha: 0.6)
+        let env = ProcessInfo.processInfo.environment
+        if ascii || env["NO_COLOR"] != nil {
+            let left = TerminalArt.ascii(square, columns: width)
+            let heatRows = TerminalArt.ascii(TerminalArt.colored(heat: heatImage, width: square.width, height: square.height) { t in
+                let v = UInt8(255 * t); return (v, v, v)
+            }, columns: width)
+            for (l, r) in zip(left, heatRows) { print(l + "  " + r) }
+            return
+        }
+        let truecolor = ["truecolor", "24bit"].contains(env["COLORTERM"]?.lowercased() ?? "")
+        let a = TerminalArt.halfBlocks(square, columns: width), o = TerminalArt.halfBlocks(overlay, columns: width)
+        for (l, r) in zip(a, o) {
+            print(ANSI.row(l, truecolor: truecolor) + "  " + ANSI.row(r, truecolor: truecolor))
+        }
+    }
+}
+
+/// Half-block cells as ANSI escape sequences.
+enum ANSI {
+    static func row(_ cells: [TerminalArt.HalfBlock], truecolor: Bool) -> String {
+        var s = ""
+        for c in cells {
+            if truecolor {
+                s += "\u{1B}[38;2;\(c.top[0]);\(c.top[1]);\(c.top[2])m\u{1B}[48;2;\(c.bottom[0]);\(c.bottom[1]);\(c.bottom[2])m▀"
+            } else {
+                s += "\u{1B}[38;5;\(TerminalArt.xterm256(c.top[0], c.top[1], c.top[2]))m"
+                    + "\u{1B}[48;5;\(TerminalArt.xterm256(c.bottom[0], c.bottom[1], c.bottom[2]))m▀"
+            }
+        }
+        return s + "\u{1B}[0m"
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import SpurCore
+import SpurEngine
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Train (or reuse) every method and print the paper's Table 4 layout as Markdown.",
+        discussion: """
+        For each method, the newest finished run with exactly this configuration is reused; \
+        otherwise it is trained now. Each is evaluated on the test split: adjusted average \
+        and worst-group accuracy, average and worst-group AIoU. Groups are class × the \
+        spurious attribute (--attribute, else the workspace's spurious verdicts, else the \
+        bundle's benchmark groups).
+        """)
+
+    @Argument(help: "The bundle directory.") var bundle: String
+    @Option(name: .long, help: "Comma-separated methods (default: all).") var methods: String?
+    @Flag(name: .long, help: "Train every method again even if a matching run exists.") var rerun = false
+    @Flag(name: .long, help: "One JSON object instead of Markdown.") var json = false
+    @OptionGroup var options: TrainingOptions
+    @OptionGroup var workspaceOption: WorkspaceOption
+
+    func run() throws {
+        let b = try FeatureBundle.open(bundle)
+        let ws = try workspaceOption.open(bundle: bundle)
+        let chosen = try (methods?.split(separator: ",").map { try parseMethod(String($0)) }) ?? Method.allCases
+        var rows: [(Method, Int64, SplitMetrics)] = []
+        for method in chosen {
+            var config = try options.config(method: method, bundle: bundle, workspace: ws)
+            if config.attributes.isEmpty {
+                config.attributes = try spuriousAttributes(ws).isEmpty ? b.groupAttributes : spuriousAttributes(ws)
+            }
+            let json = String(decoding: try JSONEncoder.sortedKeys.encode(config), as: UTF8.self)
+            let existing = rerun ? nil : try ws.runs().last { $0.status == .finished && $0.config == json }
+            let runID: Int64
+            if let existing {
+                runID = existing.id
+                FileHandle.standardError.write(Data("\(method.rawValue): reusing run \(runID)\n".utf8))
+            } else {
+                FileHandle.standardError.write(Data("\(method.rawValue): training…\n".utf8))
+                runID = try Trainer.create(bundle: b, config: config, workspace: ws).run().run
+            }
+            let heads = try RunCheckpoints.bestHeads(run: runID, workspace: ws, like: try b.pretrainedHeads())
+            var evalConfig = config
+            evalConfig.method = .zeroshot
+            let data = try TrainingData.prepare(bundle: b, config: evalConfig, decisions: try ws.currentDecisions())
+            rows.append((method, runID, try Evaluation.metrics(heads, data: data, split: data.test, bundle: b)))
+        }
+        if json {
+            print(try JSONOutput.line(["bundle": bundle, "split": "test", "methods": rows.map { m, run, r -> [String: Any] in
+                ["method": m.rawValue, "run": run, "adjusted_average": r.adjustedAverage, "average": r.average,
+                 "worst_group": r.worstGroup, "aiou_average": r.aiouAverage ?? NSNull(), "aiou_worst_group": r.aiouWorstGroup ?? NSNull()]
+            }]))
+            return
+        }
+        func pct(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
+        func num(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "—" }
+        print("| Method | Run | Avg. acc. (adjusted) | Worst-group acc. | Avg. AIoU | Worst-group AIoU |")
+        print("|---|---|---|---|---|---|")
+        for (m, run, r) in rows {
+            print("| \(m.rawValue) | \(run) | \(pct(r.adjustedAverage)) | \(pct(r.worstGroup)) | \(num(r.aiouAverage)) | \(num(r.aiouWorstGroup)) |")
+        }
+    }
+
+    func spuriousAttributes(_ ws: Workspace) throws -> [String] {
+        var seen = Set<String>()
+        return try ws.currentDecisions().filter { $0.verdict == .spurious }.map(\.attribute).filter { seen.insert($0).inserted }
+    }
+}
