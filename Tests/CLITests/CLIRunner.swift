@@ -24,10 +24,16 @@ enum CLIRunner {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    static func run(_ arguments: [String]) throws -> CLIResult {
+    /// Runs the binary with this process's environment, less the variables
+    /// that change how it draws (`NO_COLOR`, `COLORTERM`), plus `environment`.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CLIResult {
         let p = Process()
         p.executableURL = executable
         p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = nil
+        env["COLORTERM"] = nil
+        p.environment = env.merging(environment) { _, new in new }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

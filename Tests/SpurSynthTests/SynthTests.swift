@@ -143,6 +143,19 @@ struct EncoderTests {
         #expect(WordVectorTextEncoder(seed: 2, dim: 8).wordVector("waterbird") != a)
     }
 
+    /// A vertical step from black to white: Sobel x = 4 on the two columns
+    /// beside the step (weights 1, 2, 1 of a unit difference), y = 0.
+    @Test func inputFeaturesAreColourAndSobelEdges() {
+        var px = [UInt8](repeating: 0, count: 8 * 8 * 3)
+        for y in 0..<8 { for x in 4..<8 { for k in 0..<3 { px[(y * 8 + x) * 3 + k] = 255 } } }
+        let f = SyntheticImageEncoder.inputFeatures(RGBImage(width: 8, height: 8, pixels: px))
+        let c = SyntheticImageEncoder.inputChannels
+        func at(_ x: Int, _ y: Int, _ ch: Int) -> Float { f[(y * 8 + x) * c + ch] }
+        #expect(at(0, 0, 0) == -0.5 && at(7, 7, 2) == 0.5)
+        #expect(abs(at(3, 4, 3) - 4) < 1e-5 && abs(at(4, 4, 3) - 4) < 1e-5 && at(1, 4, 3) == 0)
+        #expect(at(3, 4, 4) == 0 && abs(at(3, 4, 5) - 4) < 1e-5)
+    }
+
     @Test func imageEncoderMapsHaveTheGridAndConvolutionMatchesADirectSum() {
         let enc = SyntheticImageEncoder(seed: 3, imageSize: 32, widths: [4, 6])
         #expect(enc.grid == 8 && enc.dim == 6)
@@ -150,17 +163,18 @@ struct EncoderTests {
         let img = RGBImage(width: 32, height: 32, pixels: (0..<(32 * 32 * 3)).map { _ in UInt8(rng.next() % 256) })
         let maps = enc.spatialMaps([img, img])
         #expect(maps[0] == maps[1] && maps[0].rows == 64 && maps[0].cols == 6)
-        // Layer 1 by the definition: out(y,x,o) = ReLU(b_o + Σ_{ky,kx,c} in(2y+ky−2, 2x+kx−2, c)·w).
+        // Layer 1 by the definition: out(y,x,o) = Σ_{ky,kx,c} in(2y+ky−2, 2x+kx−2, c)·w (before bias and ReLU).
         let layer = enc.layers[0]
-        let input = Matrix(rows: 32 * 32, cols: 3, storage: img.pixels.map { Float($0) / 255 - 0.5 })
+        let c = SyntheticImageEncoder.inputChannels
+        let input = Matrix(rows: 32 * 32, cols: c, storage: SyntheticImageEncoder.inputFeatures(img))
         let (cols, outSize) = SyntheticImageEncoder.im2col(input, images: 1, size: 32, layer: layer)
         let viaGemm = Matrix.product(cols, layer.weights)
         for (oy, ox, o) in [(0, 0, 0), (5, 9, 3), (15, 15, 1), (7, 0, 2)] {
             var sum: Float = 0
-            for ky in 0..<5 { for kx in 0..<5 { for c in 0..<3 {
+            for ky in 0..<5 { for kx in 0..<5 { for ch in 0..<c {
                 let y = 2 * oy + ky - 2, x = 2 * ox + kx - 2
                 guard y >= 0, y < 32, x >= 0, x < 32 else { continue }
-                sum += input[y * 32 + x, c] * layer.weights[(ky * 5 + kx) * 3 + c, o]
+                sum += input[y * 32 + x, ch] * layer.weights[(ky * 5 + kx) * c + ch, o]
             } } }
             #expect(abs(viaGemm[oy * outSize + ox, o] - sum) < 1e-4)
         }

@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+import SpurCore
+@testable import SpurEngine
+
+struct GroupDROTests {
+    /// Two groups, q = (½, ½), η = 0.1, C = 1, n = (4, 16), batch losses (2, 1):
+    /// q₀ ∝ ½·e^{0.1·(2 + 1/2)} = ½e^{0.25}, q₁ ∝ ½·e^{0.1·(1 + 1/4)} = ½e^{0.125};
+    /// normalised q₀ = e^{0.25}/(e^{0.25} + e^{0.125}) = 0.531209.
+    @Test func weightUpdateByHand() {
+        var q = GroupDROWeights(groups: 3, counts: [4, 16, 9], stepSize: 0.1, adjustment: 1)
+        q.q = [0.5, 0.5, 0]
+        q.update(groupLosses: [0: 2, 1: 1])
+        let e0 = exp(0.25), e1 = exp(0.125)
+        #expect(abs(q.q[0] - e0 / (e0 + e1)) < 1e-12 && abs(q.q[1] - e1 / (e0 + e1)) < 1e-12 && q.q[2] == 0)
+        // Per-example weights reproduce Σ_g q_g L_g.
+        let groups = [0, 0, 1, -1]
+        let w = q.exampleWeights(groups: groups)
+        #expect(w[3] == 0 && abs(Double(w[0]) - q.q[0] / 2) < 1e-7 && abs(Double(w[2]) - q.q[1]) < 1e-7)
+        let losses: [Float] = [1, 3, 5, 100]
+        let viaWeights = zip(w, losses).map { Double($0 * $1) }.reduce(0, +)
+        let byGroup = GroupDROWeights.groupLosses(perExample: losses, groups: groups)
+        #expect(byGroup == [0: 2, 1: 5])
+        #expect(abs(viaWeights - (q.q[0] * 2 + q.q[1] * 5)) < 1e-5)
+    }
+}
+
+struct ModelSelectionTests {
+    /// Worst-group accuracies 0.2, 0.5, 0.5 (better average), 0.4, 0.45, 0.45:
+    /// the best is epoch 3 (tie on worst group broken by average), and with
+    /// patience 3 training stops after epoch 6.
+    @Test func picksHighestWorstGroupThenAverageAndStopsOnPatience() {
+        var s = ModelSelection(patience: 3)
+        let script: [(Double, Double)] = [(0.2, 0.9), (0.5, 0.7), (0.5, 0.8), (0.4, 0.95), (0.45, 0.9), (0.45, 0.9), (0.9, 0.9)]
+        var stoppedAt: Int?
+        for (i, (w, a)) in script.enumerated() {
+            s.offer(epoch: i + 1, worstGroup: w, average: a)
+            if s.shouldStop { stoppedAt = i + 1; break }
+        }
+        #expect(s.best?.epoch == 3 && s.best?.average == 0.8)
+        #expect(stoppedAt == 6)
+        var never = ModelSelection()
+        for (i, (w, a)) in script.enumerated() { never.offer(epoch: i + 1, worstGroup: w, average: a) }
+        #expect(never.best?.epoch == 7 && !never.shouldStop)
+    }
+}
+
+struct GroupAccuracyTests {
+    /// Test accuracies by group and training counts, by hand:
+    /// LL 3/4, LW 1/2, WL 0/1, WW 2/2; train counts 3498, 184, 56, 1057.
+    /// Adjusted = (3498·0.75 + 184·0.5 + 56·0 + 1057·1)/4795 = 0.7819604.
+    @Test func adjustedAverageByHand() {
+        let labels = [0, 0, 0, 0, 0, 0, 1, 1, 1]
+        let values = [0, 0, 0, 0, 1, 1, 0, 1, 1]
+        let predictions = [0, 0, 0, 1, 0, 1, 0, 1, 1]
+        let acc = GroupAccuracy(labels: labels, predictions: predictions, values: values)
+        typealias G = GroupAccuracy.Group
+        #expect(acc.accuracy(G(label: 0, value: 0)) == 0.75 && acc.accuracy(G(label: 0, value: 1)) == 0.5)
+        #expect(acc.accuracy(G(label: 1, value: 0)) == 0 && acc.accuracy(G(label: 1, value: 1)) == 1)
+        let train: [G: Int] = [G(label: 0, value: 0): 3498, G(label: 0, value: 1): 184, G(label: 1, value: 0): 56, G(label: 1, value: 1): 1057]
+        #expect(abs(acc.adjustedAverage(weights: train) - (3498 * 0.75 + 184 * 0.5 + 1057.0) / 4795) < 1e-12)
+        #expect(abs(acc.average - 6.0 / 9) < 1e-12)
+        #expect(acc.worstGroup?.group == G(label: 1, value: 0) && acc.worstGroup?.accuracy == 0)
+        // Unknown values are in no group.
+        let withUnknown = GroupAccuracy(labels: [0, 0], predictions: [0, 1], values: [0, -1])
+        #expect(withUnknown.groups == [G(label: 0, value: 0)] && withUnknown.average == 1)
+    }
+}
+
+struct GradCAMTests {
+    /// score(F) = s⟨normalize(W_v · mean_hw F), c_y⟩, so ∂score/∂F(h,w,d) = g_y[d] / (H·W):
+    /// the analytic gradient against central differences of that score.
+    @Test func classGradientMatchesFiniteDifferencesOfTheScore() {
+        var rng = SeededGenerator(seed: 31)
+        let cells = 4, dv = 5, e = 3
+        let f = rng.gaussianMatrix(rows: cells, cols: dv)
+        let heads = ProjectionHeads(image: rng.gaussianMatrix(rows: e, cols: dv), text: rng.gaussianMatrix(rows: e, cols: 2), logitScale: logf(7))
+        let classes = rng.gaussianMatrix(rows: 2, cols: e).normalizedRows().output
+        func score(_ map: Matrix, _ y: Int) -> Double {
+            let x = map.meanOfRowBlocks(cells)
+            let v = Matrix.product(x, heads.image, transposeB: true).normalizedRows().output
+            return Double(heads.scale) * zip(v.storage, classes.row(y)).map { Double($0 * $1) }.reduce(0, +)
+        }
+        let g = GradCAM.classGradients(pooled: f.meanOfRowBlocks(cells).storage, heads: heads, classEmbeddings: classes)
+        let h: Float = 1e-2
+        for y in 0..<2 {
+            for (cell, d) in [(0, 0), (1, 3), (3, 4), (2, 1)] {
+                var up = f, down = f
+                up[cell, d] += h; down[cell, d] -= h
+                let numeric = (score(up, y) - score(down, y)) / Double(2 * h)
+                #expect(abs(numeric - Double(g[y, d]) / Double(cells)) < 2e-3 * max(1, abs(numeric)), "class \(y) cell \(cell) dim \(d)")
+            }
+        }
+        // The map is ReLU(⟨F(h,w), g_y⟩) per cell.
+        let m = GradCAM.map(spatial: f, gradient: Array(g.row(0)))
+        for c in 0..<cells {
+            let dot = zip(f.row(c), g.row(0)).map { $0 * $1 }.reduce(0, +)
+            #expect(abs(m[c] - max(0, dot)) < 1e-4)
+        }
+    }
+
+    @Test func upsamplingIsBilinearAndScaledToOne() {
+        // 2×2 map (0, 2; 4, 8) to 4×4: pixel centres at source 0.25/0.75 positions, clamped at the border.
+        let up = GradCAM.upsampled([0, 2, 4, 8], height: 2, width: 2, size: 4)
+        #expect(up[0] == 0 && up[15] == 1)
+        // Row 0, x = 1: source x = 0.25 → 0·0.75 + 2·0.25 = 0.5, over the peak 8.
+        #expect(abs(up[1] - 0.5 / 8) < 1e-6)
+        // Row 1 (source y = 0.25), x = 2 (source x = 0.75): top 0·0.25 + 2·0.75 = 1.5, bottom 4·0.25 + 8·0.75 = 7; 1.5·0.75 + 7·0.25 = 2.875.
+        #expect(abs(up[1 * 4 + 2] - 2.875 / 8) < 1e-6)
+        #expect(GradCAM.upsampled([0, 0, 0, 0], height: 2, width: 2, size: 3) == [Float](repeating: 0, count: 9))
+    }
+}
+
+struct AIoUTests {
+    @Test func iouAndAIoUOnHandMadeMaps() {
+        let mask: [Float] = [1, 1, 0, 0]
+        let onObject: [Float] = [1, 0.5, 0, 0]       // Σmin 1.5, Σmax 2 → 0.75
+        let onBackground: [Float] = [0, 0, 1, 1]     // Σmin 0, Σmax 4 → 0
+        let everywhere: [Float] = [0.5, 0.5, 0.5, 0.5] // Σmin 1, Σmax 1+1+0.5+0.5 = 3 → 1/3
+        #expect(GradCAM.iou(onObject, mask) == 0.75)
+        #expect(GradCAM.iou(onBackground, mask) == 0)
+        #expect(abs(GradCAM.iou(everywhere, mask) - 1.0 / 3) < 1e-7)
+        // AIoU of class 0 against the best other class.
+        #expect(abs(GradCAM.aiou(maps: [onObject, onBackground, everywhere], trueClass: 0, mask: mask) - Float(0.75 / (0.75 + 1.0 / 3))) < 1e-6)
+        #expect(GradCAM.aiou(maps: [onBackground, onObject], trueClass: 0, mask: mask) == 0)
+        #expect(GradCAM.aiou(maps: [onBackground, onBackground], trueClass: 0, mask: mask) == 0)
+    }
+}
