@@ -24,7 +24,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Timed training steps per model size.")
     var steps: Int = 20
 
-    @Option(name: .long, help: "What to measure: step (BLAS peak and training step), bundle (open a 2.4 GB bundle, in child processes) or audit (δ ranking at ImageNet scale).")
+    @Option(name: .long, help: "What to measure: step (BLAS peak and training step), bundle (open a 2.4 GB bundle, in child processes) audit (δ ranking at ImageNet scale) or train (epochs on the default bundle and at Waterbirds scale).")
     var suite: String = "step"
 
     @Option(name: .long, help: "Where the bundle suite writes its bundle (removed afterwards unless --keep).")
@@ -42,7 +42,8 @@ struct BenchCommand: ParsableCommand {
         case "step": try runStepSuite()
         case "bundle": try runBundleSuite()
         case "audit": try runAuditSuite()
-        default: throw InputError(file: "--suite", "'\(suite)' is not a suite (expected step, bundle or audit)")
+        case "train": try runTrainSuite()
+        default: throw InputError(file: "--suite", "'\(suite)' is not a suite (expected step, bundle, audit or train)")
         }
     }
 
@@ -66,6 +67,42 @@ struct BenchCommand: ParsableCommand {
         print(String(format: "read all pooled features (%d×2048 f32):  %8.1f ms   RSS %@",
                      r.examples, p["pooled_all_ms"]!, mb(p["rss_after_pooled_kb"]!)))
         print("peak RSS of the probe: \(mb(p["peak_rss_kb"]!))")
+    }
+
+    @Option(name: .long, help: "The bundle the train suite times epochs on (default: the sample bundle).")
+    var bundle: String = "sample-data/waterbirds-synth"
+
+    func runTrainSuite() throws {
+        var rows: [TrainBenchmark.Row] = []
+        let epochs = quick ? 2 : 3
+        if FileManager.default.fileExists(atPath: bundle + "/" + FeatureBundle.manifestFile) {
+            let b = try FeatureBundle.open(bundle)
+            for m in [Method.erm, .groupDRO, .oursLS, .oursVS] {
+                rows.append(try TrainBenchmark.measure(bundle: b, method: m, epochs: epochs, name: "default bundle"))
+            }
+        } else {
+            FileHandle.standardError.write(Data("\(bundle) not found (make sample builds it): skipping the default-bundle rows\n".utf8))
+        }
+        let dir = NSTemporaryDirectory() + "spurscope-bench-waterbirds-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let big = try TrainBenchmark.waterbirdsScaleBundle(at: dir)
+        for m in [Method.erm, .oursLS, .oursVS] {
+            rows.append(try TrainBenchmark.measure(bundle: big, method: m, epochs: epochs, name: "Waterbirds scale, RN50 sizes"))
+        }
+        if json {
+            print(try JSONOutput.line(["blas_core": BLASInfo.coreName, "blas_threads": BLASInfo.threads, "rows": rows.map {
+                ["data": $0.name, "method": $0.method.rawValue, "train_examples": $0.trainExamples, "steps_per_epoch": $0.stepsPerEpoch,
+                 "epoch_s": $0.epochSeconds, "validation_s": $0.evalSeconds, "epochs_per_s": 1 / ($0.epochSeconds + $0.evalSeconds)] as [String: Any]
+            }]))
+            return
+        }
+        print("OpenBLAS core \(BLASInfo.coreName), \(BLASInfo.threads) threads; batch 128; median of \(epochs) epochs")
+        print("data                           method     train  steps  epoch s  validation s  epochs/s")
+        for r in rows {
+            print(r.name.padding(toLength: 30, withPad: " ", startingAt: 0) + " " + r.method.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+                  + String(format: " %6d %6d %8.3f %13.3f %9.2f", r.trainExamples, r.stepsPerEpoch, r.epochSeconds, r.evalSeconds,
+                           1 / (r.epochSeconds + r.evalSeconds)))
+        }
     }
 
     func runAuditSuite() throws {

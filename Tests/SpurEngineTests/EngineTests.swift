@@ -126,3 +126,82 @@ struct AIoUTests {
         #expect(GradCAM.aiou(maps: [onBackground, onBackground], trueClass: 0, mask: mask) == 0)
     }
 }
+
+/// The engine on its own thread, on a tiny in-memory bundle written to disk.
+struct TrainingEngineTests {
+    static func tinyBundle() throws -> FeatureBundle {
+        var rng = SeededGenerator(seed: 41)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("engine-\(UUID().uuidString)").path
+        let text = WordVectorTextEncoder(seed: 2, dim: 6)
+        let splits: [Split] = (0..<60).map { $0 < 40 ? .train : .val }
+        let examples = (0..<60).map { Example(id: "e\($0)", image: "x.png", label: $0 % 2, split: splits[$0], attributes: ["water": ($0 / 2) % 2]) }
+        let templates = ["a photo of a {}.", "a {}."]
+        let prompts = ["landbird", "waterbird"].flatMap { c in templates.map { FeatureBundle.fill($0, with: c) } }
+        try BundleWriter.write(BundleContents(
+            manifest: BundleManifest(model: "t", textEncoder: text.descriptor, dims: .init(imageDim: 5, textDim: 6, embeddingDim: 4),
+                                     grid: .init(height: 1, width: 1), pooling: .mean, classes: ["landbird", "waterbird"],
+                                     templates: templates, attributes: ["water"], tensors: [], groups: ["water"]),
+            examples: examples, detections: [], prompts: prompts, pooled: rng.gaussianMatrix(rows: 60, cols: 5), spatial: nil,
+            textPrompts: text.encode(prompts),
+            heads: ProjectionHeads(image: rng.gaussianMatrix(rows: 4, cols: 5), text: rng.gaussianMatrix(rows: 4, cols: 6), logitScale: 2)),
+                               to: dir)
+        return try FeatureBundle.open(dir)
+    }
+
+    @Test func eventsArriveInOrderAndTheRunFinishes() async throws {
+        let bundle = try Self.tinyBundle()
+        let ws = try Workspace(bundle: bundle.directory)
+        var config = TrainingConfig(method: .oursLS)
+        config.attributes = ["water"]
+        config.epochs = 3
+        config.batchSize = 8
+        let engine = TrainingEngine()
+        let fixed = config
+        engine.start { try Trainer.create(bundle: bundle, config: fixed, workspace: ws) }
+        var kinds: [String] = []
+        var epochs: [Int] = []
+        for await e in engine.events {
+            switch e {
+            case .started(_, let n, let steps, _): kinds.append("started"); #expect(n == 3 && steps == 5)
+            case .step: if kinds.last != "step" { kinds.append("step") }
+            case .evaluated(let r): kinds.append("evaluated"); epochs.append(r.epoch)
+            case .finished(let o): kinds.append("finished"); #expect(o.epochsDone == 3 && o.best != nil)
+            case .cancelled: kinds.append("cancelled")
+            case .failed(_, let m): Issue.record("failed: \(m)")
+            }
+        }
+        #expect(kinds == ["started", "step", "evaluated", "step", "evaluated", "step", "evaluated", "finished"])
+        #expect(epochs == [1, 2, 3])
+        #expect(try ws.run(1)?.status == .finished)
+    }
+
+    @Test func cancelStopsAndKeepsTheBestCheckpoint() async throws {
+        let bundle = try Self.tinyBundle()
+        let ws = try Workspace(bundle: bundle.directory)
+        var config = TrainingConfig(method: .erm)
+        config.epochs = 100_000
+        config.batchSize = 8
+        let engine = TrainingEngine()
+        let fixed = config
+        engine.start { try Trainer.create(bundle: bundle, config: fixed, workspace: ws) }
+        var last: TrainingEvent?
+        for await e in engine.events {
+            if case .evaluated(let r) = e, r.epoch == 2 { engine.cancel() }
+            last = e
+        }
+        guard case .cancelled(let outcome) = last else { Issue.record("last event \(String(describing: last))"); return }
+        #expect(outcome.epochsDone >= 2 && outcome.epochsDone < 100_000)
+        #expect(try ws.run(1)?.status == .cancelled)
+        #expect(FileManager.default.fileExists(atPath: try #require(outcome.bestCheckpoint)))
+    }
+
+    @Test func aFailureArrivesAsAnEvent() async throws {
+        let bundle = try Self.tinyBundle()
+        let ws = try Workspace(bundle: bundle.directory)
+        let engine = TrainingEngine()
+        engine.start { try Trainer.create(bundle: bundle, config: TrainingConfig(method: .oursLS), workspace: ws) }
+        var failure: String?
+        for await e in engine.events { if case .failed(_, let m) = e { failure = m } }
+        #expect(failure?.contains("needs a spurious attribute") == true)
+    }
+}

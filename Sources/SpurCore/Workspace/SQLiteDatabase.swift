@@ -3,7 +3,8 @@ import Foundation
 
 /// A thin, owned handle on one SQLite connection: prepared statements,
 /// transactions, and errors that name the database file.
-public final class SQLiteDatabase {
+public final class SQLiteDatabase: @unchecked Sendable {
+    // @unchecked: opened with SQLITE_OPEN_FULLMUTEX, so SQLite serialises use.
     public let path: String
     private var handle: OpaquePointer?
 

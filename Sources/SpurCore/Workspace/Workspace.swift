@@ -27,7 +27,9 @@ public struct Decision: Equatable, Sendable {
 /// The per-bundle store of decisions, runs and per-epoch metrics: SQLite in
 /// WAL mode, so the UI in one terminal reads what the CLI in another writes,
 /// and a writer killed with SIGKILL loses nothing it acknowledged.
-public final class Workspace {
+public final class Workspace: @unchecked Sendable {
+    // @unchecked: the connection is opened SQLITE_OPEN_FULLMUTEX (serialised),
+    // and every multi-statement change runs in one transaction.
     public static let fileName = "workspace.sqlite"
     public static let schemaVersion = 2
 
