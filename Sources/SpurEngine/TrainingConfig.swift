@@ -104,6 +104,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         try require(momentum >= 0 && momentum < 1, "--momentum", "is \(momentum), expected 0 ≤ momentum < 1")
         try require(threshold >= 0 && threshold <= 1, "--threshold", "is \(threshold), expected 0...1")
         try require(patience >= 0, "--patience", "is negative")
+        try require(templatesPerStep >= 0, "--templates-per-step", "is negative")
         try require(sfrDropout >= 0 && sfrDropout < 1, "--dropout", "is \(sfrDropout), expected 0 ≤ p < 1")
         try require(attributes.count <= 4, "--attribute", "\(attributes.count) attributes make \(1 << attributes.count) groups per class; at most 4 are supported")
         try require(Set(attributes).count == attributes.count, "--attribute", "names an attribute twice")

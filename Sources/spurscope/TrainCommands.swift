@@ -21,6 +21,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .long, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = 0
     @Option(name: .long, help: "Weight of a loss term, TERM=VALUE (repeatable), e.g. ls=0.5.") var lambda: [String] = []
     @Option(name: .long, help: "Detection score at which an attribute is present.") var threshold: Float = 0.5
+    @Option(name: .long, help: "Templates sampled per step for L_lc / L_ls (0: all).") var templatesPerStep: Int = 0
 
     func config(method: Method, bundle: String, workspace: Workspace) throws -> TrainingConfig {
         var c = TrainingConfig(method: method)
@@ -33,6 +34,7 @@ struct TrainingOptions: ParsableArguments {
         c.groundTruth = groundTruth
         c.epochs = epochs; c.learningRate = lr; c.weightDecay = wd; c.momentum = momentum
         c.batchSize = batchSize; c.seed = seed; c.patience = patience; c.threshold = threshold
+        c.templatesPerStep = templatesPerStep
         guard let o = TrainingConfig.OptimizerKind(rawValue: optimizer) else {
             throw InputError(file: "--optimizer", "'\(optimizer)' is not sgd or adam")
         }
