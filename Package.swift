@@ -36,9 +36,10 @@ let package = Package(
         ], swiftSettings: optimisedInDebug),
         .target(name: "SpurEngine", dependencies: ["SpurCore"], swiftSettings: optimisedInDebug),
         .target(name: "SpurAudit", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
+        .target(name: "SpurTUI", dependencies: ["CNcursesw", "SpurAudit", "SpurEngine", "SpurCore"]),
         .target(name: "SpurSynth", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
         .executableTarget(name: "spurscope", dependencies: [
-            "SpurCore", "SpurEngine", "SpurAudit", "SpurSynth",
+            "SpurCore", "SpurEngine", "SpurAudit", "SpurSynth", "SpurTUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "SpurEngineTests", dependencies: ["SpurEngine", "SpurCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SpurAuditTests", dependencies: ["SpurAudit", "SpurEngine", "SpurCore"]),
+        .testTarget(name: "SpurTUITests", dependencies: ["SpurTUI", "SpurAudit", "SpurEngine", "SpurCore"]),
         .testTarget(name: "SpurSynthTests", dependencies: ["SpurSynth", "SpurEngine", "SpurCore"]),
         // Runs the real binary; depends on it so `swift test` builds it first.
         .testTarget(name: "CLITests", dependencies: ["spurscope", "SpurCore", "SpurEngine"]),

@@ -12,3 +12,11 @@ static inline attr_t spur_a_reverse(void) { return A_REVERSE; }
 static inline attr_t spur_a_dim(void) { return A_DIM; }
 static inline attr_t spur_a_underline(void) { return A_UNDERLINE; }
 static inline int spur_key_f(int n) { return KEY_F(n); }
+
+// Globals Swift 6 refuses to read directly (shared mutable state): read them
+// through functions, from the UI thread only.
+static inline WINDOW *spur_stdscr(void) { return stdscr; }
+static inline FILE *spur_stdin(void) { return stdin; }
+static inline FILE *spur_stdout(void) { return stdout; }
+static inline int spur_colors(void) { return COLORS; }
+static inline int spur_color_pairs(void) { return COLOR_PAIRS; }

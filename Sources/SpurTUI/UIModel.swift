@@ -1,0 +1,62 @@
+import Foundation
+import SpurAudit
+import SpurCore
+import SpurEngine
+
+/// What the UI reads from the bundle and the workspace. Loading is done off
+/// the UI thread; the model itself is immutable once loaded.
+public final class UIModel: @unchecked Sendable {
+    // @unchecked: immutable after init; Workspace is thread-safe.
+    public let bundle: FeatureBundle
+    public let workspace: Workspace
+    public let audit: Audit.Result
+    public let pretrained: ProjectionHeads
+    public let classTemplates: Matrix
+    public let valRows: [Int]
+
+    public init(bundle path: String, workspace directory: String?) throws {
+        bundle = try FeatureBundle.open(path)
+        workspace = try Workspace(bundle: path, directory: directory)
+        pretrained = try bundle.pretrainedHeads()
+        classTemplates = try bundle.classTemplateFeatures()
+        audit = try Audit().run(bundle, heads: pretrained)
+        valRows = bundle.indices(in: .val)
+    }
+
+    public var classes: [String] { bundle.manifest.classes }
+
+    /// Examples of a class in the audited split with and without an attribute.
+    public func examples(class c: Int, attribute a: Int, limit: Int = 12) -> (with: [Int], without: [Int]) {
+        var with: [Int] = [], without: [Int] = []
+        let name = bundle.manifest.attributes[a]
+        let present = Set(bundle.detections.filter { $0.attribute == a && $0.score >= 0.5 }.map(\.example))
+        for r in valRows where bundle.examples[r].label == c {
+            if present.contains(r) { if with.count < limit { with.append(r) } }
+            else if without.count < limit { without.append(r) }
+        }
+        _ = name
+        return (with, without)
+    }
+
+    /// The image of an example and one class's Grad-CAM map at its resolution.
+    public func preview(example e: Int, mapClass: Int, heads: ProjectionHeads?) throws -> Preview {
+        let image = try ImageFile.read(path: bundle.resolve(bundle.examples[e].image))
+        let h = heads ?? pretrained
+        let cam = CAMRenderer(bundle: bundle, heads: h, classTemplates: classTemplates, templateCount: bundle.manifest.templates.count)
+        let heat = bundle.hasSpatialMaps ? try cam.maps(example: e, size: image.width)[mapClass] : [Float](repeating: 0, count: image.width * image.height)
+        let logits = HeadClassifier(heads: h, classTemplates: classTemplates, templateCount: bundle.manifest.templates.count)
+            .logits(try bundle.pooledFeatures(rows: [e]))
+        var predicted = 0
+        for c in 1..<logits.cols where logits[0, c] > logits[0, predicted] { predicted = c }
+        return Preview(example: e, mapClass: mapClass, image: image, heat: heat, predicted: predicted)
+    }
+}
+
+/// One example ready to draw.
+public struct Preview: Sendable {
+    public var example: Int
+    public var mapClass: Int
+    public var image: RGBImage
+    public var heat: [Float]
+    public var predicted: Int
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import SpurCore
+import SpurTUI
+
+struct UICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ui",
+        abstract: "Open the terminal UI on a bundle (the default command).",
+        discussion: """
+        Screens: 1 Attributes (rank by δ, mark s/h/u, n note), 2 Preview (images and \
+        Grad-CAM), 3 Train (start a run, live curves, x cancels), 4 Groups (per-group \
+        accuracy, browse the worst group). ? shows every key, q quits. NO_COLOR or \
+        --ascii draws without colour.
+        """)
+
+    @Argument(help: "The bundle directory (default: the sample bundle, sample-data/waterbirds-synth).")
+    var bundle: String = "sample-data/waterbirds-synth"
+
+    @Option(name: .long, help: "Colour theme: dark or monochrome.") var theme: String = "dark"
+    @Flag(name: .long, help: "ASCII art instead of coloured half blocks.") var ascii = false
+    @OptionGroup var workspaceOption: WorkspaceOption
+
+    func run() throws {
+        let noColor = ProcessInfo.processInfo.environment["NO_COLOR"] != nil
+        let chosen: Theme
+        switch theme {
+        case "dark": chosen = noColor ? .monochrome : .dark
+        case "monochrome": chosen = .monochrome
+        default: throw InputError(file: "--theme", "'\(theme)' is not a theme (dark, monochrome)")
+        }
+        if !FileManager.default.fileExists(atPath: bundle + "/" + FeatureBundle.manifestFile) && bundle == "sample-data/waterbirds-synth" {
+            throw InputError(file: bundle, "does not exist yet: `make sample` builds the sample bundle, or pass a bundle directory")
+        }
+        FileHandle.standardError.write(Data("loading \(bundle)…\n".utf8))
+        let model = try UIModel(bundle: bundle, workspace: workspaceOption.workspace)
+        let app = App(model: model, theme: chosen, ascii: ascii || noColor)
+        try TerminalUI.run(app)
+    }
+}
