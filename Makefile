@@ -52,7 +52,7 @@ $(SAMPLE)/manifest.json: sample-data/recipe.json
 
 demo: release
 	$(MAKE) sample SPURSCOPE=.build/release/spurscope
-	.build/release/spurscope info $(SAMPLE)
+	.build/release/spurscope ui $(SAMPLE)
 
 bench: release
 	.build/release/spurscope bench

@@ -325,8 +325,8 @@ public final class App {
     public func drain() -> Bool {
         let messages = inbox.drain()
         for m in messages { apply(m) }
-        refreshFromWorkspace(force: false)
-        return !messages.isEmpty
+        let refreshed = refreshFromWorkspace(force: false)
+        return !messages.isEmpty || refreshed
     }
 
     func apply(_ m: Message) {
@@ -363,11 +363,15 @@ public final class App {
 
     /// Verdicts made in another process, and runs started from the CLI,
     /// appear without a restart: the workspace is re-read about once a second.
-    func refreshFromWorkspace(force: Bool) {
-        guard force || Date().timeIntervalSince(lastRefresh) > 1 else { return }
+    /// True when something the screen shows changed.
+    @discardableResult
+    func refreshFromWorkspace(force: Bool) -> Bool {
+        guard force || Date().timeIntervalSince(lastRefresh) > 1 else { return false }
         lastRefresh = Date()
+        var changed = false
         if let current = try? model.workspace.currentDecisions() {
-            decisions = Dictionary(current.map { ("\($0.className)\u{1}\($0.attribute)", $0) }, uniquingKeysWith: { $1 })
+            let fresh = Dictionary(current.map { ("\($0.className)\u{1}\($0.attribute)", $0) }, uniquingKeysWith: { $1 })
+            if fresh != decisions { decisions = fresh; changed = true }
         }
         guard engine == nil || !train.running, let runs = try? model.workspace.runs(),
               let live = runs.last(where: { $0.status == .running && $0.pid != Int(getpid()) }) else {
@@ -375,8 +379,9 @@ public final class App {
                 train.running = false
                 train.external = false
                 train.status = "\(r.status.rawValue) (run \(id), from another process)"
+                changed = true
             }
-            return
+            return changed
         }
         let epochs = (try? model.workspace.epochs(run: live.id)) ?? []
         train.external = true
@@ -386,5 +391,6 @@ public final class App {
         train.reports = epochs.compactMap { try? JSONDecoder().decode(EpochReport.self, from: Data($0.metrics.utf8)) }
         train.stepLosses = train.reports.map { Float($0.trainLoss) }
         if let config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(live.config.utf8)) { train.totalEpochs = config.epochs }
+        return true
     }
 }

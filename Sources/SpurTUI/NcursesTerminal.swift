@@ -12,6 +12,15 @@ final class NcursesTerminal {
 
     init(useColor: Bool) throws {
         setlocale(LC_ALL, "")   // without it wide characters (▀, braille) print as garbage
+        // A parent may hand us SIGWINCH blocked or ignored (both survive exec);
+        // then ncurses never hears of a resize. Take it back.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGWINCH)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        signal(SIGWINCH, SIG_DFL)
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw InputError(file: "terminal", "spurscope ui needs an interactive terminal on standard input and output")
         }

@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+import SpurCore
+
+/// The real binary in a real terminal: tmux runs it, keys are sent, the
+/// screen is captured and read as a person would read it.
+final class TmuxSession {
+    let socket = "spurscope-test-\(getpid())-\(UUID().uuidString.prefix(8))"
+
+    init(arguments: [String], width: Int = 120, height: Int = 40, environment: [String: String] = [:]) throws {
+        let env = environment.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let command = "env -u NO_COLOR -u COLORTERM -u LINES -u COLUMNS \(env) \(CLIRunner.executable.path) \(arguments.map { "'\($0)'" }.joined(separator: " ")); echo EXITED $?; sleep 60"
+        // The server this starts inherits our file descriptors: give it none to hold open.
+        try tmux(["-f", "/dev/null", "new-session", "-d", "-s", "ui", "-x", "\(width)", "-y", "\(height)", command], capture: false)
+    }
+
+    deinit { _ = try? tmux(["kill-server"], capture: false) }
+
+    /// Runs tmux with posix_spawn: the server it may start must not inherit
+    /// any descriptor of ours (Foundation's Process watches a pipe the
+    /// daemonised server would keep open forever), so every descriptor above
+    /// 2 is marked close-on-exec first and output goes through a file.
+    @discardableResult
+    func tmux(_ args: [String], capture: Bool = true) throws -> String {
+        if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            for fd in fds.compactMap({ Int32($0) }) where fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        }
+        let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-\(UUID().uuidString)").path
+        defer { unlink(outPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, capture ? outPath : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv = (["tmux", "-L", socket] + args).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/usr/bin/tmux", &actions, nil, argv, environ)
+        guard rc == 0 else { throw InputError(file: "/usr/bin/tmux", "cannot start: \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return capture ? ((try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "") : ""
+    }
+
+    func send(_ keys: String...) throws { try tmux(["send-keys", "-t", "ui"] + keys) }
+    func capture() throws -> String { try tmux(["capture-pane", "-p", "-t", "ui"]) }
+    func resize(_ w: Int, _ h: Int) throws { try tmux(["resize-window", "-t", "ui", "-x", "\(w)", "-y", "\(h)"]) }
+
+    /// Polls the screen until `condition` holds (and the UI says it is idle,
+    /// unless `idle` is false); returns the last screen either way.
+    @discardableResult
+    func wait(timeout: Double = 20, idle: Bool = true, _ condition: (String) -> Bool) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var screen = ""
+        while Date() < deadline {
+            screen = try capture()
+            if condition(screen) && (!idle || screen.contains("ready")) { return screen }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return screen
+    }
+}
+
+@Suite(.serialized)
+struct TerminalUITests {
+    static func session(_ name: String, width: Int = 120, height: Int = 40, environment: [String: String] = [:]) throws -> (TmuxSession, String) {
+        let ws = FileManager.default.temporaryDirectory.appendingPathComponent("ui-\(name)-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: ws)
+        let s = try TmuxSession(arguments: ["ui", try SampleData.bundle(), "--workspace", ws], width: width, height: height,
+                                environment: environment)
+        return (s, ws)
+    }
+
+    @Test func rankedTableAndAVerdictStoredWithS() throws {
+        let (ui, ws) = try Self.session("verdict")
+        let screen = try ui.wait { $0.contains("Class landbird") }
+        #expect(screen.contains("1 Attributes") && screen.contains("attribute          δ"))
+        let rows = screen.split(separator: "\n").filter { $0.hasPrefix("   ") && $0.contains("%") }
+        #expect(rows.count == 8, "\(screen)")
+        #expect(rows.prefix(2).allSatisfy { $0.contains("water") || $0.contains("land") })
+        try ui.send("s")
+        let after = try ui.wait { $0.contains("(saved)") }
+        let first = try #require(after.split(separator: "\n").first { $0.hasPrefix("   ") && $0.contains("%") })
+        #expect(first.hasSuffix("spurious"))
+        let d = try Workspace(path: ws + "/workspace.sqlite").currentDecisions()
+        #expect(d.count == 1 && d[0].className == "landbird" && d[0].verdict == .spurious)
+        #expect(["water", "land"].contains(d[0].attribute))
+        // Tab moves to the other class; a verdict made by another process appears.
+        try ui.send("Tab")
+        #expect(try ui.wait { $0.contains("Class waterbird") }.contains("Class waterbird"))
+        try Workspace(path: ws + "/workspace.sqlite").record(className: "waterbird", attribute: "cloud", verdict: .healthy)
+        let cloud = try ui.wait { $0.split(separator: "\n").contains { $0.contains("cloud") && $0.hasSuffix("healthy") } }
+        #expect(cloud.split(separator: "\n").contains { $0.contains("cloud") && $0.hasSuffix("healthy") })
+    }
+
+    @Test func previewDrawsHalfBlocksAndASCIIWithNoColor() throws {
+        let (ui, _) = try Self.session("preview")
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("2")
+        let colour = try ui.wait { $0.contains("predicted") }
+        #expect(colour.split(separator: "\n").filter { $0.contains("▀▀▀▀▀▀▀▀") }.count >= 10)
+        let (plain, _) = try Self.session("ascii", environment: ["NO_COLOR": "1"])
+        try plain.wait { $0.contains("Class landbird") }
+        try plain.send("2")
+        let ascii = try plain.wait { $0.contains("predicted") }
+        #expect(!ascii.contains("▀"))
+        let artRows = ascii.split(separator: "\n").filter { $0.range(of: #"[.:=+*#%@-]{12,}"#, options: .regularExpression) != nil }
+        #expect(artRows.count >= 10, "\(ascii)")
+    }
+
+    @Test func trainingFromTheTrainScreenAdvancesAndEndsWithABestEpoch() throws {
+        let (ui, ws) = try Self.session("train")
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("3")
+        try ui.wait { $0.contains("Method ours-ls") }
+        for _ in 0..<7 { try ui.send("-") }   // 10 → 3 epochs
+        let ready = try ui.wait { $0.contains("epochs 3 ") }
+        #expect(ready.contains("epochs 3 "))
+        try ui.send("Enter")
+        let done = try ui.wait(timeout: 60) { $0.contains("finished: best epoch") }
+        #expect(done.contains("finished: best epoch"), "\(done)")
+        let epochRows = done.split(separator: "\n").filter { $0.range(of: #"\s[123] \d+\.\d{4}"#, options: .regularExpression) != nil }
+        #expect(epochRows.count == 3, "\(done)")
+        let run = try #require(try Workspace(path: ws + "/workspace.sqlite").run(1))
+        #expect(run.status == .finished && run.method == "ours-ls" && run.bestEpoch != nil)
+    }
+
+    @Test func groupsScreenNamesTheWorstGroup() throws {
+        let (ui, _) = try Self.session("groups")
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("4")
+        let screen = try ui.wait { $0.contains("← worst") }
+        let worst = try #require(screen.split(separator: "\n").first { $0.contains("← worst") })
+        #expect(worst.contains("waterbird, no water"), "\(screen)")
+        try ui.send("Down", "Down", "Enter")
+        let browse = try ui.wait { $0.contains("misclassified first") && $0.contains("predicted") }
+        #expect(browse.contains("waterbird, no water: 200 test examples"))
+    }
+
+    @Test func resizeKeepsASaneScreenAndQRestoresTheTerminal() throws {
+        let (ui, _) = try Self.session("resize")
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.resize(60, 20)
+        let small = try ui.wait { $0.contains("1 Attributes") && $0.split(separator: "\n").count <= 20 }
+        #expect(small.contains("Class landbird") && small.contains("ready"), "\(small)")
+        try ui.resize(40, 12)
+        #expect(try ui.wait(idle: false) { $0.contains("Terminal too small") }.contains("needs at least 50×15"))
+        try ui.resize(120, 40)
+        #expect(try ui.wait { $0.contains("attribute          δ") }.contains("4 Groups"))
+        try ui.send("?")
+        #expect(try ui.wait { $0.contains("Keys (any key closes this)") }.contains("mark the attribute spurious for this class"))
+        try ui.send("Escape", "q")
+        let end = try ui.wait(idle: false) { $0.contains("EXITED") }
+        #expect(end.contains("EXITED 0") && !end.contains("1 Attributes"))
+    }
+}
