@@ -27,6 +27,10 @@ public struct Audit: Sendable {
         public var classes: [String]
         public var attributes: [String]
         public var examples: Int
+
+        public init(table: DiscrepancyTable, classes: [String], attributes: [String], examples: Int) {
+            self.table = table; self.classes = classes; self.attributes = attributes; self.examples = examples
+        }
     }
 
     /// Runs the audit with the given heads (pre-trained for zero-shot, or a run's checkpoint).

@@ -6,6 +6,8 @@ public struct Proportion: Equatable, Sendable {
     public var successes: Int
     public var total: Int
 
+    public init(successes: Int, total: Int) { self.successes = successes; self.total = total }
+
     public var value: Double { total == 0 ? 0 : Double(successes) / Double(total) }
 
     public var wilson95: (low: Double, high: Double) {
@@ -28,6 +30,11 @@ public struct DiscrepancyRow: Equatable, Sendable {
     /// without the attribute (the paper's "most confusing class").
     public var confusedClass: Int?
 
+    public init(classIndex: Int, attribute: Int, with: Proportion, without: Proportion, confusedClass: Int?) {
+        self.classIndex = classIndex; self.attribute = attribute; self.with = with; self.without = without
+        self.confusedClass = confusedClass
+    }
+
     public var delta: Double { with.value - without.value }
 }
 
@@ -38,6 +45,10 @@ public struct DiscrepancyTable: Sendable {
     public var classCount: Int
     /// Per class: examples and correct predictions.
     public var classTotals: [Proportion]
+
+    public init(rows: [DiscrepancyRow], classCount: Int, classTotals: [Proportion]) {
+        self.rows = rows; self.classCount = classCount; self.classTotals = classTotals
+    }
 
     public enum Order: String, Sendable, CaseIterable {
         /// Largest |δ| first: presence changes accuracy most.

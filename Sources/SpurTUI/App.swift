@@ -16,6 +16,8 @@ public final class App {
     public var input: TextInput?
     public var attributes = AttributesState()
     public var preview = PreviewState()
+    /// Shows this preview directly (benchmarks and tests).
+    public func setPreview(_ p: Preview) { preview.current = p }
     public var train = TrainState()
     public var groups = GroupsState()
     public var decisions: [String: Decision] = [:]

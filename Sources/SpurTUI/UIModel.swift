@@ -14,12 +14,12 @@ public final class UIModel: @unchecked Sendable {
     public let classTemplates: Matrix
     public let valRows: [Int]
 
-    public init(bundle path: String, workspace directory: String?) throws {
+    public init(bundle path: String, workspace directory: String?, audit given: Audit.Result? = nil) throws {
         bundle = try FeatureBundle.open(path)
         workspace = try Workspace(bundle: path, directory: directory)
         pretrained = try bundle.pretrainedHeads()
         classTemplates = try bundle.classTemplateFeatures()
-        audit = try Audit().run(bundle, heads: pretrained)
+        audit = try given ?? Audit().run(bundle, heads: pretrained)
         valRows = bundle.indices(in: .val)
     }
 
@@ -28,13 +28,11 @@ public final class UIModel: @unchecked Sendable {
     /// Examples of a class in the audited split with and without an attribute.
     public func examples(class c: Int, attribute a: Int, limit: Int = 12) -> (with: [Int], without: [Int]) {
         var with: [Int] = [], without: [Int] = []
-        let name = bundle.manifest.attributes[a]
         let present = Set(bundle.detections.filter { $0.attribute == a && $0.score >= 0.5 }.map(\.example))
         for r in valRows where bundle.examples[r].label == c {
             if present.contains(r) { if with.count < limit { with.append(r) } }
             else if without.count < limit { without.append(r) }
         }
-        _ = name
         return (with, without)
     }
 
@@ -59,4 +57,8 @@ public struct Preview: Sendable {
     public var image: RGBImage
     public var heat: [Float]
     public var predicted: Int
+
+    public init(example: Int, mapClass: Int, image: RGBImage, heat: [Float], predicted: Int) {
+        self.example = example; self.mapClass = mapClass; self.image = image; self.heat = heat; self.predicted = predicted
+    }
 }

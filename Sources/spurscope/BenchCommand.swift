@@ -24,7 +24,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Timed training steps per model size.")
     var steps: Int = 20
 
-    @Option(name: .long, help: "What to measure: step (BLAS peak and training step), bundle (open a 2.4 GB bundle, in child processes) audit (δ ranking at ImageNet scale) or train (epochs on the default bundle and at Waterbirds scale).")
+    @Option(name: .long, help: "What to measure: step (BLAS peak and training step), bundle (open a 2.4 GB bundle, in child processes) audit (δ ranking at ImageNet scale), train (epochs on the default bundle and at Waterbirds scale) or ui (frame times).")
     var suite: String = "step"
 
     @Option(name: .long, help: "Where the bundle suite writes its bundle (removed afterwards unless --keep).")
@@ -43,7 +43,8 @@ struct BenchCommand: ParsableCommand {
         case "bundle": try runBundleSuite()
         case "audit": try runAuditSuite()
         case "train": try runTrainSuite()
-        default: throw InputError(file: "--suite", "'\(suite)' is not a suite (expected step, bundle, audit or train)")
+        case "ui": try runUISuite()
+        default: throw InputError(file: "--suite", "'\(suite)' is not a suite (expected step, bundle, audit, train or ui)")
         }
     }
 
@@ -103,6 +104,19 @@ struct BenchCommand: ParsableCommand {
                   + String(format: " %6d %6d %8.3f %13.3f %9.2f", r.trainExamples, r.stepsPerEpoch, r.epochSeconds, r.evalSeconds,
                            1 / (r.epochSeconds + r.evalSeconds)))
         }
+    }
+
+    func runUISuite() throws {
+        let r = try UIBenchmark.measure(bundle: bundle)
+        if json {
+            print(try JSONOutput.line(["attributes_frame_ms": r.attributesMs, "key_and_frame_ms": r.keyAndFrameMs,
+                                       "preview_frame_ms": r.previewMs, "frames": r.frames]))
+            return
+        }
+        print("UI frames (120×40 cell grid, median of \(r.frames); drawing to ncurses not included)")
+        print(String(format: "  Attributes screen, 10,000 ranked rows:      %7.2f ms", r.attributesMs))
+        print(String(format: "  the same after a key (↓ or PgDn):            %7.2f ms", r.keyAndFrameMs))
+        print(String(format: "  Preview, 224×224 image + heatmap overlay:    %7.2f ms", r.previewMs))
     }
 
     func runAuditSuite() throws {
