@@ -297,9 +297,7 @@ public final class App {
     // MARK: training
 
     public func trainingAttributes() -> [String] {
-        var seen = Set<String>()
-        let spurious = decisions.values.filter { $0.verdict == .spurious }.sorted { $0.id < $1.id }.map(\.attribute)
-            .filter { seen.insert($0).inserted }
+        let spurious = Decision.spuriousAttributes(Array(decisions.values))
         return spurious.isEmpty ? model.bundle.groupAttributes : spurious
     }
 

@@ -30,7 +30,8 @@ struct CompareCommand: ParsableCommand {
         for method in chosen {
             var config = try options.config(method: method, bundle: bundle, workspace: ws)
             if config.attributes.isEmpty {
-                config.attributes = try spuriousAttributes(ws).isEmpty ? b.groupAttributes : spuriousAttributes(ws)
+                let spurious = try ws.spuriousAttributes()
+                config.attributes = spurious.isEmpty ? b.groupAttributes : spurious
             }
             let json = String(decoding: try JSONEncoder.sortedKeys.encode(config), as: UTF8.self)
             let existing = rerun ? nil : try ws.runs().last { $0.status == .finished && $0.config == json }
@@ -62,10 +63,5 @@ struct CompareCommand: ParsableCommand {
         for (m, run, r) in rows {
             print("| \(m.rawValue) | \(run) | \(pct(r.adjustedAverage)) | \(pct(r.worstGroup)) | \(num(r.aiouAverage)) | \(num(r.aiouWorstGroup)) |")
         }
-    }
-
-    func spuriousAttributes(_ ws: Workspace) throws -> [String] {
-        var seen = Set<String>()
-        return try ws.currentDecisions().filter { $0.verdict == .spurious }.map(\.attribute).filter { seen.insert($0).inserted }
     }
 }

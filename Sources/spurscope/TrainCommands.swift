@@ -26,11 +26,7 @@ struct TrainingOptions: ParsableArguments {
     func config(method: Method, bundle: String, workspace: Workspace) throws -> TrainingConfig {
         var c = TrainingConfig(method: method)
         c.attributes = attribute
-        if c.attributes.isEmpty && method.needsAttribute {
-            var seen = Set<String>()
-            c.attributes = try workspace.currentDecisions().filter { $0.verdict == .spurious }.map(\.attribute)
-                .filter { seen.insert($0).inserted }
-        }
+        if c.attributes.isEmpty && method.needsAttribute { c.attributes = try workspace.spuriousAttributes() }
         c.groundTruth = groundTruth
         c.epochs = epochs; c.learningRate = lr; c.weightDecay = wd; c.momentum = momentum
         c.batchSize = batchSize; c.seed = seed; c.patience = patience; c.threshold = threshold

@@ -19,6 +19,13 @@ public struct Decision: Equatable, Sendable {
     public var note: String
     public var time: Date
 
+    /// The attributes marked spurious among `decisions`, each once, oldest mark first.
+    public static func spuriousAttributes(_ decisions: [Decision]) -> [String] {
+        var seen = Set<String>()
+        return decisions.filter { $0.verdict == .spurious }.sorted { $0.id < $1.id }
+            .map(\.attribute).filter { seen.insert($0).inserted }
+    }
+
     public static func defaultPhrases(_ attribute: String) -> (present: String, absent: String) {
         ("with \(attribute)", "without \(attribute)")
     }
@@ -177,6 +184,12 @@ public final class Workspace: @unchecked Sendable {
             WHERE id = (SELECT MAX(id) FROM decisions WHERE class = d.class AND attribute = d.attribute)
             ORDER BY class, attribute
             """).rows().map(decision)
+    }
+
+    /// The attributes currently marked spurious for any class, each once, in
+    /// the order they were first marked: a run's default spurious attributes.
+    public func spuriousAttributes() throws -> [String] {
+        Decision.spuriousAttributes(try currentDecisions())
     }
 
     /// Every decision ever recorded, oldest first.
