@@ -45,6 +45,15 @@ public struct Matrix: Equatable, Sendable {
                storage: Array(storage[range.lowerBound * cols ..< range.upperBound * cols]))
     }
 
+    /// The given rows, in that order (repeats allowed): batches, splits.
+    public func gatherRows(_ indices: [Int]) -> Matrix {
+        var out = Matrix(rows: indices.count, cols: cols)
+        for (i, r) in indices.enumerated() {
+            out.storage.replaceSubrange(i * cols ..< (i + 1) * cols, with: storage[r * cols ..< (r + 1) * cols])
+        }
+        return out
+    }
+
     public var transposed: Matrix {
         var out = Matrix(rows: cols, cols: rows)
         for r in 0..<rows {

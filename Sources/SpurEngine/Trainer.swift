@@ -235,11 +235,8 @@ public final class Trainer {
     }
 
     func makeBatch(_ idx: [Int], groups: [Int], rng: inout SeededGenerator) -> LossBatch {
-        let k = data.templateCount, dv = data.train.images.cols
-        var images = Matrix(rows: idx.count, cols: dv)
-        for (i, r) in idx.enumerated() {
-            images.storage.replaceSubrange(i * dv ..< (i + 1) * dv, with: data.train.images.row(r))
-        }
+        let k = data.templateCount
+        var images = data.train.images.gatherRows(idx)
         if config.method == .sfr && config.sfrDropout > 0 {
             // Inverted dropout on the pooled feature before W_v.
             let keep = 1 - config.sfrDropout
@@ -251,7 +248,7 @@ public final class Trainer {
         // Each example's caption: a template drawn uniformly, filled with its class.
         let captionRows = labels.map { $0 * k + Int(rng.next() % UInt64(k)) }
         var batch = LossBatch(images: images, labels: labels, attributes: idx.map { data.train.values[$0] },
-                              captions: gather(data.classTemplates, captionRows),
+                              captions: data.classTemplates.gatherRows(captionRows),
                               classTemplates: data.classTemplates, groupTemplates: data.groupTemplates,
                               classCount: data.classes.count, templateCount: k)
         batch.attributeValues = data.valueCount
@@ -260,22 +257,17 @@ public final class Trainer {
             chosen.shuffle(using: &rng)
             chosen = Array(chosen.prefix(config.templatesPerStep)).sorted()
             let blocks = data.groupTemplates.rows / k
-            batch.classTemplates = gather(data.classTemplates, (0..<data.classes.count).flatMap { c in chosen.map { c * k + $0 } })
-            batch.groupTemplates = gather(data.groupTemplates, (0..<blocks).flatMap { b in chosen.map { b * k + $0 } })
+            batch.classTemplates = data.classTemplates.gatherRows((0..<data.classes.count).flatMap { c in chosen.map { c * k + $0 } })
+            batch.groupTemplates = data.groupTemplates.gatherRows((0..<blocks).flatMap { b in chosen.map { b * k + $0 } })
             batch.templateCount = chosen.count
         }
         if config.method == .starFT {
             let per = data.spuriousCaptionsPerClass
-            batch.spuriousCaptions = gather(data.spuriousCaptions, labels.map { $0 * per + Int(rng.next() % UInt64(per)) })
+            batch.spuriousCaptions = data.spuriousCaptions.gatherRows(labels.map { $0 * per + Int(rng.next() % UInt64(per)) })
         }
         return batch
     }
 
-    func gather(_ m: Matrix, _ rows: [Int]) -> Matrix {
-        var out = Matrix(rows: rows.count, cols: m.cols)
-        for (i, r) in rows.enumerated() { out.storage.replaceSubrange(i * m.cols ..< (i + 1) * m.cols, with: m.row(r)) }
-        return out
-    }
 
     // MARK: SFR
 
@@ -292,7 +284,7 @@ public final class Trainer {
             order.shuffle(using: &rng)
             for s in stride(from: 0, to: n, by: config.batchSize) {
                 let idx = Array(order[s..<min(n, s + config.batchSize)])
-                let batch = LossBatch(images: gather(data.train.images, idx), labels: idx.map { data.train.labels[$0] },
+                let batch = LossBatch(images: data.train.images.gatherRows(idx), labels: idx.map { data.train.labels[$0] },
                                       attributes: idx.map { _ in -1 }, captions: Matrix(rows: idx.count, cols: data.classTemplates.cols),
                                       classTemplates: data.classTemplates, groupTemplates: data.groupTemplates,
                                       classCount: data.classes.count, templateCount: data.templateCount)

@@ -94,11 +94,7 @@ public struct TrainingData: Sendable {
         let pooled = try b.pooledFeatures()
         func split(_ s: Split) throws -> SplitData {
             let rows = b.indices(in: s)
-            var images = Matrix(rows: rows.count, cols: pooled.cols)
-            for (i, r) in rows.enumerated() {
-                images.storage.replaceSubrange(i * pooled.cols ..< (i + 1) * pooled.cols, with: pooled.row(r))
-            }
-            return SplitData(rows: rows, images: images, labels: rows.map { b.examples[$0].label },
+            return SplitData(rows: rows, images: pooled.gatherRows(rows), labels: rows.map { b.examples[$0].label },
                              values: rows.map { value($0, config.attributes, truth: config.groundTruth) },
                              evaluationValues: rows.map { value($0, evaluationAttributes, truth: evaluationTruth) })
         }

@@ -98,8 +98,8 @@ public enum SyntheticBenchmark {
             if cursor + b > order.count { order.shuffle(using: &batching); cursor = 0 }
             let idx = Array(order[cursor..<(cursor + b)])
             cursor += b
-            let batch = LossBatch(images: gather(images, idx), labels: [Int](repeating: 0, count: b),
-                                  attributes: [Int](repeating: -1, count: b), captions: gather(captions, idx),
+            let batch = LossBatch(images: images.gatherRows(idx), labels: [Int](repeating: 0, count: b),
+                                  attributes: [Int](repeating: -1, count: b), captions: captions.gatherRows(idx),
                                   classTemplates: Matrix(rows: 0, cols: captions.cols),
                                   groupTemplates: Matrix(rows: 0, cols: captions.cols), classCount: 1, templateCount: 1)
             let result = objective.evaluate(heads, on: batch)
@@ -109,13 +109,6 @@ public enum SyntheticBenchmark {
         return heads
     }
 
-    static func gather(_ m: Matrix, _ rows: [Int]) -> Matrix {
-        var out = Matrix(rows: rows.count, cols: m.cols)
-        for (i, r) in rows.enumerated() {
-            out.storage.replaceSubrange(i * m.cols ..< (i + 1) * m.cols, with: m.storage[r * m.cols ..< (r + 1) * m.cols])
-        }
-        return out
-    }
 
     /// Detector-like scores: a present attribute scores above 0.5 except for
     /// misses, an absent one below 0.5 except for false alarms, each at the
@@ -204,7 +197,7 @@ public enum SyntheticBenchmark {
                                         templateCount: templates.count)
         let testRows = data.splits.indices.filter { data.splits[$0] == .test }
         let zeroShot = GroupAccuracy(labels: testRows.map { data.specs[$0].birdClass.rawValue },
-                                     predictions: classifier.predict(gather(pooled, testRows)),
+                                     predictions: classifier.predict(pooled.gatherRows(testRows)),
                                      values: testRows.map { data.specs[$0].background.rawValue })
 
         let truths = data.specs.map(truth)

@@ -102,3 +102,11 @@ struct MatrixTests {
         #expect(abs(mean) < 0.03 && abs(variance - 1) < 0.05)
     }
 }
+
+struct GatherRowsTests {
+    @Test func rowsInTheGivenOrderWithRepeats() {
+        let m = Matrix([[1, 2], [3, 4], [5, 6]])
+        #expect(m.gatherRows([2, 0, 2]) == Matrix([[5, 6], [1, 2], [5, 6]]))
+        #expect(m.gatherRows([]).rows == 0)
+    }
+}
