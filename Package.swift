@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
@@ -36,7 +37,8 @@ let package = Package(
         ], swiftSettings: optimisedInDebug),
         .target(name: "SpurEngine", dependencies: ["SpurCore"], swiftSettings: optimisedInDebug),
         .target(name: "SpurAudit", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
-        .target(name: "SpurTUI", dependencies: ["CNcursesw", "SpurAudit", "SpurEngine", "SpurCore"]),
+        .target(name: "SpurTUI", dependencies: ["CNcursesw", "SpurAudit", "SpurEngine", "SpurCore",
+                                              .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "SpurSynth", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
         .executableTarget(name: "spurscope", dependencies: [
             "SpurCore", "SpurEngine", "SpurAudit", "SpurSynth", "SpurTUI",

@@ -15,6 +15,18 @@ public struct Theme: Equatable, Sendable {
     public var accent: Style
     /// Whether colours are used at all (NO_COLOR, monochrome terminals).
     public var monochrome: Bool
+    public var heatmap: Heatmap = .inferno
+
+    /// Colour maps for Grad-CAM heatmaps.
+    public enum Heatmap: String, Sendable {
+        case inferno, grey
+        public func color(_ t: Float) -> TerminalArt.RGB {
+            switch self {
+            case .inferno: return TerminalArt.inferno(t)
+            case .grey: let v = UInt8((min(max(t, 0), 1) * 255).rounded()); return (v, v, v)
+            }
+        }
+    }
 
     public static let dark = Theme(
         name: "dark",

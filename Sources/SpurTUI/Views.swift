@@ -132,8 +132,10 @@ public enum Views {
         let ex = m.bundle.examples[p.example]
         let caption = "\(ex.id): \(m.classes[ex.label]) → predicted \(m.classes[p.predicted]); map of \(m.classes[p.mapClass])"
         g.text(caption, x: x, y: y, style: p.predicted == ex.label ? t.good : t.bad, maxWidth: w)
-        let blended = TerminalArt.overlay(p.image, heat: p.heat, alpha: 0.6)
-        let pictures: [RGBImage] = overlay ? [blended] : [p.image, TerminalArt.colored(heat: p.heat, width: p.image.width, height: p.image.height)]
+        let map = t.heatmap
+        let blended = TerminalArt.overlay(p.image, heat: p.heat, alpha: 0.6, colormap: map.color)
+        let pictures: [RGBImage] = overlay ? [blended]
+            : [p.image, TerminalArt.colored(heat: p.heat, width: p.image.width, height: p.image.height, colormap: map.color)]
         let ascii = app.ascii || t.monochrome
         // Columns per picture: fit the width, and the height (half blocks give two rows per cell).
         let rowsAvailable = h - 2

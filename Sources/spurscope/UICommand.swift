@@ -17,18 +17,15 @@ struct UICommand: ParsableCommand {
     @Argument(help: "The bundle directory (default: the sample bundle, sample-data/waterbirds-synth).")
     var bundle: String = "sample-data/waterbirds-synth"
 
-    @Option(name: .long, help: "Colour theme: dark or monochrome.") var theme: String = "dark"
+    @Option(name: .long, help: "Colour theme: dark, light, high-contrast, monochrome, or a .toml file (default: the config file's, else dark).") var theme: String?
     @Flag(name: .long, help: "ASCII art instead of coloured half blocks.") var ascii = false
     @OptionGroup var workspaceOption: WorkspaceOption
 
     func run() throws {
         let noColor = ProcessInfo.processInfo.environment["NO_COLOR"] != nil
-        let chosen: Theme
-        switch theme {
-        case "dark": chosen = noColor ? .monochrome : .dark
-        case "monochrome": chosen = .monochrome
-        default: throw InputError(file: "--theme", "'\(theme)' is not a theme (dark, monochrome)")
-        }
+        let name = try theme ?? UIConfig.theme() ?? "dark"
+        var chosen = try Theme.named(name, directories: Self.themeDirectories)
+        if noColor { chosen = try Theme.named("monochrome", directories: Self.themeDirectories) }
         if !FileManager.default.fileExists(atPath: bundle + "/" + FeatureBundle.manifestFile) && bundle == "sample-data/waterbirds-synth" {
             throw InputError(file: bundle, "does not exist yet: `make sample` builds the sample bundle, or pass a bundle directory")
         }
@@ -36,5 +33,20 @@ struct UICommand: ParsableCommand {
         let model = try UIModel(bundle: bundle, workspace: workspaceOption.workspace)
         let app = App(model: model, theme: chosen, ascii: ascii || noColor)
         try TerminalUI.run(app)
+    }
+
+    /// `$SPURSCOPE_THEMES`, `./themes`, and the repository's `themes/` next
+    /// to a binary built in `.build/CONFIG/`.
+    static var themeDirectories: [String] {
+        var dirs: [String] = []
+        if let env = ProcessInfo.processInfo.environment["SPURSCOPE_THEMES"] { dirs.append(env) }
+        dirs.append("themes")
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        for _ in 0..<4 {
+            dir = dir.deletingLastPathComponent()
+            dirs.append(dir.appendingPathComponent("themes").path)
+        }
+        return dirs
     }
 }

@@ -155,3 +155,24 @@ struct TerminalUITests {
         #expect(end.contains("EXITED 0") && !end.contains("1 Attributes"))
     }
 }
+
+struct UIOptionTests {
+    @Test func badThemeIsNamedBeforeTheTerminalIsTouched() throws {
+        let bundle = try SampleData.bundle()
+        let r = try CLIRunner.run(["ui", bundle, "--theme", "nope"])
+        #expect(r.status == 2 && r.stderr.contains("--theme: 'nope' is not a theme"))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(getpid()).toml").path
+        try "[roles]\ntext = { fg = \"red\" }\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let bad = try CLIRunner.run(["ui", bundle, "--theme", file])
+        #expect(bad.status == 2 && bad.stderr == "error: \(file): roles.text.fg: 'red' is not a colour (expected \"default\" or \"#rrggbb\")\n")
+        // Without a terminal the UI refuses cleanly instead of drawing garbage.
+        let noTTY = try CLIRunner.run(["ui", bundle, "--theme", "light"])
+        #expect(noTTY.status == 2 && noTTY.stderr.contains("needs an interactive terminal"))
+    }
+
+    @Test func lightThemeRunsInTmux() throws {
+        let ws = FileManager.default.temporaryDirectory.appendingPathComponent("ui-light-\(getpid())").path
+        let ui = try TmuxSession(arguments: ["ui", try SampleData.bundle(), "--workspace", ws, "--theme", "high-contrast"])
+        #expect(try ui.wait { $0.contains("Class landbird") }.contains("1 Attributes"))
+    }
+}
