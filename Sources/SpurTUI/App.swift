@@ -113,6 +113,18 @@ public final class App {
             if !train.running { train.methodIndex = (train.methodIndex + 1) % Method.allCases.count }
         case .moreEpochs: if !train.running { train.epochs = min(1000, train.epochs + (train.epochs >= 20 ? 10 : 1)) }
         case .fewerEpochs: if !train.running { train.epochs = max(1, train.epochs - (train.epochs > 20 ? 10 : 1)) }
+        case .nextAttribute:
+            guard !train.running else { return }
+            let vocabulary = model.bundle.manifest.attributes
+            if let current = train.attribute, let i = vocabulary.firstIndex(of: current) {
+                train.attribute = i + 1 < vocabulary.count ? vocabulary[i + 1] : nil
+            } else {
+                train.attribute = vocabulary.first
+            }
+        case .nextLearningRate:
+            if !train.running { train.learningRateIndex = (train.learningRateIndex + 1) % TrainState.learningRates.count }
+        case .nextBatchSize:
+            if !train.running { train.batchSizeIndex = (train.batchSizeIndex + 1) % TrainState.batchSizes.count }
         case .startTraining: startTraining()
         case .cancelTraining:
             if train.running && !train.external { engine?.cancel(); train.status = "cancelling…" }
@@ -297,6 +309,7 @@ public final class App {
     // MARK: training
 
     public func trainingAttributes() -> [String] {
+        if let a = train.attribute { return [a] }
         let spurious = Decision.spuriousAttributes(Array(decisions.values))
         return spurious.isEmpty ? model.bundle.groupAttributes : spurious
     }
@@ -306,10 +319,15 @@ public final class App {
         var config = TrainingConfig(method: train.method)
         config.attributes = train.method == .zeroshot ? [] : trainingAttributes()
         config.epochs = train.epochs
+        config.learningRate = train.learningRate
+        config.batchSize = train.batchSize
         let bundle = model.bundle, workspace = model.workspace
         let engine = TrainingEngine()
         self.engine = engine
-        train = TrainState(methodIndex: train.methodIndex, epochs: train.epochs)
+        let choice = train
+        train = TrainState()
+        train.methodIndex = choice.methodIndex; train.epochs = choice.epochs; train.attribute = choice.attribute
+        train.learningRateIndex = choice.learningRateIndex; train.batchSizeIndex = choice.batchSizeIndex
         train.running = true
         train.status = "starting…"
         train.startedAt = Date()

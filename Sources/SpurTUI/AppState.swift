@@ -26,6 +26,14 @@ public struct PreviewState: Sendable {
 public struct TrainState: Sendable {
     public var methodIndex = Method.allCases.firstIndex(of: .oursLS) ?? 0
     public var epochs = 10
+    /// nil: the attributes marked spurious (or the bundle's groups); else one vocabulary attribute.
+    public var attribute: String?
+    public static let learningRates: [Float] = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]
+    public static let batchSizes = [32, 64, 128, 256]
+    public var learningRateIndex = 2
+    public var batchSizeIndex = 2
+    public var learningRate: Float { Self.learningRates[learningRateIndex] }
+    public var batchSize: Int { Self.batchSizes[batchSizeIndex] }
     public var runID: Int64?
     public var running = false
     /// The run shown was started elsewhere (the CLI) and is followed through the workspace.

@@ -14,7 +14,7 @@ public enum Action: Hashable, Sendable {
     case moveUp, moveDown, pageUp, pageDown, nextClass
     case markSpurious, markHealthy, markUndecided, editNote, filter, toggleSort
     case cycleMapClass, toggleOverlay
-    case nextMethod, moreEpochs, fewerEpochs, startTraining, cancelTraining
+    case nextMethod, moreEpochs, fewerEpochs, nextAttribute, nextLearningRate, nextBatchSize, startTraining, cancelTraining
     case openGroup, back, nextRun
 }
 
@@ -46,7 +46,7 @@ public struct KeyBinding: Sendable {
         let short: [Action: String] = [.help: "keys", .quit: "quit", .nextClass: "class", .markSpurious: "spurious",
                                        .markHealthy: "healthy", .markUndecided: "undecided", .editNote: "note",
                                        .filter: "filter", .toggleSort: "sort", .cycleMapClass: "map class",
-                                       .toggleOverlay: "overlay", .nextMethod: "method", .moreEpochs: "epochs",
+                                       .toggleOverlay: "overlay", .nextMethod: "method", .moreEpochs: "epochs", .nextAttribute: "attribute", .nextLearningRate: "lr",
                                        .startTraining: "start", .cancelTraining: "cancel", .openGroup: "browse",
                                        .back: "back", .nextRun: "next run"]
         return "\(label) \(short[action] ?? description)"
@@ -79,6 +79,9 @@ public enum KeyBindings {
         .init(keys: [k("m")], label: "m", description: "next method", action: .nextMethod, screens: [.train], hint: true),
         .init(keys: [k("+")], label: "+/-", description: "more or fewer epochs", action: .moreEpochs, screens: [.train], hint: true),
         .init(keys: [k("-")], label: "-", description: "fewer epochs", action: .fewerEpochs, screens: [.train], hint: false),
+        .init(keys: [k("a")], label: "a", description: "spurious attribute: the marked ones, or one of the vocabulary", action: .nextAttribute, screens: [.train], hint: true),
+        .init(keys: [k("l")], label: "l", description: "next learning rate", action: .nextLearningRate, screens: [.train], hint: true),
+        .init(keys: [k("b")], label: "b", description: "next batch size", action: .nextBatchSize, screens: [.train], hint: false),
         .init(keys: [.enter], label: "Enter", description: "start the run / open the group", action: .startTraining, screens: [.train], hint: true),
         .init(keys: [k("x")], label: "x", description: "cancel the run (keeps the best checkpoint)", action: .cancelTraining, screens: [.train], hint: true),
         .init(keys: [.enter], label: "Enter", description: "browse the group's examples", action: .openGroup, screens: [.groups], hint: true),

@@ -167,7 +167,9 @@ public enum Views {
     static func trainScreen(_ app: App, _ g: inout CellGrid, _ b: (x: Int, y: Int, w: Int, h: Int)) {
         let t = app.theme, s = app.train
         let attrs = s.method == .zeroshot ? "—" : app.trainingAttributes().joined(separator: " + ")
-        g.text("Method \(s.method.rawValue) (m)   attribute \(attrs)   epochs \(s.epochs) (+/-)   lr 0.001, batch 128", x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
+        let source = s.attribute == nil ? " (marked)" : ""
+        g.text("Method \(s.method.rawValue) (m)   attribute \(attrs)\(source) (a)   epochs \(s.epochs) (+/-)   lr \(s.learningRate) (l)   batch \(s.batchSize) (b)",
+               x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         g.text(s.method.summary, x: 1, y: b.y + 1, style: t.dim, maxWidth: b.w - 2)
         var status = "Run \(s.runID.map(String.init) ?? "–"): \(s.status)"
         if let started = s.startedAt, !s.reports.isEmpty, s.totalEpochs > 0 {

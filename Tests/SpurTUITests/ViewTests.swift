@@ -94,3 +94,21 @@ struct AppTests {
         #expect(!app.showHelp)
     }
 }
+
+@Suite(.serialized)
+struct TrainScreenTests {
+    @Test func methodAttributeLearningRateAndBatchAreChosenByKeys() throws {
+        guard let app = try AppTests.app() else { return }
+        app.handle(.character("3"))
+        func header() -> String { Views.render(app, width: 160, height: 40).line(2) }
+        #expect(header().contains("Method ours-ls") && header().contains("(marked)") && header().contains("lr 0.001") && header().contains("batch 128"))
+        app.handle(.character("a"))
+        #expect(header().contains("attribute water (a)") && !header().contains("(marked)"))
+        app.handle(.character("a"))
+        #expect(header().contains("attribute land (a)"))
+        app.handle(.character("l")); app.handle(.character("b")); app.handle(.character("m"))
+        #expect(header().contains("lr 0.003") && header().contains("batch 256") && header().contains("Method ours-vs"))
+        for _ in 0..<3 { app.handle(.character("-")) }
+        #expect(header().contains("epochs 7 "))
+    }
+}
