@@ -126,6 +126,25 @@ struct TerminalUITests {
         #expect(run.status == .finished && run.method == "ours-ls" && run.bestEpoch != nil)
     }
 
+    @Test func aRunStartedFromTheCLIIsFollowedLive() throws {
+        let (ui, ws) = try Self.session("follow")
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("3")
+        try ui.wait { $0.contains("Method ours-ls") }
+        let p = Process()
+        p.executableURL = CLIRunner.executable
+        p.arguments = ["train", try SampleData.bundle(), "--workspace", ws, "--method", "erm", "--epochs", "300", "--batch-size", "8", "--json"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { p.terminate() }; p.waitUntilExit() }
+        let epochRow = #"\s+[0-9]+ +[0-9]+\.[0-9]{4} +[0-9.]+%"#
+        let live = try ui.wait(timeout: 30, idle: false) {
+            $0.contains("following run 1 (erm) from another process") && $0.range(of: epochRow, options: .regularExpression) != nil
+        }
+        #expect(live.contains("following run 1 (erm)") && live.range(of: epochRow, options: .regularExpression) != nil, "\(live)")
+        p.terminate()
+    }
+
     @Test func groupsScreenNamesTheWorstGroup() throws {
         let (ui, _) = try Self.session("groups")
         try ui.wait { $0.contains("Class landbird") }
