@@ -222,10 +222,17 @@ public final class App {
 
     // MARK: preview
 
+    /// Drawn every frame on the Preview screen: computed once per (class, attribute).
+    var previewLists: [Int: (all: [Int], withCount: Int)] = [:]
+
     public func previewList() -> (all: [Int], withCount: Int) {
         guard let row = selectedAttribute else { return ([], 0) }
+        let key = row.classIndex * model.audit.attributes.count + row.attribute
+        if let cached = previewLists[key] { return cached }
         let e = model.examples(class: row.classIndex, attribute: row.attribute)
-        return (e.with + e.without, e.with.count)
+        let list = (e.with + e.without, e.with.count)
+        previewLists[key] = list
+        return list
     }
 
     func loadPreview() {

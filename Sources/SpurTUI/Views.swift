@@ -55,7 +55,7 @@ public enum Views {
         }
         let s = g.height - 1
         g.fill(x: 0, y: s, width: g.width, height: 1, style: t.statusBar)
-        let engine = app.train.running ? "engine: \(app.train.status)" : "engine: \(app.train.status)"
+        let engine = "engine: \(app.train.status)"
         let right = app.isIdle ? "ready" : "working…"
         let left = " \(app.model.bundle.directory) │ \((app.model.workspace.path as NSString).lastPathComponent) │ \(engine)"
         g.text(left, x: 0, y: s, style: t.statusBar, maxWidth: g.width - right.count - 2)
