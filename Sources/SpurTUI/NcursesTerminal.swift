@@ -12,13 +12,12 @@ final class NcursesTerminal {
 
     init(useColor: Bool) throws {
         setlocale(LC_ALL, "")   // without it wide characters (▀, braille) print as garbage
-        // A parent may hand us SIGWINCH blocked or ignored (both survive exec);
-        // then ncurses never hears of a resize. Take it back.
+        // A parent may hand us signals blocked or ignored (both survive exec);
+        // then ncurses never hears of a resize, and a closed terminal (SIGHUP)
+        // would leave us running forever. Take them back.
         var unblock = sigset_t()
         sigemptyset(&unblock)
-        sigaddset(&unblock, SIGWINCH)
-        sigaddset(&unblock, SIGINT)
-        sigaddset(&unblock, SIGTERM)
+        for s in [SIGWINCH, SIGINT, SIGTERM, SIGHUP] { sigaddset(&unblock, s) }
         pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         signal(SIGWINCH, SIG_DFL)
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
@@ -140,6 +139,7 @@ enum TerminalSignals {
     static func install() {
         signal(SIGINT) { _ in TerminalSignals.quitRequested = 1 }
         signal(SIGTERM) { _ in TerminalSignals.quitRequested = 1 }
+        signal(SIGHUP) { _ in TerminalSignals.quitRequested = 1 }   // the terminal went away
         for s in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT] {
             signal(s) { sig in
                 endwin()   // leave the terminal usable, then die as the signal would

@@ -35,8 +35,19 @@ final class TmuxSession {
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         let argv = (["tmux", "-L", socket] + args).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        // The test runner's blocked signals would be inherited by the server
+        // and everything it starts: spawn with an empty mask and default handlers.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t(), all = sigset_t()
+        sigemptyset(&empty)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/usr/bin/tmux", &actions, nil, argv, environ)
+        let rc = posix_spawn(&pid, "/usr/bin/tmux", &actions, &attributes, argv, environ)
         guard rc == 0 else { throw InputError(file: "/usr/bin/tmux", "cannot start: \(String(cString: strerror(rc)))") }
         var status: Int32 = 0
         waitpid(pid, &status, 0)
