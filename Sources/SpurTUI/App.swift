@@ -43,11 +43,19 @@ public final class App {
 
     // MARK: rows of the Attributes screen
 
+    /// The audit table never changes, so the ranked rows depend only on
+    /// (class, sort, filter): ranked once per combination, not on every frame
+    /// and every key that asks for the selected row.
+    private var rankedRows: (key: String, rows: [DiscrepancyRow])?
+
     public func attributeRows() -> [DiscrepancyRow] {
+        let key = "\(attributes.classIndex)\u{1}\(attributes.sortBySupport)\u{1}\(attributes.filter)"
+        if let cached = rankedRows, cached.key == key { return cached.rows }
         var rows = model.audit.table.ranked(class: attributes.classIndex, by: attributes.sortBySupport ? .support : .magnitude)
         if !attributes.filter.isEmpty {
             rows = rows.filter { model.audit.attributes[$0.attribute].localizedCaseInsensitiveContains(attributes.filter) }
         }
+        rankedRows = (key, rows)
         return rows
     }
 
