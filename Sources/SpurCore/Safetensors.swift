@@ -283,22 +283,27 @@ public struct SafetensorsWriter {
     /// The complete file: header padded with spaces to a multiple of 8 bytes,
     /// tensors in the order added.
     public func encoded() throws -> Data {
+        var out = try Self.header(for: entries.map { ($0.name, $0.dtype, $0.shape, $0.bytes.count) }, metadata: metadata)
+        for e in entries { out.append(e.bytes) }
+        return out
+    }
+
+    /// The 8-byte length and the JSON header (padded with spaces to a
+    /// multiple of 8) for tensors stored back to back in the given order.
+    static func header(for tensors: [(name: String, dtype: DType, shape: [Int], bytes: Int)],
+                       metadata: [String: String]) throws -> Data {
         var header: [String: Any] = [:]
         var offset = 0
-        for e in entries {
-            header[e.name] = ["dtype": e.dtype.rawValue, "shape": e.shape,
-                              "data_offsets": [offset, offset + e.bytes.count]] as [String: Any]
-            offset += e.bytes.count
+        for t in tensors {
+            header[t.name] = ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + t.bytes]] as [String: Any]
+            offset += t.bytes
         }
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(0x20) }
         var out = Data()
-        out.reserveCapacity(8 + json.count + offset)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(json)
-        for e in entries { out.append(e.bytes) }
-        return out
+        return out + json
     }
 
     public func write(to path: String) throws {
@@ -335,24 +340,14 @@ public final class SafetensorsStreamWriter {
         self.declarations = tensors
         let dir = (path as NSString).deletingLastPathComponent
         temporaryPath = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
-        var header: [String: Any] = [:]
-        var offset = 0
-        for d in tensors {
-            let bytes = d.shape.reduce(1, *) * d.dtype.byteSize
-            header[d.name] = ["dtype": d.dtype.rawValue, "shape": d.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
-            offset += bytes
-        }
-        if !metadata.isEmpty { header["__metadata__"] = metadata }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while json.count % 8 != 0 { json.append(0x20) }
+        let header = try SafetensorsWriter.header(
+            for: tensors.map { ($0.name, $0.dtype, $0.shape, $0.shape.reduce(1, *) * $0.dtype.byteSize) }, metadata: metadata)
         guard FileManager.default.createFile(atPath: temporaryPath, contents: nil),
               let h = FileHandle(forWritingAtPath: temporaryPath) else {
             throw InputError(file: path, "cannot be created")
         }
         handle = h
-        var prefix = Data()
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix.append(contentsOf: $0) }
-        try handle.write(contentsOf: prefix + json)
+        try handle.write(contentsOf: header)
         skipEmptyTensors()
     }
 
