@@ -348,15 +348,6 @@ struct Checkpoint {
     }
 }
 
-extension JSONEncoder {
-    /// Compact, keys sorted: how run configs are stored, so two equal
-    /// configs are equal as text.
-    public static var sortedKeys: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }
-}
 
 /// The best checkpoint's heads of a finished (or cancelled) run.
 public enum RunCheckpoints {

@@ -222,7 +222,7 @@ public enum SyntheticBenchmark {
 
         try BundleWriter.writeDirectory(out, overwrite: overwrite) { staging in
             try BundleWriter.writeContents(contents, into: staging)
-            let recipeData = try JSONEncoder.sorted.encode(r)
+            let recipeData = try JSONEncoder.readable.encode(r)
             try AtomicFile.write(recipeData + Data("\n".utf8), to: staging + "/recipe.json")
             for sub in ["images", "masks"] {
                 try FileManager.default.createDirectory(atPath: staging + "/" + sub, withIntermediateDirectories: true)
@@ -244,13 +244,5 @@ public enum SyntheticBenchmark {
             x0 = min(x0, x); y0 = min(y0, y); x1 = max(x1, x); y1 = max(y1, y)
         } }
         return x1 < 0 ? nil : BoundingBox(x0: Float(x0), y0: Float(y0), x1: Float(x1 + 1), y1: Float(y1 + 1))
-    }
-}
-
-extension JSONEncoder {
-    static var sorted: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return e
     }
 }

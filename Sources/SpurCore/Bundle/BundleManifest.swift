@@ -89,9 +89,7 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     }
 
     public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try AtomicFile.write(encoder.encode(self) + Data("\n".utf8), to: path)
+        try AtomicFile.write(JSONEncoder.readable.encode(self) + Data("\n".utf8), to: path)
     }
 
     private static func fieldPath(_ path: [CodingKey]) -> String {
