@@ -146,9 +146,12 @@ public final class Trainer {
                 if config.method == .groupDRO {
                     // Algorithm 1: update q from this batch's group losses, then
                     // descend on Σ_g q_g L_g.
-                    let probe = Objective(terms: [.ce]).evaluate(heads, on: batch)
+                    // The losses need only the forward pass: no gradient is computed twice.
+                    let logProb = HeadClassifier(heads: heads, classTemplates: batch.classTemplates,
+                                                 templateCount: batch.templateCount).logits(batch.images).logSoftmaxRows()
+                    let perExample = batch.labels.enumerated().map { -logProb[$0.offset, $0.element] }
                     let batchGroups = idx.map { groups[$0] }
-                    dro.update(groupLosses: GroupDROWeights.groupLosses(perExample: probe.perExampleCrossEntropy!, groups: batchGroups))
+                    dro.update(groupLosses: GroupDROWeights.groupLosses(perExample: perExample, groups: batchGroups))
                     let w = dro.exampleWeights(groups: batchGroups)
                     objective.exampleWeights = w
                     objective.weights[.ce] = w.reduce(0, +)

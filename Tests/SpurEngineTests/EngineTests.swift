@@ -205,3 +205,17 @@ struct TrainingEngineTests {
         #expect(failure?.contains("needs a spurious attribute") == true)
     }
 }
+
+struct ForwardOnlyLossTests {
+    /// Group DRO reads per-example losses from the classifier's log-softmax;
+    /// they must equal the objective's cross-entropy terms.
+    @Test func classifierLogSoftmaxGivesTheObjectivesPerExampleLosses() {
+        var rng = SeededGenerator(seed: 17)
+        let batch = RandomBatch.make(&rng)
+        let heads = RandomBatch.heads(&rng)
+        let objective = Objective(terms: [.ce]).evaluate(heads, on: batch).perExampleCrossEntropy!
+        let logProb = HeadClassifier(heads: heads, classTemplates: batch.classTemplates, templateCount: batch.templateCount)
+            .logits(batch.images).logSoftmaxRows()
+        for (i, y) in batch.labels.enumerated() { #expect(abs(-logProb[i, y] - objective[i]) < 1e-5) }
+    }
+}
