@@ -1,10 +1,14 @@
 import SpurCore
 
-/// The built-in frozen image encoder: a fixed, seeded convolutional network
-/// with random filters (im2col + sgemm), ReLU after each layer, and a frozen
-/// per-channel normalisation calibrated once. Its last map is the spatial
-/// feature `F` (`grid × grid × dim`); the pooled feature is its mean, so
-/// Grad-CAM through the head is exactly Grad-CAM on this map.
+/// The built-in frozen image encoder. A stem of fixed, seeded random
+/// convolutions (stride 2, colour and luminance edges in, ReLU) plays the
+/// part of generic early layers; two top layers — a 3×3 convolution whose
+/// receptive field spans a whole bird, then a 1×1 convolution — are
+/// pre-trained on a broad captioned corpus (`EncoderPretraining`) and then
+/// frozen, the analogue of CLIP's web-scale pre-training. Its last map is the
+/// spatial feature `F` (`grid × grid × dim`, normalised per channel with
+/// statistics fixed once); the pooled feature is the mean of `F`, so Grad-CAM
+/// through the head is exactly Grad-CAM on this map.
 public struct SyntheticImageEncoder: Sendable {
     struct Layer: Sendable {
         var kernel: Int, stride: Int, inChannels: Int, outChannels: Int
@@ -13,95 +17,158 @@ public struct SyntheticImageEncoder: Sendable {
     }
 
     public let imageSize: Int
-    var layers: [Layer]
+    var stem: [Layer]
+    /// The pre-trained layers: `top[0]` 3×3 stride 1, `top[1]` 1×1.
+    var top: [Layer]
     var mean: [Float]
     var inverseStd: [Float]
+    /// The stem output's per-channel standardisation (fixed once, like a frozen batch norm).
+    var stemMean: [Float], stemInverseStd: [Float]
 
-    public var dim: Int { layers.last!.outChannels }
-    public var grid: Int { layers.reduce(imageSize) { ($0 + $1.stride - 1) / $1.stride } }
+    public var dim: Int { top.last!.outChannels }
+    public var grid: Int { stem.reduce(imageSize) { ($0 + $1.stride - 1) / $1.stride } }
+    var cells: Int { grid * grid }
+    var stemChannels: Int { stem.last!.outChannels }
 
-    public init(seed: UInt64, imageSize: Int, widths: [Int] = [64, 128, 256]) {
+    /// `widths`: the stem's channels (each a stride-2 layer), then the two
+    /// pre-trained layers' channels.
+    public init(seed: UInt64, imageSize: Int, widths: [Int] = [32, 64, 96, 128, 128]) {
+        precondition(widths.count >= 3, "an encoder needs a stem layer and two top layers")
         var rng = SeededGenerator(seed: seed, purpose: "image-encoder")
         self.imageSize = imageSize
-        var layers: [Layer] = []
-        var inC = SyntheticImageEncoder.inputChannels
-        for (i, w) in widths.enumerated() {
-            let k = i == 0 ? 5 : 3
+        func layer(_ k: Int, _ stride: Int, _ inC: Int, _ outC: Int, bias: Float) -> Layer {
             let fanIn = k * k * inC
             // He initialisation keeps activations O(1) through the ReLUs; a
-            // small negative bias makes the features sparse, hence selective.
-            let weights = rng.gaussianMatrix(rows: fanIn, cols: w, std: (2 / Float(fanIn)).squareRoot())
-            let bias = (0..<w).map { _ in -0.1 * abs(rng.nextGaussian()) }
-            layers.append(Layer(kernel: k, stride: 2, inChannels: inC, outChannels: w, weights: weights, bias: bias))
+            // small negative stem bias makes the features sparse, hence selective.
+            let weights = rng.gaussianMatrix(rows: fanIn, cols: outC, std: (2 / Float(fanIn)).squareRoot())
+            return Layer(kernel: k, stride: stride, inChannels: inC, outChannels: outC, weights: weights,
+                         bias: (0..<outC).map { _ in bias * abs(rng.nextGaussian()) })
+        }
+        var stem: [Layer] = []
+        var inC = Self.inputChannels
+        for (i, w) in widths.dropLast(2).enumerated() {
+            stem.append(layer(i == 0 ? 5 : 3, 2, inC, w, bias: -0.1))
             inC = w
         }
-        self.layers = layers
-        mean = [Float](repeating: 0, count: inC)
-        inverseStd = [Float](repeating: 1, count: inC)
+        let (w4, w5) = (widths[widths.count - 2], widths[widths.count - 1])
+        top = [layer(3, 1, inC, w4, bias: 0), layer(1, 1, w4, w5, bias: 0)]
+        self.stem = stem
+        stemMean = [Float](repeating: 0, count: inC)
+        stemInverseStd = [Float](repeating: 1, count: inC)
+        mean = [Float](repeating: 0, count: w5)
+        inverseStd = [Float](repeating: 1, count: w5)
     }
 
-    /// Fixes the output normalisation from calibration images (the
-    /// pre-training corpus), like a frozen batch norm.
-    public mutating func calibrate(on images: [RGBImage]) {
-        let maps = rawMaps(images)
-        let d = dim
-        var sum = [Double](repeating: 0, count: d), sq = [Double](repeating: 0, count: d)
-        for m in maps {
-            let pooled = m.meanOfRowBlocks(m.rows)
-            for c in 0..<d { sum[c] += Double(pooled.storage[c]); sq[c] += Double(pooled.storage[c] * pooled.storage[c]) }
+    // MARK: Forward
+
+    /// The stem's output for a batch: `[B·cells, stemChannels]`, HWC per image.
+    func stemActivations(_ images: ArraySlice<RGBImage>) -> Matrix {
+        var size = imageSize
+        let c = Self.inputChannels
+        var act = Matrix(rows: images.count * size * size, cols: c)
+        for (b, img) in images.enumerated() {
+            precondition(img.width == imageSize && img.height == imageSize, "image is not \(imageSize)×\(imageSize)")
+            act.storage.replaceSubrange(b * size * size * c ..< (b + 1) * size * size * c, with: Self.inputFeatures(img))
         }
-        let n = Double(maps.count)
-        for c in 0..<d {
-            let mu = sum[c] / n
-            mean[c] = Float(mu)
-            inverseStd[c] = Float(1 / max((sq[c] / n - mu * mu).squareRoot(), 1e-6))
+        for layer in stem {
+            (act, size) = Self.convolve(act, images: images.count, size: size, layer: layer)
         }
+        Self.standardise(&act, mean: stemMean, inverseStd: stemInverseStd)
+        return act
+    }
+
+    mutating func calibrateStem(on images: [RGBImage]) {
+        (stemMean, stemInverseStd) = ([Float](repeating: 0, count: stemChannels), [Float](repeating: 1, count: stemChannels))
+        (stemMean, stemInverseStd) = Self.channelStatistics(stemActivations(images[...]))
+    }
+
+    /// What the top layers compute for a batch, kept for the backward pass.
+    struct TopForward {
+        var patches: Matrix   // im2col of the stem output
+        var hidden: Matrix    // ReLU(top[0]), [B·cells, w4]
+        var output: Matrix    // ReLU(top[1]), [B·cells, dim], before normalisation
+    }
+
+    func topForward(stem act: Matrix, images: Int) -> TopForward {
+        let (patches, _) = Self.im2col(act, images: images, size: grid, layer: top[0])
+        let hidden = Self.affineReLU(patches, top[0])
+        return TopForward(patches: patches, hidden: hidden, output: Self.affineReLU(hidden, top[1]))
+    }
+
+    /// Unnormalised maps of a batch, `[B·cells, dim]`.
+    func rawMaps(_ images: ArraySlice<RGBImage>) -> Matrix {
+        topForward(stem: stemActivations(images), images: images.count).output
     }
 
     /// Spatial maps `[grid·grid, dim]`, one per image, normalised.
     public func spatialMaps(_ images: [RGBImage]) -> [Matrix] {
-        rawMaps(images).map { m in
-            var m = m
+        var out: [Matrix] = []
+        out.reserveCapacity(images.count)
+        for start in stride(from: 0, to: images.count, by: Self.batch) {
+            var m = rawMaps(images[start..<min(images.count, start + Self.batch)])
+            normalise(&m)
+            for b in 0..<(m.rows / cells) { out.append(m.rows(b * cells ..< (b + 1) * cells)) }
+        }
+        return out
+    }
+
+    func normalise(_ m: inout Matrix) { Self.standardise(&m, mean: mean, inverseStd: inverseStd) }
+
+    static func standardise(_ m: inout Matrix, mean: [Float], inverseStd: [Float]) {
+        let d = m.cols
+        m.storage.withUnsafeMutableBufferPointer { x in
             for r in 0..<m.rows {
-                for c in 0..<m.cols { m.storage[r * m.cols + c] = (m.storage[r * m.cols + c] - mean[c]) * inverseStd[c] }
+                for c in 0..<d { x[r * d + c] = (x[r * d + c] - mean[c]) * inverseStd[c] }
             }
-            return m
         }
     }
 
-    private func rawMaps(_ images: [RGBImage]) -> [Matrix] {
-        var out: [Matrix] = []
-        out.reserveCapacity(images.count)
-        let batch = 32
-        var start = 0
-        while start < images.count {
-            let chunk = Array(images[start..<min(images.count, start + batch)])
-            var size = imageSize
-            // Activations of the whole chunk, [B·size·size, channels], HWC per image.
-            let c = Self.inputChannels
-            var act = Matrix(rows: chunk.count * size * size, cols: c)
-            for (b, img) in chunk.enumerated() {
-                precondition(img.width == imageSize && img.height == imageSize, "image is not \(imageSize)×\(imageSize)")
-                let channels = Self.inputFeatures(img)
-                act.storage.replaceSubrange(b * size * size * c ..< (b + 1) * size * size * c, with: channels)
-            }
-            for layer in layers {
-                let (cols, outSize) = Self.im2col(act, images: chunk.count, size: size, layer: layer)
-                var next = Matrix(rows: cols.rows, cols: layer.outChannels)
-                Matrix.gemm(cols, layer.weights, into: &next)
-                for r in 0..<next.rows {
-                    for c in 0..<next.cols {
-                        next.storage[r * next.cols + c] = max(0, next.storage[r * next.cols + c] + layer.bias[c])
-                    }
-                }
-                act = next
-                size = outSize
-            }
-            let cells = size * size
-            for b in 0..<chunk.count { out.append(act.rows(b * cells ..< (b + 1) * cells)) }
-            start += batch
+    /// Per-column mean and inverse standard deviation of the rows of `m`.
+    static func channelStatistics(_ p: Matrix) -> ([Float], [Float]) {
+        let d = p.cols
+        var sum = [Double](repeating: 0, count: d), sq = [Double](repeating: 0, count: d)
+        for r in 0..<p.rows {
+            for c in 0..<d { let x = Double(p.storage[r * d + c]); sum[c] += x; sq[c] += x * x }
         }
-        return out
+        let n = Double(max(p.rows, 1))
+        let mean = sum.map { Float($0 / n) }
+        let inverseStd = (0..<d).map { c in Float(1 / max((sq[c] / n - sum[c] * sum[c] / (n * n)).squareRoot(), 1e-6)) }
+        return (mean, inverseStd)
+    }
+
+    /// Fixes the output normalisation from calibration images (the
+    /// pre-training corpus), like a frozen batch norm: each channel of the
+    /// pooled feature gets mean 0 and variance 1 there.
+    public mutating func calibrate(on images: [RGBImage]) {
+        var pooled: [Matrix] = []
+        for start in stride(from: 0, to: images.count, by: Self.batch) {
+            pooled.append(rawMaps(images[start..<min(images.count, start + Self.batch)]).meanOfRowBlocks(cells))
+        }
+        calibrate(pooled: Matrix.vstack(pooled))
+    }
+
+    mutating func calibrate(pooled p: Matrix) { (mean, inverseStd) = Self.channelStatistics(p) }
+
+    static let batch = 64
+
+    // MARK: Layers
+
+    /// `ReLU(x·W + b)`.
+    static func affineReLU(_ x: Matrix, _ layer: Layer) -> Matrix {
+        var y = Matrix(rows: x.rows, cols: layer.outChannels)
+        Matrix.gemm(x, layer.weights, into: &y)
+        let n = y.cols
+        y.storage.withUnsafeMutableBufferPointer { out in
+            for r in 0..<y.rows {
+                for c in 0..<n { out[r * n + c] = max(0, out[r * n + c] + layer.bias[c]) }
+            }
+        }
+        return y
+    }
+
+    static func convolve(_ x: Matrix, images: Int, size: Int, layer: Layer) -> (Matrix, Int) {
+        let (cols, outSize) = im2col(x, images: images, size: size, layer: layer)
+        return (affineReLU(cols, layer), outSize)
     }
 
     /// Colour (centred RGB) plus the luminance gradient (Sobel x, y and its
@@ -168,4 +235,3 @@ public struct SyntheticImageEncoder: Sendable {
         return (cols, outSize)
     }
 }
-

@@ -37,11 +37,14 @@ public enum SceneObject: String, CaseIterable, Sendable {
 
 /// Everything random about one scene, drawn once from the scene stream.
 public struct SceneSpec: Sendable {
-    public var birdClass: BirdClass
+    public var birdClass: BirdClass { Species.all[species].birdClass }
+    /// Index into `Species.all`.
+    public var species: Int
     public var background: Background
     public var objects: Set<SceneObject>
     var horizon: Double
     var birdX: Double, birdY: Double, birdScale: Double, facingLeft: Bool
+    var shape: BirdShape
     var bodyColor: Canvas.Color, wingColor: Canvas.Color, beakColor: Canvas.Color
     var variation: [Double]   // small per-scene shape and placement jitter, in [0, 1)
     var textureSeed: UInt64
@@ -57,16 +60,25 @@ public struct SceneSpec: Sendable {
         func u() -> Double { Double(rng.next() >> 11) * 0x1p-53 }
         var objects = Set<SceneObject>()
         for o in SceneObject.allCases where u() < o.probability(c, b) { objects.insert(o) }
+        let candidates = Species.of(c)
+        let species = candidates[min(Int(u() * Double(candidates.count)), candidates.count - 1)]
+        let traits = Species.all[species]
         let s = Double(size)
         let horizon = s * (0.3 + 0.12 * u())
-        let scale = s / 64 * (1.4 + 0.4 * u())
-        let body = plumage[Int(u() * Double(plumage.count))]
-        var wing = plumage[Int(u() * Double(plumage.count))]
+        let scale = s / 64 * (1.3 + 0.4 * u())
+        // Plumage: usually one of the species' colours, sometimes any colour.
+        func colour() -> Canvas.Color {
+            u() < 0.75 ? plumage[traits.plumage[Int(u() * Double(traits.plumage.count))]]
+                       : plumage[Int(u() * Double(plumage.count))]
+        }
+        let body = colour()
+        var wing = colour()
         if wing == body { wing = (body.0 / 2, body.1 / 2, body.2 / 2) }
         return SceneSpec(
-            birdClass: c, background: b, objects: objects, horizon: horizon,
-            birdX: s * (0.3 + 0.4 * u()), birdY: horizon + (s - horizon) * (0.35 + 0.3 * u()),
-            birdScale: scale, facingLeft: u() < 0.5, bodyColor: body, wingColor: wing,
+            species: species, background: b, objects: objects, horizon: horizon,
+            birdX: s * (0.32 + 0.36 * u()), birdY: horizon + (s - horizon) * (0.3 + 0.25 * u()),
+            birdScale: scale, facingLeft: u() < 0.5, shape: BirdShape.sample(traits, u),
+            bodyColor: body, wingColor: wing,
             beakColor: beaks[Int(u() * Double(beaks.count))],
             variation: (0..<16).map { _ in u() }, textureSeed: rng.next())
     }
@@ -159,54 +171,56 @@ public enum SceneRenderer {
         }
     }
 
-    /// The class is in the silhouette: a landbird is round and upright with
-    /// a short neck and visible legs; a waterbird is long and flat with a
-    /// long curved neck and a long beak, and no legs showing.
+    /// The class is in the silhouette, drawn from the species' build:
+    /// legs, tail, body, wing, neck, head, beak and eye, back to front.
     static func drawBird(_ spec: SceneSpec, _ canvas: inout Canvas) {
-        let k = spec.birdScale
+        let b = spec.shape
+        let k = spec.birdScale * Species.all[spec.species].size
         let dir: Double = spec.facingLeft ? -1 : 1
         let (x0, y0) = (spec.birdX, spec.birdY)
-        let v = spec.variation
-        func p(_ dx: Double, _ dy: Double) -> (Double, Double) { (x0 + dir * dx * k, y0 + dy * k) }
+        let (cosT, sinT) = (cosine(b.tilt), sine(b.tilt))
         let layer = Canvas.bird
-        switch spec.birdClass {
-        case .landbird:
-            let legLength = 6 + 2 * v[10]
-            for dx in [-1.5, 1.5] {
-                let (a, b) = p(dx, 3), (c, d) = p(dx + 0.5, 3 + legLength)
-                canvas.line(a, b, c, d, width: 1.1 * k, (90, 70, 40), layer: layer)
-            }
-            let (tx, ty) = p(-7, -2), (tx2, ty2) = p(-11, -6 - 2 * v[11]), (tx3, ty3) = p(-10, -1)
-            canvas.polygon([(tx, ty), (tx2, ty2), (tx3, ty3)], spec.wingColor, layer: layer)
-            let (bx, by) = p(0, 0)
-            canvas.ellipse(cx: bx, cy: by, rx: 7.5 * k, ry: 6 * k, angle: dir * -0.3, spec.bodyColor, layer: layer)
-            let (wx, wy) = p(-1.5, 0.5)
-            canvas.ellipse(cx: wx, cy: wy, rx: 4.5 * k, ry: 3 * k, angle: dir * -0.3, spec.wingColor, layer: layer)
-            let (hx, hy) = p(5, -6.5)
-            canvas.ellipse(cx: hx, cy: hy, rx: 3.6 * k, ry: 3.6 * k, spec.bodyColor, layer: layer)
-            let (b1x, b1y) = p(8.2, -7.5), (b2x, b2y) = p(11.5 + v[12], -6.5), (b3x, b3y) = p(8.2, -5.5)
-            canvas.polygon([(b1x, b1y), (b2x, b2y), (b3x, b3y)], spec.beakColor, layer: layer)
-            let (ex, ey) = p(5.8, -7.3)
-            canvas.set(Int(ex), Int(ey), (10, 10, 10), layer: layer)
-        case .waterbird:
-            let (bx, by) = p(0, 1)
-            canvas.ellipse(cx: bx, cy: by, rx: 10.5 * k, ry: 4 * k, spec.bodyColor, layer: layer)
-            let (wx, wy) = p(-2, 0.5)
-            canvas.ellipse(cx: wx, cy: wy, rx: 6.5 * k, ry: 2.5 * k, spec.wingColor, layer: layer)
-            let (t1x, t1y) = p(-9, 0), (t2x, t2y) = p(-14, -1.5 - v[13]), (t3x, t3y) = p(-9, 2.5)
-            canvas.polygon([(t1x, t1y), (t2x, t2y), (t3x, t3y)], spec.bodyColor, layer: layer)
-            // An S-shaped neck in three segments, up from the front of the body.
-            let lean = 1.5 * v[14]
-            let pts = [p(7, -1), p(9.5 + lean, -5), p(8 + lean, -9), p(10 + lean, -13)]
-            for i in 0..<3 {
-                canvas.line(pts[i].0, pts[i].1, pts[i + 1].0, pts[i + 1].1, width: 2.3 * k, spec.bodyColor, layer: layer)
-            }
-            let (hx, hy) = p(11 + lean, -13.5)
-            canvas.ellipse(cx: hx, cy: hy, rx: 2.6 * k, ry: 2.2 * k, spec.bodyColor, layer: layer)
-            let (b1x, b1y) = p(12.5 + lean, -14.2), (b2x, b2y) = p(19 + lean + v[15], -13), (b3x, b3y) = p(12.5 + lean, -12.6)
-            canvas.polygon([(b1x, b1y), (b2x, b2y), (b3x, b3y)], spec.beakColor, layer: layer)
-            let (ex, ey) = p(11.5 + lean, -14.2)
-            canvas.set(Int(ex), Int(ey), (10, 10, 10), layer: layer)
+        /// A point in the body's frame (along its axis, across it downwards).
+        func body(_ along: Double, _ across: Double) -> (Double, Double) {
+            (x0 + dir * (along * cosT - across * sinT) * k, y0 + (along * sinT + across * cosT) * k)
         }
+        /// A point offset from `o` in upright scene units.
+        func offset(_ o: (Double, Double), _ dx: Double, _ dy: Double) -> (Double, Double) {
+            (o.0 + dir * dx * k, o.1 + dy * k)
+        }
+        let (L, H) = (b.bodyLength, b.bodyHeight)
+        if b.legLength > 0.5 {
+            for along in [-0.2 * L, 0.15 * L] {
+                let top = body(along, 0.7 * H)
+                let foot = offset(top, 0.6, b.legLength)
+                canvas.line(top.0, top.1, foot.0, foot.1, width: 1.1 * k, (90, 70, 40), layer: layer)
+            }
+        }
+        canvas.polygon([body(-0.8 * L, -0.35 * H), body(-(L + b.tailLength), -0.4 - 1.6 * b.tailLift),
+                        body(-0.8 * L, 0.4 * H)], spec.wingColor, layer: layer)
+        let centre = body(0, 0)
+        canvas.ellipse(cx: centre.0, cy: centre.1, rx: L * k, ry: H * k, angle: dir * b.tilt, spec.bodyColor, layer: layer)
+        let wing = body(-0.15 * L, 0.05 * H)
+        canvas.ellipse(cx: wing.0, cy: wing.1, rx: 0.6 * L * k, ry: 0.55 * H * k, angle: dir * b.tilt, spec.wingColor, layer: layer)
+        // The neck rises from the front of the body in an S of three segments.
+        let base = body(0.7 * L, -0.55 * H)
+        let n = b.neckLength, lean = 0.12 * n * b.neckBend
+        var neck = [base]
+        if n > 0.5 {
+            neck += [offset(base, 0.2 * n + lean, -0.33 * n), offset(base, 0.08 * n + lean, -0.67 * n),
+                     offset(base, 0.25 * n + lean, -n)]
+            for i in 0..<3 {
+                canvas.line(neck[i].0, neck[i].1, neck[i + 1].0, neck[i + 1].1, width: b.neckWidth * k,
+                            spec.bodyColor, layer: layer)
+            }
+        }
+        let r = b.headRadius
+        let head = offset(neck.last!, 0.2 * r, -0.45 * r)
+        canvas.ellipse(cx: head.0, cy: head.1, rx: r * k, ry: 0.9 * r * k, spec.bodyColor, layer: layer)
+        let root = offset(head, 0.75 * r, 0)
+        canvas.polygon([offset(root, 0, -b.beakDepth / 2), offset(root, b.beakLength, 0.3),
+                        offset(root, 0, b.beakDepth / 2)], spec.beakColor, layer: layer)
+        let eye = offset(head, 0.35 * r, -0.3 * r)
+        canvas.set(Int(eye.0), Int(eye.1), (10, 10, 10), layer: layer)
     }
 }

@@ -6,13 +6,16 @@ import SpurCore
 public struct SynthRecipe: Codable, Equatable, Sendable {
     public var seed: UInt64 = 7
     public var imageSize: Int = 64
-    public var train: Int = 1600
-    public var val: Int = 400
-    public var test: Int = 800
+    /// Waterbirds' training split: 4,795 examples, groups 3,498 / 184 / 56 / 1,057.
+    public var train: Int = 4795
+    /// Validation and test: every (class, background) group equally often,
+    /// 300 test examples per group (a group accuracy's 95 % interval ≈ ±5 points).
+    public var val: Int = 1200
+    public var test: Int = 1200
     /// P(land | landbird) = P(water | waterbird) in the training split.
     public var correlation: Double = 0.95
     /// Share of landbirds in the training split (Waterbirds: 3682 / 4795).
-    public var landbirdShare: Double = 0.768
+    public var landbirdShare: Double = 0.7679
     /// Size and bias of the caption corpus the projections are pre-trained on.
     public var pretrainExamples: Int = 4000
     public var pretrainCorrelation: Double = 0.9
@@ -21,7 +24,12 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
     public var detectionNoise: Double = 0.1
     public var textDim: Int = 64
     public var embeddingDim: Int = 64
-    public var encoderWidths: [Int] = [64, 128, 256]
+    /// The image encoder: stride-2 random stem layers, then the two
+    /// pre-trained top layers (3×3 and 1×1); the last is the feature dimension.
+    public var encoderWidths: [Int] = [32, 64, 96, 128, 128]
+    /// The broad corpus the encoder's top layers are pre-trained on, and its steps.
+    public var encoderCorpus: Int = 6000
+    public var encoderSteps: Int = 400
 
     public init() {}
 
@@ -30,7 +38,7 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
         case landbirdShare = "landbird_share", pretrainExamples = "pretrain_examples"
         case pretrainCorrelation = "pretrain_correlation", pretrainSteps = "pretrain_steps"
         case detectionNoise = "detection_noise", textDim = "text_dim", embeddingDim = "embedding_dim"
-        case encoderWidths = "encoder_widths"
+        case encoderWidths = "encoder_widths", encoderCorpus = "encoder_corpus", encoderSteps = "encoder_steps"
     }
 
     /// Missing keys keep their defaults, so a recipe file names only what it changes.
@@ -51,6 +59,8 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
         textDim = try c.decodeIfPresent(Int.self, forKey: .textDim) ?? d.textDim
         embeddingDim = try c.decodeIfPresent(Int.self, forKey: .embeddingDim) ?? d.embeddingDim
         encoderWidths = try c.decodeIfPresent([Int].self, forKey: .encoderWidths) ?? d.encoderWidths
+        encoderCorpus = try c.decodeIfPresent(Int.self, forKey: .encoderCorpus) ?? d.encoderCorpus
+        encoderSteps = try c.decodeIfPresent(Int.self, forKey: .encoderSteps) ?? d.encoderSteps
     }
 
     public static func read(path: String) throws -> SynthRecipe {
@@ -84,6 +94,11 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
         try require(pretrainSteps >= 0, "pretrain_steps", "is negative")
         try require(detectionNoise >= 0 && detectionNoise < 0.5, "detection_noise", "is \(detectionNoise), expected 0 ≤ noise < 0.5")
         try require(textDim >= 4 && embeddingDim >= 4, "text_dim", "dims must be at least 4")
-        try require(!encoderWidths.isEmpty && encoderWidths.allSatisfy { $0 >= 1 && $0 <= 1024 }, "encoder_widths", "expected 1...1024 channels per layer")
+        try require(encoderWidths.count >= 3 && encoderWidths.allSatisfy { $0 >= 1 && $0 <= 1024 }, "encoder_widths",
+                    "expected at least 3 layers (stem, then two pre-trained) of 1...1024 channels")
+        try require(imageSize >> (encoderWidths.count - 2) >= 2, "encoder_widths",
+                    "\(encoderWidths.count - 2) stride-2 layers leave no grid of an image of side \(imageSize)")
+        try require(encoderCorpus >= 64, "encoder_corpus", "is \(encoderCorpus), expected at least 64")
+        try require(encoderSteps >= 0, "encoder_steps", "is negative")
     }
 }

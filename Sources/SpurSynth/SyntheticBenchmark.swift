@@ -53,8 +53,8 @@ public enum SyntheticBenchmark {
         if text.hasSuffix(".") { text.removeLast() }
         if u() < 0.6 {
             text += " " + (s.background == .water
-                ? pick(["on the water", "on the lake", "at the sea", "swimming in a pond"])
-                : pick(["in the forest", "on the ground", "in the woods", "on the grass"]))
+                ? pick(["on water", "on the water", "on the lake", "at the sea", "in the water"])
+                : pick(["on land", "on the land", "in the forest", "on the ground", "on the grass"]))
         }
         let phrases: [SceneObject: [String]] = [
             .boat: ["next to a boat", "near a sailboat"], .tree: ["by a tree", "under a tree"],
@@ -162,6 +162,11 @@ public enum SyntheticBenchmark {
         func elapsed() -> String { String(format: "%5.1fs", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
 
         let data = sampleDataset(r)
+        // The broad corpus: every species on both backgrounds equally often.
+        var broadRNG = SeededGenerator(seed: r.seed, purpose: "encoder-scenes")
+        let broad = (0..<r.encoderCorpus).map { i -> SceneSpec in
+            SceneSpec.sample(BirdClass(rawValue: i % 2)!, Background(rawValue: (i / 2) % 2)!, size: r.imageSize, rng: &broadRNG)
+        }
         var corpusRNG = SeededGenerator(seed: r.seed, purpose: "pretrain-scenes")
         let corpus = (0..<r.pretrainExamples).map { i -> SceneSpec in
             let c = BirdClass(rawValue: i % 2)!
@@ -172,14 +177,19 @@ public enum SyntheticBenchmark {
         }
         var captionRNG = SeededGenerator(seed: r.seed, purpose: "captions")
         let captions = corpus.map { caption($0, rng: &captionRNG) }
-        log("\(elapsed())  sampled \(data.specs.count) scenes and a corpus of \(corpus.count) captioned scenes")
+        log("\(elapsed())  sampled \(data.specs.count) scenes, a broad corpus of \(broad.count) and a biased captioned corpus of \(corpus.count)")
 
         let rendered = render(data.specs, size: r.imageSize)
+        let broadImages = render(broad, size: r.imageSize).map(\.image)
         let corpusImages = render(corpus, size: r.imageSize).map(\.image)
-        log("\(elapsed())  rendered \(rendered.count + corpusImages.count) images")
+        log("\(elapsed())  rendered \(rendered.count + broadImages.count + corpusImages.count) images")
 
         var imageEncoder = SyntheticImageEncoder(seed: r.seed, imageSize: r.imageSize, widths: r.encoderWidths)
-        imageEncoder.calibrate(on: corpusImages)
+        let tags = broad.map(EncoderPretraining.Tags.init)
+        EncoderPretraining(steps: r.encoderSteps).run(&imageEncoder, images: broadImages, tags: tags, seed: r.seed) { step, loss, accuracy in
+            log("\(elapsed())  encoder pre-training step \(step): caption-word loss \(String(format: "%.3f", loss)), species \(String(format: "%.0f%%", 100 * accuracy))")
+        }
+        imageEncoder.calibrate(on: broadImages)
         let textEncoder = WordVectorTextEncoder(seed: r.seed, dim: r.textDim)
         let corpusFeatures = Matrix.vstack(imageEncoder.spatialMaps(corpusImages).map { $0.meanOfRowBlocks($0.rows) })
         let maps = imageEncoder.spatialMaps(rendered.map(\.image))
@@ -210,7 +220,7 @@ public enum SyntheticBenchmark {
                            mask: String(format: "masks/%05d.png", i), bbox: boundingBox(rendered[i].mask, size: r.imageSize))
         }
         let manifest = BundleManifest(
-            model: "spurscope-synth-cnn", textEncoder: textEncoder.descriptor,
+            model: "spurscope-synth-cnn-v2", textEncoder: textEncoder.descriptor,
             dims: .init(imageDim: imageEncoder.dim, textDim: r.textDim, embeddingDim: r.embeddingDim),
             grid: .init(height: imageEncoder.grid, width: imageEncoder.grid), pooling: .mean,
             classes: classes, templates: templates, attributes: attributes, tensors: [], groups: ["water"])

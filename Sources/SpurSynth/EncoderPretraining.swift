@@ -1,0 +1,174 @@
+import Foundation
+import SpurCore
+
+/// Pre-trains the encoder's top layers on a broad corpus, then they stay
+/// frozen. The corpus is the stand-in for web-scale image–text data: every
+/// species appears on both backgrounds equally often, and each image's
+/// caption names the species, the background and the objects in it. The
+/// encoder learns to predict those caption words from the pooled feature
+/// (species: softmax; background and each object: sigmoid) — weakly
+/// supervised pre-training on caption words, so its features hold both the
+/// bird and the scene, as CLIP's do.
+///
+/// Gradients run back through the mean pooling, the 1×1 layer and the 3×3
+/// layer to the layers' weights; the stem is fixed, so its output is
+/// computed once and no gradient into the image is needed.
+struct EncoderPretraining {
+    /// What a caption says about one corpus image.
+    struct Tags {
+        var species: Int
+        /// Yes/no words: the background ("water"), the class ("waterbird"), then
+        /// each object in `SceneObject.allCases` order.
+        var words: [Bool]
+        init(_ s: SceneSpec) {
+            species = s.species
+            words = [s.background == .water, s.birdClass == .waterbird] + SceneObject.allCases.map { s.objects.contains($0) }
+        }
+    }
+
+    var steps: Int
+    var batchSize = 64
+    var learningRate: Float = Float(ProcessInfo.processInfo.environment["SPUR_ENC_LR"] ?? "") ?? 2e-3
+    /// Loss weights of the yes/no words relative to the species word.
+    var wordWeights: [Float] = [1, 1] + [Float](repeating: 0.5, count: SceneObject.allCases.count)
+
+    /// One step's loss and the gradients of the top layers and the tag head.
+    struct StepResult {
+        var loss: Float
+        /// Share of the batch whose species the head names first.
+        var speciesAccuracy: Float
+        var gradients: [[Float]]   // W4, b4, W5, b5, head W, head b
+    }
+
+    static var tagCount: Int { Species.all.count + 2 + SceneObject.allCases.count }
+
+    /// Loss and gradients for one batch whose stem activations are `stemAct`.
+    static func step(_ enc: SyntheticImageEncoder, head: Matrix, headBias: [Float], stemAct: Matrix,
+                     tags: [Tags], wordWeights: [Float]) -> StepResult {
+        let b = tags.count, cells = enc.cells, s = Species.all.count
+        let f = enc.topForward(stem: stemAct, images: b)
+        let pooled = f.output.meanOfRowBlocks(cells)
+        var logits = Matrix.product(pooled, head)
+        let t = logits.cols
+        for r in 0..<b { for c in 0..<t { logits.storage[r * t + c] += headBias[c] } }
+
+        // Loss and its gradient with respect to the logits, averaged over the batch.
+        var dLogits = Matrix(rows: b, cols: t)
+        var loss: Float = 0
+        var correct = 0
+        let invB = 1 / Float(b)
+        for r in 0..<b {
+            // Species: softmax over the first `s` logits only.
+            var m = -Float.infinity
+            for c in 0..<s { m = max(m, logits.storage[r * t + c]) }
+            var sum: Float = 0
+            for c in 0..<s { sum += expf(logits.storage[r * t + c] - m) }
+            let logZ = m + logf(sum)
+            if logits.storage[r * t + tags[r].species] == m { correct += 1 }
+            for c in 0..<s {
+                let lp = logits.storage[r * t + c] - logZ
+                if c == tags[r].species { loss -= lp * invB }
+                dLogits.storage[r * t + c] = (expf(lp) - (c == tags[r].species ? 1 : 0)) * invB
+            }
+            for (j, word) in tags[r].words.enumerated() {
+                let (w, y): (Float, Float) = (wordWeights[j], word ? 1 : 0)
+                let z = logits.storage[r * t + s + j]
+                // BCE with logits, stable form: max(z,0) − z·y + log(1 + e^−|z|).
+                loss += w * invB * (max(z, 0) - z * y + log1pf(expf(-abs(z))))
+                dLogits.storage[r * t + s + j] = w * invB * (1 / (1 + expf(-z)) - y)
+            }
+        }
+
+        let dHead = Matrix.product(pooled, transposeA: true, dLogits)
+        let dHeadBias = columnSums(dLogits)
+        let dPooled = Matrix.product(dLogits, head, transposeB: true)
+        // Mean pooling spreads the pooled gradient evenly over the cells; ReLU gates it.
+        var dOut = Matrix(rows: f.output.rows, cols: f.output.cols)
+        let d = dOut.cols, invCells = 1 / Float(cells)
+        for r in 0..<dOut.rows {
+            let src = (r / cells) * d
+            for c in 0..<d where f.output.storage[r * d + c] > 0 {
+                dOut.storage[r * d + c] = dPooled.storage[src + c] * invCells
+            }
+        }
+        let dW5 = Matrix.product(f.hidden, transposeA: true, dOut)
+        var dHidden = Matrix.product(dOut, enc.top[1].weights, transposeB: true)
+        for i in dHidden.storage.indices where f.hidden.storage[i] <= 0 { dHidden.storage[i] = 0 }
+        let dW4 = Matrix.product(f.patches, transposeA: true, dHidden)
+        return StepResult(loss: loss, speciesAccuracy: Float(correct) * invB, gradients: [dW4.storage, columnSums(dHidden), dW5.storage, columnSums(dOut),
+                                                  dHead.storage, dHeadBias])
+    }
+
+    static func columnSums(_ m: Matrix) -> [Float] {
+        var out = [Float](repeating: 0, count: m.cols)
+        for r in 0..<m.rows { for c in 0..<m.cols { out[c] += m.storage[r * m.cols + c] } }
+        return out
+    }
+
+    /// Trains `enc.top` in place with Adam on mini-batches of the corpus.
+    func run(_ enc: inout SyntheticImageEncoder, images: [RGBImage], tags: [Tags], seed: UInt64,
+             progress: (Int, Float, Float) -> Void) {
+        var initRNG = SeededGenerator(seed: seed, purpose: "encoder-head")
+        let t = Self.tagCount
+        var head = initRNG.gaussianMatrix(rows: enc.dim, cols: t, std: 1 / Float(enc.dim).squareRoot())
+        var headBias = [Float](repeating: 0, count: t)
+        // The stem is frozen: its output for the whole corpus is computed once,
+        // standardised per channel so that the top layers learn quickly.
+        enc.calibrateStem(on: Array(images.prefix(256)))
+        var stemParts: [Matrix] = []
+        for start in stride(from: 0, to: images.count, by: SyntheticImageEncoder.batch) {
+            stemParts.append(enc.stemActivations(images[start..<min(images.count, start + SyntheticImageEncoder.batch)]))
+        }
+        let stemAll = Matrix.vstack(stemParts)
+        stemParts.removeAll()
+
+        var adam = FlatAdam(learningRate: learningRate)
+        var rng = SeededGenerator(seed: seed, purpose: "encoder-batches")
+        var order = Array(images.indices)
+        var cursor = order.count
+        let b = min(batchSize, images.count), cells = enc.cells
+        var accuracy: Float = 0
+        for step in 0..<steps {
+            if cursor + b > order.count { order.shuffle(using: &rng); cursor = 0 }
+            let idx = Array(order[cursor..<(cursor + b)])
+            cursor += b
+            let rows = idx.flatMap { i in (i * cells)..<((i + 1) * cells) }
+            let r = Self.step(enc, head: head, headBias: headBias, stemAct: stemAll.gatherRows(rows),
+                              tags: idx.map { tags[$0] }, wordWeights: wordWeights)
+            var params = [enc.top[0].weights.storage, enc.top[0].bias, enc.top[1].weights.storage, enc.top[1].bias,
+                          head.storage, headBias]
+            adam.step(&params, gradients: r.gradients)
+            enc.top[0].weights.storage = params[0]; enc.top[0].bias = params[1]
+            enc.top[1].weights.storage = params[2]; enc.top[1].bias = params[3]
+            head.storage = params[4]; headBias = params[5]
+            accuracy = 0.9 * accuracy + 0.1 * r.speciesAccuracy
+            if step % 50 == 0 || step == steps - 1 { progress(step, r.loss, accuracy) }
+        }
+    }
+}
+
+/// Adam over a list of flat parameter arrays (the encoder's layers are not
+/// `ProjectionHeads`, which the engine's optimizers update).
+struct FlatAdam {
+    var learningRate: Float
+    var beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
+    var first: [[Float]] = [], second: [[Float]] = []
+    var t = 0
+
+    mutating func step(_ params: inout [[Float]], gradients: [[Float]]) {
+        if first.isEmpty {
+            first = params.map { [Float](repeating: 0, count: $0.count) }
+            second = first
+        }
+        t += 1
+        let c1 = 1 - powf(beta1, Float(t)), c2 = 1 - powf(beta2, Float(t))
+        for p in params.indices {
+            let g = gradients[p]
+            for i in params[p].indices {
+                first[p][i] = beta1 * first[p][i] + (1 - beta1) * g[i]
+                second[p][i] = beta2 * second[p][i] + (1 - beta2) * g[i] * g[i]
+                params[p][i] -= learningRate * (first[p][i] / c1) / ((second[p][i] / c2).squareRoot() + epsilon)
+            }
+        }
+    }
+}
