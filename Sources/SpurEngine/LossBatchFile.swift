@@ -3,10 +3,12 @@ import SpurCore
 /// A loss batch stored as safetensors (the input of `spurscope loss`):
 /// `image [B,Dv]`, `label [B]`, `attr [B]`, `caption [B,Dt]`,
 /// `class_templates [C,K,Dt]`, `group_templates [C,2,K,Dt]`,
-/// `W_v [E,Dv]`, `W_t [E,Dt]`, `logit_scale [] or [1]`.
+/// `W_v [E,Dv]`, `W_t [E,Dt]`, `logit_scale [] or [1]`, and for the official
+/// form `attr_prompts [2,Dt]` (the absent and the present value's word prompt).
 public enum LossBatchFile {
 
-    public static func load(_ file: SafetensorsFile) throws -> (batch: LossBatch, heads: ProjectionHeads) {
+    /// With `needsAttributePrompts`, `attr_prompts` must be present.
+    public static func load(_ file: SafetensorsFile, needsAttributePrompts: Bool = false) throws -> (batch: LossBatch, heads: ProjectionHeads) {
         let image = try file.matrix("image")
         let b = image.rows, dv = image.cols
         let wv = try file.matrix("W_v", shape: [nil, dv])
@@ -45,9 +47,15 @@ public enum LossBatchFile {
         guard scale.isFinite else {
             throw InputError(file: file.path, field: "tensor 'logit_scale'", "is \(scale), expected a finite number")
         }
-        let batch = LossBatch(images: image, labels: labels, attributes: attrs, captions: caption,
+        var batch = LossBatch(images: image, labels: labels, attributes: attrs, captions: caption,
                               classTemplates: classTemplates, groupTemplates: groupTemplates,
                               classCount: c, templateCount: k)
+        if file.names.contains("attr_prompts") {
+            batch.attributePrompts = try file.matrix("attr_prompts", shape: [2, dt])
+        } else if needsAttributePrompts {
+            throw InputError(file: file.path, field: "tensor 'attr_prompts'",
+                             "is missing: the official loss form needs the text features [2, \(dt)] of the attribute's absent and present word prompts")
+        }
         return (batch, ProjectionHeads(image: wv, text: wt, logitScale: scale))
     }
 

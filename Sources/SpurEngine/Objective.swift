@@ -34,6 +34,10 @@ public struct LossBatch: Sendable {
     public var attributeValues: Int = 2
     /// StarFT: the text features of each example's spuriosity-injected caption `[B, Dt]`.
     public var spuriousCaptions: Matrix?
+    /// The official form's attribute prompts `[J·2, Dt]`, row `2j + a`: the
+    /// word of attribute `j`'s absent (`a = 0`) and present (`a = 1`) value,
+    /// as in "a photo of land." / "a photo of water.".
+    public var attributePrompts: Matrix?
     public var captions: Matrix          // [B, Dt]
     public var classTemplates: Matrix    // [C·K, Dt]
     public var groupTemplates: Matrix    // [C·2·K, Dt]
@@ -73,13 +77,17 @@ public struct Objective: Sendable {
     public var exampleWeights: [Float]?
     /// StarFT's frozen original model, the reference of `star`.
     public var originalHeads: ProjectionHeads?
+    /// Which definitions `clip`, `vc`, `lc`, `vs` and `ls` follow: the
+    /// paper's (CS construct) or the authors' code (`OfficialTerms`).
+    public var form: TrainingConfig.LossForm
 
     public init(terms: [LossTerm], weights: [LossTerm: Float] = [:], exampleWeights: [Float]? = nil,
-                originalHeads: ProjectionHeads? = nil) {
+                originalHeads: ProjectionHeads? = nil, form: TrainingConfig.LossForm = .paper) {
         self.terms = Array(Set(terms)).sorted()
         self.weights = weights
         self.exampleWeights = exampleWeights
         self.originalHeads = originalHeads
+        self.form = form
     }
 
     public func weight(_ term: LossTerm) -> Float { weights[term] ?? 1 }
@@ -115,57 +123,86 @@ public struct Objective: Sendable {
             textBlocks.append((u, encode(u), Matrix(rows: u.rows, cols: heads.embeddingDim)))
             return textBlocks.count - 1
         }
-        let captionBlock = has.contains(.clip) ? addBlock(batch.captions) : nil
-        let classBlock = !has.isDisjoint(with: [.lc, .ce]) ? addBlock(batch.classTemplates) : nil
-        let groupBlock = has.contains(.ls) ? addBlock(batch.groupTemplates) : nil
+        let official = form == .official
+        let captionBlock = has.contains(.clip) && !official ? addBlock(batch.captions) : nil
+        // Class-template texts: L_lc, the classifier, and the official L_clip and L_ls.
+        let usesClassTexts: Set<LossTerm> = official ? [.lc, .ce, .clip, .ls] : [.lc, .ce]
+        let classBlock = !has.isDisjoint(with: usesClassTexts) ? addBlock(batch.classTemplates) : nil
+        let groupBlock = has.contains(.ls) && !official ? addBlock(batch.groupTemplates) : nil
+        let attributeBlock = official && !has.isDisjoint(with: [.ls, .vs]) ? addBlock(batch.attributePrompts!) : nil
         let starBlock = has.contains(.star) ? addBlock(batch.spuriousCaptions!) : nil
         let k = batch.templateCount
+        // c_y = normalize(mean_k t_{y,k}), for the terms that classify against classes;
+        // their gradients meet in dClasses and flow back once, after the loop.
+        let needsClasses = has.contains(.ce) || (official && has.contains(.clip))
+        let classForward = needsClasses ? textBlocks[classBlock!].forward.output.meanOfRowBlocks(k).normalizedRows() : nil
+        var dClasses = Matrix(rows: needsClasses ? batch.classCount : 0, cols: heads.embeddingDim)
+
+        func accumulate(_ term: LossTerm, _ r: EmbeddingLoss, scaled λ: Float) {
+            values[term] = r.value
+            total += λ * r.value; dScale += λ * r.dScale
+        }
 
         for term in terms {
             let λ = weight(term)
-            switch term {
-            case .clip:
+            switch (term, official) {
+            case (.clip, false):
                 let b = captionBlock!
                 let r = ContrastiveTerms.clip(images: imageForward!.output, captions: textBlocks[b].forward.output, scale: s)
-                values[term] = r.value
+                accumulate(term, r, scaled: λ)
                 dV.add(r.dFirst, scaledBy: λ)
                 textBlocks[b].gradient.add(r.dSecond!, scaledBy: λ)
-                total += λ * r.value; dScale += λ * r.dScale
-            case .vc, .vs:
+            case (.clip, true):
+                let r = OfficialTerms.clipAgainstClasses(images: imageForward!.output, classes: classForward!.output,
+                                                         labels: batch.labels, scale: s)
+                accumulate(term, r, scaled: λ)
+                dV.add(r.dFirst, scaledBy: λ)
+                dClasses.add(r.dSecond!, scaledBy: λ)
+            case (.vc, false), (.vs, false):
                 let groups = term == .vc ? batch.labels
                     : Self.imageGroups(labels: batch.labels, attributes: batch.attributes, values: batch.attributeValues)
                 let r = ContrastiveTerms.supervisedContrastive(imageForward!.output, groups: groups, scale: s)
-                values[term] = r.value
+                accumulate(term, r, scaled: λ)
                 dV.add(r.dFirst, scaledBy: λ)
-                total += λ * r.value; dScale += λ * r.dScale
-            case .lc, .ls:
+            case (.vc, true):
+                let r = OfficialTerms.meanCosine(imageForward!.output, groups: batch.labels)
+                accumulate(term, r, scaled: λ)
+                dV.add(r.dFirst, scaledBy: λ)
+            case (.vs, true):
+                let b = attributeBlock!
+                let r = OfficialTerms.attributeValueCrossEntropy(images: imageForward!.output, prompts: textBlocks[b].forward.output,
+                                                                 values: batch.attributes, scale: s)
+                accumulate(term, r, scaled: λ)
+                dV.add(r.dFirst, scaledBy: λ)
+                textBlocks[b].gradient.add(r.dSecond!, scaledBy: λ)
+            case (.lc, false), (.ls, false):
                 let b = term == .lc ? classBlock! : groupBlock!
                 let rows = textBlocks[b].forward.output.rows
                 let groups = (0..<rows).map { $0 / k }
                 let r = ContrastiveTerms.supervisedContrastive(textBlocks[b].forward.output, groups: groups, scale: s)
-                values[term] = r.value
+                accumulate(term, r, scaled: λ)
                 textBlocks[b].gradient.add(r.dFirst, scaledBy: λ)
-                total += λ * r.value; dScale += λ * r.dScale
-            case .ce:
-                // c_y = normalize(mean_k t_{y,k}).
+            case (.lc, true):
                 let b = classBlock!
-                let classForward = textBlocks[b].forward.output.meanOfRowBlocks(k).normalizedRows()
+                let groups = (0..<textBlocks[b].forward.output.rows).map { $0 / k }
+                let r = OfficialTerms.meanCosine(textBlocks[b].forward.output, groups: groups)
+                accumulate(term, r, scaled: λ)
+                textBlocks[b].gradient.add(r.dFirst, scaledBy: λ)
+            case (.ls, true):
+                let (c, a) = (classBlock!, attributeBlock!)
+                let r = OfficialTerms.absoluteCosine(textBlocks[c].forward.output, textBlocks[a].forward.output)
+                accumulate(term, r, scaled: λ)
+                textBlocks[c].gradient.add(r.dFirst, scaledBy: λ)
+                textBlocks[a].gradient.add(r.dSecond!, scaledBy: λ)
+            case (.ce, _):
                 let (r, per) = ContrastiveTerms.classification(
-                    images: imageForward!.output, classes: classForward.output,
+                    images: imageForward!.output, classes: classForward!.output,
                     labels: batch.labels, weights: exampleWeights, scale: s)
-                values[term] = r.value
+                accumulate(term, r, scaled: λ)
                 perExample = per
                 dV.add(r.dFirst, scaledBy: λ)
-                let dMean = Matrix.normalizeRowsBackward(classForward, gradient: r.dSecond!)
-                // The mean spreads each class's gradient evenly over its templates.
-                for row in 0..<textBlocks[b].gradient.rows {
-                    let c = row / k
-                    for col in 0..<dMean.cols {
-                        textBlocks[b].gradient[row, col] += λ * dMean[c, col] / Float(k)
-                    }
-                }
-                total += λ * r.value; dScale += λ * r.dScale
-            case .star:
+                dClasses.add(r.dSecond!, scaledBy: λ)
+            case (.star, _):
                 let b = starBlock!
                 let original = originalHeads!
                 let r = ContrastiveTerms.spuriousAlignment(
@@ -173,13 +210,24 @@ public struct Objective: Sendable {
                     originalImages: Matrix.product(batch.images, original.image, transposeB: true).normalizedRows().output,
                     originalCaptions: Matrix.product(batch.spuriousCaptions!, original.text, transposeB: true).normalizedRows().output,
                     labels: batch.labels, scale: original.scale)
-                values[term] = r.value
+                // The scale is the frozen s⁰: r.dScale is 0, no gradient to logitScale.
+                accumulate(term, r, scaled: λ)
                 dV.add(r.dFirst, scaledBy: λ)
                 textBlocks[b].gradient.add(r.dSecond!, scaledBy: λ)
-                total += λ * r.value   // the scale is the frozen s⁰: no gradient to logitScale
             }
         }
 
+        if let classForward {
+            let dMean = Matrix.normalizeRowsBackward(classForward, gradient: dClasses)
+            // The mean spreads each class's gradient evenly over its templates.
+            let b = classBlock!
+            for row in 0..<textBlocks[b].gradient.rows {
+                let c = row / k
+                for col in 0..<dMean.cols {
+                    textBlocks[b].gradient[row, col] += dMean[c, col] / Float(k)
+                }
+            }
+        }
         if let imageForward {
             let dZ = Matrix.normalizeRowsBackward(imageForward, gradient: dV)
             Matrix.gemm(dZ, transposeA: true, batch.images, into: &grads.image)

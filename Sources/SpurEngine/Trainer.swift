@@ -7,6 +7,8 @@ public enum TrainingEvent: Sendable {
     case started(run: Int64, epochs: Int, stepsPerEpoch: Int, resumedAt: Int)
     case step(epoch: Int, step: Int, loss: Float)
     case evaluated(EpochReport)
+    /// SFR's instance weights are ready (before the first step).
+    case sfrWeights(SFRWeightSummary)
     case finished(RunOutcome)
     case cancelled(RunOutcome)
     case failed(run: Int64, message: String)
@@ -27,6 +29,30 @@ public struct RunOutcome: Codable, Equatable, Sendable {
     public var epochsDone: Int
     public var best: ModelSelection.Candidate?
     public var bestCheckpoint: String?
+}
+
+/// How SFR's disagreements and weights spread over the training set: a
+/// reference that barely moved makes every `d ≈ 0` and every weight ≈ 1.
+public struct SFRWeightSummary: Codable, Equatable, Sendable {
+    public var weighting: TrainingConfig.SFRWeighting
+    /// Quantiles 0, 0.1, 0.5, 0.9, 1 of `d`.
+    public var disagreement: [Float]
+    public var weightMin: Float
+    public var weightMax: Float
+
+    public init(disagreement d: [Float], weights: [Float], weighting: TrainingConfig.SFRWeighting) {
+        let sorted = d.sorted()
+        disagreement = [0, 0.1, 0.5, 0.9, 1].map { sorted[Int((Double(sorted.count - 1) * $0).rounded())] }
+        weightMin = weights.min() ?? 0
+        weightMax = weights.max() ?? 0
+        self.weighting = weighting
+    }
+
+    public var description: String {
+        let q = disagreement.map { String(format: "%.3f", $0) }
+        return "SFR disagreement d: min \(q[0]), 10% \(q[1]), median \(q[2]), 90% \(q[3]), max \(q[4]); "
+            + String(format: "weights (%@) %.3f…%.3f", weighting.rawValue, weightMin, weightMax)
+    }
 }
 
 /// A flag the UI or a signal handler sets and the trainer polls between steps.
@@ -105,6 +131,7 @@ public final class Trainer {
     private func loop(cancel: CancellationFlag, emit: (TrainingEvent) -> Void) throws -> RunOutcome {
         let saved = try Checkpoint.readIfPresent(lastCheckpointPath, like: data.pretrained)
         var heads = saved?.heads ?? data.pretrained
+        if saved == nil, let τ = config.initialTemperature { heads.logitScale = logf(1 / τ) }
         var optimizer: any Optimizer = config.optimizer == .sgd
             ? SGD(learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
             : Adam(learningRate: config.learningRate, weightDecay: config.weightDecay)
@@ -124,7 +151,12 @@ public final class Trainer {
             return try finish(selection: selection, epochsDone: 0, emit: emit, cancelled: false)
         }
 
-        let exampleWeights = config.method == .sfr ? sfrWeights() : nil
+        var exampleWeights: [Float]?
+        if config.method == .sfr {
+            let (d, w) = sfrWeights()
+            exampleWeights = w
+            emit(.sfrWeights(SFRWeightSummary(disagreement: d, weights: w, weighting: config.sfrWeight)))
+        }
         var step = startEpoch * stepsPerEpoch
         for epoch in startEpoch..<config.epochs {
             let started = Date()
@@ -137,12 +169,10 @@ public final class Trainer {
                 }
                 let idx = Array(order[(s * config.batchSize) ..< min(order.count, (s + 1) * config.batchSize)])
                 let batch = makeBatch(idx, groups: groups, rng: &rng)
-                var objective = Objective(terms: config.method.terms, originalHeads: data.pretrained)
+                var objective = Objective(terms: config.method.terms, originalHeads: data.pretrained,
+                                          form: config.method.hasLossForm ? config.lossForm : .paper)
                 for t in objective.terms { objective.weights[t] = config.lambda(t) }
-                if config.method == .starFT {
-                    let decay = config.starDecay ? 1 - Float(epoch) / Float(config.epochs) : 1
-                    objective.weights[.star] = config.starLambda * decay
-                }
+                if config.method == .starFT { objective.weights[.star] = config.starWeight(epoch: epoch) }
                 if config.method == .groupDRO {
                     // Algorithm 1: update q from this batch's group losses, then
                     // descend on Σ_g q_g L_g.
@@ -265,9 +295,11 @@ public final class Trainer {
             batch.templateCount = chosen.count
         }
         if config.method == .starFT {
-            let per = data.spuriousCaptionsPerClass
-            batch.spuriousCaptions = data.spuriousCaptions.gatherRows(labels.map { $0 * per + Int(rng.next() % UInt64(per)) })
+            // The example's own caption with a context drawn from the pool.
+            let m = data.starContextCount
+            batch.spuriousCaptions = data.spuriousCaptions.gatherRows(captionRows.map { $0 * m + Int(rng.next() % UInt64(m)) })
         }
+        if data.attributePrompts.rows > 0 { batch.attributePrompts = data.attributePrompts }
         return batch
     }
 
@@ -276,8 +308,9 @@ public final class Trainer {
 
     /// Instance weights from the disagreement between the zero-shot model
     /// and a short ERM reference: `d_i = ½ Σ_y |p_zs − p_ref|`,
-    /// `w_i ∝ exp(γ d_i)` (or `1/(d_i + ε)`), normalised to mean 1.
-    func sfrWeights() -> [Float] {
+    /// `w_i ∝ 1/(d_i + ε)` (default) or `exp(γ d_i)`, normalised to mean 1.
+    /// Returns the disagreements and the weights.
+    func sfrWeights() -> (disagreement: [Float], weights: [Float]) {
         var reference = data.pretrained
         var sgd = SGD(learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
         let n = data.train.rows.count
@@ -301,8 +334,13 @@ public final class Trainer {
         }
         let p0 = probabilities(data.pretrained), p1 = probabilities(reference)
         let d = (0..<n).map { i in 0.5 * (0..<p0.cols).reduce(Float(0)) { $0 + abs(p0[i, $1] - p1[i, $1]) } }
-        let raw = d.map { config.sfrInverse ? 1 / ($0 + 1e-3) : expf(config.sfrGamma * $0) }
-        let mean = raw.reduce(0, +) / Float(n)
+        return (d, Self.sfrWeights(disagreement: d, weighting: config.sfrWeight, gamma: config.sfrGamma))
+    }
+
+    /// `1/(d + ε)` or `exp(γ d)`, normalised to mean 1.
+    static func sfrWeights(disagreement d: [Float], weighting: TrainingConfig.SFRWeighting, gamma: Float) -> [Float] {
+        let raw = d.map { weighting == .inverse ? 1 / ($0 + 1e-3) : expf(gamma * $0) }
+        let mean = raw.reduce(0, +) / Float(d.count)
         return raw.map { $0 / mean }
     }
 }

@@ -28,7 +28,12 @@ public enum Method: String, CaseIterable, Codable, Sendable {
     /// Methods that need per-image values of the spurious attribute(s).
     public var needsImageGroups: Bool { self == .groupDRO || self == .oursVS }
     /// Methods that need a spurious attribute at all (its phrases or values).
-    public var needsAttribute: Bool { needsImageGroups || self == .oursLS || self == .starFT }
+    public var needsAttribute: Bool { needsImageGroups || self == .oursLS }
+    /// Methods that use the marked attribute(s) when there are any: StarFT
+    /// adds their present phrases to its pool of contexts but needs none.
+    public var usesAttribute: Bool { needsAttribute || self == .starFT }
+    /// Methods whose terms come in the paper's and the authors' form (`--loss-form`).
+    public var hasLossForm: Bool { self == .oursLS || self == .oursVS }
 
     public var summary: String {
         switch self {
@@ -54,7 +59,14 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         /// Draw each batch's examples with probability 1/(group size), with replacement.
         case groupBalanced = "group-balanced"
     }
-    public enum LossForm: String, Codable, Sendable { case paper }
+    /// `paper`: the CS construct of DESIGN.md "Losses"; `official`: the
+    /// authors' code (DESIGN.md "Paper vs the authors' code", `OfficialTerms`).
+    public enum LossForm: String, Codable, Sendable, CaseIterable { case paper, official }
+    /// SFR's instance weight from the disagreement `d`: `1/(d + ε)` (the
+    /// reviewed reading, default) or `exp(γ·d)`.
+    public enum SFRWeighting: String, Codable, Sendable, CaseIterable { case inverse, exp }
+    /// StarFT's λ schedule: `λ·(1 − (e+1)/E)` in epoch `e` of `E`, or constant.
+    public enum StarDecay: String, Codable, Sendable, CaseIterable { case linear, none }
 
     public var method: Method
     /// The spurious attribute(s); groups are class × each attribute's value.
@@ -76,21 +88,38 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// Templates per step for L_lc / L_ls (0: all).
     public var templatesPerStep = 0
     public var lambdas: [String: Float] = [:]
+    /// ours-ls / ours-vs: the paper's terms or the authors' code's.
+    public var lossForm: LossForm = .paper
+    /// Official form: the word of each attribute's absent value ("land" for
+    /// "water"); the present value's word is the attribute's name.
+    public var absentWords: [String: String] = [:]
+    /// Starting temperature τ of the learnable scale `s = 1/τ`; nil starts
+    /// from the bundle's pre-trained scale.
+    public var initialTemperature: Float?
     /// Group DRO's step size η and generalisation adjustment C.
     public var groupStepSize: Float = 0.01
     public var groupAdjustment: Float = 0
-    /// SFR: reference epochs, weight sharpness γ, feature dropout, inverse weighting.
+    /// SFR: reference epochs, weight sharpness γ (exp weighting), feature
+    /// dropout, and which way the disagreement weighs.
     public var sfrReferenceEpochs = 1
     public var sfrGamma: Float = 5
     public var sfrDropout: Float = 0.1
-    public var sfrInverse = false
-    /// StarFT's λ, decayed linearly to 0 over the epochs when `starDecay`.
+    public var sfrWeight: SFRWeighting = .inverse
+    /// StarFT's λ and its schedule.
     public var starLambda: Float = 0.5
-    public var starDecay = false
+    public var starDecay: StarDecay = .linear
+    /// StarFT's generic contexts; nil means `StarContexts.generic`.
+    public var starContexts: [String]?
 
     public init(method: Method) { self.method = method }
 
     public func lambda(_ term: LossTerm) -> Float { lambdas[term.rawValue] ?? 1 }
+
+    /// StarFT's weight in epoch `epoch` (0-based): `λ·(1 − (e+1)/E)` when
+    /// decaying, as the authors' training script does, so the last epoch has 0.
+    public func starWeight(epoch: Int) -> Float {
+        starDecay == .linear ? starLambda * (1 - Float(epoch + 1) / Float(epochs)) : starLambda
+    }
 
     /// Bounds that make a run meaningful, checked before anything starts.
     public func check() throws {
@@ -105,7 +134,17 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         try require(threshold >= 0 && threshold <= 1, "--threshold", "is \(threshold), expected 0...1")
         try require(patience >= 0, "--patience", "is negative")
         try require(templatesPerStep >= 0, "--templates-per-step", "is negative")
-        try require(sfrDropout >= 0 && sfrDropout < 1, "--dropout", "is \(sfrDropout), expected 0 ≤ p < 1")
+        try require(sfrDropout >= 0 && sfrDropout < 1, "--sfr-dropout", "is \(sfrDropout), expected 0 ≤ p < 1")
+        try require(sfrGamma.isFinite, "--sfr-gamma", "is \(sfrGamma), expected a finite number")
+        try require(sfrReferenceEpochs >= 1 && sfrReferenceEpochs <= 1000, "--sfr-reference-epochs", "is \(sfrReferenceEpochs), expected 1...1000")
+        try require(starLambda >= 0 && starLambda.isFinite, "--star-lambda", "is \(starLambda), expected 0 or more")
+        try require(starContexts.map { !$0.isEmpty && $0.allSatisfy { !$0.isEmpty } } ?? true, "--star-contexts", "has no context, or an empty one")
+        try require(lambdas["star"] == nil, "--lambda", "star's weight is set with --star-lambda (and scheduled with --star-decay)")
+        if let t = initialTemperature {
+            try require(t.isFinite && t >= 1 / ProjectionHeads.maxScale, "--temperature", "is \(t), expected at least \(1 / ProjectionHeads.maxScale) (the scale 1/τ is clamped at \(Int(ProjectionHeads.maxScale)))")
+        }
+        try require(lossForm == .paper || method.hasLossForm, "--loss-form",
+                    "official applies to ours-ls and ours-vs, not \(method.rawValue)")
         try require(attributes.count <= 4, "--attribute", "\(attributes.count) attributes make \(1 << attributes.count) groups per class; at most 4 are supported")
         try require(Set(attributes).count == attributes.count, "--attribute", "names an attribute twice")
     }

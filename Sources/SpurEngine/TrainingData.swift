@@ -31,9 +31,12 @@ public struct TrainingData: Sendable {
     public var classTemplates: Matrix
     /// `L_ls` texts: blocks of K rows, block `(c·J + j)·2 + a`.
     public var groupTemplates: Matrix
-    /// StarFT: per class, the rows of its spuriosity-injected captions.
+    /// StarFT: every class-template caption with every context appended,
+    /// row `(c·K + k)·M + m` for context `m` of `starContextCount`.
     public var spuriousCaptions: Matrix
-    public var spuriousCaptionsPerClass: Int
+    public var starContextCount: Int
+    /// The official form's attribute prompts, row `2j + a` (see `LossBatch.attributePrompts`).
+    public var attributePrompts: Matrix
     public var pretrained: ProjectionHeads
     /// Whether evaluation groups come from ground truth.
     public var evaluationFromGroundTruth: Bool
@@ -59,6 +62,13 @@ public struct TrainingData: Sendable {
         }
         if config.method.needsAttribute && config.attributes.isEmpty {
             throw InputError(file: "--attribute", "method \(config.method.rawValue) needs a spurious attribute: mark one spurious (spurscope mark) or pass --attribute")
+        }
+        for a in config.absentWords.keys.sorted() where !config.attributes.contains(a) {
+            throw InputError(file: "--absent-word", "'\(a)' is not a spurious attribute of this run (\(config.attributes.joined(separator: ", ")))")
+        }
+        let official = config.lossForm == .official && config.method.hasLossForm
+        if official, let a = config.attributes.first(where: { config.absentWords[$0] == nil }) {
+            throw InputError(file: "--absent-word", "the official loss form needs a word for images without '\(a)', as the authors use \"land\" for \"water\": pass --absent-word \(a)=WORD")
         }
         let j = config.attributes.count
         let evaluationAttributes = config.attributes.isEmpty ? b.groupAttributes : config.attributes
@@ -109,16 +119,30 @@ public struct TrainingData: Sendable {
             phrases["\(c)\u{1}\(a)"] ?? Decision.defaultPhrases(a)
         }
         var groupTexts: [String] = []
-        var spuriousTexts: [String] = []
         for c in m.classes {
             for a in config.attributes {
                 let p = phrase(c, a)
                 for text in [p.absent, p.present] {
                     groupTexts += m.templates.map { FeatureBundle.fill($0, with: "\(c) \(text)") }
                 }
-                spuriousTexts += [p.present, p.absent].map { "a photo of a \(c) \($0)." }
             }
         }
+        // StarFT: each class-template caption with each context of the pool
+        // (the marked attributes' present phrases, then the generic contexts).
+        var spuriousTexts: [String] = []
+        var contexts: [String] = []
+        if config.method == .starFT {
+            for a in config.attributes { for c in m.classes where !contexts.contains(phrase(c, a).present) { contexts.append(phrase(c, a).present) } }
+            contexts += (config.starContexts ?? StarContexts.generic).filter { !contexts.contains($0) }
+            for c in m.classes {
+                for t in m.templates {
+                    let caption = FeatureBundle.fill(t, with: c)
+                    spuriousTexts += contexts.map { StarContexts.inject($0, into: caption) }
+                }
+            }
+        }
+        let attributeTexts = official
+            ? config.attributes.flatMap { a in [config.absentWords[a]!, a].map(OfficialTerms.prompt) } : []
         let dt = m.dims.textDim
         return TrainingData(
             classes: m.classes, templateCount: m.templates.count, attributes: config.attributes,
@@ -126,7 +150,9 @@ public struct TrainingData: Sendable {
             classTemplates: try b.classTemplateFeatures(),
             groupTemplates: groupTexts.isEmpty ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: groupTexts),
             spuriousCaptions: spuriousTexts.isEmpty ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: spuriousTexts),
-            spuriousCaptionsPerClass: 2 * j, pretrained: try b.pretrainedHeads(),
+            starContextCount: contexts.count,
+            attributePrompts: attributeTexts.isEmpty ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: attributeTexts),
+            pretrained: try b.pretrainedHeads(),
             evaluationFromGroundTruth: evaluationTruth)
     }
 }

@@ -380,6 +380,8 @@ public final class App {
                 train.stepLosses.append(loss)
             case .evaluated(let r):
                 train.reports.append(r)
+            case .sfrWeights(let summary):
+                train.status = "running; " + summary.description
             case .finished(let o):
                 train.running = false
                 train.status = "finished: best epoch \(o.best?.epoch ?? 0)"

@@ -28,7 +28,7 @@ struct CompareCommand: ParsableCommand {
         let chosen = try (methods?.split(separator: ",").map { try parseMethod(String($0)) }) ?? Method.allCases
         var rows: [(Method, Int64, SplitMetrics)] = []
         for method in chosen {
-            var config = try options.config(method: method, bundle: bundle, workspace: ws)
+            var config = try options.config(method: method, bundle: bundle, workspace: ws, dropInapplicable: true)
             if config.attributes.isEmpty {
                 let spurious = try ws.spuriousAttributes()
                 config.attributes = spurious.isEmpty ? b.groupAttributes : spurious

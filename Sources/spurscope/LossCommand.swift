@@ -11,10 +11,16 @@ struct LossCommand: ParsableCommand {
         The batch is a safetensors file with the tensors
           image [B,Dv] f32, label [B] i32, attr [B] i32 (1 present, 0 absent, -1 unknown),
           caption [B,Dt] f32, class_templates [C,K,Dt] f32, group_templates [C,2,K,Dt] f32
-          (index 0 = attribute absent, 1 = present), W_v [E,Dv], W_t [E,Dt], logit_scale [] or [1].
+          (index 0 = attribute absent, 1 = present), W_v [E,Dv], W_t [E,Dt], logit_scale [] or [1];
+          with --loss-form official also attr_prompts [2,Dt] (the absent and the present
+          value's word prompt, e.g. "a photo of land." / "a photo of water.").
         Every contrastive term's value is printed; `total` sums the selected ones, and
         --grads writes the gradient of that total as W_v, W_t and logit_scale.
         The term `ce` (classification cross-entropy of ERM / Group DRO) is printed when selected.
+        --loss-form official prints the terms as the authors' code defines them (DESIGN.md,
+        "Paper vs the authors' code"): clip against the class embeddings of the batch's
+        labels, vc and lc as mean cosine similarities, ls as mean |cos| between class
+        prompts and the word prompts, vs as cross-entropy over the word prompts.
         """)
 
     @Option(name: .long, help: "The batch (safetensors).")
@@ -22,6 +28,9 @@ struct LossCommand: ParsableCommand {
 
     @Option(name: .long, help: "Comma-separated terms summed into total: clip, vc, lc, vs, ls, ce.")
     var terms: String = "clip,vc,lc,vs,ls"
+
+    @Option(name: .long, help: "paper or official (the authors' code).")
+    var lossForm: String = "paper"
 
     @Option(name: .long, help: "Write the gradients of total to this safetensors file.")
     var grads: String?
@@ -31,13 +40,16 @@ struct LossCommand: ParsableCommand {
 
     func run() throws {
         let selected = try parseTerms(terms)
+        guard let form = TrainingConfig.LossForm(rawValue: lossForm) else {
+            throw InputError(file: "--loss-form", "'\(lossForm)' is not paper or official")
+        }
         let file = try SafetensorsFile(path: input)
-        let (batch, heads) = try LossBatchFile.load(file)
+        let (batch, heads) = try LossBatchFile.load(file, needsAttributePrompts: form == .official)
         // Unselected contrastive terms are evaluated with weight 0: printed, not summed.
         let evaluated = Array(Set(LossTerm.contrastive + selected))
         var weights: [LossTerm: Float] = [:]
         for t in evaluated { weights[t] = selected.contains(t) ? 1 : 0 }
-        let result = Objective(terms: evaluated, weights: weights).evaluate(heads, on: batch)
+        let result = Objective(terms: evaluated, weights: weights, form: form).evaluate(heads, on: batch)
         if let grads { try LossBatchFile.writeGradients(result.gradients, to: grads) }
 
         if json {

@@ -17,16 +17,29 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .long, help: "sgd or adam.") var optimizer: String = "sgd"
     @Option(name: .long, help: "Examples per step.") var batchSize: Int = 128
     @Option(name: .long, help: "Random seed (data order, captions, dropout).") var seed: UInt64 = 0
-    @Option(name: .long, help: "natural (shuffle) or group-balanced (1/group size, with replacement).") var sampler: String = "natural"
+    @Option(name: .long, help: "natural (shuffle) or group-balanced (1/group size, with replacement). Default: natural; group-balanced with --loss-form official.") var sampler: String?
     @Option(name: .long, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = 0
     @Option(name: .long, help: "Weight of a loss term, TERM=VALUE (repeatable), e.g. ls=0.5.") var lambda: [String] = []
     @Option(name: .long, help: "Detection score at which an attribute is present.") var threshold: Float = 0.5
     @Option(name: .long, help: "Templates sampled per step for L_lc / L_ls (0: all).") var templatesPerStep: Int = 0
+    @Option(name: .long, help: ArgumentHelp("ours-ls / ours-vs: paper (the paper's formulas) or official (the authors' code: mean-cosine in-modal terms, L_ls as |cos| to the attribute's words, L_vs as cross-entropy over the attribute's value prompts; defaults to --sampler group-balanced and --temperature 0.07).", valueName: "form")) var lossForm: String = "paper"
+    @Option(name: .long, help: ArgumentHelp("Official form: the word of an attribute's absent value, ATTR=WORD (repeatable), e.g. water=land; the prompts are \"a photo of WORD.\".", valueName: "attr=word")) var absentWord: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Starting temperature τ of the learnable scale s = 1/τ: a number, or 'pretrained' (the bundle's). Default: pretrained; 0.07 with --loss-form official.", valueName: "tau")) var temperature: String?
+    @Option(name: .long, help: "StarFT: weight λ of the regulariser.") var starLambda: Float = 0.5
+    @Option(name: .long, help: "StarFT: linear (λ·(1 − (e+1)/E) in epoch e of E, the authors' schedule) or none.") var starDecay: String = "linear"
+    @Option(name: .long, help: "StarFT: file of generic contexts, one per line, instead of the built-in list.") var starContexts: String?
+    @Option(name: .long, help: "SFR: inverse (w ∝ 1/(d+ε), the reviewed reading) or exp (w ∝ exp(γ·d)).") var sfrWeight: String = "inverse"
+    @Option(name: .long, help: "SFR: γ of the exp weighting.") var sfrGamma: Float = 5
+    @Option(name: .long, help: "SFR: feature dropout rate on the pooled image feature.") var sfrDropout: Float = 0.1
+    @Option(name: .long, help: "SFR: epochs of the ERM reference model.") var sfrReferenceEpochs: Int = 1
 
-    func config(method: Method, bundle: String, workspace: Workspace) throws -> TrainingConfig {
+    /// The run's configuration. With `dropInapplicable`, options that do not
+    /// apply to `method` (the loss form and the defaults it brings) are left
+    /// out instead of rejected, so `compare` can pass one set to every method.
+    func config(method: Method, bundle: String, workspace: Workspace, dropInapplicable: Bool = false) throws -> TrainingConfig {
         var c = TrainingConfig(method: method)
         c.attributes = attribute
-        if c.attributes.isEmpty && method.needsAttribute { c.attributes = try workspace.spuriousAttributes() }
+        if c.attributes.isEmpty && method.usesAttribute { c.attributes = try workspace.spuriousAttributes() }
         c.groundTruth = groundTruth
         c.epochs = epochs; c.learningRate = lr; c.weightDecay = wd; c.momentum = momentum
         c.batchSize = batchSize; c.seed = seed; c.patience = patience; c.threshold = threshold
@@ -35,10 +48,47 @@ struct TrainingOptions: ParsableArguments {
             throw InputError(file: "--optimizer", "'\(optimizer)' is not sgd or adam")
         }
         c.optimizer = o
-        guard let s = TrainingConfig.Sampler(rawValue: sampler) else {
-            throw InputError(file: "--sampler", "'\(sampler)' is not natural or group-balanced")
+        func choice<T: RawRepresentable & CaseIterable>(_ text: String, _ flag: String) throws -> T where T.RawValue == String {
+            guard let v = T(rawValue: text) else {
+                throw InputError(file: flag, "'\(text)' is not \(T.allCases.map(\.rawValue).joined(separator: " or "))")
+            }
+            return v
         }
-        c.sampler = s
+        let form: TrainingConfig.LossForm = try choice(lossForm, "--loss-form")
+        c.lossForm = dropInapplicable && !method.hasLossForm ? .paper : form
+        let official = c.lossForm == .official
+        if let sampler {
+            guard let s = TrainingConfig.Sampler(rawValue: sampler) else {
+                throw InputError(file: "--sampler", "'\(sampler)' is not natural or group-balanced")
+            }
+            c.sampler = s
+        } else {
+            c.sampler = official ? .groupBalanced : .natural
+        }
+        switch temperature ?? (official ? "0.07" : "pretrained") {
+        case "pretrained": c.initialTemperature = nil
+        case let text:
+            guard let t = Float(text) else { throw InputError(file: "--temperature", "'\(text)' is not a number or 'pretrained'") }
+            c.initialTemperature = t
+        }
+        for item in absentWord {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw InputError(file: "--absent-word", "'\(item)' is not ATTR=WORD, e.g. water=land")
+            }
+            c.absentWords[parts[0]] = parts[1]
+        }
+        if !official && !dropInapplicable && !absentWord.isEmpty {
+            throw InputError(file: "--absent-word", "applies to --loss-form official only")
+        }
+        if !official { c.absentWords = [:] }
+        c.starLambda = starLambda
+        c.starDecay = try choice(starDecay, "--star-decay")
+        c.starContexts = try starContexts.map(StarContexts.read)
+        c.sfrWeight = try choice(sfrWeight, "--sfr-weight")
+        c.sfrGamma = sfrGamma
+        c.sfrDropout = sfrDropout
+        c.sfrReferenceEpochs = sfrReferenceEpochs
         for item in lambda {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, LossTerm(rawValue: parts[0]) != nil, let v = Float(parts[1]), v >= 0 else {
@@ -113,7 +163,8 @@ final class TrainingProgress {
             if !json {
                 let c = trainer.config
                 let attrs = c.attributes.isEmpty ? "" : ", attribute \(c.attributes.joined(separator: " + "))"
-                print("run \(run): \(c.method.rawValue)\(attrs), \(epochs) epochs × \(steps) steps, lr \(c.learningRate), batch \(c.batchSize)"
+                let form = c.method.hasLossForm ? ", \(c.lossForm.rawValue) form" : ""
+                print("run \(run): \(c.method.rawValue)\(form)\(attrs), \(epochs) epochs × \(steps) steps, lr \(c.learningRate), batch \(c.batchSize), sampler \(c.sampler.rawValue)"
                       + (resumed > 0 ? ", resumed after epoch \(resumed)" : ""))
             }
         case .step(let epoch, let step, let loss):
@@ -134,6 +185,14 @@ final class TrainingProgress {
                 print(String(format: "  epoch %3d  loss %.4f  val average %5.1f%%  worst group %5.1f%% (%@)%@",
                              r.epoch, r.trainLoss, 100 * r.validation.average, 100 * r.validation.worstGroup,
                              r.validation.worstGroupName, r.isBest ? "  ← best" : ""))
+            }
+        case .sfrWeights(let summary):
+            if json {
+                print((try? JSONOutput.line(["event": "sfr_weights", "run": trainer.runID, "weighting": summary.weighting.rawValue,
+                                             "disagreement_quantiles": summary.disagreement.map(Double.init),
+                                             "weight_min": Double(summary.weightMin), "weight_max": Double(summary.weightMax)])) ?? "{}")
+            } else {
+                print("  " + summary.description)
             }
         case .finished, .cancelled, .failed:
             break

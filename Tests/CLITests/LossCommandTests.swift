@@ -98,3 +98,46 @@ struct BundleBenchmarkTests {
         #expect(!FileManager.default.fileExists(atPath: scratch), "the scratch bundle is removed without --keep")
     }
 }
+
+/// `spurscope loss --loss-form official` against the `official_*` entries of the numpy reference.
+struct OfficialLossCommandTests {
+    @Test func officialTermsMatchTheReference() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("grads-official-\(getpid()).safetensors").path
+        let r = try CLIRunner.run(["loss", "--input", LossCommandTests.batch, "--loss-form", "official", "--terms", "clip,ls",
+                                   "--grads", out, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Double])
+        let ref = try LossCommandTests.reference()
+        for term in ["clip", "vc", "lc", "vs", "ls"] {
+            #expect(abs(object[term]! - ref["official_" + term]!.value) < 1e-5, "\(term)")
+        }
+        #expect(abs(object["total"]! - (ref["official_clip"]!.value + ref["official_ls"]!.value)) < 1e-4)
+        let wt = try SafetensorsFile(path: out).floats("W_t")
+        for i in wt.indices {
+            #expect(abs(Double(wt[i]) - (ref["official_clip"]!.W_t[i] + ref["official_ls"]!.W_t[i])) < 1e-4)
+        }
+    }
+
+    @Test func officialFormNamesTheMissingTensor() throws {
+        // The fixture without attr_prompts.
+        let source = try SafetensorsFile(path: LossCommandTests.batch)
+        var w = SafetensorsWriter()
+        for name in source.names where name != "attr_prompts" {
+            let info = try source.info(name)
+            if info.dtype.isFloatingPoint {
+                w.add(name, shape: info.shape, floats: try source.floats(name))
+            } else {
+                w.add(name, shape: info.shape, int32s: try source.integers(name).map(Int32.init))
+            }
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("no-attr-prompts-\(getpid()).safetensors").path
+        try w.write(to: path)
+        let paper = try CLIRunner.run(["loss", "--input", path, "--json"])
+        #expect(paper.status == 0, "\(paper.stderr)")
+        let official = try CLIRunner.run(["loss", "--input", path, "--loss-form", "official"])
+        #expect(official.status == 2)
+        #expect(official.stderr.contains("tensor 'attr_prompts': is missing"))
+        let bad = try CLIRunner.run(["loss", "--input", path, "--loss-form", "authors"])
+        #expect(bad.status == 2 && bad.stderr.contains("--loss-form: 'authors' is not paper or official"))
+    }
+}

@@ -167,6 +167,7 @@ struct TrainingEngineTests {
             case .evaluated(let r): kinds.append("evaluated"); epochs.append(r.epoch)
             case .finished(let o): kinds.append("finished"); #expect(o.epochsDone == 3 && o.best != nil)
             case .cancelled: kinds.append("cancelled")
+            case .sfrWeights: kinds.append("sfr-weights")
             case .failed(_, let m): Issue.record("failed: \(m)")
             }
         }

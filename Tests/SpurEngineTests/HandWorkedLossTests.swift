@@ -164,3 +164,102 @@ struct DirectionalDerivativeTests {
                 "\(term) seed \(seed): analytic \(analytic), numeric \(numeric)")
     }
 }
+
+/// The authors' form, worked by hand on embeddings whose inner products are 0 or 1.
+struct HandWorkedOfficialTests {
+    @Test func meanCosineCountsEveryPairOnce() {
+        // Rows (1,0), (1,0), (0,1) in groups 0, 0, 1: cos = [[1,1,0],[1,1,0],[0,0,1]].
+        // Same group weighs −1, different +1, over all 9 pairs (diagonal included):
+        // rows give −2, −2, −1, so the loss is −5/9.
+        let e = Matrix([[1, 0], [1, 0], [0, 1]])
+        let r = OfficialTerms.meanCosine(e, groups: [0, 0, 1])
+        #expect(abs(r.value - (-5.0 / 9)) < 1e-6)
+        #expect(r.dScale == 0)
+        // d/de_0 = (2/9)·Σ_j m_0j e_j = (2/9)·(−e_0 − e_1 + e_2) = (2/9)·(−2, 1).
+        #expect(abs(r.dFirst[0, 0] - (-4.0 / 9)) < 1e-6 && abs(r.dFirst[0, 1] - 2.0 / 9) < 1e-6)
+    }
+
+    @Test func clipAgainstClassesTreatsSameClassMatesAsNegatives() {
+        // Images e₁, e₂ both labelled class 0 (c₀ = e₁), s = 1: logits [[1,1],[0,0]].
+        // Rows: each is log 2 (both columns are c₀). Columns: column 0 is
+        // −log(e/(e+1)), column 1 is −log(1/(e+1)).
+        let v = Matrix([[1, 0], [0, 1]]), c = Matrix([[1, 0], [0, 1]])
+        let r = OfficialTerms.clipAgainstClasses(images: v, classes: c, labels: [0, 0], scale: 1)
+        let want = 0.5 * (log(2.0) + 0.5 * (log(1 + exp(-1.0)) + log(1 + M_E)))
+        #expect(abs(Double(r.value) - want) < 1e-6)
+        // Class 1 is in no caption: it gets no gradient.
+        #expect(r.dSecond![1, 0] == 0 && r.dSecond![1, 1] == 0)
+        // With distinct labels it is the CLIP loss on orthonormal pairs.
+        let distinct = OfficialTerms.clipAgainstClasses(images: v, classes: c, labels: [0, 1], scale: 1)
+        #expect(abs(distinct.value - Float(log(1 + exp(-1.0)))) < 1e-6)
+    }
+
+    @Test func absoluteCosineIsTheMeanMagnitude() {
+        // Class prompts (1,0), (0.6,0.8); words (0,1), (1,0):
+        // |cos| = 0, 1, 0.8, 0.6 → mean 0.6. A negative cosine counts as positive.
+        let t = Matrix([[1, 0], [0.6, 0.8]])
+        let r = OfficialTerms.absoluteCosine(t, Matrix([[0, 1], [1, 0]]))
+        #expect(abs(r.value - 0.6) < 1e-6)
+        let flipped = OfficialTerms.absoluteCosine(t, Matrix([[0, -1], [-1, 0]]))
+        #expect(abs(flipped.value - 0.6) < 1e-6)
+        // d/dt_0 = (1/4)·(sign(0)·w_0 + sign(1)·w_1) = (1/4)·(1, 0).
+        #expect(abs(r.dFirst[0, 0] - 0.25) < 1e-6 && r.dFirst[0, 1] == 0)
+    }
+
+    @Test func valueCrossEntropySkipsUnknownValues() {
+        // Word prompts absent = e₁, present = e₂; s = 1. Image e₁ with value 1:
+        // −log(e⁰/(e¹ + e⁰)) = log(1 + e). Image e₂ with value 1: log(1 + e⁻¹).
+        // The third image's value is unknown and changes nothing.
+        let v = Matrix([[1, 0], [0, 1], [1, 0]]), words = Matrix([[1, 0], [0, 1]])
+        let r = OfficialTerms.attributeValueCrossEntropy(images: v, prompts: words, values: [1, 1, -1], scale: 1)
+        #expect(abs(Double(r.value) - 0.5 * (log(1 + M_E) + log(1 + exp(-1.0)))) < 1e-6)
+        #expect(r.dFirst[2, 0] == 0 && r.dFirst[2, 1] == 0)
+        // Two attributes: bit j of the value picks the row pair 2j, 2j+1; the mean over attributes.
+        let two = OfficialTerms.attributeValueCrossEntropy(images: Matrix([[1, 0]]), prompts: Matrix([[1, 0], [0, 1], [0, 1], [1, 0]]),
+                                                           values: [0b10], scale: 1)
+        // Attribute 0: value 0 → row 0 (sim 1): log(1 + e⁻¹). Attribute 1: value 1 → row 3 (sim 1): the same.
+        #expect(abs(Double(two.value) - log(1 + exp(-1.0))) < 1e-6)
+    }
+}
+
+/// The official form's gradients against central differences along random
+/// directions, as for the paper's terms.
+struct OfficialDirectionalDerivativeTests {
+    @Test(arguments: [1, 2, 3] as [UInt64], [LossTerm.clip, .vc, .lc, .vs, .ls])
+    func gradientMatchesDirectionalDifference(seed: UInt64, term: LossTerm) {
+        var rng = SeededGenerator(seed: seed)
+        var batch = RandomBatch.make(&rng)
+        let heads = RandomBatch.heads(&rng)
+        batch.attributePrompts = rng.gaussianMatrix(rows: 2, cols: batch.captions.cols)
+        let objective = Objective(terms: [term], form: .official)
+        let g = objective.evaluate(heads, on: batch).gradients
+        let dWv = rng.gaussianMatrix(rows: heads.image.rows, cols: heads.image.cols)
+        let dWt = rng.gaussianMatrix(rows: heads.text.rows, cols: heads.text.cols)
+        let dLs = rng.nextGaussian()
+        let analytic = Double(g.image.dot(dWv)) + Double(g.text.dot(dWt)) + Double(g.logitScale * dLs)
+
+        func along(_ t: Float) -> ProjectionHeads {
+            var h = heads
+            h.image.add(dWv, scaledBy: t)
+            h.text.add(dWt, scaledBy: t)
+            h.logitScale += t * dLs
+            return h
+        }
+        func loss(at t: Float) -> Double { Double(objective.evaluate(along(t), on: batch).total) }
+        // |cos| has a kink at 0: shrink the step until no class-prompt/word
+        // cosine changes sign over the stencil, where the loss is smooth.
+        func signs(_ t: Float) -> [Bool] {
+            let h = along(t)
+            let texts = Matrix.product(batch.classTemplates, h.text, transposeB: true).normalizedRows().output
+            let words = Matrix.product(batch.attributePrompts!, h.text, transposeB: true).normalizedRows().output
+            return Matrix.product(texts, words, transposeB: true).storage.map { $0 > 0 }
+        }
+        var step: Float = 1e-2
+        while term == .ls && signs(-2 * step) != signs(2 * step) { step /= 2 }
+        let d1 = (loss(at: step) - loss(at: -step)) / Double(2 * step)
+        let d2 = (loss(at: 2 * step) - loss(at: -2 * step)) / Double(4 * step)
+        let numeric = (4 * d1 - d2) / 3
+        #expect(abs(analytic - numeric) <= 2e-3 * max(1, abs(numeric)),
+                "official \(term) seed \(seed): analytic \(analytic), numeric \(numeric), step \(step)")
+    }
+}

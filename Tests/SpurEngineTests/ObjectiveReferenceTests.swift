@@ -58,3 +58,35 @@ struct ObjectiveReferenceTests {
         Self.assertClose(result.gradients.image.storage, wantWv, tolerance: 1e-4, "weighted dW_v")
     }
 }
+
+/// The authors' form (`--loss-form official`) against the `official_*`
+/// entries of the same numpy reference.
+struct OfficialReferenceTests {
+    @Test(arguments: [LossTerm.clip, .vc, .lc, .vs, .ls])
+    func officialTermMatchesReference(_ term: LossTerm) throws {
+        let (batch, heads, reference) = try ObjectiveReferenceTests.fixture()
+        let ref = try #require(reference["official_" + term.rawValue])
+        let result = Objective(terms: [term], form: .official).evaluate(heads, on: batch)
+        let value = try #require(result.values[term])
+        #expect(abs(Double(value) - ref.value) < 1e-5 * max(1, abs(ref.value)), "official \(term) value \(value) vs \(ref.value)")
+        ObjectiveReferenceTests.assertClose(result.gradients.image.storage, ref.W_v, tolerance: 1e-4, "official \(term) dW_v")
+        ObjectiveReferenceTests.assertClose(result.gradients.text.storage, ref.W_t, tolerance: 1e-4, "official \(term) dW_t")
+        ObjectiveReferenceTests.assertClose([result.gradients.logitScale], [ref.logit_scale], tolerance: 1e-4, "official \(term) dlogit_scale")
+    }
+
+    @Test func officialTotalSumsTheTermsWithClassifierGradientsSharingTheClassTexts() throws {
+        // clip, lc, ls and ce all reach W_t through the class-template texts.
+        let (batch, heads, reference) = try ObjectiveReferenceTests.fixture()
+        let weights: [LossTerm: Float] = [.clip: 1, .vc: 0.5, .lc: 2, .vs: 0.25, .ls: 3, .ce: 1.5]
+        let result = Objective(terms: Array(weights.keys), weights: weights, form: .official).evaluate(heads, on: batch)
+        var want = 0.0
+        var wantWt = [Double](repeating: 0, count: heads.text.storage.count)
+        for (term, w) in weights {
+            let ref = reference[term == .ce ? "ce" : "official_" + term.rawValue]!
+            want += Double(w) * ref.value
+            for i in wantWt.indices { wantWt[i] += Double(w) * ref.W_t[i] }
+        }
+        #expect(abs(Double(result.total) - want) < 1e-4)
+        ObjectiveReferenceTests.assertClose(result.gradients.text.storage, wantWt, tolerance: 1e-4, "weighted official dW_t")
+    }
+}

@@ -1,4 +1,5 @@
-"""Independent float64 reference for spurscope's loss terms (DESIGN.md "Losses").
+"""Independent float64 reference for spurscope's loss terms (DESIGN.md "Losses",
+and "Paper vs the authors' code" for the `official_*` entries).
 
 Writes `loss_batch.safetensors` with the Python `safetensors` package (so the
 Swift reader is tested on a file made by another implementation) and
@@ -21,9 +22,13 @@ group_templates = rng.normal(size=(C, 2, K, Dt)).astype(np.float32)
 W_v = (rng.normal(size=(E, Dv)) * 0.5).astype(np.float32)
 W_t = (rng.normal(size=(E, Dt)) * 0.5).astype(np.float32)
 logit_scale = np.array(np.log(3.0), dtype=np.float32)
+# Drawn last so the tensors above (and the paper-form reference) stay as they were.
+# Row 0: the absent value's word prompt, row 1: the present one's.
+attr_prompts = rng.normal(size=(2, Dt)).astype(np.float32)
 
 save_file({"image": image, "label": label, "attr": attr, "caption": caption,
            "class_templates": class_templates, "group_templates": group_templates,
+           "attr_prompts": attr_prompts,
            "W_v": W_v, "W_t": W_t, "logit_scale": logit_scale},
           "loss_batch.safetensors")
 
@@ -71,6 +76,35 @@ def terms(Wv, Wt, ls):
         z = s * cls @ v[i]
         ce.append(np.log(np.sum(np.exp(z))) - z[label[i]])
     out["ce"] = float(np.mean(ce))
+
+    # The authors' form. In-modal terms: per anchor i, over every j (i included),
+    # -mean_j cos_ij [same] + mean_j cos_ij [different]; then the mean over anchors.
+    def mean_cosine(emb, groups):
+        n = len(emb)
+        per_anchor = []
+        for i in range(n):
+            same = [emb[i] @ emb[j] if groups[i] == groups[j] else 0.0 for j in range(n)]
+            diff = [emb[i] @ emb[j] if groups[i] != groups[j] else 0.0 for j in range(n)]
+            per_anchor.append(-np.mean(same) + np.mean(diff))
+        return float(np.mean(per_anchor))
+
+    # CLIP against the class embedding of each sample's own label.
+    logits = np.array([[s * v[i] @ cls[label[j]] for j in range(B)] for i in range(B)])
+    rows = -np.mean([logits[i, i] - np.log(np.sum(np.exp(logits[i]))) for i in range(B)])
+    cols = -np.mean([logits[j, j] - np.log(np.sum(np.exp(logits[:, j]))) for j in range(B)])
+    out["official_clip"] = 0.5 * (rows + cols)
+    out["official_vc"] = mean_cosine(v, list(label))
+    out["official_lc"] = mean_cosine(np.array(tk), [c for c in range(C) for k in range(K)])
+    words = [normalize(Wt @ u) for u in attr_prompts.astype(np.float64)]
+    out["official_ls"] = float(np.mean([abs(t @ w) for t in tk for w in words]))
+    # Cross-entropy over the two value prompts, images with a known value only.
+    vs = []
+    for i in range(B):
+        if attr[i] < 0:
+            continue
+        z = np.array([s * v[i] @ w for w in words])
+        vs.append(np.log(np.sum(np.exp(z))) - z[attr[i]])
+    out["official_vs"] = float(np.mean(vs))
     return out
 
 
