@@ -33,16 +33,17 @@ public struct Audit: Sendable {
         }
     }
 
-    /// Runs the audit with the given heads (pre-trained for zero-shot, or a run's checkpoint).
-    public func run(_ bundle: FeatureBundle, heads: ProjectionHeads) throws -> Result {
+    /// Runs the audit with the given heads (pre-trained for zero-shot, or a run's checkpoint);
+    /// `classifier` replaces the heads' class side (a `dfr` or `orth-proj` run).
+    public func run(_ bundle: FeatureBundle, heads: ProjectionHeads, classifier: HeadClassifier? = nil) throws -> Result {
         let m = bundle.manifest
         let rows = split.map { bundle.indices(in: $0) } ?? Array(bundle.examples.indices)
         guard !rows.isEmpty else {
             throw InputError(file: bundle.directory, field: "split", "'\(split?.rawValue ?? "all")' has no examples")
         }
         let images = try bundle.pooledFeatures(rows: rows)
-        let classifier = HeadClassifier(heads: heads, classTemplates: try bundle.classTemplateFeatures(),
-                                        templateCount: m.templates.count)
+        let classifier = try classifier ?? HeadClassifier(heads: heads, classTemplates: try bundle.classTemplateFeatures(),
+                                                          templateCount: m.templates.count)
         let predictions = classifier.predict(images)
         let excluded = AttributePresence.excludedAttributes(vocabulary: m.attributes, classes: m.classes)
         let presence: AttributePresence

@@ -26,24 +26,38 @@ public struct SplitMetrics: Codable, Equatable, Sendable {
 
 public enum Evaluation {
     public static func predictions(_ heads: ProjectionHeads, data: TrainingData, split: SplitData) -> [Int] {
+        classifier(heads, data: data).predict(split.images)
+    }
+
+    /// The text-derived classifier of `heads` over the data's class prompts.
+    public static func classifier(_ heads: ProjectionHeads, data: TrainingData) -> HeadClassifier {
         HeadClassifier(heads: heads, classTemplates: data.classTemplates, templateCount: data.templateCount)
-            .predict(split.images)
     }
 
     public static func accuracy(_ heads: ProjectionHeads, data: TrainingData, split: SplitData) -> GroupAccuracy {
-        GroupAccuracy(labels: split.labels, predictions: predictions(heads, data: data, split: split),
-                      values: split.evaluationValues)
+        accuracy(classifier(heads, data: data), split: split)
+    }
+
+    public static func accuracy(_ classifier: HeadClassifier, split: SplitData) -> GroupAccuracy {
+        GroupAccuracy(labels: split.labels, predictions: classifier.predict(split.images), values: split.evaluationValues)
     }
 
     /// Group accuracies and summaries; with a bundle that has spatial maps
     /// and masks, AIoU too (average over examples, worst over groups).
     public static func metrics(_ heads: ProjectionHeads, data: TrainingData, split: SplitData,
                                bundle: FeatureBundle? = nil) throws -> SplitMetrics {
-        let acc = accuracy(heads, data: data, split: split)
+        try metrics(classifier(heads, data: data), data: data, split: split, bundle: bundle)
+    }
+
+    /// The same for any classifier over the image embeddings (a run's
+    /// fitted or projected class side included).
+    public static func metrics(_ classifier: HeadClassifier, data: TrainingData, split: SplitData,
+                               bundle: FeatureBundle? = nil) throws -> SplitMetrics {
+        let acc = accuracy(classifier, split: split)
         var aiouByGroup: [GroupAccuracy.Group: [Double]] = [:]
         var aiouAll: [Double] = []
         if let bundle, bundle.hasSpatialMaps, bundle.examples.contains(where: { $0.mask != nil }) {
-            let cam = CAMRenderer(bundle: bundle, heads: heads, classTemplates: data.classTemplates, templateCount: data.templateCount)
+            let cam = CAMRenderer(bundle: bundle, classifier: classifier)
             for (i, r) in split.rows.enumerated() {
                 guard let score = try cam.aiou(example: r) else { continue }
                 aiouAll.append(score)
@@ -71,20 +85,26 @@ public enum Evaluation {
 /// Grad-CAM maps of a bundle's examples under given heads, at image resolution.
 public struct CAMRenderer {
     public let bundle: FeatureBundle
-    public let heads: ProjectionHeads
-    public let classEmbeddings: Matrix
+    public let classifier: HeadClassifier
+    public var heads: ProjectionHeads { classifier.heads }
+    public var classEmbeddings: Matrix { classifier.classEmbeddings }
 
     public init(bundle: FeatureBundle, heads: ProjectionHeads, classTemplates: Matrix, templateCount: Int) {
+        self.init(bundle: bundle, classifier: HeadClassifier(heads: heads, classTemplates: classTemplates, templateCount: templateCount))
+    }
+
+    /// Maps of any classifier over the image embeddings: the bias does not
+    /// change a gradient; the scale does, and only by a factor.
+    public init(bundle: FeatureBundle, classifier: HeadClassifier) {
         self.bundle = bundle
-        self.heads = heads
-        classEmbeddings = HeadClassifier(heads: heads, classTemplates: classTemplates, templateCount: templateCount).classEmbeddings
+        self.classifier = classifier
     }
 
     /// Every class's map for one example, `size×size`, each scaled to [0, 1].
     public func maps(example e: Int, size: Int) throws -> [[Float]] {
         let f = try bundle.spatialMap(example: e)
         let pooled = f.meanOfRowBlocks(f.rows).storage
-        let g = GradCAM.classGradients(pooled: pooled, heads: heads, classEmbeddings: classEmbeddings)
+        let g = GradCAM.classGradients(pooled: pooled, heads: heads, classEmbeddings: classEmbeddings, scale: classifier.scale)
         let grid = bundle.manifest.grid
         return (0..<g.rows).map { y in
             GradCAM.upsampled(GradCAM.map(spatial: f, gradient: Array(g.row(y))), height: grid.height, width: grid.width, size: size)

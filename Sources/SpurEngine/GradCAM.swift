@@ -6,7 +6,8 @@ import SpurCore
 /// exactly Grad-CAM on the last feature map.
 public enum GradCAM {
     /// `g_y` for every class, `[C, Dv]`, for one pooled feature `x`.
-    public static func classGradients(pooled x: [Float], heads: ProjectionHeads, classEmbeddings c: Matrix) -> Matrix {
+    /// `scale` multiplies the similarities (default: the head's `s`).
+    public static func classGradients(pooled x: [Float], heads: ProjectionHeads, classEmbeddings c: Matrix, scale: Float? = nil) -> Matrix {
         let forward = Matrix.product(Matrix(rows: 1, cols: x.count, storage: x), heads.image, transposeB: true).normalizedRows()
         // ∂⟨v, c_y⟩/∂z = (c_y − v⟨v, c_y⟩)/‖z‖ for each class: normalise-backward with c_y as the upstream gradient.
         var dz = Matrix(rows: c.rows, cols: c.cols)
@@ -15,7 +16,7 @@ public enum GradCAM {
             dz.storage.replaceSubrange(y * c.cols ..< (y + 1) * c.cols, with: g.storage)
         }
         // z = W_v x, so ∂/∂x = W_vᵀ ∂/∂z; times the scale s.
-        return Matrix.product(dz, heads.image, alpha: heads.scale)
+        return Matrix.product(dz, heads.image, alpha: scale ?? heads.scale)
     }
 
     /// `M(h,w) = ReLU(⟨F(h,w), g⟩)` over the `[H·W, Dv]` map.

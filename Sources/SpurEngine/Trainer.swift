@@ -142,13 +142,22 @@ public final class Trainer {
                                   stepSize: Double(config.groupStepSize), adjustment: Double(config.groupAdjustment))
         if let q = saved?.groupWeights, q.count == dro.q.count { dro.q = q }
         let startEpoch = saved?.epochsDone ?? 0
-        emit(.started(run: runID, epochs: config.method == .zeroshot ? 0 : config.epochs,
+        emit(.started(run: runID, epochs: config.method == .zeroshot ? 0 : config.method.replacesClassifier ? 1 : config.epochs,
                       stepsPerEpoch: stepsPerEpoch, resumedAt: startEpoch))
 
         if config.method == .zeroshot {
             let report = try evaluate(heads, epoch: 0, step: 0, loss: 0, selection: &selection, seconds: 0)
             emit(.evaluated(report))
             return try finish(selection: selection, epochsDone: 0, emit: emit, cancelled: false)
+        }
+        if config.method.replacesClassifier {
+            // One "epoch": build the class side (ClassifierMethods.swift), evaluate, keep it.
+            let started = Date()
+            let (classifier, note) = try replacementClassifier()
+            let report = try evaluate(heads, classifier: classifier, epoch: 1, step: 0, loss: 0, selection: &selection,
+                                      seconds: Date().timeIntervalSince(started))
+            emit(.evaluated(report))
+            return try finish(selection: selection, epochsDone: 1, emit: emit, cancelled: false, message: note)
         }
 
         var exampleWeights: [Float]?
@@ -204,12 +213,13 @@ public final class Trainer {
         return try finish(selection: selection, epochsDone: config.epochs, emit: emit, cancelled: false)
     }
 
-    private func evaluate(_ heads: ProjectionHeads, epoch: Int, step: Int, loss: Double,
+    private func evaluate(_ heads: ProjectionHeads, classifier: HeadClassifier? = nil, epoch: Int, step: Int, loss: Double,
                           selection: inout ModelSelection, seconds: Double) throws -> EpochReport {
-        let metrics = try Evaluation.metrics(heads, data: data, split: data.val)
+        let metrics = try Evaluation.metrics(classifier ?? Evaluation.classifier(heads, data: data), data: data, split: data.val)
         let isBest = selection.offer(epoch: epoch, worstGroup: metrics.worstGroup, average: metrics.average)
         if isBest {
-            try Checkpoint(heads: heads, optimizerState: [:], selection: selection, groupWeights: nil, epochsDone: epoch)
+            try Checkpoint(heads: heads, optimizerState: [:], selection: selection, groupWeights: nil, epochsDone: epoch,
+                           classifier: classifier)
                 .write(to: bestCheckpointPath)
             try workspace.updateRun(runID, bestEpoch: epoch, bestCheckpoint: bestCheckpointPath)
         }
@@ -220,11 +230,12 @@ public final class Trainer {
         return report
     }
 
-    private func finish(selection: ModelSelection, epochsDone: Int, emit: (TrainingEvent) -> Void, cancelled: Bool) throws -> RunOutcome {
+    private func finish(selection: ModelSelection, epochsDone: Int, emit: (TrainingEvent) -> Void, cancelled: Bool,
+                        message: String = "") throws -> RunOutcome {
         let outcome = RunOutcome(run: runID, epochsDone: epochsDone, best: selection.best,
                                  bestCheckpoint: selection.best == nil ? nil : bestCheckpointPath)
         try workspace.updateRun(runID, status: cancelled ? .cancelled : .finished,
-                                message: cancelled ? "cancelled after \(epochsDone) epochs" : "")
+                                message: cancelled ? "cancelled after \(epochsDone) epochs" : message)
         emit(cancelled ? .cancelled(outcome) : .finished(outcome))
         return outcome
     }
@@ -353,6 +364,8 @@ struct Checkpoint {
     var selection: ModelSelection
     var groupWeights: [Double]?
     var epochsDone: Int
+    /// The class side of `dfr` / `orth-proj` runs, which replace the text-derived one.
+    var classifier: HeadClassifier? = nil
 
     func write(to path: String) throws {
         var w = SafetensorsWriter()
@@ -366,6 +379,11 @@ struct Checkpoint {
         w.metadata["selection"] = String(decoding: try JSONEncoder.sortedKeys.encode(selection), as: UTF8.self)
         // Doubles as text: a resumed run must continue with exactly these weights.
         if let groupWeights { w.metadata["group_weights"] = groupWeights.map { "\($0)" }.joined(separator: " ") }
+        if let classifier {
+            w.add("classifier.weight", classifier.classEmbeddings)
+            w.add("classifier.bias", shape: [classifier.bias.count], floats: classifier.bias)
+            w.add("classifier.scale", shape: [], floats: [classifier.scale])
+        }
         try w.write(to: path)
     }
 
@@ -384,8 +402,17 @@ struct Checkpoint {
         let selection = try f.metadata["selection"].map { try JSONDecoder().decode(ModelSelection.self, from: Data($0.utf8)) }
             ?? ModelSelection()
         let q = f.metadata["group_weights"].map { $0.split(separator: " ").compactMap { Double($0) } }
+        var classifier: HeadClassifier?
+        if f.names.contains("classifier.weight") {
+            let weight = try f.matrix("classifier.weight", shape: [nil, h.embeddingDim])
+            let bias = try f.floats("classifier.bias"), scale = try f.floats("classifier.scale")
+            guard bias.count == weight.rows, scale.count == 1 else {
+                throw InputError(file: path, field: "classifier.bias", "has \(bias.count) values for \(weight.rows) classes (and \(scale.count) scales, expected 1)")
+            }
+            classifier = HeadClassifier(heads: h, classEmbeddings: weight, scale: scale[0], bias: bias)
+        }
         return Checkpoint(heads: h, optimizerState: state, selection: selection, groupWeights: q,
-                          epochsDone: Int(f.metadata["epochs_done"] ?? "0") ?? 0)
+                          epochsDone: Int(f.metadata["epochs_done"] ?? "0") ?? 0, classifier: classifier)
     }
 }
 
@@ -400,6 +427,21 @@ public enum RunCheckpoints {
             throw InputError(file: "--run", "run \(id) has no checkpoint yet (status \(record.status.rawValue))")
         }
         return try Checkpoint.read(path, like: pretrained).heads
+    }
+
+    /// The classifier of a run's best checkpoint: its fitted or projected
+    /// class side (`dfr`, `orth-proj`), or the class prompts through its heads.
+    public static func bestClassifier(run id: Int64, workspace: Workspace, like pretrained: ProjectionHeads,
+                                      classTemplates: Matrix, templateCount: Int) throws -> HeadClassifier {
+        guard let record = try workspace.run(id) else {
+            throw InputError(file: "--run", "run \(id) is not in the workspace \(workspace.path)")
+        }
+        guard let path = record.bestCheckpoint else {
+            throw InputError(file: "--run", "run \(id) has no checkpoint yet (status \(record.status.rawValue))")
+        }
+        let checkpoint = try Checkpoint.read(path, like: pretrained)
+        return checkpoint.classifier
+            ?? HeadClassifier(heads: checkpoint.heads, classTemplates: classTemplates, templateCount: templateCount)
     }
 
     public static func config(run id: Int64, workspace: Workspace) throws -> TrainingConfig {

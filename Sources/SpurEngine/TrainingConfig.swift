@@ -12,11 +12,13 @@ public enum Method: String, CaseIterable, Codable, Sendable {
     case oursVS = "ours-vs"
     case sfr
     case starFT = "starft"
+    case dfr
+    case orthProj = "orth-proj"
 
     /// The loss terms of the method's objective.
     public var terms: [LossTerm] {
         switch self {
-        case .zeroshot: return []
+        case .zeroshot, .dfr, .orthProj: return []
         case .clipFT: return [.clip]
         case .erm, .groupDRO, .sfr: return [.ce]
         case .oursLS: return [.clip, .vc, .lc, .ls]
@@ -26,14 +28,20 @@ public enum Method: String, CaseIterable, Codable, Sendable {
     }
 
     /// Methods that need per-image values of the spurious attribute(s).
-    public var needsImageGroups: Bool { self == .groupDRO || self == .oursVS }
+    public var needsImageGroups: Bool { self == .groupDRO || self == .oursVS || self == .dfr }
     /// Methods that need a spurious attribute at all (its phrases or values).
-    public var needsAttribute: Bool { needsImageGroups || self == .oursLS }
+    public var needsAttribute: Bool { needsImageGroups || self == .oursLS || self == .orthProj }
     /// Methods that use the marked attribute(s) when there are any: StarFT
     /// adds their present phrases to its pool of contexts but needs none.
     public var usesAttribute: Bool { needsAttribute || self == .starFT }
     /// Methods whose terms come in the paper's and the authors' form (`--loss-form`).
     public var hasLossForm: Bool { self == .oursLS || self == .oursVS }
+    /// Methods that train no projection: they fit (`dfr`) or construct
+    /// (`orth-proj`) a new class side over the frozen image embeddings.
+    public var replacesClassifier: Bool { self == .dfr || self == .orthProj }
+    /// Methods that fit on the validation split's group labels, which the
+    /// others use only to pick a checkpoint: say so wherever they are reported.
+    public var usesValidationGroupLabels: Bool { self == .dfr }
 
     public var summary: String {
         switch self {
@@ -45,6 +53,8 @@ public enum Method: String, CaseIterable, Codable, Sendable {
         case .oursVS: return "L_clip + L_vc + L_lc + L_vs (vision side; per-image attribute values)"
         case .sfr: return "cross-entropy with disagreement weights and feature dropout (our reading of SFR)"
         case .starFT: return "L_clip + λ·KL to the original model over spuriosity-injected captions (StarFT)"
+        case .dfr: return "logistic regression on frozen embeddings, fitted on group-balanced val (DFR; uses val group labels)"
+        case .orthProj: return "class prompts with the attribute's text directions projected out (Chuang et al. 2023; no training)"
         }
     }
 }

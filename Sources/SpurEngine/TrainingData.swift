@@ -148,7 +148,9 @@ public struct TrainingData: Sendable {
             classes: m.classes, templateCount: m.templates.count, attributes: config.attributes,
             valueCount: 1 << j, evaluationAttributes: evaluationAttributes, train: train, val: val, test: test,
             classTemplates: try b.classTemplateFeatures(),
-            groupTemplates: groupTexts.isEmpty ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: groupTexts),
+            // Encoded only for the methods that read them: an imported bundle
+            // need not carry prompts a method never uses.
+            groupTemplates: groupTexts.isEmpty || !config.method.terms.contains(.ls) ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: groupTexts),
             spuriousCaptions: spuriousTexts.isEmpty ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: spuriousTexts),
             starContextCount: contexts.count,
             attributePrompts: attributeTexts.isEmpty ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: attributeTexts),

@@ -2,22 +2,42 @@ import SpurCore
 
 /// The classifier a CLIP-style head defines: `argmax_y ⟨v_i, c_y⟩` with
 /// `c_y = normalize(mean_k normalize(W_t u_{y,k}))` over the templates.
+/// Methods that fit or construct the class side instead (`dfr`,
+/// `orth-proj`) give their own `[C, E]` matrix, scale and bias: the logits
+/// are `scale·⟨v_i, c_y⟩ + bias_y` either way.
 public struct HeadClassifier: Sendable {
-    /// `[C, E]`, unit rows.
+    /// `[C, E]`: unit rows when made from the class prompts.
     public let classEmbeddings: Matrix
     public let heads: ProjectionHeads
+    /// Multiplies the similarities: the head's `s` for text-derived classes.
+    public let scale: Float
+    /// Per-class offset, zero for text-derived classes.
+    public let bias: [Float]
 
     /// `classTemplates` row `c·K + k` is template `k` filled with class `c`.
     public init(heads: ProjectionHeads, classTemplates: Matrix, templateCount k: Int) {
-        self.heads = heads
         let t = Matrix.product(classTemplates, heads.text, transposeB: true).normalizedRows().output
-        classEmbeddings = t.meanOfRowBlocks(k).normalizedRows().output
+        self.init(heads: heads, classEmbeddings: t.meanOfRowBlocks(k).normalizedRows().output, scale: heads.scale)
     }
 
-    /// `s·⟨v_i, c_y⟩` for every image and class, `[N, C]`.
+    /// A class side given directly, `[C, E]`, on the image embeddings of `heads`.
+    public init(heads: ProjectionHeads, classEmbeddings: Matrix, scale: Float, bias: [Float]? = nil) {
+        precondition(classEmbeddings.cols == heads.embeddingDim, "class embeddings of width \(classEmbeddings.cols), embedding \(heads.embeddingDim)")
+        precondition(bias == nil || bias!.count == classEmbeddings.rows, "one bias per class")
+        self.heads = heads
+        self.classEmbeddings = classEmbeddings
+        self.scale = scale
+        self.bias = bias ?? [Float](repeating: 0, count: classEmbeddings.rows)
+    }
+
+    /// `s·⟨v_i, c_y⟩ + b_y` for every image and class, `[N, C]`.
     public func logits(_ images: Matrix) -> Matrix {
         let v = Matrix.product(images, heads.image, transposeB: true).normalizedRows().output
-        return Matrix.product(v, classEmbeddings, transposeB: true, alpha: heads.scale)
+        var z = Matrix.product(v, classEmbeddings, transposeB: true, alpha: scale)
+        if bias.contains(where: { $0 != 0 }) {
+            for i in 0..<z.rows { for c in 0..<z.cols { z[i, c] += bias[c] } }
+        }
+        return z
     }
 
     public func predict(_ images: Matrix) -> [Int] {

@@ -269,8 +269,10 @@ public final class App {
                 let pre = try Evaluation.metrics(model.pretrained, data: data, split: data.test, bundle: model.bundle)
                 var run: SplitMetrics?
                 if let i = runIndex, i < runs.count {
-                    let heads = try RunCheckpoints.bestHeads(run: runs[i].id, workspace: model.workspace, like: model.pretrained)
-                    run = try Evaluation.metrics(heads, data: data, split: data.test, bundle: model.bundle)
+                    // A dfr / orth-proj run's checkpoint holds its own class side.
+                    let classifier = try RunCheckpoints.bestClassifier(run: runs[i].id, workspace: model.workspace, like: model.pretrained,
+                                                                       classTemplates: data.classTemplates, templateCount: data.templateCount)
+                    run = try Evaluation.metrics(classifier, data: data, split: data.test, bundle: model.bundle)
                 }
                 inbox.post(.groups(pretrained: pre, run: run, runs: runs))
             } catch {

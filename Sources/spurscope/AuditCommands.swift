@@ -68,13 +68,16 @@ struct DetectCommand: ParsableCommand {
         }
         let workspace = try workspaceOption.openIfPresent(bundle: bundle)
         var heads = try b.pretrainedHeads()
+        var classifier: HeadClassifier?
         if let checkpoint {
             guard let workspace else { throw InputError(file: "--checkpoint", "there is no workspace for \(bundle) yet") }
-            heads = try RunCheckpoints.bestHeads(run: checkpoint, workspace: workspace, like: heads)
+            classifier = try RunCheckpoints.bestClassifier(run: checkpoint, workspace: workspace, like: heads,
+                                                           classTemplates: try b.classTemplateFeatures(), templateCount: b.manifest.templates.count)
+            heads = classifier!.heads
         }
         let audit = Audit(split: splitChoice, source: zeroShot ? .zeroShot(quantile: quantile) : .detections(threshold: threshold, overrides: overrides),
                           minimumSupport: minSupport)
-        let result = try audit.run(b, heads: heads)
+        let result = try audit.run(b, heads: heads, classifier: classifier)
         var verdicts: [String: Decision] = [:]
         for d in try workspace?.currentDecisions() ?? [] { verdicts["\(d.className)\u{1}\(d.attribute)"] = d }
         func verdict(_ r: DiscrepancyRow) -> String {

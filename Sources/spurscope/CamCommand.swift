@@ -34,20 +34,20 @@ struct CamCommand: ParsableCommand {
         let target = try className.map { name in
             try classes.firstIndex(of: name).orThrow(InputError(file: "--class", "'\(name)' is not a class (\(classes.joined(separator: ", ")))"))
         } ?? b.examples[e].label
-        var heads = try b.pretrainedHeads()
+        let templates = try b.classTemplateFeatures()
+        var classifier = HeadClassifier(heads: try b.pretrainedHeads(), classTemplates: templates, templateCount: b.manifest.templates.count)
         if let run = runID {
             guard let ws = try workspaceOption.openIfPresent(bundle: bundle) else {
                 throw InputError(file: "--run", "there is no workspace for \(bundle) yet")
             }
-            heads = try RunCheckpoints.bestHeads(run: run, workspace: ws, like: heads)
+            classifier = try RunCheckpoints.bestClassifier(run: run, workspace: ws, like: classifier.heads,
+                                                           classTemplates: templates, templateCount: b.manifest.templates.count)
         }
         let image = try ImageFile.read(path: b.resolve(b.examples[e].image))
-        let templates = try b.classTemplateFeatures()
-        let cam = CAMRenderer(bundle: b, heads: heads, classTemplates: templates, templateCount: b.manifest.templates.count)
+        let cam = CAMRenderer(bundle: b, classifier: classifier)
         let heat = try cam.maps(example: e, size: image.width)[target]
         let heatImage = image.width == image.height ? heat : GradCAM.upsampled(heat, height: image.width, width: image.width, size: image.width)
-        let logits = HeadClassifier(heads: heads, classTemplates: templates, templateCount: b.manifest.templates.count)
-            .logits(try b.pooledFeatures(rows: [e])).logSoftmaxRows()
+        let logits = classifier.logits(try b.pooledFeatures(rows: [e])).logSoftmaxRows()
         let probabilities = classes.indices.map { expf(logits[0, $0]) }
         let predicted = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
         let truth = b.examples[e].attributes.filter { $0.value == 1 }.keys.sorted().joined(separator: ", ")

@@ -43,15 +43,17 @@ struct CompareCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("\(method.rawValue): training…\n".utf8))
                 runID = try Trainer.create(bundle: b, config: config, workspace: ws).run().run
             }
-            let heads = try RunCheckpoints.bestHeads(run: runID, workspace: ws, like: try b.pretrainedHeads())
             var evalConfig = config
             evalConfig.method = .zeroshot
             let data = try TrainingData.prepare(bundle: b, config: evalConfig, decisions: try ws.currentDecisions())
-            rows.append((method, runID, try Evaluation.metrics(heads, data: data, split: data.test, bundle: b)))
+            let classifier = try RunCheckpoints.bestClassifier(run: runID, workspace: ws, like: data.pretrained,
+                                                               classTemplates: data.classTemplates, templateCount: data.templateCount)
+            rows.append((method, runID, try Evaluation.metrics(classifier, data: data, split: data.test, bundle: b)))
         }
         if json {
             print(try JSONOutput.line(["bundle": bundle, "split": "test", "methods": rows.map { m, run, r -> [String: Any] in
-                ["method": m.rawValue, "run": run, "adjusted_average": r.adjustedAverage, "average": r.average,
+                ["method": m.rawValue, "run": run, "uses_val_group_labels": m.usesValidationGroupLabels,
+                 "adjusted_average": r.adjustedAverage, "average": r.average,
                  "worst_group": r.worstGroup, "aiou_average": r.aiouAverage ?? NSNull(), "aiou_worst_group": r.aiouWorstGroup ?? NSNull()]
             }]))
             return
@@ -61,7 +63,11 @@ struct CompareCommand: ParsableCommand {
         print("| Method | Run | Avg. acc. (adjusted) | Worst-group acc. | Avg. AIoU | Worst-group AIoU |")
         print("|---|---|---|---|---|---|")
         for (m, run, r) in rows {
-            print("| \(m.rawValue) | \(run) | \(pct(r.adjustedAverage)) | \(pct(r.worstGroup)) | \(num(r.aiouAverage)) | \(num(r.aiouWorstGroup)) |")
+            print("| \(m.rawValue)\(m.usesValidationGroupLabels ? "*" : "") | \(run) | \(pct(r.adjustedAverage)) | \(pct(r.worstGroup)) | \(num(r.aiouAverage)) | \(num(r.aiouWorstGroup)) |")
+        }
+        if rows.contains(where: { $0.0.usesValidationGroupLabels }) {
+            print("")
+            print("\\* fits its classifier on the val split's group labels; the other methods use val only to pick a checkpoint.")
         }
     }
 }

@@ -163,6 +163,10 @@ final class TrainingProgress {
             if !json {
                 let c = trainer.config
                 let attrs = c.attributes.isEmpty ? "" : ", attribute \(c.attributes.joined(separator: " + "))"
+                if c.method.replacesClassifier {
+                    print("run \(run): \(c.method.rawValue)\(attrs): \(c.method.summary)")
+                    return
+                }
                 let form = c.method.hasLossForm ? ", \(c.lossForm.rawValue) form" : ""
                 print("run \(run): \(c.method.rawValue)\(form)\(attrs), \(epochs) epochs × \(steps) steps, lr \(c.learningRate), batch \(c.batchSize), sampler \(c.sampler.rawValue)"
                       + (resumed > 0 ? ", resumed after epoch \(resumed)" : ""))
@@ -200,10 +204,14 @@ final class TrainingProgress {
     }
 
     func summary(_ o: RunOutcome) {
-        let status = (try? trainer.workspace.run(o.run))??.status.rawValue ?? "finished"
+        let record = (try? trainer.workspace.run(o.run)) ?? nil
+        let status = record?.status.rawValue ?? "finished"
+        let note = record?.message ?? ""
         if json {
             var object: [String: Any] = ["event": "summary", "run": o.run, "status": status, "epochs_done": o.epochsDone,
-                                         "seconds": Date().timeIntervalSince(started)]
+                                         "seconds": Date().timeIntervalSince(started), "method": trainer.config.method.rawValue,
+                                         "uses_val_group_labels": trainer.config.method.usesValidationGroupLabels]
+            if !note.isEmpty { object["note"] = note }
             if let b = o.best {
                 object["best_epoch"] = b.epoch
                 object["validation"] = ["worst_group": b.worstGroup, "average": b.average]
@@ -213,6 +221,7 @@ final class TrainingProgress {
         } else if let b = o.best {
             print(String(format: "run %lld %@ after %d epochs: best epoch %d, val worst group %.1f%%, average %.1f%%",
                          o.run, status, o.epochsDone, b.epoch, 100 * b.worstGroup, 100 * b.average))
+            if !note.isEmpty { print("  \(note)") }
             print("  spurscope eval \(trainer.bundle.directory) --run \(o.run)")
         } else {
             print("run \(o.run) \(status) before its first evaluation")
@@ -245,22 +254,26 @@ struct EvalCommand: ParsableCommand {
         let b = try FeatureBundle.open(bundle)
         let ws = try workspaceOption.openIfPresent(bundle: bundle)
         var config = TrainingConfig(method: .zeroshot)
-        var heads = try b.pretrainedHeads()
         if let run = runID {
             guard let ws else { throw InputError(file: "--run", "there is no workspace at \(Workspace.location(bundle: bundle, directory: workspaceOption.workspace))") }
             config = try RunCheckpoints.config(run: run, workspace: ws)
-            heads = try RunCheckpoints.bestHeads(run: run, workspace: ws, like: heads)
         }
+        let method = config.method
         if !attribute.isEmpty { config.attributes = attribute }
         if config.attributes.isEmpty { config.attributes = b.groupAttributes }
         config.method = .zeroshot   // evaluation needs no attribute requirement of the method
         let data = try TrainingData.prepare(bundle: b, config: config, decisions: try ws?.currentDecisions() ?? [])
         let splitData = s == .train ? data.train : s == .val ? data.val : data.test
-        let m = try Evaluation.metrics(heads, data: data, split: splitData, bundle: noAiou ? nil : b)
+        let classifier = try runID.map {
+            try RunCheckpoints.bestClassifier(run: $0, workspace: ws!, like: data.pretrained, classTemplates: data.classTemplates,
+                                              templateCount: data.templateCount)
+        } ?? Evaluation.classifier(data.pretrained, data: data)
+        let m = try Evaluation.metrics(classifier, data: data, split: splitData, bundle: noAiou ? nil : b)
         let source = data.evaluationFromGroundTruth ? "ground truth" : "detections"
         if json {
             let object: [String: Any] = [
-                "model": runID.map { "run \($0)" } ?? "zeroshot", "split": split, "attributes": config.attributes, "groups_from": source,
+                "model": runID.map { "run \($0)" } ?? "zeroshot", "method": method.rawValue,
+                "uses_val_group_labels": method.usesValidationGroupLabels, "split": split, "attributes": config.attributes, "groups_from": source,
                 "average": m.average, "adjusted_average": m.adjustedAverage, "worst_group": m.worstGroup,
                 "worst_group_name": m.worstGroupName, "aiou_average": m.aiouAverage ?? NSNull(),
                 "aiou_worst_group": m.aiouWorstGroup ?? NSNull(),
@@ -269,7 +282,8 @@ struct EvalCommand: ParsableCommand {
             print(try JSONOutput.line(object))
             return
         }
-        print("\(runID.map { "run \($0)" } ?? "pre-trained (zero-shot)") on \(split): groups by \(config.attributes.joined(separator: " + ")) (\(source))")
+        print("\(runID.map { "run \($0) (\(method.rawValue))" } ?? "pre-trained (zero-shot)") on \(split): groups by \(config.attributes.joined(separator: " + ")) (\(source))")
+        if method.usesValidationGroupLabels { print("note: \(method.rawValue) fitted its classifier on the val split's group labels") }
         let width = max(20, m.groups.map(\.name.count).max() ?? 0)
         print("group".padding(toLength: width, withPad: " ", startingAt: 0) + "      n   accuracy" + (m.aiouAverage == nil ? "" : "   AIoU"))
         for g in m.groups {

@@ -110,3 +110,31 @@ struct GatherRowsTests {
         #expect(m.gatherRows([]).rows == 0)
     }
 }
+
+struct PositiveDefiniteSolveTests {
+    /// [[4, 2], [2, 3]] X = [[2, 8], [1, 7]]: det 8, inverse [[3, −2], [−2, 4]]/8,
+    /// X = [[(6 − 2)/8, (24 − 14)/8], [(−4 + 4)/8, (−16 + 28)/8]] = [[0.5, 1.25], [0, 1.5]].
+    @Test func twoByTwoByHand() throws {
+        let x = try #require(Matrix.solvePositiveDefinite(Matrix([[4, 2], [2, 3]]), Matrix([[2, 8], [1, 7]])))
+        #expect(x.rows == 2 && x.cols == 2)
+        for (got, want) in zip(x.storage, [Float(0.5), 1.25, 0, 1.5]) { #expect(abs(got - want) < 1e-6) }
+    }
+
+    /// A random Gram matrix: the residual A X − B vanishes.
+    @Test func gramSystemResidualIsZero() throws {
+        var rng = SeededGenerator(seed: 8)
+        let g = rng.gaussianMatrix(rows: 5, cols: 9)
+        let a = Matrix.product(g, g, transposeB: true)
+        let b = rng.gaussianMatrix(rows: 5, cols: 3)
+        let x = try #require(Matrix.solvePositiveDefinite(a, b))
+        var residual = Matrix.product(a, x)
+        residual.add(b, scaledBy: -1)
+        #expect(residual.maxAbs() < 1e-4 * max(1, b.maxAbs()))
+    }
+
+    /// Linearly dependent rows make a singular Gram matrix: no solution is claimed.
+    @Test func singularIsRefused() {
+        let g = Matrix([[1, 2, 3], [2, 4, 6]])
+        #expect(Matrix.solvePositiveDefinite(Matrix.product(g, g, transposeB: true), Matrix([[1], [1]])) == nil)
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import SpurCore
+
+/// Training-free debiasing of the class prompts (Chuang, Jampani, Li,
+/// Torralba & Jegelka 2023, "Debiasing vision-language models via biased
+/// prompts"): the spurious attribute's text directions `A` (one column per
+/// phrase) are projected out of every class embedding,
+/// `c'_y = normalize(P c_y)` with `P = I − A(AᵀA)⁻¹Aᵀ`.
+public enum OrthogonalProjection {
+    /// `P c` for every row `c` of `vectors` (`[C, E]`), with the rows of
+    /// `directions` (`[J, E]`) as the columns of `A`. `(AᵀA)⁻¹Aᵀc` is
+    /// solved by Cholesky (LAPACK); throws when the directions are linearly
+    /// dependent.
+    public static func project(_ vectors: Matrix, removing directions: Matrix) throws -> Matrix {
+        precondition(vectors.cols == directions.cols, "vectors and directions of different widths")
+        if directions.rows == 0 { return vectors }
+        let gram = Matrix.product(directions, directions, transposeB: true)           // AᵀA, [J, J]
+        let rhs = Matrix.product(directions, vectors, transposeB: true)               // Aᵀc, [J, C]
+        guard let coefficients = Matrix.solvePositiveDefinite(gram, rhs) else {
+            throw InputError(file: "--attribute", "the attribute phrases' text embeddings are linearly dependent: give phrases that differ (spurscope mark --phrase-present/--phrase-absent)")
+        }
+        var out = vectors
+        Matrix.gemm(coefficients, transposeA: true, directions, alpha: -1, beta: 1, into: &out)   // c − A·coef
+        return out
+    }
+
+    /// The phrases whose directions are removed: each attribute's present
+    /// and absent phrase for every class (the triage's, or the defaults
+    /// "with A" / "without A"), each once, in a fixed order.
+    public static func phrases(attributes: [String], classes: [String], decisions: [Decision]) -> [String] {
+        var byPair: [String: (String, String)] = [:]
+        for d in decisions { byPair["\(d.className)\u{1}\(d.attribute)"] = (d.phrasePresent, d.phraseAbsent) }
+        var out: [String] = []
+        for a in attributes {
+            for c in classes {
+                let (present, absent) = byPair["\(c)\u{1}\(a)"] ?? Decision.defaultPhrases(a)
+                for p in [present, absent] where !out.contains(p) { out.append(p) }
+            }
+        }
+        return out
+    }
+
+    /// Template-averaged, normalised text embeddings `[J, E]` of phrases
+    /// whose template prompts are `texts` (row `j·K + k`), through `W_t`:
+    /// the same construction as the class embeddings.
+    public static func directions(heads: ProjectionHeads, texts: Matrix, templateCount k: Int) -> Matrix {
+        let t = Matrix.product(texts, heads.text, transposeB: true).normalizedRows().output
+        return t.meanOfRowBlocks(k).normalizedRows().output
+    }
+
+    /// The zero-shot classifier of `heads` with the phrases projected out of its class side.
+    public static func classifier(heads: ProjectionHeads, classTemplates: Matrix, templateCount k: Int,
+                                  phrasePrompts: Matrix) throws -> HeadClassifier {
+        let plain = HeadClassifier(heads: heads, classTemplates: classTemplates, templateCount: k)
+        let projected = try project(plain.classEmbeddings, removing: directions(heads: heads, texts: phrasePrompts, templateCount: k))
+        return HeadClassifier(heads: heads, classEmbeddings: projected.normalizedRows().output, scale: heads.scale)
+    }
+
+    /// The phrases filled into the bundle's templates, encoded: `[J·K, Dt]`.
+    public static func phrasePrompts(bundle: FeatureBundle, phrases: [String]) throws -> Matrix {
+        try bundle.textFeatures(for: phrases.flatMap { p in bundle.manifest.templates.map { FeatureBundle.fill($0, with: p) } })
+    }
+
+    /// Zero-shot and projected zero-shot metrics on one split, groups by
+    /// `attributes` (ground truth when the bundle has it): what `orth-proj`
+    /// would do, in milliseconds, without creating a run. The UI's
+    /// "preview before you train".
+    public struct Preview: Sendable {
+        public var phrases: [String]
+        public var zeroShot: SplitMetrics
+        public var projected: SplitMetrics
+    }
+
+    public static func preview(bundle: FeatureBundle, attributes: [String], decisions: [Decision],
+                               heads: ProjectionHeads? = nil, split: Split = .test) throws -> Preview {
+        var config = TrainingConfig(method: .zeroshot)
+        config.attributes = attributes
+        let data = try TrainingData.prepare(bundle: bundle, config: config, decisions: decisions)
+        let h = heads ?? data.pretrained
+        let words = phrases(attributes: attributes, classes: data.classes, decisions: decisions)
+        let projected = try classifier(heads: h, classTemplates: data.classTemplates, templateCount: data.templateCount,
+                                       phrasePrompts: try phrasePrompts(bundle: bundle, phrases: words))
+        let s = split == .train ? data.train : split == .val ? data.val : data.test
+        return Preview(phrases: words, zeroShot: try Evaluation.metrics(h, data: data, split: s),
+                       projected: try Evaluation.metrics(projected, data: data, split: s))
+    }
+}
