@@ -137,6 +137,8 @@ struct EncoderPretraining {
                               tags: idx.map { tags[$0] }, wordWeights: wordWeights)
             var params = [enc.top[0].weights.storage, enc.top[0].bias, enc.top[1].weights.storage, enc.top[1].bias,
                           head.storage, headBias]
+            // Cosine decay to zero: the last steps settle instead of rattling.
+            adam.learningRate = learningRate * 0.5 * (1 + cosf(Float.pi * Float(step) / Float(max(steps, 1))))
             adam.step(&params, gradients: r.gradients)
             enc.top[0].weights.storage = params[0]; enc.top[0].bias = params[1]
             enc.top[1].weights.storage = params[2]; enc.top[1].bias = params[3]
