@@ -23,7 +23,8 @@ def parser():
     c.add_argument("--out", required=True, help="The bundle directory (with --shard: this shard's directory).")
     c.add_argument("--shard", metavar="N/M", help="Extract only worker N's slice of M (1 ≤ N ≤ M).")
     c.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...).")
-    c.add_argument("--batch", type=int, default=64, help="Images (and prompts) per forward pass.")
+    c.add_argument("--batch", type=int, default=64, help="Images per forward pass.")
+    c.add_argument("--text-batch", type=int, default=256, help="Prompts per forward pass.")
     c.add_argument("--workers", type=int, default=0, help="Image decoding processes.")
     c.add_argument("--no-spatial", action="store_true", help="Leave out image_spatial (no Grad-CAM, AIoU).")
     c.add_argument("--spatial-dtype", choices=["f16", "f32"], default="f16", help="Storage type of image_spatial.")
@@ -54,6 +55,9 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    if getattr(args, "quiet", False):
+        from transformers.utils import logging
+        logging.disable_progress_bar()
     try:
         if args.command == "clip":
             from . import clip

@@ -111,8 +111,9 @@ def run(args):
     attributes, group_attributes = vocabulary(args, data)
     prompt_texts = prompts.prompt_table(data.classes, IMAGENET80, attributes, group_attributes)
     n, m = shards.parse(args.shard) if args.shard else (1, 1)
-    if args.batch < 1:
-        raise InputError("--batch", f"is {args.batch}, expected at least 1")
+    for name, value in (("--batch", args.batch), ("--text-batch", args.text_batch)):
+        if value < 1:
+            raise InputError(name, f"is {value}, expected at least 1")
 
     model, tokenizer, processor = load_clip(args.model, args.device)
     wv, wt, logit_scale = heads(model)
@@ -151,8 +152,8 @@ def run(args):
             w.write("W_t", wt)
             w.write("logit_scale", logit_scale)
             progress = images.Progress("prompts", pcount, quiet)
-            for a in range(0, pcount, args.batch):
-                chunk = prompt_texts[prompt_rows[0] + a: prompt_rows[0] + min(pcount, a + args.batch)]
+            for a in range(0, pcount, args.text_batch):
+                chunk = prompt_texts[prompt_rows[0] + a: prompt_rows[0] + min(pcount, a + args.text_batch)]
                 w.write_rows("text_prompts", a, encode_texts(model, tokenizer, chunk))
                 progress.advance(len(chunk))
             paths = [x.image for x in data.examples[rows[0]:rows[1]]]

@@ -56,8 +56,10 @@ def save_clip(directory, seed=0):
 
 def save_owlvit(directory, seed=1):
     torch.manual_seed(seed)
+    # OWL-ViT's class head compares projected queries with image embeddings of the
+    # text tower's width, so its projection keeps that width (512 in the real models).
     model = OwlViTForObjectDetection(OwlViTConfig(text_config=text_config(), vision_config=vision_config(),
-                                                  projection_dim=24)).eval()
+                                                  projection_dim=text_config()["hidden_size"])).eval()
     model.save_pretrained(directory)
     tokenizer().save_pretrained(directory)
     OwlViTImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}).save_pretrained(directory)
