@@ -26,6 +26,9 @@ def parser():
     c.add_argument("--batch", type=int, default=64, help="Images per forward pass.")
     c.add_argument("--text-batch", type=int, default=256, help="Prompts per forward pass.")
     c.add_argument("--workers", type=int, default=0, help="Image decoding processes.")
+    c.add_argument("--originals", action="store_true",
+                   help="List the original images in examples.csv instead of writing the model's square center-cropped views "
+                        "(images/, masks/) that the spatial maps cover.")
     c.add_argument("--no-spatial", action="store_true", help="Leave out image_spatial (no Grad-CAM, AIoU).")
     c.add_argument("--spatial-dtype", choices=["f16", "f32"], default="f16", help="Storage type of image_spatial.")
     c.add_argument("--force", action="store_true", help="Replace an existing --out.")

@@ -82,6 +82,63 @@ def heads(model):
             np.float32(model.logit_scale.detach().float().cpu().item()))
 
 
+VIEW_DIR, MASK_DIR = "images", "masks"
+
+
+def view_path(row, directory=VIEW_DIR):
+    return f"{directory}/{row:07d}.png"
+
+
+def crop_box(box_text, size, processor):
+    """A box `x0 y0 x1 y1` in the original image, in the model's view: resized
+    (shortest edge) and center-cropped like the pixels, to within a pixel of
+    the processor's rounding; blank when nothing of it is left."""
+    if not box_text:
+        return ""
+    x0, y0, x1, y1 = (float(v) for v in box_text.split())
+    w, h = size
+    edge, crop = processor.size["shortest_edge"], processor.crop_size
+    short, long = min(w, h), max(w, h)
+    nw, nh = (edge, int(edge * long / short)) if w <= h else (int(edge * long / short), edge)
+    left, top = (nw - crop["width"]) // 2, (nh - crop["height"]) // 2
+    sx, sy = nw / w, nh / h
+    x0, x1 = (min(max(x * sx - left, 0), crop["width"]) for x in (x0, x1))
+    y0, y1 = (min(max(y * sy - top, 0), crop["height"]) for y in (y0, y1))
+    return f"{x0:g} {y0:g} {x1:g} {y1:g}" if x0 < x1 and y0 < y1 else ""
+
+
+def model_views(data, processor):
+    """The dataset as the bundle lists it when it carries the model's views:
+    images/NNNNNNN.png (and masks/) by row, boxes moved into the crop, the
+    original path kept in `source_image`."""
+    from PIL import Image
+    examples = []
+    for row, e in enumerate(data.examples):
+        extra = dict(e.extra, source_image=e.image)
+        if extra.get("mask"):
+            extra["mask"] = view_path(row, MASK_DIR)
+        if extra.get("bbox"):
+            with Image.open(e.image) as img:
+                extra["bbox"] = crop_box(extra["bbox"], img.size, processor)
+        examples.append(dataset.Example(e.id, view_path(row), e.label, e.split, extra))
+    return dataset.Dataset(examples, data.classes, data.extra_columns + ["source_image"], data.groups, data.source)
+
+
+def save_views(staging, data, processor, first_row, views):
+    from PIL import Image
+    for k, view in enumerate(views):
+        row = first_row + k
+        Image.fromarray(view).save(os.path.join(staging, view_path(row)))
+        mask = data.examples[row].extra.get("mask")
+        if mask:
+            try:
+                with Image.open(mask) as m:
+                    rgb = m.convert("RGB")
+            except OSError as e:
+                raise InputError(mask, f"cannot be read as a mask image: {e}")
+            Image.fromarray(images.model_view(processor, rgb)).save(os.path.join(staging, view_path(row, MASK_DIR)))
+
+
 def vocabulary(args, data):
     words = dataset.read_vocabulary(args.vocabulary or DEFAULT_VOCABULARY)
     exclude = list(args.exclude or [])
@@ -134,7 +191,12 @@ def run(args):
 
     with bundle.staged_directory(args.out, args.force) as staging:
         bundle.write_json(os.path.join(staging, bundle.MANIFEST), man)
-        bundle.write_examples(os.path.join(staging, bundle.EXAMPLES), data)
+        views = not args.originals
+        bundle.write_examples(os.path.join(staging, bundle.EXAMPLES), model_views(data, processor) if views else data)
+        if views:
+            os.makedirs(os.path.join(staging, VIEW_DIR))
+            if any(e.extra.get("mask") for e in data.examples):
+                os.makedirs(os.path.join(staging, MASK_DIR))
         bundle.write_prompts(os.path.join(staging, bundle.PROMPTS), prompt_texts)
         if args.shard:
             bundle.write_json(os.path.join(staging, shards.SHARD_FILE), {
@@ -158,7 +220,9 @@ def run(args):
                 progress.advance(len(chunk))
             paths = [x.image for x in data.examples[rows[0]:rows[1]]]
             progress = images.Progress("images", count, quiet)
-            for start, pixels, _ in images.batches(paths, processor, args.batch, args.workers):
+            for start, pixels, decoded in images.batches(paths, processor, args.batch, args.workers, views):
+                if views:
+                    save_views(staging, data, processor, rows[0] + start, [v for _, v in decoded])
                 pooled, maps = encode_images(model, pixels)
                 w.write_rows("image_pooled", start, pooled)
                 if spatial:

@@ -74,12 +74,15 @@ def read_bundle(directory):
     man = bundle.read_json(os.path.join(directory, bundle.MANIFEST))
     path = os.path.join(directory, bundle.EXAMPLES)
     header, rows = dataset.read_csv(path)
-    id_col, image_col = (dataset._column(path, header, c) for c in ("id", "image"))
+    id_col = dataset._column(path, header, "id")
+    # Detect on the original image (all of it, as OWL-ViT is meant to see it)
+    # when the bundle lists the CLIP model's cropped view of it.
+    image_col = header.index("source_image") if "source_image" in header else dataset._column(path, header, "image")
     ids = [r[id_col] for r in rows]
     paths = [r[image_col] if os.path.isabs(r[image_col]) else os.path.join(directory, r[image_col]) for r in rows]
     for line, p in enumerate(paths, start=2):
         if not os.path.isfile(p):
-            raise InputError(path, f"'{p}' does not exist", field=f"line {line}, column image")
+            raise InputError(path, f"'{p}' does not exist", field=f"line {line}, column {header[image_col]}")
     return man, ids, paths
 
 
@@ -117,7 +120,7 @@ def run(args):
             best, boxes = best_boxes(model, pixels, queries)
             scores = spurscope_score(best, args.threshold)
             for k in range(best.shape[0]):
-                width, height = sizes[k]
+                width, height = sizes[k][0]
                 for q in np.nonzero(scores[k] >= KEEP_FROM)[0]:
                     cx, cy, bw, bh = boxes[k, q]
                     box = [(cx - bw / 2) * width, (cy - bh / 2) * height, (cx + bw / 2) * width, (cy + bh / 2) * height]

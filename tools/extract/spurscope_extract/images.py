@@ -11,9 +11,16 @@ from PIL import Image
 from .errors import InputError
 
 
+def model_view(processor, rgb):
+    """The image as the model sees it -- resized and center-cropped by the
+    processor, before rescaling and normalisation -- as uint8 [h, w, 3]."""
+    pixels = processor(images=rgb, do_rescale=False, do_normalize=False, return_tensors="np")["pixel_values"][0]
+    return np.clip(np.rint(pixels.transpose(1, 2, 0)), 0, 255).astype(np.uint8)
+
+
 class _Decoded(torch.utils.data.Dataset):
-    def __init__(self, paths, processor):
-        self.paths, self.processor = paths, processor
+    def __init__(self, paths, processor, views):
+        self.paths, self.processor, self.views = paths, processor, views
 
     def __len__(self):
         return len(self.paths)
@@ -25,7 +32,8 @@ class _Decoded(torch.utils.data.Dataset):
                 rgb = img.convert("RGB")
                 size = rgb.size
             pixels = self.processor(images=rgb, return_tensors="np")["pixel_values"][0]
-            return i, torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)), size, None
+            view = model_view(self.processor, rgb) if self.views else None
+            return i, torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)), (size, view), None
         except Exception as e:   # noqa: BLE001 -- reported with the file's name below
             return i, None, None, str(e)
 
@@ -34,9 +42,9 @@ def _collate(items):
     return items
 
 
-def batches(paths, processor, batch_size, workers=0, source="images"):
-    """Yields (first index, pixel_values [B,3,h,w], sizes [(w,h)]) in order."""
-    loader = torch.utils.data.DataLoader(_Decoded(paths, processor), batch_size=batch_size, shuffle=False,
+def batches(paths, processor, batch_size, workers=0, views=False):
+    """Yields (first index, pixel_values [B,3,h,w], [((w, h), view or None)]) in order."""
+    loader = torch.utils.data.DataLoader(_Decoded(paths, processor, views), batch_size=batch_size, shuffle=False,
                                          num_workers=workers, collate_fn=_collate)
     for items in loader:
         for i, pixels, _, error in items:

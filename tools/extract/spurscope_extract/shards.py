@@ -6,6 +6,7 @@ features.safetensors with only its rows of `image_pooled`, `image_spatial`
 and `text_prompts` (and the full `W_v`, `W_t`, `logit_scale`)."""
 
 import os
+import shutil
 
 import numpy as np
 from safetensors import safe_open
@@ -93,6 +94,10 @@ def merge(shard_dirs, out, overwrite=False, log=lambda s: None):
         for name in (bundle.MANIFEST, bundle.EXAMPLES, bundle.PROMPTS):
             with open(os.path.join(first, name), "rb") as src, open(os.path.join(staging, name), "wb") as dst:
                 dst.write(src.read())
+        for _, _, d, _ in shards:       # each shard wrote the views of its own rows
+            for sub in ("images", "masks"):
+                if os.path.isdir(os.path.join(d, sub)):
+                    shutil.copytree(os.path.join(d, sub), os.path.join(staging, sub), dirs_exist_ok=True)
         declarations, metadata = _declarations(files, manifest["tensors"], shards)
         with TensorFileWriter(os.path.join(staging, bundle.FEATURES), declarations, metadata) as w:
             for name, _, shape in declarations:

@@ -75,7 +75,9 @@ def test_manifest_and_examples(bundle, dataset):
     examples = read_examples(bundle)
     assert [e["id"] for e in examples] == [r[0] for r in dataset["rows"]]
     assert [e["attr:water"] for e in examples] == [r[4] for r in dataset["rows"]]
-    assert all(os.path.isabs(e["image"]) and os.path.isfile(e["image"]) for e in examples)
+    # The images listed are the model's views: resized, center-cropped, square.
+    assert [e["image"] for e in examples] == [f"images/{i:07d}.png" for i in range(12)]
+    assert [e["source_image"] for e in examples] == [str(dataset["images"] / r[1]) for r in dataset["rows"]]
     assert read_prompts(bundle) == prompt_table(CLASSES, IMAGENET80, VOCABULARY)
 
 
@@ -158,10 +160,22 @@ def test_a_short_training_run(bundle, work):
 def test_spurscope_cam_reads_the_spatial_maps(bundle, work):
     copy = work / "bundle-cam"
     shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns(".spurscope"))
-    # e02 is square: `spurscope cam` stops on a precondition for non-square
-    # images (TerminalArt.overlay), a spurscope issue outside this tool.
-    r = spurscope("cam", copy, "--example", "e02", "--ascii")
-    assert "e02: landbird" in r.stdout
+    # e01's original is 375×500; the bundle lists its square view.
+    r = spurscope("cam", copy, "--example", "e01", "--ascii")
+    assert "e01: waterbird" in r.stdout
+
+
+def test_views_are_what_the_model_saw(bundle, reference, dataset):
+    """Each listed image is the processor's resized, center-cropped input before
+    normalisation: normalising it again gives the model's pixel tensor."""
+    processor = CLIPImageProcessorPil.from_pretrained(reference["model"].name_or_path)
+    mean, std = np.array(processor.image_mean), np.array(processor.image_std)
+    for i, e in enumerate(read_examples(bundle)):
+        view = np.asarray(Image.open(bundle / e["image"]))
+        assert view.shape == (64, 64, 3)
+        pixels = reference["pixels"][i].numpy().transpose(1, 2, 0)
+        # uint8 storage rounds each value by at most half a level.
+        np.testing.assert_allclose((view / 255 - mean) / std, pixels, atol=0.5 / 255 / std.min() + 1e-6)
 
 
 def test_waterbirds_layout(work, clip_dir, dataset):
@@ -176,12 +190,13 @@ def test_waterbirds_layout(work, clip_dir, dataset):
             w.writerow([i + 1, f"001.Some_bird/{row[1]}", i % 2, (i // 2) % 3, (i // 3) % 2, "x.jpg"])
     out = work / "waterbirds-bundle"
     extract("clip", "--model", clip_dir, "--waterbirds", root, "--vocabulary", dataset["vocabulary"], "--out", out,
-            "--no-spatial", "--quiet")
+            "--no-spatial", "--originals", "--quiet")
     m = read_manifest(out)
     assert m["classes"] == ["landbird", "waterbird"] and m["groups"] == ["water"]
     assert m["attributes"] == ["water", "tree", "boat"]
     assert "image_spatial" not in m["tensors"]
     examples = read_examples(out)
+    assert examples[0]["image"] == str(root / "001.Some_bird" / dataset["rows"][0][1])   # --originals
     assert [(e["label"], e["split"], e["attr:water"]) for e in examples[:4]] == [
         ("landbird", "train", "0"), ("waterbird", "train", "0"), ("landbird", "val", "0"), ("waterbird", "val", "1")]
     spurscope("validate", out)

@@ -26,6 +26,10 @@ def test_three_shards_merge_into_the_unsharded_bundle(work, clip_dir, dataset, b
         assert a[name].dtype == b[name].dtype and a[name].shape == b[name].shape, name
         # Same computation; only the batch boundaries differ (3 vs 5 a batch).
         np.testing.assert_allclose(a[name].astype(np.float32), b[name].astype(np.float32), atol=1e-6, rtol=1e-6, err_msg=name)
+    views = sorted(os.listdir(merged / "images"))
+    assert views == sorted(os.listdir(bundle / "images")) and len(views) == 12
+    for v in views:
+        assert (merged / "images" / v).read_bytes() == (bundle / "images" / v).read_bytes()
     spurscope("validate", merged)
 
 
