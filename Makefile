@@ -2,6 +2,7 @@
 #   make demo   installs what is missing, builds, runs the demo
 #   make test   installs what is missing, builds, runs the whole test suite
 #   make bench  runs `spurscope bench` (release build)
+#   make extract-test  the Python feature extractor's tests (tools/extract), in .venv-extract/
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -13,7 +14,7 @@ REQUIRED_FILES := /usr/include/x86_64-linux-gnu/cblas.h /usr/include/ncursesw/cu
 
 SAMPLE := sample-data/waterbirds-synth
 
-.PHONY: all deps build release test demo bench sample clean
+.PHONY: all deps build release test demo bench sample clean extract-deps extract-test
 
 all: build
 
@@ -36,6 +37,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(MAKE) sample SPURSCOPE=.build/debug/spurscope
 	$(SWIFT) test
+	$(MAKE) extract-test
 
 # The embedded default bundle: built from its recipe on first use and checked
 # against the committed digest of its integer-exact files.
@@ -50,6 +52,24 @@ $(SAMPLE)/manifest.json: sample-data/recipe.json
 	  rm -rf $(SAMPLE); exit 1; fi
 	@echo "$(SAMPLE): digest matches sample-data/waterbirds-synth.sha256"
 
+# The feature extractor (tools/extract): its own virtualenv with the pinned
+# requirements, rebuilt when requirements.txt changes. torch is the CPU wheel;
+# pip finds it through its configured find-links, or pass an index with PIP_ARGS.
+EXTRACT_VENV := .venv-extract
+EXTRACT_PYTHON ?= python3
+PIP_ARGS ?=
+extract-deps: $(EXTRACT_VENV)/.installed
+
+$(EXTRACT_VENV)/.installed: tools/extract/requirements.txt
+	rm -rf $(EXTRACT_VENV)
+	$(EXTRACT_PYTHON) -m venv $(EXTRACT_VENV)
+	$(EXTRACT_VENV)/bin/pip install --quiet --disable-pip-version-check $(PIP_ARGS) -r tools/extract/requirements.txt
+	touch $@
+
+extract-test: extract-deps build
+	$(MAKE) sample SPURSCOPE=.build/debug/spurscope
+	cd tools/extract && SPURSCOPE=$(CURDIR)/.build/debug/spurscope $(CURDIR)/$(EXTRACT_VENV)/bin/python -m pytest -q
+
 demo: release
 	$(MAKE) sample SPURSCOPE=.build/release/spurscope
 	.build/release/spurscope ui $(SAMPLE)
@@ -58,4 +78,4 @@ bench: release
 	.build/release/spurscope bench
 
 clean:
-	rm -rf .build
+	rm -rf .build $(EXTRACT_VENV)

@@ -1,0 +1,220 @@
+"""`clip` against the library's own forward pass and against spurscope."""
+
+import csv
+import json
+import os
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.numpy import load_file
+from transformers import AutoTokenizer, CLIPModel
+from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+from conftest import CLASSES, REPO, VOCABULARY, extract, read_examples, read_manifest, read_prompts, spurscope
+from spurscope_extract.prompts import prompt_table
+from spurscope_extract.templates import IMAGENET80
+
+# float32 through the same library on the same machine; only batch composition differs.
+ATOL_F32 = 1e-5
+# image_spatial is stored as float16: 11 significant bits.
+RTOL_F16 = 1e-3
+
+
+@pytest.fixture(scope="module")
+def reference(clip_dir, dataset):
+    """The checkpoint's own outputs for every image, one image at a time."""
+    model = CLIPModel.from_pretrained(clip_dir).eval()
+    processor = CLIPImageProcessorPil.from_pretrained(clip_dir)
+    tokenizer = AutoTokenizer.from_pretrained(clip_dir)
+    out = {"model": model, "tokenizer": tokenizer, "image_features": [], "pooled": [], "tokens": []}
+    with torch.inference_mode():
+        for row in dataset["rows"]:
+            pixels = processor(images=Image.open(dataset["images"] / row[1]).convert("RGB"), return_tensors="pt")["pixel_values"]
+            out["image_features"].append(model.get_image_features(pixel_values=pixels).pooler_output[0].numpy())
+            v = model.vision_model(pixel_values=pixels)
+            out["pooled"].append(v.pooler_output[0].numpy())
+            out["tokens"].append(model.vision_model.post_layernorm(v.last_hidden_state)[0].numpy())
+    out["pixels"] = torch.cat([processor(images=Image.open(dataset["images"] / r[1]).convert("RGB"), return_tensors="pt")["pixel_values"]
+                               for r in dataset["rows"]])
+    return out
+
+
+def test_templates_are_spurscopes():
+    swift = open(os.path.join(REPO, "Sources", "SpurCore", "CLIPTemplates.swift")).read()
+    assert re.findall(r'^\s*"((?:[^"\\]|\\.)*)",?\s*$', swift, re.M) == IMAGENET80
+    assert len(IMAGENET80) == 80
+
+
+def test_prompt_table_mirrors_the_synthetic_bundle():
+    """The synthetic bundle's prompts.csv (written by Swift) is our table's
+    first part for its classes and attributes; StarFT's captions follow."""
+    synth = os.path.join(REPO, "sample-data", "waterbirds-synth")
+    if not os.path.exists(os.path.join(synth, "prompts.csv")):
+        pytest.fail("sample-data/waterbirds-synth is missing: run `make sample` first")
+    m = read_manifest(synth)
+    theirs = read_prompts(synth)
+    ours = prompt_table(m["classes"], m["templates"], m["attributes"])
+    assert ours[:len(theirs)] == theirs
+    captions = ours[len(theirs):]
+    assert len(captions) == len(m["attributes"]) * len(m["classes"]) * 2
+    assert captions[:2] == [f"a photo of a {m['classes'][0]} with {m['attributes'][0]}.",
+                            f"a photo of a {m['classes'][0]} without {m['attributes'][0]}."]
+
+
+def test_manifest_and_examples(bundle, dataset):
+    m = read_manifest(bundle)
+    assert m["classes"] == CLASSES
+    assert m["attributes"] == VOCABULARY            # 'landbird' (a class) was removed
+    assert m["pooling"] == "token" and m["grid"] == {"H": 4, "W": 4}
+    assert m["dims"] == {"Dv": 48, "Dt": 32, "E": 24}
+    assert m["templates"] == IMAGENET80
+    examples = read_examples(bundle)
+    assert [e["id"] for e in examples] == [r[0] for r in dataset["rows"]]
+    assert [e["attr:water"] for e in examples] == [r[4] for r in dataset["rows"]]
+    # The images listed are the model's views: resized, center-cropped, square.
+    assert [e["image"] for e in examples] == [f"images/{i:07d}.png" for i in range(12)]
+    assert [e["source_image"] for e in examples] == [str(dataset["images"] / r[1]) for r in dataset["rows"]]
+    assert read_prompts(bundle) == prompt_table(CLASSES, IMAGENET80, VOCABULARY)
+
+
+def test_tensors_equal_the_models_own_forward_pass(bundle, reference):
+    f = load_file(os.path.join(bundle, "features.safetensors"))
+    model = reference["model"]
+    np.testing.assert_array_equal(f["W_v"], model.visual_projection.weight.detach().numpy())
+    np.testing.assert_array_equal(f["W_t"], model.text_projection.weight.detach().numpy())
+    assert f["logit_scale"].shape == () and f["logit_scale"] == np.float32(model.logit_scale.item())
+    np.testing.assert_allclose(f["image_pooled"], np.stack(reference["pooled"]), atol=ATOL_F32, rtol=0)
+    # W_v · pooled is the library's get_image_features.
+    np.testing.assert_allclose(f["image_pooled"] @ f["W_v"].T, np.stack(reference["image_features"]), atol=ATOL_F32, rtol=0)
+    # The spatial map is the patch tokens through post_layernorm, row-major; the class token is the pooled feature.
+    tokens = np.stack(reference["tokens"])
+    assert f["image_spatial"].dtype == np.float16 and f["image_spatial"].shape == (12, 4, 4, 48)
+    np.testing.assert_allclose(f["image_spatial"].astype(np.float32), tokens[:, 1:, :].reshape(12, 4, 4, 48),
+                               rtol=RTOL_F16, atol=RTOL_F16)
+    np.testing.assert_allclose(tokens[:, 0, :], f["image_pooled"], atol=ATOL_F32, rtol=0)
+    # Text rows against get_text_features of each prompt alone (no padding).
+    prompts = read_prompts(bundle)
+    with torch.inference_mode():
+        for p in [0, 1, 79, 80, 160, 161, len(prompts) // 2, len(prompts) - 1]:
+            tokens = reference["tokenizer"]([prompts[p]], return_tensors="pt")
+            want = model.get_text_features(**tokens).pooler_output[0].numpy()
+            np.testing.assert_allclose(f["text_prompts"][p] @ f["W_t"].T, want, atol=ATOL_F32, rtol=0)
+
+
+def test_spurscope_validates_it(bundle):
+    r = spurscope("validate", bundle)
+    assert "sound" in r.stdout
+
+
+def hf_zero_shot(reference, classes):
+    """The checkpoint's own zero-shot predictions: CLIPModel's normalized
+    embeddings, each class the normalized mean of its 80 templates' embeddings."""
+    model, tokenizer = reference["model"], reference["tokenizer"]
+    texts = [t.replace("{}", c) for c in classes for t in IMAGENET80]
+    with torch.inference_mode():
+        out = model(**tokenizer(texts, padding=True, return_tensors="pt"), pixel_values=reference["pixels"])
+    class_embeds = torch.nn.functional.normalize(out.text_embeds.reshape(len(classes), 80, -1).mean(1), dim=-1)
+    logits = out.image_embeds @ class_embeds.T
+    top2 = logits.topk(2, dim=1).values
+    return logits.argmax(1).numpy(), (top2[:, 0] - top2[:, 1]).min().item()
+
+
+def test_zero_shot_through_spurscope_equals_the_models(bundle, reference, work):
+    """spurscope eval groups by the ground-truth column; filled with 1 where the
+    checkpoint itself is right and 0 where it is wrong, every group is 100 % or
+    0 % exactly when spurscope's predictions are the checkpoint's."""
+    predictions, margin = hf_zero_shot(reference, CLASSES)
+    assert margin > 1e-4, "random weights gave a near tie; the comparison would test rounding"
+    copy = work / "bundle-hf-correct"
+    shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns(".spurscope"))
+    rows = read_examples(bundle)
+    with open(copy / "examples.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        for r, p in zip(rows, predictions):
+            w.writerow(dict(r, **{"attr:water": int(CLASSES[p] == r["label"])}))
+    seen, right = 0, 0
+    for split in ("train", "val", "test"):
+        result = json.loads(spurscope("eval", copy, "--zeroshot", "--split", split, "--no-aiou", "--json").stdout)
+        for g in result["groups"]:
+            assert g["accuracy"] == (0.0 if ", no water" in g["group"] else 1.0), (split, g)
+            seen += g["n"]
+            right += g["n"] * g["accuracy"]
+    assert seen == len(rows)
+    assert right == sum(CLASSES[p] == r["label"] for r, p in zip(rows, predictions))
+
+
+def test_a_short_training_run(bundle, work):
+    """ours-ls reads the L_ls group prompts, starft the StarFT captions."""
+    copy = work / "bundle-train"
+    shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns(".spurscope"))
+    for method in ("ours-ls", "starft"):
+        r = spurscope("train", copy, "--method", method, "--attribute", "water", "--epochs", 2, "--batch-size", 4, "--json")
+        assert '"status":"finished"' in r.stdout.splitlines()[-1], r.stdout
+
+
+def test_spurscope_cam_reads_the_spatial_maps(bundle, work):
+    copy = work / "bundle-cam"
+    shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns(".spurscope"))
+    # e01's original is 375×500; the bundle lists its square view.
+    r = spurscope("cam", copy, "--example", "e01", "--ascii")
+    assert "e01: waterbird" in r.stdout
+
+
+def test_views_are_what_the_model_saw(bundle, reference, dataset):
+    """Each listed image is the processor's resized, center-cropped input before
+    normalisation: normalising it again gives the model's pixel tensor."""
+    processor = CLIPImageProcessorPil.from_pretrained(reference["model"].name_or_path)
+    mean, std = np.array(processor.image_mean), np.array(processor.image_std)
+    for i, e in enumerate(read_examples(bundle)):
+        view = np.asarray(Image.open(bundle / e["image"]))
+        assert view.shape == (64, 64, 3)
+        pixels = reference["pixels"][i].numpy().transpose(1, 2, 0)
+        # uint8 storage rounds each value by at most half a level.
+        np.testing.assert_allclose((view / 255 - mean) / std, pixels, atol=0.5 / 255 / std.min() + 1e-6)
+
+
+def test_waterbirds_layout(work, clip_dir, dataset):
+    """WILDS metadata.csv: y, split codes, place -> attr:water and groups; 'bird' leaves the vocabulary."""
+    root = work / "waterbirds"
+    (root / "001.Some_bird").mkdir(parents=True)
+    with open(root / "metadata.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["img_id", "img_filename", "y", "split", "place", "place_filename"])
+        for i, row in enumerate(dataset["rows"][:6]):
+            shutil.copy(dataset["images"] / row[1], root / "001.Some_bird" / row[1])
+            w.writerow([i + 1, f"001.Some_bird/{row[1]}", i % 2, (i // 2) % 3, (i // 3) % 2, "x.jpg"])
+    out = work / "waterbirds-bundle"
+    extract("clip", "--model", clip_dir, "--waterbirds", root, "--vocabulary", dataset["vocabulary"], "--out", out,
+            "--no-spatial", "--originals", "--quiet")
+    m = read_manifest(out)
+    assert m["classes"] == ["landbird", "waterbird"] and m["groups"] == ["water"]
+    assert m["attributes"] == ["water", "tree", "boat"]
+    assert "image_spatial" not in m["tensors"]
+    examples = read_examples(out)
+    assert examples[0]["image"] == str(root / "001.Some_bird" / dataset["rows"][0][1])   # --originals
+    assert [(e["label"], e["split"], e["attr:water"]) for e in examples[:4]] == [
+        ("landbird", "train", "0"), ("waterbird", "train", "0"), ("landbird", "val", "0"), ("waterbird", "val", "1")]
+    spurscope("validate", out)
+
+
+def test_bad_input_names_the_file_and_exits_2(work, clip_dir, dataset):
+    bad = work / "bad-labels.csv"
+    rows = [r[:] for r in dataset["rows"]]
+    rows[3][1] = "missing.jpg"
+    with open(bad, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "image", "label", "split", "attr:water"])
+        w.writerows(rows)
+    r = extract("clip", "--model", clip_dir, "--images", dataset["images"], "--labels", bad, "--out", work / "never",
+                check=False, subprocess_run=True)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1] == f"error: {bad}: line 5, column image: '{dataset['images'] / 'missing.jpg'}' does not exist"
+    assert not (work / "never").exists()
+    r = extract("clip", "--model", work / "no-such-model", "--images", dataset["images"], "--labels", dataset["labels"],
+                "--out", work / "never", check=False)
+    assert r.returncode == 2 and "error: --model:" in r.stderr

@@ -1,0 +1,55 @@
+"""`--shard N/M` and `merge`: three workers make the bundle one worker makes."""
+
+import os
+import shutil
+
+import numpy as np
+from safetensors.numpy import load_file
+
+from conftest import extract, spurscope
+
+
+def test_three_shards_merge_into_the_unsharded_bundle(work, clip_dir, dataset, bundle):
+    parts = []
+    for n in (1, 2, 3):
+        part = work / f"shard-{n}"
+        extract("clip", "--model", clip_dir, "--images", dataset["images"], "--labels", dataset["labels"],
+                "--vocabulary", dataset["vocabulary"], "--out", part, "--shard", f"{n}/3", "--batch", 3, "--quiet")
+        parts.append(part)
+    merged = work / "merged"
+    extract("merge", parts[2], parts[0], parts[1], "--out", merged)   # any order
+    for name in ("manifest.json", "examples.csv", "prompts.csv"):
+        assert (merged / name).read_bytes() == (bundle / name).read_bytes(), name
+    a, b = load_file(merged / "features.safetensors"), load_file(bundle / "features.safetensors")
+    assert list(a) == list(b)
+    for name in a:
+        assert a[name].dtype == b[name].dtype and a[name].shape == b[name].shape, name
+        # Same computation; only the batch boundaries differ (3 vs 5 a batch).
+        np.testing.assert_allclose(a[name].astype(np.float32), b[name].astype(np.float32), atol=1e-6, rtol=1e-6, err_msg=name)
+    views = sorted(os.listdir(merged / "images"))
+    assert views == sorted(os.listdir(bundle / "images")) and len(views) == 12
+    for v in views:
+        assert (merged / "images" / v).read_bytes() == (bundle / "images" / v).read_bytes()
+    spurscope("validate", merged)
+
+
+def test_merge_refuses_an_incomplete_set(work, clip_dir, dataset):
+    part = work / "lonely-shard"
+    extract("clip", "--model", clip_dir, "--images", dataset["images"], "--labels", dataset["labels"],
+            "--vocabulary", dataset["vocabulary"], "--out", part, "--shard", "2/3", "--quiet")
+    r = extract("merge", part, "--out", work / "never-merged", check=False)
+    assert r.returncode == 2 and "shards 1, 3 are missing" in r.stderr
+    assert not os.path.exists(work / "never-merged")
+
+
+def test_sharded_detection_merges_into_the_unsharded_file(work, bundle, owlvit_dir):
+    whole, split = work / "det-whole", work / "det-split"
+    for d in (whole, split):
+        shutil.copytree(bundle, d, ignore=shutil.ignore_patterns(".spurscope"))
+    extract("detect", "--model", owlvit_dir, "--bundle", whole, "--threshold", 0.9, "--quiet")
+    for n in (1, 2, 3):
+        extract("detect", "--model", owlvit_dir, "--bundle", split, "--threshold", 0.9, "--shard", f"{n}/3", "--quiet")
+    extract("merge-detections", split)
+    for name in ("attributes.csv", "owlvit-detections.csv"):
+        assert (split / name).read_text() == (whole / name).read_text()
+    assert not any(".shard-" in f for f in os.listdir(split))
