@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+import SpurCore
+
+/// Real-looking data and bad input (issue 12): each test runs the exact input
+/// that once crashed a command or slipped through it.
+struct NonSquareImageTests {
+    static let bundle: Result<String, Error> = Result { try NonSquareBundle.write("cli") }
+
+    /// `cam` on 500 × 375, 375 × 500 and 64 × 48 PNG and JPEG images: the
+    /// pictures keep the image's aspect ratio inside a 16 × 8 box.
+    @Test(arguments: ["png", "jpg"], NonSquareBundle.sizes.indices)
+    func camDrawsNonSquareImages(format: String, size: Int) throws {
+        let bundle = try Self.bundle.get()
+        let (w, h) = NonSquareBundle.sizes[size]
+        let id = NonSquareBundle.id(format, w, h, .val)
+        // 500 × 375 and 64 × 48 (4:3): 16 columns, 6 rows; 375 × 500: 12 columns, 8 rows.
+        let (columns, rows) = w > h ? (16, 6) : (12, 8)
+        let colour = try CLIRunner.run(["cam", bundle, "--example", id, "--width", "16"])
+        #expect(colour.status == 0, "\(colour.stderr)")
+        let art = colour.stdout.split(separator: "\n").dropFirst()
+        #expect(art.count == rows)
+        #expect(art.allSatisfy { $0.filter { $0 == "▀" }.count == 2 * columns })
+        let ascii = try CLIRunner.run(["cam", bundle, "--example", id, "--width", "16", "--ascii"])
+        #expect(ascii.status == 0, "\(ascii.stderr)")
+        let lines = ascii.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().dropLast()
+        #expect(lines.count == rows && lines.allSatisfy { $0.count == 2 * columns + 2 })
+        // Every class's map, not only the true class's.
+        #expect(try CLIRunner.run(["cam", bundle, "--example", id, "--class", "waterbird"]).status == 0)
+    }
+
+    /// AIoU with non-square masks (PNG and JPEG) on a non-square grid.
+    @Test func evalMeasuresAIoUOnNonSquareMasks() throws {
+        let r = try CLIRunner.run(["eval", try Self.bundle.get(), "--zeroshot", "--split", "test", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try #require(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let average = try #require(o["aiou_average"] as? Double)
+        #expect(average > 0 && average < 1)
+        let groups = try #require(o["groups"] as? [[String: Any]])
+        #expect(groups.count == 4 && groups.allSatisfy { ($0["aiou"] as? Double).map { $0 >= 0 && $0 <= 1 } == true })
+    }
+
+    /// A PNG with a side over the limit (here 65535 × 1: 196 KB of pixels,
+    /// once a 17 GB heatmap) is refused with the file named, exit status 2.
+    @Test func camRefusesAnImageWithAnAbsurdSide() throws {
+        let bundle = try NonSquareBundle.write("long-side")
+        let id = NonSquareBundle.id("png", 64, 48, .val)
+        let path = try String(contentsOfFile: bundle + "/examples.csv", encoding: .utf8)
+            .split(separator: "\n").first { $0.hasPrefix(id + ",") }!.split(separator: ",")[1]
+        try ImageFile.writePNG(RGBImage(width: 65535, height: 1, pixels: [UInt8](repeating: 7, count: 65535 * 3)), to: String(path))
+        let r = try CLIRunner.run(["cam", bundle, "--example", id])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("\(path): image is 65535x1 pixels, over the limit of 30000 pixels a side"), "\(r.stderr)")
+        // A long but allowed image draws one row of cells, not 30000 columns' worth.
+        try ImageFile.writePNG(RGBImage(width: 30000, height: 1, pixels: [UInt8](repeating: 7, count: 30000 * 3)), to: String(path))
+        let long = try CLIRunner.run(["cam", bundle, "--example", id, "--width", "16"])
+        #expect(long.status == 0 && long.stdout.split(separator: "\n").count == 2, "\(long.stderr)")
+    }
+}
