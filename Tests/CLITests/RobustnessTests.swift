@@ -57,3 +57,37 @@ struct NonSquareImageTests {
         #expect(long.status == 0 && long.stdout.split(separator: "\n").count == 2, "\(long.stderr)")
     }
 }
+
+/// A class or attribute listed twice in manifest.json once trapped every
+/// command ("Duplicate values for key"); now each refuses the bundle naming
+/// the file and the field, with exit status 2.
+struct DuplicateManifestEntryTests {
+    static let commands: [[String]] = [
+        ["validate"], ["info"], ["detect"], ["decisions"],
+        ["mark", "--class", "landbird", "--attribute", "water", "--verdict", "spurious"],
+        ["train", "--method", "erm", "--epochs", "1"], ["eval", "--zeroshot"], ["compare", "--methods", "zeroshot"],
+        ["cam", "--example", NonSquareBundle.id("png", 64, 48, .val)], ["ui"],
+    ]
+
+    @Test(arguments: [("classes", "landbird"), ("attributes", "water")])
+    func everyCommandRefusesTheBundle(field: String, name: String) throws {
+        let bundle = try NonSquareBundle.write("duplicate-\(field)")
+        var m = try BundleManifest.read(path: bundle + "/manifest.json")
+        if field == "classes" { m.classes.append(name) } else { m.attributes.append(name) }
+        try m.write(to: bundle + "/manifest.json")
+        let ws = temporaryWorkspace("duplicate-\(field)")
+        for command in Self.commands {
+            let r = try CLIRunner.run([command[0], bundle] + command.dropFirst() + (command[0] == "validate" || command[0] == "info" ? [] : ["--workspace", ws]))
+            #expect(r.status == 2, "\(command): \(r.stderr)")
+            #expect(r.stdout.contains("\(bundle)/manifest.json: \(field): lists '\(name)' twice")
+                    || r.stderr.contains("\(bundle)/manifest.json: \(field): lists '\(name)' twice"), "\(command): \(r.stdout) \(r.stderr)")
+        }
+    }
+
+    @Test func importRefusesAClassGivenTwice() throws {
+        let r = try CLIRunner.run(["import", "tensors", "--examples", "/nonexistent/examples.csv", "--classes", "a,b,a",
+                                   "--features", "/nonexistent/f.safetensors", "--prompts", "/nonexistent/p.csv",
+                                   "--out", "/tmp/never-written"])
+        #expect(r.status == 2 && r.stderr.contains("--classes: lists 'a' twice"), "\(r.stderr)")
+    }
+}

@@ -122,6 +122,13 @@ struct BundleCorruptionTests {
             try SampleBundle.createFiles(c, in: dir)
         }
     }
+    static func editManifest(_ change: @escaping @Sendable (inout BundleManifest) -> Void) -> Mutation {
+        { dir in
+            var m = try BundleManifest.read(path: dir + "/manifest.json")
+            change(&m)
+            try m.write(to: dir + "/manifest.json")
+        }
+    }
     static func patchFeatures(_ change: @escaping @Sendable (inout Data) -> Void) -> Mutation {
         { dir in
             let p = dir + "/features.safetensors"
@@ -148,6 +155,15 @@ struct BundleCorruptionTests {
          ["manifest.json: format_version: is 2, expected 1"]),
         ("template without placeholder", replace("manifest.json", "a {} in the wild.", "a bird in the wild."), false,
          ["manifest.json: templates[1]: 'a bird in the wild.' has no {} for the class name"]),
+        // Issue 12: each of these once trapped ("Duplicate values for key") in every command.
+        ("class listed twice", editManifest { $0.classes.append("landbird") }, false,
+         ["manifest.json: classes: lists 'landbird' twice"]),
+        ("attribute listed twice", editManifest { $0.attributes.insert("boat", at: 0) }, false,
+         ["manifest.json: attributes: lists 'boat' twice"]),
+        ("group listed twice", editManifest { $0.groups = ["water", "water"] }, false,
+         ["manifest.json: groups: lists 'water' twice"]),
+        ("examples column twice", replace("examples.csv", "split,attr:water", "split,attr:water,attr:water"), false,
+         ["examples.csv: header: lists column 'attr:water' twice"]),
         ("missing examples", { try FileManager.default.removeItem(atPath: $0 + "/examples.csv") }, false,
          ["examples.csv: is missing"]),
         ("no split column", replace("examples.csv", "id,image,label,split,", "id,image,label,part,"), false,
