@@ -55,11 +55,12 @@ public struct Heatmap: Equatable, Sendable {
         return Heatmap(width: width, height: height, values: out)
     }
 
-    /// Divided by its maximum, so the peak is 1 (all zeros stay zeros).
-    public func scaledToPeak() -> Heatmap {
+    /// Divided by its maximum, so the peak is 1 (all zeros stay zeros); in
+    /// place, as a full-size map can be hundreds of megabytes.
+    public mutating func scaleToPeak() {
         let peak = values.max() ?? 0
-        guard peak > 0 else { return self }
-        return Heatmap(width: width, height: height, values: values.map { $0 / peak })
+        guard peak > 0 else { return }
+        for i in values.indices { values[i] /= peak }
     }
 }
 

@@ -27,7 +27,9 @@ public enum GradCAM {
     /// `width × height` (an image's own size: the axes scale independently)
     /// and scaled to [0, 1] by its maximum (all zeros stay zeros).
     public static func upsampled(_ m: [Float], gridHeight: Int, gridWidth: Int, width: Int, height: Int) -> Heatmap {
-        Heatmap.bilinear(m, gridWidth: gridWidth, gridHeight: gridHeight, width: width, height: height).scaledToPeak()
+        var h = Heatmap.bilinear(m, gridWidth: gridWidth, gridHeight: gridHeight, width: width, height: height)
+        h.scaleToPeak()
+        return h
     }
 
     /// `IoU(M, B) = Σ min(M, B) / Σ max(M, B)` (0 when both are empty).

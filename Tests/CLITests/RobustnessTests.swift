@@ -91,3 +91,23 @@ struct DuplicateManifestEntryTests {
         #expect(r.status == 2 && r.stderr.contains("--classes: lists 'a' twice"), "\(r.stderr)")
     }
 }
+
+/// `image_spatial` in features.safetensors but not in the manifest's tensor
+/// list: its grid went unchecked, so a wild grid trapped `cam` (overflow in
+/// FeatureBundle) and a wrong small one silently misread the maps.
+struct UnlistedSpatialMapTests {
+    @Test(arguments: [(1 << 40, 1 << 40), (2, 6)])
+    func camAndEvalRefuseAGridThatDisagreesWithTheMaps(height: Int, width: Int) throws {
+        let bundle = try NonSquareBundle.write("unlisted-\(height)")
+        var m = try BundleManifest.read(path: bundle + "/manifest.json")
+        m.tensors.removeAll { $0 == "image_spatial" }
+        m.grid = .init(height: height, width: width)
+        try m.write(to: bundle + "/manifest.json")
+        let message = "\(bundle)/features.safetensors: tensor 'image_spatial': shape is [18, 3, 4, 4], expected [18, \(height), \(width), 4]"
+        for command in [["cam", bundle, "--example", NonSquareBundle.id("jpg", 500, 375, .test)],
+                        ["eval", bundle, "--zeroshot"], ["validate", bundle]] {
+            let r = try CLIRunner.run(command)
+            #expect(r.status == 2 && (r.stderr + r.stdout).contains(message), "\(command): \(r.stderr)")
+        }
+    }
+}

@@ -164,6 +164,11 @@ struct BundleCorruptionTests {
          ["manifest.json: groups: lists 'water' twice"]),
         ("examples column twice", replace("examples.csv", "split,attr:water", "split,attr:water,attr:water"), false,
          ["examples.csv: header: lists column 'attr:water' twice"]),
+        // Issue 12: an image_spatial the manifest does not list is still read, so its grid is checked.
+        ("unlisted spatial maps on a smaller grid", editManifest { $0.tensors.removeAll { $0 == "image_spatial" }; $0.grid = .init(height: 1, width: 2) }, false,
+         ["features.safetensors: tensor 'image_spatial': shape is [8, 2, 2, 4], expected [8, 1, 2, 4] from manifest.json and the CSVs"]),
+        ("unlisted spatial maps on a wild grid", editManifest { $0.tensors.removeAll { $0 == "image_spatial" }; $0.grid = .init(height: 1 << 40, width: 1 << 40) }, false,
+         ["features.safetensors: tensor 'image_spatial': shape is [8, 2, 2, 4], expected [8, 1099511627776, 1099511627776, 4] from manifest.json and the CSVs"]),
         ("missing examples", { try FileManager.default.removeItem(atPath: $0 + "/examples.csv") }, false,
          ["examples.csv: is missing"]),
         ("no split column", replace("examples.csv", "id,image,label,split,", "id,image,label,part,"), false,

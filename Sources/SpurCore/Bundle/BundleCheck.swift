@@ -225,7 +225,11 @@ public enum BundleCheck {
             "W_v": [d.embeddingDim, d.imageDim],
             "W_t": [d.embeddingDim, d.textDim],
         ]
-        for name in m.tensors {
+        // Every tensor the commands read is checked wherever it is: an
+        // `image_spatial` the manifest forgot to list is still used for
+        // Grad-CAM, so its grid must match too.
+        let unlisted = (Array(expected.keys) + ["logit_scale"]).sorted().filter { f.tensors[$0] != nil && !m.tensors.contains($0) }
+        for name in m.tensors + unlisted {
             guard let t = f.tensors[name] else {
                 problems.append(InputError(file: f.path, field: "tensor '\(name)'", "is listed in manifest.json but missing from the file"))
                 continue
