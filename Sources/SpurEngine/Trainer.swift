@@ -162,6 +162,9 @@ public final class Trainer {
                 optimizer.step(&heads, gradients: result.gradients)
                 lossSum += Double(result.total)
                 step += 1
+                if let diverged = TrainingDiverged.check(loss: result.total, heads: heads, epoch: epoch + 1, step: step, config: config) {
+                    throw diverged   // run() records the run as failed and emits .failed
+                }
                 emit(.step(epoch: epoch + 1, step: step, loss: result.total))
             }
             let report = try evaluate(heads, epoch: epoch + 1, step: step, loss: lossSum / Double(stepsPerEpoch),
@@ -317,6 +320,11 @@ struct Checkpoint {
     var epochsDone: Int
 
     func write(to path: String) throws {
+        // The trainer stops before this can happen; a non-finite checkpoint
+        // would break every later eval, cam and resume.
+        if let bad = heads.firstNonFinite {
+            throw InputError(file: path, field: "tensor '\(bad.tensor)'", "not written: element \(bad.index) is \(bad.value)")
+        }
         var w = SafetensorsWriter()
         w.add("W_v", heads.image)
         w.add("W_t", heads.text)

@@ -88,7 +88,16 @@ struct TrainCommand: ParsableCommand {
         interrupt.setEventHandler { cancel.cancel() }
         interrupt.resume()
         let progress = TrainingProgress(json: json, trainer: trainer)
-        let outcome = try trainer.run(cancel: cancel) { progress.handle($0) }
+        let outcome: RunOutcome
+        do {
+            outcome = try trainer.run(cancel: cancel) { progress.handle($0) }
+        } catch {
+            // The .failed event has been printed; only the exit status is left to give.
+            if error is TrainingDiverged {
+                FileHandle.standardError.write(Data("  try a smaller --lr than \(trainer.config.learningRate)\n".utf8))
+            }
+            throw ExitCode(error is InputError ? 2 : 1)
+        }
         progress.summary(outcome)
     }
 }
@@ -135,7 +144,11 @@ final class TrainingProgress {
                              r.epoch, r.trainLoss, 100 * r.validation.average, 100 * r.validation.worstGroup,
                              r.validation.worstGroupName, r.isBest ? "  ← best" : ""))
             }
-        case .finished, .cancelled, .failed:
+        case .failed(let run, let message):
+            if interactive && !json { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if json { print((try? JSONOutput.line(["event": "failed", "run": run, "message": message])) ?? "{}") }
+            FileHandle.standardError.write(Data("error: run \(run) failed: \(message)\n".utf8))
+        case .finished, .cancelled:
             break
         }
     }

@@ -111,3 +111,22 @@ struct UnlistedSpatialMapTests {
         }
     }
 }
+
+/// `train --lr 1e9` once exited 0 with infinite weights as its best checkpoint.
+struct DivergingTrainingTests {
+    @Test(arguments: [("erm", "sgd"), ("ours-ls", "adam"), ("groupdro", "sgd")])
+    func trainStopsAsFailedAndSaysToLowerTheLearningRate(method: String, optimizer: String) throws {
+        let bundle = try SampleData.bundle(), ws = temporaryWorkspace("diverge-\(method)")
+        let r = try CLIRunner.run(["train", bundle, "--method", method, "--optimizer", optimizer, "--attribute", "water",
+                                   "--lr", "1e9", "--epochs", "3", "--workspace", ws])
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("error: run 1 failed: training diverged at epoch 1, step "), "\(r.stderr)")
+        #expect(r.stderr.contains("try a smaller --lr than 1e+09"))
+        #expect(try Workspace(path: ws + "/workspace.sqlite").run(1)?.status == .failed)
+        let e = try CLIRunner.run(["eval", bundle, "--run", "1", "--workspace", ws])
+        #expect(e.status == 2 && e.stderr.contains("run 1 has no checkpoint yet (status failed)"), "\(e.stderr)")
+        let json = try CLIRunner.run(["train", bundle, "--method", method, "--optimizer", optimizer, "--attribute", "water",
+                                      "--lr", "1e9", "--epochs", "3", "--workspace", ws, "--json"])
+        #expect(json.status == 1 && jsonLines(json.stdout).last?["event"] as? String == "failed")
+    }
+}

@@ -239,6 +239,48 @@ struct TrainingEngineTests {
     }
 }
 
+/// Issue 12: `train --lr 1e9` once "finished", exited 0 and kept infinite
+/// weights as its best checkpoint.
+struct DivergenceTests {
+    @Test(arguments: [TrainingConfig.OptimizerKind.sgd, .adam], [Method.erm, .oursLS, .groupDRO])
+    func aDivergingRunFailsAndSavesNoNonFiniteCheckpoint(optimizer: TrainingConfig.OptimizerKind, method: Method) throws {
+        let bundle = try TrainingEngineTests.tinyBundle()
+        let ws = try Workspace(bundle: bundle.directory)
+        var config = TrainingConfig(method: method)
+        config.attributes = method.needsAttribute ? ["water"] : []
+        config.epochs = 50
+        config.batchSize = 8
+        config.learningRate = 1e9
+        config.optimizer = optimizer
+        let trainer = try Trainer.create(bundle: bundle, config: config, workspace: ws)
+        var failures: [String] = []
+        do {
+            _ = try trainer.run { if case .failed(_, let m) = $0 { failures.append(m) } }
+            Issue.record("a run at learning rate 1e9 finished")
+        } catch let d as TrainingDiverged {
+            #expect(d.learningRate == 1e9 && d.optimizer == optimizer)
+            #expect(failures == ["\(d)"] && d.description.contains("Lower the learning rate"))
+        }
+        #expect(try ws.run(trainer.runID)?.status == .failed)
+        for path in [trainer.bestCheckpointPath, trainer.lastCheckpointPath] where FileManager.default.fileExists(atPath: path) {
+            let f = try SafetensorsFile(path: path)
+            for name in ["W_v", "W_t", "logit_scale"] { #expect(try f.floats(name).allSatisfy(\.isFinite), "\(path) \(name)") }
+        }
+    }
+
+    @Test func checkNamesWhatWentNonFinite() {
+        let config = TrainingConfig(method: .erm)
+        let heads = ProjectionHeads(image: Matrix([[1, 2]]), text: Matrix([[3]]), logitScale: 1)
+        #expect(TrainingDiverged.check(loss: 0.5, heads: heads, epoch: 1, step: 1, config: config) == nil)
+        #expect(TrainingDiverged.check(loss: .nan, heads: heads, epoch: 2, step: 9, config: config)?.what == "the loss is nan")
+        var bad = heads
+        bad.text[0, 0] = -.infinity
+        #expect(TrainingDiverged.check(loss: 0.5, heads: bad, epoch: 1, step: 1, config: config)?.what == "W_t holds -inf after the update")
+        bad.logitScale = .nan
+        #expect(TrainingDiverged.check(loss: 0.5, heads: bad, epoch: 1, step: 1, config: config)?.what == "logit_scale holds nan after the update")
+    }
+}
+
 struct ForwardOnlyLossTests {
     /// Group DRO reads per-example losses from the classifier's log-softmax;
     /// they must equal the objective's cross-entropy terms.
