@@ -349,6 +349,9 @@ struct Checkpoint {
         let h = ProjectionHeads(image: try f.matrix("W_v", shape: [heads.image.rows, heads.image.cols]),
                                 text: try f.matrix("W_t", shape: [heads.text.rows, heads.text.cols]),
                                 logitScale: try f.floats("logit_scale")[0])
+        if let bad = h.firstNonFinite {
+            throw InputError(file: path, field: "tensor '\(bad.tensor)'", "element \(bad.index) is \(bad.value), expected a finite number")
+        }
         var state: [String: [Float]] = [:]
         for name in f.names where name.hasPrefix("optimizer.") { state[String(name.dropFirst(10))] = try f.floats(name) }
         let selection = try f.metadata["selection"].map { try JSONDecoder().decode(ModelSelection.self, from: Data($0.utf8)) }

@@ -39,7 +39,7 @@ enum NonSquareBundle {
         "\(format)-\(w)x\(h)-\(split.rawValue)" + (copy == 0 ? "" : "-\(copy)")
     }
 
-    static func write(_ name: String, copies: Int = 1) throws -> String {
+    static func write(_ name: String, copies: Int = 1, change: (inout BundleContents) -> Void = { _ in }) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nonsquare-\(name)-\(getpid())").path
         try? FileManager.default.removeItem(atPath: dir)
         let images = FileManager.default.temporaryDirectory.appendingPathComponent("nonsquare-\(name)-\(getpid())-images").path
@@ -73,7 +73,7 @@ enum NonSquareBundle {
         var pooled = Matrix(rows: n, cols: dv)
         for e in 0..<n { for c in 0..<cells { for d in 0..<dv { pooled[e, d] += spatial[(e * cells + c) * dv + d] / Float(cells) } } }
         let prompts = classes.flatMap { c in templates.map { FeatureBundle.fill($0, with: c) } }
-        let contents = BundleContents(
+        var contents = BundleContents(
             manifest: BundleManifest(model: "test-encoder", textEncoder: "spurscope-words:seed=7:dim=3",
                                      dims: .init(imageDim: dv, textDim: 3, embeddingDim: 2), grid: grid, pooling: .mean,
                                      classes: classes, templates: templates, attributes: ["water", "land"], tensors: [],
@@ -83,6 +83,7 @@ enum NonSquareBundle {
             textPrompts: rng.gaussianMatrix(rows: prompts.count, cols: 3),
             heads: ProjectionHeads(image: rng.gaussianMatrix(rows: 2, cols: dv), text: rng.gaussianMatrix(rows: 2, cols: 3),
                                    logitScale: 2))
+        change(&contents)
         try BundleWriter.write(contents, to: dir)
         return dir
     }

@@ -129,4 +129,60 @@ struct DivergingTrainingTests {
                                       "--lr", "1e9", "--epochs", "3", "--workspace", ws, "--json"])
         #expect(json.status == 1 && jsonLines(json.stdout).last?["event"] as? String == "failed")
     }
+
+    /// A best checkpoint with infinite weights, as earlier versions saved
+    /// them, is refused by the commands that read it.
+    @Test func aNonFiniteCheckpointIsRefused() throws {
+        let bundle = try SampleData.bundle(), ws = temporaryWorkspace("inf-checkpoint")
+        #expect(try CLIRunner.run(["train", bundle, "--method", "erm", "--epochs", "1", "--workspace", ws]).status == 0)
+        let path = ws + "/runs/1/best.safetensors"
+        let good = try SafetensorsFile(path: path)
+        var w = SafetensorsWriter()
+        var image = try good.matrix("W_v")
+        image[3, 5] = .infinity
+        w.add("W_v", image)
+        w.add("W_t", try good.matrix("W_t"))
+        w.add("logit_scale", shape: [], floats: try good.floats("logit_scale"))
+        try w.write(to: path)
+        let message = "\(path): tensor 'W_v': element \(3 * image.cols + 5) is inf, expected a finite number"
+        for command in [["eval", bundle, "--run", "1"], ["cam", bundle, "--example", "s00007", "--run", "1"]] {
+            let r = try CLIRunner.run(command + ["--workspace", ws])
+            #expect(r.status == 2 && r.stderr.contains(message), "\(command): \(r.stderr)")
+        }
+    }
+}
+
+/// NaN or ±inf in logit_scale or in the spatial maps once passed every
+/// command but `validate`; each command now checks the tensors it reads.
+struct NonFiniteTensorTests {
+    static let commands: [[String]] = [
+        ["detect"], ["eval", "--zeroshot"], ["cam", "--example", NonSquareBundle.id("png", 500, 375, .test)],
+        ["train", "--method", "erm", "--epochs", "1"], ["compare", "--methods", "zeroshot"], ["ui"],
+    ]
+
+    @Test(arguments: [Float.nan, .infinity, -.infinity])
+    func logitScale(_ value: Float) throws {
+        let bundle = try NonSquareBundle.write("scale-\(value)") { $0.heads.logitScale = value }
+        let ws = temporaryWorkspace("scale-\(value)")
+        for command in Self.commands {
+            let r = try CLIRunner.run([command[0], bundle] + command.dropFirst() + ["--workspace", ws])
+            #expect(r.status == 2 && r.stderr.contains("\(bundle)/features.safetensors: tensor 'logit_scale': element 0 is \(value), expected a finite number"),
+                    "\(command): \(r.stderr)")
+        }
+    }
+
+    @Test func spatialMapsAreCheckedWhenRead() throws {
+        // A NaN in the map of test example 3 (jpg 375 × 500, the 4th of 6 files in the 3rd split).
+        let example = 2 * 6 + 3, cells = 12, dv = 4
+        let bundle = try NonSquareBundle.write("spatial-nan") { $0.spatial![(example * cells + 7) * dv + 1] = .nan }
+        let id = NonSquareBundle.id("jpg", 375, 500, .test)
+        let message = "\(bundle)/features.safetensors: tensor 'image_spatial': row \(example) (example '\(id)') holds nan, expected finite numbers"
+        let cam = try CLIRunner.run(["cam", bundle, "--example", id])
+        #expect(cam.status == 2 && cam.stderr.contains(message), "\(cam.stderr)")
+        let eval = try CLIRunner.run(["eval", bundle, "--zeroshot", "--split", "test"])
+        #expect(eval.status == 2 && eval.stderr.contains(message), "\(eval.stderr)")
+        // Maps that are not read do not matter: the val split has none of the bad values.
+        #expect(try CLIRunner.run(["eval", bundle, "--zeroshot", "--split", "val"]).status == 0)
+        #expect(try CLIRunner.run(["cam", bundle, "--example", NonSquareBundle.id("jpg", 375, 500, .val)]).status == 0)
+    }
 }

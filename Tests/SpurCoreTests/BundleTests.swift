@@ -226,6 +226,31 @@ struct BundleCorruptionTests {
         }
     }
 
+    /// Issue 12: NaN and infinities passed every command but `validate`. The
+    /// structural check at open does not scan values; each read checks what it reads.
+    @Test func everyReadRefusesNonFiniteValues() throws {
+        func bundle(_ name: String, _ change: (inout BundleContents) -> Void) throws -> FeatureBundle {
+            var c = SampleBundle.contents()
+            change(&c)
+            return try FeatureBundle.open(try SampleBundle.write(name, c))
+        }
+        func expectProblem(_ b: FeatureBundle, _ field: String, _ problem: String, _ read: () throws -> Void) {
+            #expect(throws: InputError(file: b.directory + "/features.safetensors", field: field, problem)) { try read() }
+        }
+        let scale = try bundle("nan-scale") { $0.heads.logitScale = .nan }
+        expectProblem(scale, "tensor 'logit_scale'", "element 0 is nan, expected a finite number") { _ = try scale.pretrainedHeads() }
+        let wv = try bundle("inf-wv") { $0.heads.image[1, 2] = -.infinity }
+        expectProblem(wv, "tensor 'W_v'", "element 6 is -inf, expected a finite number") { _ = try wv.pretrainedHeads() }
+        let spatial = try bundle("nan-spatial") { $0.spatial![5 * 16 + 3] = .nan }
+        expectProblem(spatial, "tensor 'image_spatial'", "row 5 (example 'ex5') holds nan, expected finite numbers") { _ = try spatial.spatialMap(example: 5) }
+        #expect(try spatial.spatialMap(example: 4).rows == 4)   // other maps still read
+        let pooled = try bundle("inf-pooled") { $0.pooled[6, 1] = .infinity }
+        expectProblem(pooled, "tensor 'image_pooled'", "element 25 is inf, expected a finite number") { _ = try pooled.pooledFeatures() }
+        expectProblem(pooled, "tensor 'image_pooled'", "row 6 (example 'ex6') holds inf, expected finite numbers") { _ = try pooled.pooledFeatures(rows: [2, 6]) }
+        let text = try bundle("nan-text") { $0.textPrompts[3, 0] = .nan }
+        expectProblem(text, "tensor 'text_prompts'", "element 9 is nan, expected a finite number") { _ = try text.promptFeatures() }
+    }
+
     @Test func validationReportsEveryProblemAtOnce() throws {
         let dir = try SampleBundle.write("many")
         try Self.replace("examples.csv", "ex5,images/5.png,waterbird", "ex5,images/5.png,heron")(dir)
