@@ -325,6 +325,7 @@ struct Checkpoint {
         if let bad = heads.firstNonFinite {
             throw InputError(file: path, field: "tensor '\(bad.tensor)'", "not written: element \(bad.index) is \(bad.value)")
         }
+        AtomicFile.removeStaleTemporaries(of: path)   // a write killed earlier in this run
         var w = SafetensorsWriter()
         w.add("W_v", heads.image)
         w.add("W_t", heads.text)

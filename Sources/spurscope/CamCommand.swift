@@ -18,8 +18,8 @@ struct CamCommand: ParsableCommand {
     @Argument(help: "The bundle directory.") var bundle: String
     @Option(name: .long, help: "Example id (the id column of examples.csv).") var example: String
     @Option(name: .customLong("class"), help: "Class whose map to show (default: the true class).") var className: String?
-    @Option(name: .customLong("run"), help: "Use this run's best checkpoint instead of the pre-trained model.") var runID: Int64?
-    @Option(name: .long, help: "Columns per picture (at most; a tall image is narrower, keeping its aspect ratio).") var width: Int = 32
+    @Option(name: .customLong("run"), parsing: .unconditional, help: "Use this run's best checkpoint instead of the pre-trained model.") var runID: Int64?
+    @Option(name: .long, parsing: .unconditional, help: "Columns per picture (at most; a tall image is narrower, keeping its aspect ratio).") var width: Int = 32
     @Flag(name: .long, help: "ASCII ramp instead of colour.") var ascii = false
     @OptionGroup var workspaceOption: WorkspaceOption
 

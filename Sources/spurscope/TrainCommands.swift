@@ -4,24 +4,26 @@ import Foundation
 import SpurCore
 import SpurEngine
 
-/// Options shared by every command that fine-tunes.
+/// Options shared by every command that fine-tunes. Numeric options parse
+/// `.unconditional`ly, here and in every command: `--epochs -1` then gets
+/// -1 and its bounds check, not "Missing value" for a flag named -1.
 struct TrainingOptions: ParsableArguments {
     @Option(name: .long, help: "Spurious attribute (repeatable). Default: every attribute marked spurious in the workspace.")
     var attribute: [String] = []
     @Flag(name: .long, help: "Per-image attribute values from the bundle's ground truth instead of its detections.")
     var groundTruth = false
-    @Option(name: .long, help: "Epochs.") var epochs: Int = 10
-    @Option(name: .long, help: "Learning rate.") var lr: Float = 0.001
-    @Option(name: .long, help: "Decoupled weight decay.") var wd: Float = 1e-4
-    @Option(name: .long, help: "SGD momentum.") var momentum: Float = 0.9
+    @Option(name: .long, parsing: .unconditional, help: "Epochs.") var epochs: Int = 10
+    @Option(name: .long, parsing: .unconditional, help: "Learning rate.") var lr: Float = 0.001
+    @Option(name: .long, parsing: .unconditional, help: "Decoupled weight decay.") var wd: Float = 1e-4
+    @Option(name: .long, parsing: .unconditional, help: "SGD momentum.") var momentum: Float = 0.9
     @Option(name: .long, help: "sgd or adam.") var optimizer: String = "sgd"
-    @Option(name: .long, help: "Examples per step.") var batchSize: Int = 128
-    @Option(name: .long, help: "Random seed (data order, captions, dropout).") var seed: UInt64 = 0
+    @Option(name: .long, parsing: .unconditional, help: "Examples per step.") var batchSize: Int = 128
+    @Option(name: .long, parsing: .unconditional, help: "Random seed (data order, captions, dropout).") var seed: UInt64 = 0
     @Option(name: .long, help: "natural (shuffle) or group-balanced (1/group size, with replacement).") var sampler: String = "natural"
-    @Option(name: .long, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = 0
+    @Option(name: .long, parsing: .unconditional, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = 0
     @Option(name: .long, help: "Weight of a loss term, TERM=VALUE (repeatable), e.g. ls=0.5.") var lambda: [String] = []
-    @Option(name: .long, help: "Detection score at which an attribute is present.") var threshold: Float = 0.5
-    @Option(name: .long, help: "Templates sampled per step for L_lc / L_ls (0: all).") var templatesPerStep: Int = 0
+    @Option(name: .long, parsing: .unconditional, help: "Detection score at which an attribute is present.") var threshold: Float = 0.5
+    @Option(name: .long, parsing: .unconditional, help: "Templates sampled per step for L_lc / L_ls (0: all).") var templatesPerStep: Int = 0
 
     func config(method: Method, bundle: String, workspace: Workspace) throws -> TrainingConfig {
         var c = TrainingConfig(method: method)
@@ -41,8 +43,11 @@ struct TrainingOptions: ParsableArguments {
         c.sampler = s
         for item in lambda {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, LossTerm(rawValue: parts[0]) != nil, let v = Float(parts[1]), v >= 0 else {
+            guard parts.count == 2, LossTerm(rawValue: parts[0]) != nil, let v = Float(parts[1]) else {
                 throw InputError(file: "--lambda", "'\(item)' is not TERM=VALUE with TERM one of clip, vc, lc, vs, ls, ce, star")
+            }
+            guard v >= 0 && v.isFinite else {
+                throw InputError(file: "--lambda", "'\(item)': the weight of \(parts[0]) is \(v), expected a finite number ≥ 0")
             }
             c.lambdas[parts[0]] = v
         }
@@ -72,7 +77,7 @@ struct TrainCommand: ParsableCommand {
 
     @Argument(help: "The bundle directory.") var bundle: String
     @Option(name: .long, help: "The method.") var method: String = "ours-ls"
-    @Option(name: .long, help: "Continue this run from its last checkpoint.") var resume: Int64?
+    @Option(name: .long, parsing: .unconditional, help: "Continue this run from its last checkpoint.") var resume: Int64?
     @Flag(name: .long, help: "One JSON line per epoch and a summary line.") var json = false
     @OptionGroup var options: TrainingOptions
     @OptionGroup var workspaceOption: WorkspaceOption
@@ -185,7 +190,7 @@ struct EvalCommand: ParsableCommand {
         """)
 
     @Argument(help: "The bundle directory.") var bundle: String
-    @Option(name: .customLong("run"), help: "Evaluate this run's best checkpoint.") var runID: Int64?
+    @Option(name: .customLong("run"), parsing: .unconditional, help: "Evaluate this run's best checkpoint.") var runID: Int64?
     @Flag(name: .long, help: "Evaluate the pre-trained projections.") var zeroshot = false
     @Option(name: .long, help: "train, val or test.") var split: String = "test"
     @Option(name: .long, help: "Group by this attribute (repeatable).") var attribute: [String] = []

@@ -186,3 +186,34 @@ struct NonFiniteTensorTests {
         #expect(try CLIRunner.run(["cam", bundle, "--example", NonSquareBundle.id("jpg", 375, 500, .val)]).status == 0)
     }
 }
+
+/// Items 9 and 10 of issue 12: negative numbers, bounds that agree between
+/// commands, and a mistyped command.
+struct CommandLineTests {
+    @Test(arguments: [
+        (["train", "--epochs", "-1"], "error: --epochs: is -1, expected 1...100000"),
+        (["train", "--lr", "-0.5"], "error: --lr: is -0.5, expected a positive number"),
+        (["train", "--batch-size", "-8"], "error: --batch-size: is -8, expected 2...65536"),
+        (["train", "--lambda", "ls=-1"], "error: --lambda: 'ls=-1': the weight of ls is -1.0, expected a finite number ≥ 0"),
+        (["train", "--threshold", "5"], "error: --threshold: is 5.0, expected 0...1"),
+        (["detect", "--threshold", "5"], "error: --threshold: is 5.0, expected 0...1"),
+        (["detect", "--threshold", "-0.5"], "error: --threshold: is -0.5, expected 0...1"),
+        (["detect", "--attribute-threshold", "water=2"], "error: --attribute-threshold: 'water=2': the score is 2.0, expected 0...1"),
+        (["detect", "--top", "-1"], "error: --top: is -1, expected 0 (all) or more"),
+        (["cam", "--example", "s00001", "--width", "-3"], "error: --width: is -3, expected 4...400"),
+    ])
+    func badNumbersAreNamed(arguments: [String], message: String) throws {
+        let ws = temporaryWorkspace("numbers")
+        let r = try CLIRunner.run([arguments[0], try SampleData.bundle()] + arguments.dropFirst() + ["--workspace", ws])
+        #expect(r.status == 2 && r.stderr == message + "\n", "\(r.stderr)")
+    }
+
+    @Test func aMistypedCommandIsNotTakenForABundle() throws {
+        let r = try CLIRunner.run(["nosuchcmd"])
+        #expect(r.status == 2)
+        #expect(r.stderr.hasPrefix("error: nosuchcmd: is neither a command (ui, synth, info, validate, import, detect, mark, decisions, train, eval, compare, cam, loss, bench"), "\(r.stderr)")
+        #expect(r.stderr.hasSuffix(") nor a bundle directory\n"))
+        let path = try CLIRunner.run(["/nonexistent/bundle"])
+        #expect(path.status == 2 && path.stderr.contains("/nonexistent/bundle: is not a bundle directory"), "\(path.stderr)")
+    }
+}

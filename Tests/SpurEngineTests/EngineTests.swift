@@ -268,6 +268,26 @@ struct DivergenceTests {
         }
     }
 
+    /// A checkpoint write killed earlier left its temporary file behind;
+    /// the run's next checkpoint removes it.
+    @Test func staleCheckpointTemporariesAreRemoved() throws {
+        let bundle = try TrainingEngineTests.tinyBundle()
+        let ws = try Workspace(bundle: bundle.directory)
+        var config = TrainingConfig(method: .erm)
+        config.epochs = 1
+        config.batchSize = 8
+        let trainer = try Trainer.create(bundle: bundle, config: config, workspace: ws)
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let stale = trainer.directory + "/.last.safetensors.tmp-\(gone.processIdentifier)"
+        _ = FileManager.default.createFile(atPath: stale, contents: Data([0, 1, 2]))
+        _ = try trainer.run()
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(FileManager.default.fileExists(atPath: trainer.lastCheckpointPath))
+    }
+
     @Test func checkNamesWhatWentNonFinite() {
         let config = TrainingConfig(method: .erm)
         let heads = ProjectionHeads(image: Matrix([[1, 2]]), text: Matrix([[3]]), logitScale: 1)
