@@ -55,7 +55,7 @@ static void spur_output_message(j_common_ptr cinfo) {
     (void)cinfo;  // never write to stderr: it would scribble over the terminal UI
 }
 
-int spur_jpeg_decode_file(const char *path, size_t max_pixels,
+int spur_jpeg_decode_file(const char *path, size_t max_pixels, size_t max_side,
                           unsigned char **pixels, int *width, int *height,
                           char *message, size_t message_size) {
     *pixels = NULL;
@@ -98,6 +98,14 @@ int spur_jpeg_decode_file(const char *path, size_t max_pixels,
         // libjpeg-turbo has no CMYK -> RGB conversion, and doing it well
         // needs the ICC profile such files usually carry.
         snprintf(message, message_size, "CMYK JPEG is not supported");
+    } else if (cinfo.num_components != 1 && cinfo.num_components != 3) {
+        // Greyscale and YCbCr/RGB are what photos use; anything else is a
+        // colour space we would only guess at.
+        snprintf(message, message_size, "JPEG has %d colour components, expected 1 or 3",
+                 cinfo.num_components);
+    } else if (cinfo.image_width > max_side || cinfo.image_height > max_side) {
+        snprintf(message, message_size, "image is %ux%u pixels, over the limit of %zu pixels a side",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, max_side);
     } else if ((size_t)cinfo.image_width * cinfo.image_height > max_pixels) {
         // Checked before jpeg_start_decompress, which is where libjpeg
         // allocates whole-image buffers for progressive files.

@@ -38,4 +38,17 @@ public enum AtomicFile {
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY)
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }
+
+    /// Removes the temporary files `write` left next to `path` when a
+    /// process was killed mid-write (`.NAME.tmp-PID` of a PID that no longer
+    /// runs). Lists the directory, so meant for small ones (a run's).
+    public static func removeStaleTemporaries(of path: String) {
+        let dir = (path as NSString).deletingLastPathComponent
+        let prefix = ".\((path as NSString).lastPathComponent).tmp-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = pid_t(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+            // kill(pid, 0) fails with ESRCH only when no such process exists.
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink((dir.isEmpty ? "." : dir) + "/" + name) }
+        }
+    }
 }

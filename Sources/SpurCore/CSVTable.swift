@@ -29,6 +29,11 @@ public struct CSVTable: Sendable {
             throw InputError(file: path, "has no header row")
         }
         header = reader.headerRow ?? []
+        // Columns are looked up by name: a second one of the same name would be silently ignored.
+        var seen = Set<String>()
+        for name in header where !seen.insert(name).inserted {
+            throw InputError(file: path, field: "header", "lists column '\(name)' twice")
+        }
         var rows: [[String]] = []
         while let row = reader.next() {
             if row.count == 1 && row[0].isEmpty { continue }   // blank line

@@ -53,18 +53,11 @@ public struct RGBImage: Equatable, Sendable {
         }
         precondition(width > 0 && height > 0, "cannot resize an empty image")
 
-        // The two source indices an output index samples, and the weight of the second.
-        func taps(_ i: Int, _ newSize: Int, _ size: Int) -> (Int, Int, Float) {
-            let s = min(max((Float(i) + 0.5) * Float(size) / Float(newSize) - 0.5, 0), Float(size - 1))
-            let i0 = Int(s)
-            return (i0, min(i0 + 1, size - 1), s - Float(i0))
-        }
-        let columns = (0..<newWidth).map { taps($0, newWidth, width) }
+        let columns = Bilinear.taps(count: newWidth, from: width)
+        let rows = Bilinear.taps(count: newHeight, from: height)
         var out = [UInt8](repeating: 0, count: newWidth * newHeight * 3)
-        for y in 0..<newHeight {
-            let (y0, y1, fy) = taps(y, newHeight, height)
-            for x in 0..<newWidth {
-                let (x0, x1, fx) = columns[x]
+        for (y, (y0, y1, fy)) in rows.enumerated() {
+            for (x, (x0, x1, fx)) in columns.enumerated() {
                 for c in 0..<3 {
                     let p00 = Float(pixels[(y0 * width + x0) * 3 + c])
                     let p10 = Float(pixels[(y0 * width + x1) * 3 + c])
@@ -87,6 +80,11 @@ public enum ImageFile {
     /// allocated: that is 300 MB of RGB, far beyond any dataset image, so a
     /// header claiming more is corrupt or hostile.
     public static let maxPixels = 100_000_000
+    /// Each side is bounded too: everything sized from an image (the
+    /// Grad-CAM map upsampled to it, the terminal picture fitted to it)
+    /// then stays bounded, whatever the aspect ratio (a 65535 × 1 PNG is
+    /// valid and tiny, and nothing a dataset holds).
+    public static let maxSide = 30_000
 
     public static func read(path: String) throws -> RGBImage {
         let magic = try prefix(of: path, count: 4)
@@ -156,7 +154,7 @@ public enum ImageFile {
         var width: Int32 = 0
         var height: Int32 = 0
         var message = [CChar](repeating: 0, count: Int(SPUR_JPEG_MESSAGE_SIZE))
-        let ok = spur_jpeg_decode_file(path, maxPixels, &pixels, &width, &height, &message, message.count)
+        let ok = spur_jpeg_decode_file(path, maxPixels, maxSide, &pixels, &width, &height, &message, message.count)
         defer { spur_jpeg_free(pixels) }
         guard ok != 0, let pixels else { throw InputError(file: path, cString(message)) }
         let count = Int(width) * Int(height) * 3
@@ -166,6 +164,9 @@ public enum ImageFile {
 
     private static func checkSize(_ width: Int, _ height: Int, _ path: String) throws {
         // Same wording as spur_jpeg.c.
+        if width > maxSide || height > maxSide {
+            throw InputError(file: path, "image is \(width)x\(height) pixels, over the limit of \(maxSide) pixels a side")
+        }
         if width * height > maxPixels {
             throw InputError(file: path, "image is \(width)x\(height) pixels, over the limit of \(maxPixels)")
         }

@@ -54,3 +54,15 @@ public struct HeadGradients: Equatable, Sendable {
                       logitScale: 0)
     }
 }
+
+extension ProjectionHeads {
+    /// The first parameter holding NaN or ±inf, named as in a bundle's or a
+    /// checkpoint's safetensors file, with its element index and value.
+    public var firstNonFinite: (tensor: String, index: Int, value: Float)? {
+        if !logitScale.isFinite { return ("logit_scale", 0, logitScale) }
+        for (name, m) in [("W_v", image), ("W_t", text)] {
+            if let i = m.storage.firstIndex(where: { !$0.isFinite }) { return (name, i, m.storage[i]) }
+        }
+        return nil
+    }
+}

@@ -25,12 +25,15 @@ public enum TerminalArt {
 
     /// The heatmap blended over the image in RGB (before any quantisation),
     /// `alpha` the heatmap's weight: `alpha·colormap(heat) + (1 − alpha)·pixel`.
-    public static func overlay(_ image: RGBImage, heat: [Float], alpha: Float = 0.5,
+    public static func overlay(_ image: RGBImage, heat: Heatmap, alpha: Float = 0.5,
                                colormap: (Float) -> RGB = inferno) -> RGBImage {
-        precondition(heat.count == image.width * image.height, "heatmap and image sizes differ")
+        // Callers make the map at the image's size (CAMRenderer.map); a
+        // mismatch is a bug here, not bad input.
+        precondition(heat.width == image.width && heat.height == image.height,
+                     "heatmap \(heat.width)x\(heat.height) over a \(image.width)x\(image.height) image")
         var px = image.pixels
-        for i in heat.indices {
-            let c = colormap(heat[i])
+        for (i, h) in heat.values.enumerated() {
+            let c = colormap(h)
             for (k, v) in [c.r, c.g, c.b].enumerated() {
                 px[3 * i + k] = UInt8((alpha * Float(v) + (1 - alpha) * Float(px[3 * i + k])).rounded())
             }
@@ -39,14 +42,34 @@ public enum TerminalArt {
     }
 
     /// The heatmap alone, coloured.
-    public static func colored(heat: [Float], width: Int, height: Int, colormap: (Float) -> RGB = inferno) -> RGBImage {
-        RGBImage(width: width, height: height, pixels: heat.flatMap { h -> [UInt8] in let c = colormap(h); return [c.r, c.g, c.b] })
+    public static func colored(heat: Heatmap, colormap: (Float) -> RGB = inferno) -> RGBImage {
+        RGBImage(width: heat.width, height: heat.height,
+                 pixels: heat.values.flatMap { h -> [UInt8] in let c = colormap(h); return [c.r, c.g, c.b] })
     }
 
-    /// Rows of half-block cells: `columns` wide, pixel rows paired (an odd
-    /// last row pairs with black).
-    public static func halfBlocks(_ image: RGBImage, columns: Int) -> [[HalfBlock]] {
-        let rows = max(1, Int((Double(columns) * Double(image.height) / Double(image.width) / 2).rounded()))
+    /// The largest picture of a `width × height` image that fits in a box of
+    /// `columns × rows` character cells keeping its aspect ratio. A cell is
+    /// about twice as tall as wide, so it shows one pixel column and two pixel
+    /// rows (half blocks; the ASCII ramp samples the same grid). Both results
+    /// are at least 1 and never exceed the box, so a picture's size is bounded
+    /// by the box, not by the image's aspect ratio.
+    public static func fit(width: Int, height: Int, columns: Int, rows: Int) -> (columns: Int, rows: Int) {
+        precondition(width > 0 && height > 0, "cannot fit an empty image")
+        let boxColumns = max(1, columns), boxRows = max(1, rows)
+        let aspect = Double(width) / Double(height)   // pixel columns per pixel row
+        // Widest first; if that is too tall, the tallest that fits.
+        var c = boxColumns
+        var r = Int((Double(c) / aspect / 2).rounded())
+        if r > boxRows {
+            r = boxRows
+            c = min(boxColumns, Int((Double(r) * 2 * aspect).rounded()))
+        }
+        return (max(1, c), max(1, min(boxRows, r)))
+    }
+
+    /// Rows of half-block cells, `columns × rows`: the image resampled to
+    /// `columns × 2·rows` pixels, pixel rows paired top and bottom.
+    public static func halfBlocks(_ image: RGBImage, columns: Int, rows: Int) -> [[HalfBlock]] {
         let scaled = image.resized(width: columns, height: rows * 2)
         return (0..<rows).map { r in
             (0..<columns).map { c in
@@ -87,10 +110,9 @@ public enum TerminalArt {
         (0.299 * Float(r) + 0.587 * Float(g) + 0.114 * Float(b)) / 255
     }
 
-    /// ASCII art of an image, `columns` wide; characters are about twice as
-    /// tall as wide, so one character covers two pixel rows.
-    public static func ascii(_ image: RGBImage, columns: Int) -> [String] {
-        let rows = max(1, Int((Double(columns) * Double(image.height) / Double(image.width) / 2).rounded()))
+    /// ASCII art of an image, `columns × rows` characters, one character
+    /// for each cell of the resampled image.
+    public static func ascii(_ image: RGBImage, columns: Int, rows: Int) -> [String] {
         let scaled = image.resized(width: columns, height: rows)
         return (0..<rows).map { r in
             String((0..<columns).map { c in let p = scaled[c, r]; return rampCharacter(luminance(p.0, p.1, p.2)) })

@@ -100,29 +100,34 @@ public struct CAMRenderer {
         self.classifier = classifier
     }
 
-    /// Every class's map for one example, `size×size`, each scaled to [0, 1].
-    public func maps(example e: Int, size: Int) throws -> [[Float]] {
+    /// Every class's map for one example on the feature grid
+    /// (`grid.height · grid.width` values each, unscaled).
+    public func gridMaps(example e: Int) throws -> [[Float]] {
         let f = try bundle.spatialMap(example: e)
         let pooled = f.meanOfRowBlocks(f.rows).storage
         let g = GradCAM.classGradients(pooled: pooled, heads: heads, classEmbeddings: classEmbeddings, scale: classifier.scale)
+        return (0..<g.rows).map { y in GradCAM.map(spatial: f, gradient: Array(g.row(y))) }
+    }
+
+    /// One class's map for one example at `width × height` (the image's own
+    /// size), scaled to [0, 1].
+    public func map(example e: Int, class y: Int, width: Int, height: Int) throws -> Heatmap {
         let grid = bundle.manifest.grid
-        return (0..<g.rows).map { y in
-            GradCAM.upsampled(GradCAM.map(spatial: f, gradient: Array(g.row(y))), height: grid.height, width: grid.width, size: size)
-        }
+        return GradCAM.upsampled(try gridMaps(example: e)[y], gridHeight: grid.height, gridWidth: grid.width,
+                                 width: width, height: height)
     }
 
     /// The example's mask as 0/1 at its own resolution, if it has one.
-    public func mask(example e: Int) throws -> (size: Int, values: [Float])? {
+    public func mask(example e: Int) throws -> Heatmap? {
         guard let m = bundle.examples[e].mask else { return nil }
-        let img = try ImageFile.read(path: bundle.resolve(m))
-        guard img.width == img.height else {
-            throw InputError(file: bundle.resolve(m), "mask is \(img.width)×\(img.height); AIoU needs square masks")
-        }
-        return (img.width, stride(from: 0, to: img.pixels.count, by: 3).map { img.pixels[$0] > 127 ? 1 : 0 })
+        return Heatmap(mask: try ImageFile.read(path: bundle.resolve(m)))
     }
 
+    /// AIoU with every map at the mask's width and height.
     public func aiou(example e: Int) throws -> Double? {
-        guard let (size, b) = try mask(example: e) else { return nil }
-        return Double(GradCAM.aiou(maps: try maps(example: e, size: size), trueClass: bundle.examples[e].label, mask: b))
+        guard let b = try mask(example: e) else { return nil }
+        let grid = bundle.manifest.grid
+        return Double(GradCAM.aiou(grids: try gridMaps(example: e), gridHeight: grid.height, gridWidth: grid.width,
+                                   trueClass: bundle.examples[e].label, mask: b))
     }
 }

@@ -24,43 +24,36 @@ public enum GradCAM {
         Matrix.product(f, Matrix(rows: g.count, cols: 1, storage: g)).storage.map { max(0, $0) }
     }
 
-    /// Bilinear upsampling of an `h×w` map to `size×size` (pixel centres
-    /// aligned), scaled to [0, 1] by its maximum (all zeros stay zeros).
-    public static func upsampled(_ m: [Float], height h: Int, width w: Int, size: Int) -> [Float] {
-        precondition(m.count == h * w, "map of \(m.count) cells is not \(h)×\(w)")
-        var out = [Float](repeating: 0, count: size * size)
-        func coordinate(_ i: Int, _ cells: Int) -> (Int, Int, Float) {
-            let s = min(max((Float(i) + 0.5) * Float(cells) / Float(size) - 0.5, 0), Float(cells - 1))
-            let i0 = Int(s)
-            return (i0, min(i0 + 1, cells - 1), s - Float(i0))
-        }
-        for y in 0..<size {
-            let (y0, y1, fy) = coordinate(y, h)
-            for x in 0..<size {
-                let (x0, x1, fx) = coordinate(x, w)
-                let top = m[y0 * w + x0] * (1 - fx) + m[y0 * w + x1] * fx
-                let bottom = m[y1 * w + x0] * (1 - fx) + m[y1 * w + x1] * fx
-                out[y * size + x] = top * (1 - fy) + bottom * fy
-            }
-        }
-        let peak = out.max() ?? 0
-        return peak > 0 ? out.map { $0 / peak } : out
+    /// The `gridHeight × gridWidth` map upsampled bilinearly to
+    /// `width × height` (an image's own size: the axes scale independently)
+    /// and scaled to [0, 1] by its maximum (all zeros stay zeros).
+    public static func upsampled(_ m: [Float], gridHeight: Int, gridWidth: Int, width: Int, height: Int) -> Heatmap {
+        var h = Heatmap.bilinear(m, gridWidth: gridWidth, gridHeight: gridHeight, width: width, height: height)
+        h.scaleToPeak()
+        return h
     }
 
     /// `IoU(M, B) = Σ min(M, B) / Σ max(M, B)` (0 when both are empty).
-    public static func iou(_ m: [Float], _ b: [Float]) -> Float {
-        precondition(m.count == b.count, "maps of different sizes")
+    public static func iou(_ m: Heatmap, _ b: Heatmap) -> Float {
+        precondition(m.width == b.width && m.height == b.height,
+                     "IoU of a \(m.width)x\(m.height) map and a \(b.width)x\(b.height) mask")
         var num: Float = 0, den: Float = 0
-        for i in m.indices { num += min(m[i], b[i]); den += max(m[i], b[i]) }
+        for (x, y) in zip(m.values, b.values) { num += min(x, y); den += max(x, y) }
         return den > 0 ? num / den : 0
     }
 
     /// `AIoU = IoU(M_y, B) / (IoU(M_y, B) + max_{y'≠y} IoU(M_y', B))`: how
     /// much better the true class's map covers the object than any other
-    /// class's (0 when no map touches it).
-    public static func aiou(maps: [[Float]], trueClass y: Int, mask b: [Float]) -> Float {
-        let own = iou(maps[y], b)
-        let other = maps.indices.filter { $0 != y }.map { iou(maps[$0], b) }.max() ?? 0
+    /// class's (0 when no map touches it). `grids` are every class's map on
+    /// the feature grid; each is upsampled to the mask's own width and height
+    /// in turn, so only one full-size map exists at a time (with 1,000 classes
+    /// and 500 × 375 masks, all at once would be 750 MB).
+    public static func aiou(grids: [[Float]], gridHeight: Int, gridWidth: Int, trueClass y: Int, mask b: Heatmap) -> Float {
+        func iouOf(_ c: Int) -> Float {
+            iou(upsampled(grids[c], gridHeight: gridHeight, gridWidth: gridWidth, width: b.width, height: b.height), b)
+        }
+        let own = iouOf(y)
+        let other = grids.indices.filter { $0 != y }.map(iouOf).max() ?? 0
         return own + other > 0 ? own / (own + other) : 0
     }
 }

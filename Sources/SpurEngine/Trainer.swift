@@ -201,6 +201,9 @@ public final class Trainer {
                 optimizer.step(&heads, gradients: result.gradients)
                 lossSum += Double(result.total)
                 step += 1
+                if let diverged = TrainingDiverged.check(loss: result.total, heads: heads, epoch: epoch + 1, step: step, config: config) {
+                    throw diverged   // run() records the run as failed and emits .failed
+                }
                 emit(.step(epoch: epoch + 1, step: step, loss: result.total))
             }
             let report = try evaluate(heads, epoch: epoch + 1, step: step, loss: lossSum / Double(stepsPerEpoch),
@@ -368,6 +371,12 @@ struct Checkpoint {
     var classifier: HeadClassifier? = nil
 
     func write(to path: String) throws {
+        // The trainer stops before this can happen; a non-finite checkpoint
+        // would break every later eval, cam and resume.
+        if let bad = heads.firstNonFinite {
+            throw InputError(file: path, field: "tensor '\(bad.tensor)'", "not written: element \(bad.index) is \(bad.value)")
+        }
+        AtomicFile.removeStaleTemporaries(of: path)   // a write killed earlier in this run
         var w = SafetensorsWriter()
         w.add("W_v", heads.image)
         w.add("W_t", heads.text)
@@ -397,6 +406,9 @@ struct Checkpoint {
         let h = ProjectionHeads(image: try f.matrix("W_v", shape: [heads.image.rows, heads.image.cols]),
                                 text: try f.matrix("W_t", shape: [heads.text.rows, heads.text.cols]),
                                 logitScale: try f.floats("logit_scale")[0])
+        if let bad = h.firstNonFinite {
+            throw InputError(file: path, field: "tensor '\(bad.tensor)'", "element \(bad.index) is \(bad.value), expected a finite number")
+        }
         var state: [String: [Float]] = [:]
         for name in f.names where name.hasPrefix("optimizer.") { state[String(name.dropFirst(10))] = try f.floats(name) }
         let selection = try f.metadata["selection"].map { try JSONDecoder().decode(ModelSelection.self, from: Data($0.utf8)) }

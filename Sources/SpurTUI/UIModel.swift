@@ -41,7 +41,8 @@ public final class UIModel: @unchecked Sendable {
         let image = try ImageFile.read(path: bundle.resolve(bundle.examples[e].image))
         let h = heads ?? pretrained
         let cam = CAMRenderer(bundle: bundle, heads: h, classTemplates: classTemplates, templateCount: bundle.manifest.templates.count)
-        let heat = bundle.hasSpatialMaps ? try cam.maps(example: e, size: image.width)[mapClass] : [Float](repeating: 0, count: image.width * image.height)
+        let heat = bundle.hasSpatialMaps ? try cam.map(example: e, class: mapClass, width: image.width, height: image.height)
+                                         : Heatmap(width: image.width, height: image.height)
         let logits = HeadClassifier(heads: h, classTemplates: classTemplates, templateCount: bundle.manifest.templates.count)
             .logits(try bundle.pooledFeatures(rows: [e]))
         var predicted = 0
@@ -55,10 +56,11 @@ public struct Preview: Sendable {
     public var example: Int
     public var mapClass: Int
     public var image: RGBImage
-    public var heat: [Float]
+    /// At the image's own width and height.
+    public var heat: Heatmap
     public var predicted: Int
 
-    public init(example: Int, mapClass: Int, image: RGBImage, heat: [Float], predicted: Int) {
+    public init(example: Int, mapClass: Int, image: RGBImage, heat: Heatmap, predicted: Int) {
         self.example = example; self.mapClass = mapClass; self.image = image; self.heat = heat; self.predicted = predicted
     }
 }

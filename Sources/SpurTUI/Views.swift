@@ -134,24 +134,24 @@ public enum Views {
         g.text(caption, x: x, y: y, style: p.predicted == ex.label ? t.good : t.bad, maxWidth: w)
         let map = t.heatmap
         let blended = TerminalArt.overlay(p.image, heat: p.heat, alpha: 0.6, colormap: map.color)
-        let pictures: [RGBImage] = overlay ? [blended]
-            : [p.image, TerminalArt.colored(heat: p.heat, width: p.image.width, height: p.image.height, colormap: map.color)]
+        let pictures: [RGBImage] = overlay ? [blended] : [p.image, TerminalArt.colored(heat: p.heat, colormap: map.color)]
         let ascii = app.ascii || t.monochrome
-        // Columns per picture: fit the width, and the height (half blocks give two rows per cell).
-        let rowsAvailable = h - 2
-        // Square images: `columns` wide is `columns / 2` rows of half blocks (or of ASCII).
-        let columns = max(8, min(32, (w - 2 * (pictures.count - 1)) / pictures.count, rowsAvailable * 2))
+        // Each picture fits its share of the pane (below the caption, at most
+        // 32 columns by 16 rows), keeping the image's aspect ratio.
+        let box = (columns: min(32, (w - 2 * (pictures.count - 1)) / pictures.count), rows: min(16, h - 2))
+        guard box.columns >= 1 && box.rows >= 1 else { return }
+        let size = TerminalArt.fit(width: p.image.width, height: p.image.height, columns: box.columns, rows: box.rows)
         for (k, pic) in pictures.enumerated() {
-            let px = x + k * (columns + 2)
+            let px = x + k * (size.columns + 2)
             if ascii {
-                let source = k == 1 ? TerminalArt.colored(heat: p.heat, width: pic.width, height: pic.height) { v in
+                let source = k == 1 ? TerminalArt.colored(heat: p.heat) { v in
                     let c = UInt8(255 * v); return (c, c, c)
                 } : pic
-                for (r, line) in TerminalArt.ascii(source, columns: columns).enumerated() where r < rowsAvailable {
+                for (r, line) in TerminalArt.ascii(source, columns: size.columns, rows: size.rows).enumerated() {
                     g.text(line, x: px, y: y + 1 + r, style: t.text)
                 }
             } else {
-                for (r, cells) in TerminalArt.halfBlocks(pic, columns: columns).enumerated() where r < rowsAvailable {
+                for (r, cells) in TerminalArt.halfBlocks(pic, columns: size.columns, rows: size.rows).enumerated() {
                     for (c, cell) in cells.enumerated() {
                         g[px + c, y + 1 + r] = Cell(character: "▀", style: Style(
                             foreground: .rgb(cell.top[0], cell.top[1], cell.top[2]),

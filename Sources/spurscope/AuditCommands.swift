@@ -33,15 +33,15 @@ struct DetectCommand: ParsableCommand {
 
     @Argument(help: "The bundle directory.") var bundle: String
     @Option(name: .long, help: "Only this class.") var `class`: String?
-    @Option(name: .long, help: "Rows per class (0: all).") var top: Int = 10
+    @Option(name: .long, parsing: .unconditional, help: "Rows per class (0: all).") var top: Int = 10
     @Option(name: .long, help: "Examples to audit: train, val, test or all.") var split: String = "val"
-    @Option(name: .long, help: "Detection score at which an attribute counts as present.") var threshold: Float = 0.5
+    @Option(name: .long, parsing: .unconditional, help: "Detection score at which an attribute counts as present.") var threshold: Float = 0.5
     @Option(name: .long, help: "Per-attribute threshold, NAME=SCORE (repeatable).") var attributeThreshold: [String] = []
     @Flag(name: .long, help: "Score attributes with the model itself instead of attributes.csv.") var zeroShot = false
-    @Option(name: .long, help: "With --zero-shot: present above this quantile of the attribute's scores.") var quantile: Double = 0.9
-    @Option(name: .long, help: "Minimum examples with and without an attribute.") var minSupport: Int = 10
+    @Option(name: .long, parsing: .unconditional, help: "With --zero-shot: present above this quantile of the attribute's scores.") var quantile: Double = 0.9
+    @Option(name: .long, parsing: .unconditional, help: "Minimum examples with and without an attribute.") var minSupport: Int = 10
     @Option(name: .long, help: "Order: magnitude (|δ|), delta (largest δ, the paper's order), harm (smallest δ: presence hurts most) or support.") var sort: String = "magnitude"
-    @Option(name: .long, help: "Audit this run's best checkpoint instead of the pre-trained model.") var checkpoint: Int64?
+    @Option(name: .long, parsing: .unconditional, help: "Audit this run's best checkpoint instead of the pre-trained model.") var checkpoint: Int64?
     @Flag(name: .long, help: "One JSON object.") var json = false
     @Flag(name: .long, help: "CSV rows.") var csv = false
     @OptionGroup var workspaceOption: WorkspaceOption
@@ -51,6 +51,9 @@ struct DetectCommand: ParsableCommand {
             throw InputError(file: "--sort", "'\(sort)' is not magnitude, delta, harm or support")
         }
         let splitChoice: Split? = split == "all" ? nil : try Split(rawValue: split).orThrow(InputError(file: "--split", "'\(split)' is not train, val, test or all"))
+        // The same bounds as train's --threshold: detection scores are probabilities.
+        guard threshold >= 0 && threshold <= 1 else { throw InputError(file: "--threshold", "is \(threshold), expected 0...1") }
+        guard top >= 0 else { throw InputError(file: "--top", "is \(top), expected 0 (all) or more") }
         guard minSupport >= 1 else { throw InputError(file: "--min-support", "is \(minSupport), expected at least 1") }
         guard quantile > 0 && quantile < 1 else { throw InputError(file: "--quantile", "is \(quantile), expected between 0 and 1") }
         var overrides: [String: Float] = [:]
@@ -58,6 +61,9 @@ struct DetectCommand: ParsableCommand {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let t = Float(parts[1]) else {
                 throw InputError(file: "--attribute-threshold", "'\(item)' is not NAME=SCORE")
+            }
+            guard t >= 0 && t <= 1 else {
+                throw InputError(file: "--attribute-threshold", "'\(item)': the score is \(t), expected 0...1")
             }
             overrides[parts[0]] = t
         }

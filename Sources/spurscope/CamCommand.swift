@@ -18,8 +18,8 @@ struct CamCommand: ParsableCommand {
     @Argument(help: "The bundle directory.") var bundle: String
     @Option(name: .long, help: "Example id (the id column of examples.csv).") var example: String
     @Option(name: .customLong("class"), help: "Class whose map to show (default: the true class).") var className: String?
-    @Option(name: .customLong("run"), help: "Use this run's best checkpoint instead of the pre-trained model.") var runID: Int64?
-    @Option(name: .long, help: "Columns per picture.") var width: Int = 32
+    @Option(name: .customLong("run"), parsing: .unconditional, help: "Use this run's best checkpoint instead of the pre-trained model.") var runID: Int64?
+    @Option(name: .long, parsing: .unconditional, help: "Columns per picture (at most; a tall image is narrower, keeping its aspect ratio).") var width: Int = 32
     @Flag(name: .long, help: "ASCII ramp instead of colour.") var ascii = false
     @OptionGroup var workspaceOption: WorkspaceOption
 
@@ -45,8 +45,7 @@ struct CamCommand: ParsableCommand {
         }
         let image = try ImageFile.read(path: b.resolve(b.examples[e].image))
         let cam = CAMRenderer(bundle: b, classifier: classifier)
-        let heat = try cam.maps(example: e, size: image.width)[target]
-        let heatImage = image.width == image.height ? heat : GradCAM.upsampled(heat, height: image.width, width: image.width, size: image.width)
+        let heat = try cam.map(example: e, class: target, width: image.width, height: image.height)
         let logits = classifier.logits(try b.pooledFeatures(rows: [e])).logSoftmaxRows()
         let probabilities = classes.indices.map { expf(logits[0, $0]) }
         let predicted = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
@@ -55,19 +54,22 @@ struct CamCommand: ParsableCommand {
               + String(format: "(%.0f%%)", 100 * probabilities[predicted]) + "; map for \(classes[target])"
               + (runID.map { ", run \($0)" } ?? ", pre-trained"))
 
-        let square = RGBImage(width: image.width, height: image.height, pixels: image.pixels)
-        let overlay = TerminalArt.overlay(square, heat: heatImage.count == square.width * square.height ? heatImage : heat, alpha: 0.6)
+        // Each picture fits a box `width` columns wide and `width / 2` rows
+        // tall (square on screen), keeping the image's aspect ratio.
+        let size = TerminalArt.fit(width: image.width, height: image.height, columns: width, rows: width / 2)
         let env = ProcessInfo.processInfo.environment
         if ascii || env["NO_COLOR"] != nil {
-            let left = TerminalArt.ascii(square, columns: width)
-            let heatRows = TerminalArt.ascii(TerminalArt.colored(heat: heatImage, width: square.width, height: square.height) { t in
+            let left = TerminalArt.ascii(image, columns: size.columns, rows: size.rows)
+            let heatRows = TerminalArt.ascii(TerminalArt.colored(heat: heat) { t in
                 let v = UInt8(255 * t); return (v, v, v)
-            }, columns: width)
+            }, columns: size.columns, rows: size.rows)
             for (l, r) in zip(left, heatRows) { print(l + "  " + r) }
             return
         }
+        let overlay = TerminalArt.overlay(image, heat: heat, alpha: 0.6)
         let truecolor = ["truecolor", "24bit"].contains(env["COLORTERM"]?.lowercased() ?? "")
-        let a = TerminalArt.halfBlocks(square, columns: width), o = TerminalArt.halfBlocks(overlay, columns: width)
+        let a = TerminalArt.halfBlocks(image, columns: size.columns, rows: size.rows)
+        let o = TerminalArt.halfBlocks(overlay, columns: size.columns, rows: size.rows)
         for (l, r) in zip(a, o) {
             print(ANSI.row(l, truecolor: truecolor) + "  " + ANSI.row(r, truecolor: truecolor))
         }

@@ -104,6 +104,10 @@ struct ImportTensors: ParsableCommand {
 
     func run() throws {
         let classList = classes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        if let list = classList {
+            var seen = Set<String>()
+            for c in list where !seen.insert(c).inserted { throw InputError(file: "--classes", "lists '\(c)' twice") }
+        }
         let b = try BundleImport.tensors(examples: examples, attributes: attributes, classes: classList,
                                          common: options.common(), out: options.out)
         print("wrote \(options.out): \(b.examples.count) examples, \(b.manifest.classes.count) classes, \(b.prompts.count) prompts")

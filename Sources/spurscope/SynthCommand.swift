@@ -22,13 +22,13 @@ struct SynthCommand: ParsableCommand {
     @Option(name: .long, help: "A recipe file (JSON); flags below override its fields.")
     var recipe: String?
 
-    @Option(name: .long, help: "Random seed.") var seed: UInt64?
-    @Option(name: .long, help: "Examples in the training split.") var train: Int?
-    @Option(name: .long, help: "Examples in the validation split.") var val: Int?
-    @Option(name: .long, help: "Examples in the test split.") var test: Int?
-    @Option(name: .long, help: "Background–class correlation in training (Waterbirds: 0.95).") var correlation: Double?
-    @Option(name: .long, help: "Rate of wrong detections, misses and false alarms alike.") var detectionNoise: Double?
-    @Option(name: .long, help: "Image side in pixels (multiple of 8).") var imageSize: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Random seed.") var seed: UInt64?
+    @Option(name: .long, parsing: .unconditional, help: "Examples in the training split.") var train: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Examples in the validation split.") var val: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Examples in the test split.") var test: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Background–class correlation in training (Waterbirds: 0.95).") var correlation: Double?
+    @Option(name: .long, parsing: .unconditional, help: "Rate of wrong detections, misses and false alarms alike.") var detectionNoise: Double?
+    @Option(name: .long, parsing: .unconditional, help: "Image side in pixels (multiple of 8).") var imageSize: Int?
 
     @Flag(name: .long, help: "Replace an existing bundle at --out.") var force = false
     @Flag(name: .long, help: "Print only the summary.") var quiet = false

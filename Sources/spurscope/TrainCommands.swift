@@ -4,34 +4,36 @@ import Foundation
 import SpurCore
 import SpurEngine
 
-/// Options shared by every command that fine-tunes.
+/// Options shared by every command that fine-tunes. Numeric options parse
+/// `.unconditional`ly, here and in every command: `--epochs -1` then gets
+/// -1 and its bounds check, not "Missing value" for a flag named -1.
 struct TrainingOptions: ParsableArguments {
     @Option(name: .long, help: "Spurious attribute (repeatable). Default: every attribute marked spurious in the workspace.")
     var attribute: [String] = []
     @Flag(name: .long, help: "Per-image attribute values from the bundle's ground truth instead of its detections.")
     var groundTruth = false
-    @Option(name: .long, help: "Epochs.") var epochs: Int = 10
-    @Option(name: .long, help: "Learning rate.") var lr: Float = 0.001
-    @Option(name: .long, help: "Decoupled weight decay.") var wd: Float = 1e-4
-    @Option(name: .long, help: "SGD momentum.") var momentum: Float = 0.9
+    @Option(name: .long, parsing: .unconditional, help: "Epochs.") var epochs: Int = 10
+    @Option(name: .long, parsing: .unconditional, help: "Learning rate.") var lr: Float = 0.001
+    @Option(name: .long, parsing: .unconditional, help: "Decoupled weight decay.") var wd: Float = 1e-4
+    @Option(name: .long, parsing: .unconditional, help: "SGD momentum.") var momentum: Float = 0.9
     @Option(name: .long, help: "sgd or adam.") var optimizer: String = "sgd"
-    @Option(name: .long, help: "Examples per step.") var batchSize: Int = 128
-    @Option(name: .long, help: "Random seed (data order, captions, dropout).") var seed: UInt64 = 0
+    @Option(name: .long, parsing: .unconditional, help: "Examples per step.") var batchSize: Int = 128
+    @Option(name: .long, parsing: .unconditional, help: "Random seed (data order, captions, dropout).") var seed: UInt64 = 0
     @Option(name: .long, help: "natural (shuffle) or group-balanced (1/group size, with replacement). Default: natural; group-balanced with --loss-form official.") var sampler: String?
-    @Option(name: .long, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = 0
+    @Option(name: .long, parsing: .unconditional, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = 0
     @Option(name: .long, help: "Weight of a loss term, TERM=VALUE (repeatable), e.g. ls=0.5.") var lambda: [String] = []
-    @Option(name: .long, help: "Detection score at which an attribute is present.") var threshold: Float = 0.5
-    @Option(name: .long, help: "Templates sampled per step for L_lc / L_ls (0: all).") var templatesPerStep: Int = 0
+    @Option(name: .long, parsing: .unconditional, help: "Detection score at which an attribute is present.") var threshold: Float = 0.5
+    @Option(name: .long, parsing: .unconditional, help: "Templates sampled per step for L_lc / L_ls (0: all).") var templatesPerStep: Int = 0
     @Option(name: .long, help: ArgumentHelp("ours-ls / ours-vs: paper (the paper's formulas) or official (the authors' code: mean-cosine in-modal terms, L_ls as |cos| to the attribute's words, L_vs as cross-entropy over the attribute's value prompts; defaults to --sampler group-balanced and --temperature 0.07).", valueName: "form")) var lossForm: String = "paper"
     @Option(name: .long, help: ArgumentHelp("Official form: the word of an attribute's absent value, ATTR=WORD (repeatable), e.g. water=land; the prompts are \"a photo of WORD.\".", valueName: "attr=word")) var absentWord: [String] = []
     @Option(name: .long, help: ArgumentHelp("Starting temperature τ of the learnable scale s = 1/τ: a number, or 'pretrained' (the bundle's). Default: pretrained; 0.07 with --loss-form official.", valueName: "tau")) var temperature: String?
-    @Option(name: .long, help: "StarFT: weight λ of the regulariser.") var starLambda: Float = 0.5
+    @Option(name: .long, parsing: .unconditional, help: "StarFT: weight λ of the regulariser.") var starLambda: Float = 0.5
     @Option(name: .long, help: "StarFT: linear (λ·(1 − (e+1)/E) in epoch e of E, the authors' schedule) or none.") var starDecay: String = "linear"
     @Option(name: .long, help: "StarFT: file of generic contexts, one per line, instead of the built-in list.") var starContexts: String?
     @Option(name: .long, help: "SFR: inverse (w ∝ 1/(d+ε), the reviewed reading) or exp (w ∝ exp(γ·d)).") var sfrWeight: String = "inverse"
-    @Option(name: .long, help: "SFR: γ of the exp weighting.") var sfrGamma: Float = 5
-    @Option(name: .long, help: "SFR: feature dropout rate on the pooled image feature.") var sfrDropout: Float = 0.1
-    @Option(name: .long, help: "SFR: epochs of the ERM reference model.") var sfrReferenceEpochs: Int = 1
+    @Option(name: .long, parsing: .unconditional, help: "SFR: γ of the exp weighting.") var sfrGamma: Float = 5
+    @Option(name: .long, parsing: .unconditional, help: "SFR: feature dropout rate on the pooled image feature.") var sfrDropout: Float = 0.1
+    @Option(name: .long, parsing: .unconditional, help: "SFR: epochs of the ERM reference model.") var sfrReferenceEpochs: Int = 1
 
     /// The run's configuration. With `dropInapplicable`, options that do not
     /// apply to `method` (the loss form and the defaults it brings) are left
@@ -91,8 +93,11 @@ struct TrainingOptions: ParsableArguments {
         c.sfrReferenceEpochs = sfrReferenceEpochs
         for item in lambda {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, LossTerm(rawValue: parts[0]) != nil, let v = Float(parts[1]), v >= 0 else {
+            guard parts.count == 2, LossTerm(rawValue: parts[0]) != nil, let v = Float(parts[1]) else {
                 throw InputError(file: "--lambda", "'\(item)' is not TERM=VALUE with TERM one of clip, vc, lc, vs, ls, ce, star")
+            }
+            guard v >= 0 && v.isFinite else {
+                throw InputError(file: "--lambda", "'\(item)': the weight of \(parts[0]) is \(v), expected a finite number ≥ 0")
             }
             c.lambdas[parts[0]] = v
         }
@@ -122,7 +127,7 @@ struct TrainCommand: ParsableCommand {
 
     @Argument(help: "The bundle directory.") var bundle: String
     @Option(name: .long, help: "The method.") var method: String = "ours-ls"
-    @Option(name: .long, help: "Continue this run from its last checkpoint.") var resume: Int64?
+    @Option(name: .long, parsing: .unconditional, help: "Continue this run from its last checkpoint.") var resume: Int64?
     @Flag(name: .long, help: "One JSON line per epoch and a summary line.") var json = false
     @OptionGroup var options: TrainingOptions
     @OptionGroup var workspaceOption: WorkspaceOption
@@ -138,7 +143,16 @@ struct TrainCommand: ParsableCommand {
         interrupt.setEventHandler { cancel.cancel() }
         interrupt.resume()
         let progress = TrainingProgress(json: json, trainer: trainer)
-        let outcome = try trainer.run(cancel: cancel) { progress.handle($0) }
+        let outcome: RunOutcome
+        do {
+            outcome = try trainer.run(cancel: cancel) { progress.handle($0) }
+        } catch {
+            // The .failed event has been printed; only the exit status is left to give.
+            if error is TrainingDiverged {
+                FileHandle.standardError.write(Data("  try a smaller --lr than \(trainer.config.learningRate)\n".utf8))
+            }
+            throw ExitCode(error is InputError ? 2 : 1)
+        }
         progress.summary(outcome)
     }
 }
@@ -198,7 +212,11 @@ final class TrainingProgress {
             } else {
                 print("  " + summary.description)
             }
-        case .finished, .cancelled, .failed:
+        case .failed(let run, let message):
+            if interactive && !json { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if json { print((try? JSONOutput.line(["event": "failed", "run": run, "message": message])) ?? "{}") }
+            FileHandle.standardError.write(Data("error: run \(run) failed: \(message)\n".utf8))
+        case .finished, .cancelled:
             break
         }
     }
@@ -240,7 +258,7 @@ struct EvalCommand: ParsableCommand {
         """)
 
     @Argument(help: "The bundle directory.") var bundle: String
-    @Option(name: .customLong("run"), help: "Evaluate this run's best checkpoint.") var runID: Int64?
+    @Option(name: .customLong("run"), parsing: .unconditional, help: "Evaluate this run's best checkpoint.") var runID: Int64?
     @Flag(name: .long, help: "Evaluate the pre-trained projections.") var zeroshot = false
     @Option(name: .long, help: "train, val or test.") var split: String = "test"
     @Option(name: .long, help: "Group by this attribute (repeatable).") var attribute: [String] = []

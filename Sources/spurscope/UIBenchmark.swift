@@ -47,7 +47,7 @@ enum UIBenchmark {
         app.handle(.character("1"))
         app.handle(.character("2"))
         app.setPreview(Preview(example: model.valRows.first ?? 0, mapClass: 0, image: RGBImage(width: 224, height: 224, pixels: pixels),
-                               heat: heat, predicted: 0))
+                               heat: Heatmap(width: 224, height: 224, values: heat), predicted: 0))
         var p: [Double] = []
         for _ in 0..<frames {
             let t0 = monotonicSeconds()

@@ -22,6 +22,12 @@ struct UICommand: ParsableCommand {
     @OptionGroup var workspaceOption: WorkspaceOption
 
     func run() throws {
+        // `ui` is the default command, so `spurscope nosuchcmd` arrives here
+        // with a "bundle" that is really a mistyped command name.
+        if !bundle.contains("/") && !FileManager.default.fileExists(atPath: bundle) {
+            let commands = Spurscope.configuration.subcommands.map { $0.configuration.commandName ?? "" }.filter { !$0.isEmpty }
+            throw InputError(file: bundle, "is neither a command (\(commands.joined(separator: ", "))) nor a bundle directory")
+        }
         let noColor = ProcessInfo.processInfo.environment["NO_COLOR"] != nil
         let name = try theme ?? UIConfig.theme() ?? "dark"
         var chosen = try Theme.named(name, directories: Self.themeDirectories)

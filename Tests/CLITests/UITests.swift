@@ -120,6 +120,42 @@ struct TerminalUITests {
         #expect(artRows.count >= 10, "\(ascii)")
     }
 
+    /// Issue 12: a non-square image once crashed the Preview screen. The
+    /// picture (the overlay, by default) now fits a 32 × 16 box keeping the
+    /// aspect ratio: 4:3 images (500 × 375, 64 × 48; the landbirds) are 32
+    /// columns by 12 rows, 3:4 ones (375 × 500; the waterbirds) 24 by 16.
+    @Test func previewKeepsTheAspectOfNonSquareImages() throws {
+        let bundle = try NonSquareBundle.write("ui", copies: 10)
+        let ws = FileManager.default.temporaryDirectory.appendingPathComponent("ui-nonsquare-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: ws)
+        let ui = try TmuxSession(arguments: ["ui", bundle, "--workspace", ws])
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("2")
+        var seen = Set<String>()
+        for className in ["landbird", "waterbird"] {
+            if className == "waterbird" { try ui.send("Tab") }
+            // 12 examples with water come first, then those without: 14 steps see every file.
+            for _ in 0..<14 {
+                let screen = try ui.wait { $0.contains(": \(className) → predicted") }
+                let lines = screen.split(separator: "\n")
+                let caption = try #require(lines.first { $0.contains("→ predicted") })
+                // The caption's id, not the example list's (which has no colon).
+                let size = try #require(caption.firstMatch(of: /(png|jpg)-(\d+)x(\d+)-val(-\d+)?:/))
+                let (w, h) = (Int(size.2)!, Int(size.3)!)
+                let (columns, rows) = w > h ? (32, 12) : (24, 16)
+                let art = lines.filter { $0.contains("▀") }
+                #expect(art.count == rows, "\(caption)\n\(screen)")
+                #expect(art.allSatisfy { $0.filter { $0 == "▀" }.count == columns }, "\(caption)\n\(screen)")
+                seen.insert("\(size.1)-\(w)x\(h)")
+                try ui.send("j")
+                _ = try ui.wait { !$0.contains(String(caption)) }
+            }
+        }
+        #expect(seen == ["png-500x375", "jpg-500x375", "png-64x48", "jpg-64x48", "png-375x500", "jpg-375x500"], "\(seen)")
+        try ui.send("q")
+        #expect(try ui.wait(idle: false) { $0.contains("EXITED 0") }.contains("EXITED 0"))
+    }
+
     @Test func trainingFromTheTrainScreenAdvancesAndEndsWithABestEpoch() throws {
         let (ui, ws) = try Self.session("train")
         try ui.wait { $0.contains("Class landbird") }

@@ -122,6 +122,13 @@ struct BundleCorruptionTests {
             try SampleBundle.createFiles(c, in: dir)
         }
     }
+    static func editManifest(_ change: @escaping @Sendable (inout BundleManifest) -> Void) -> Mutation {
+        { dir in
+            var m = try BundleManifest.read(path: dir + "/manifest.json")
+            change(&m)
+            try m.write(to: dir + "/manifest.json")
+        }
+    }
     static func patchFeatures(_ change: @escaping @Sendable (inout Data) -> Void) -> Mutation {
         { dir in
             let p = dir + "/features.safetensors"
@@ -148,6 +155,20 @@ struct BundleCorruptionTests {
          ["manifest.json: format_version: is 2, expected 1"]),
         ("template without placeholder", replace("manifest.json", "a {} in the wild.", "a bird in the wild."), false,
          ["manifest.json: templates[1]: 'a bird in the wild.' has no {} for the class name"]),
+        // Issue 12: each of these once trapped ("Duplicate values for key") in every command.
+        ("class listed twice", editManifest { $0.classes.append("landbird") }, false,
+         ["manifest.json: classes: lists 'landbird' twice"]),
+        ("attribute listed twice", editManifest { $0.attributes.insert("boat", at: 0) }, false,
+         ["manifest.json: attributes: lists 'boat' twice"]),
+        ("group listed twice", editManifest { $0.groups = ["water", "water"] }, false,
+         ["manifest.json: groups: lists 'water' twice"]),
+        ("examples column twice", replace("examples.csv", "split,attr:water", "split,attr:water,attr:water"), false,
+         ["examples.csv: header: lists column 'attr:water' twice"]),
+        // Issue 12: an image_spatial the manifest does not list is still read, so its grid is checked.
+        ("unlisted spatial maps on a smaller grid", editManifest { $0.tensors.removeAll { $0 == "image_spatial" }; $0.grid = .init(height: 1, width: 2) }, false,
+         ["features.safetensors: tensor 'image_spatial': shape is [8, 2, 2, 4], expected [8, 1, 2, 4] from manifest.json and the CSVs"]),
+        ("unlisted spatial maps on a wild grid", editManifest { $0.tensors.removeAll { $0 == "image_spatial" }; $0.grid = .init(height: 1 << 40, width: 1 << 40) }, false,
+         ["features.safetensors: tensor 'image_spatial': shape is [8, 2, 2, 4], expected [8, 1099511627776, 1099511627776, 4] from manifest.json and the CSVs"]),
         ("missing examples", { try FileManager.default.removeItem(atPath: $0 + "/examples.csv") }, false,
          ["examples.csv: is missing"]),
         ("no split column", replace("examples.csv", "id,image,label,split,", "id,image,label,part,"), false,
@@ -203,6 +224,31 @@ struct BundleCorruptionTests {
             // Opening refuses the bundle with the first of those problems.
             #expect(throws: InputError.self) { try FeatureBundle.open(dir) }
         }
+    }
+
+    /// Issue 12: NaN and infinities passed every command but `validate`. The
+    /// structural check at open does not scan values; each read checks what it reads.
+    @Test func everyReadRefusesNonFiniteValues() throws {
+        func bundle(_ name: String, _ change: (inout BundleContents) -> Void) throws -> FeatureBundle {
+            var c = SampleBundle.contents()
+            change(&c)
+            return try FeatureBundle.open(try SampleBundle.write(name, c))
+        }
+        func expectProblem(_ b: FeatureBundle, _ field: String, _ problem: String, _ read: () throws -> Void) {
+            #expect(throws: InputError(file: b.directory + "/features.safetensors", field: field, problem)) { try read() }
+        }
+        let scale = try bundle("nan-scale") { $0.heads.logitScale = .nan }
+        expectProblem(scale, "tensor 'logit_scale'", "element 0 is nan, expected a finite number") { _ = try scale.pretrainedHeads() }
+        let wv = try bundle("inf-wv") { $0.heads.image[1, 2] = -.infinity }
+        expectProblem(wv, "tensor 'W_v'", "element 6 is -inf, expected a finite number") { _ = try wv.pretrainedHeads() }
+        let spatial = try bundle("nan-spatial") { $0.spatial![5 * 16 + 3] = .nan }
+        expectProblem(spatial, "tensor 'image_spatial'", "row 5 (example 'ex5') holds nan, expected finite numbers") { _ = try spatial.spatialMap(example: 5) }
+        #expect(try spatial.spatialMap(example: 4).rows == 4)   // other maps still read
+        let pooled = try bundle("inf-pooled") { $0.pooled[6, 1] = .infinity }
+        expectProblem(pooled, "tensor 'image_pooled'", "element 25 is inf, expected a finite number") { _ = try pooled.pooledFeatures() }
+        expectProblem(pooled, "tensor 'image_pooled'", "row 6 (example 'ex6') holds inf, expected finite numbers") { _ = try pooled.pooledFeatures(rows: [2, 6]) }
+        let text = try bundle("nan-text") { $0.textPrompts[3, 0] = .nan }
+        expectProblem(text, "tensor 'text_prompts'", "element 9 is nan, expected a finite number") { _ = try text.promptFeatures() }
     }
 
     @Test func validationReportsEveryProblemAtOnce() throws {

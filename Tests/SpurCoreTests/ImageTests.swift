@@ -128,11 +128,40 @@ struct ImageTests {
         ("text.png", "not a PNG or JPEG image"),
         ("empty.png", "empty file"),
         ("huge.png", "image is 20000x20000 pixels, over the limit of 100000000"),
-        ("huge.jpg", "image is 60000x60000 pixels, over the limit of 100000000"),
+        ("huge.jpg", "image is 60000x60000 pixels, over the limit of 30000 pixels a side"),
     ])
     func refusesBrokenFilesWithAReason(name: String, problem: String) throws {
         let path = Self.fixture(name)
         #expect(throws: InputError(file: path, problem)) { try ImageFile.read(path: path) }
+    }
+
+    /// Valid PNGs whose pixel count is small but one side is absurd.
+    @Test func refusesASideOverTheLimitBeforeAllocating() throws {
+        for (w, h) in [(65535, 1), (1, 65535)] {
+            let path = Self.temporaryPath("side-\(w)x\(h).png")
+            try ImageFile.writePNG(RGBImage(width: w, height: h, pixels: [UInt8](repeating: 90, count: w * h * 3)), to: path)
+            #expect(throws: InputError(file: path, "image is \(w)x\(h) pixels, over the limit of 30000 pixels a side")) {
+                try ImageFile.read(path: path)
+            }
+        }
+        let atLimit = Self.temporaryPath("side-30000x1.png")
+        try ImageFile.writePNG(RGBImage(width: 30000, height: 1, pixels: [UInt8](repeating: 90, count: 30000 * 3)), to: atLimit)
+        #expect(try ImageFile.read(path: atLimit).width == 30000)
+    }
+
+    /// Fixtures from make_nonsquare.py: the object box and the mask land
+    /// where they should, so width and height are never swapped.
+    @Test(arguments: [(500, 375), (375, 500), (64, 48)])
+    func nonSquareJPEGsReadWithTheirOwnShape(width w: Int, height h: Int) throws {
+        let scene = try ImageFile.read(path: Self.fixture("scene-\(w)x\(h).jpg"))
+        #expect(scene.width == w && scene.height == h)
+        let centre = scene[(w / 4 + w / 2) / 2, h / 2]
+        #expect(centre.0 > 200 && centre.1 > 180 && centre.2 < 100)   // the yellow box
+        let mask = Heatmap(mask: try ImageFile.read(path: Self.fixture("mask-\(w)x\(h).jpg")))
+        #expect(mask.width == w && mask.height == h)
+        var wrong = 0
+        for y in 0..<h { for x in 0..<w where mask[x, y] != ((w / 4 ..< w / 2).contains(x) && (h / 3 ..< 2 * h / 3).contains(y) ? 1 : 0) { wrong += 1 } }
+        #expect(wrong == 0)
     }
 
     @Test func refusesMissingFile() {

@@ -151,3 +151,26 @@ struct SafetensorsTests {
         }
     }
 }
+
+/// Issue 12: a write killed between creating its temporary file and the
+/// rename left `.last.safetensors.tmp-PID` in the run directory for good.
+struct StaleTemporaryFileTests {
+    @Test func onlyTemporariesOfDeadProcessesAreRemoved() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stale-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // A process that has exited: its pid names no process any more.
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let names = [".last.safetensors.tmp-\(gone.processIdentifier)",   // dead: removed
+                     ".last.safetensors.tmp-1",                            // init is alive: kept
+                     ".last.safetensors.tmp-\(getpid())",                  // our own write: kept
+                     ".best.safetensors.tmp-\(gone.processIdentifier)",    // another file's: kept
+                     "last.safetensors"]
+        for n in names { _ = FileManager.default.createFile(atPath: dir + "/" + n, contents: Data([1])) }
+        AtomicFile.removeStaleTemporaries(of: dir + "/last.safetensors")
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir)) == Set(names.dropFirst()))
+    }
+}

@@ -101,29 +101,62 @@ struct GradCAMTests {
 
     @Test func upsamplingIsBilinearAndScaledToOne() {
         // 2×2 map (0, 2; 4, 8) to 4×4: pixel centres at source 0.25/0.75 positions, clamped at the border.
-        let up = GradCAM.upsampled([0, 2, 4, 8], height: 2, width: 2, size: 4)
+        let up = GradCAM.upsampled([0, 2, 4, 8], gridHeight: 2, gridWidth: 2, width: 4, height: 4).values
         #expect(up[0] == 0 && up[15] == 1)
         // Row 0, x = 1: source x = 0.25 → 0·0.75 + 2·0.25 = 0.5, over the peak 8.
         #expect(abs(up[1] - 0.5 / 8) < 1e-6)
         // Row 1 (source y = 0.25), x = 2 (source x = 0.75): top 0·0.25 + 2·0.75 = 1.5, bottom 4·0.25 + 8·0.75 = 7; 1.5·0.75 + 7·0.25 = 2.875.
         #expect(abs(up[1 * 4 + 2] - 2.875 / 8) < 1e-6)
-        #expect(GradCAM.upsampled([0, 0, 0, 0], height: 2, width: 2, size: 3) == [Float](repeating: 0, count: 9))
+        #expect(GradCAM.upsampled([0, 0, 0, 0], gridHeight: 2, gridWidth: 2, width: 3, height: 3).values == [Float](repeating: 0, count: 9))
+    }
+
+    @Test func upsamplingScalesEachAxisToTheImage() {
+        // A 1×2 grid (0, 1) to 4 wide, 2 tall: x centres at source −0.25, 0.25, 0.75, 1.25,
+        // clamped to 0, 0.25, 0.75, 1; every row alike.
+        let wide = GradCAM.upsampled([0, 1], gridHeight: 1, gridWidth: 2, width: 4, height: 2)
+        #expect(wide.width == 4 && wide.height == 2 && wide.values == [0, 0.25, 0.75, 1, 0, 0.25, 0.75, 1])
+        // The same grid standing up (2×1) to 1 wide, 4 tall: the transpose.
+        let tall = GradCAM.upsampled([0, 1], gridHeight: 2, gridWidth: 1, width: 1, height: 4)
+        #expect(tall.width == 1 && tall.height == 4 && tall.values == [0, 0.25, 0.75, 1])
+        // A 2×3 grid to 6×2: x source positions (i + 0.5)·3/6 − 0.5 = −0.25→0, 0.25, 0.75, 1.25, 1.75,
+        // 2.25→2; y positions (j + 0.5)·2/2 − 0.5 = j, the grid's own rows. Peak 10.
+        let g = GradCAM.upsampled([0, 2, 4, 6, 8, 10], gridHeight: 2, gridWidth: 3, width: 6, height: 2)
+        #expect(g.values.map { $0 * 10 } == [0, 0.5, 1.5, 2.5, 3.5, 4, 6, 6.5, 7.5, 8.5, 9.5, 10])
     }
 }
 
 struct AIoUTests {
+    static func map(_ v: [Float]) -> Heatmap { Heatmap(width: v.count, height: 1, values: v) }
+
     @Test func iouAndAIoUOnHandMadeMaps() {
-        let mask: [Float] = [1, 1, 0, 0]
-        let onObject: [Float] = [1, 0.5, 0, 0]       // Σmin 1.5, Σmax 2 → 0.75
-        let onBackground: [Float] = [0, 0, 1, 1]     // Σmin 0, Σmax 4 → 0
-        let everywhere: [Float] = [0.5, 0.5, 0.5, 0.5] // Σmin 1, Σmax 1+1+0.5+0.5 = 3 → 1/3
+        let mask = Self.map([1, 1, 0, 0])
+        let onObject = Self.map([1, 0.5, 0, 0])       // Σmin 1.5, Σmax 2 → 0.75
+        let onBackground = Self.map([0, 0, 1, 1])     // Σmin 0, Σmax 4 → 0
+        let everywhere = Self.map([0.5, 0.5, 0.5, 0.5]) // Σmin 1, Σmax 1+1+0.5+0.5 = 3 → 1/3
         #expect(GradCAM.iou(onObject, mask) == 0.75)
         #expect(GradCAM.iou(onBackground, mask) == 0)
         #expect(abs(GradCAM.iou(everywhere, mask) - 1.0 / 3) < 1e-7)
-        // AIoU of class 0 against the best other class.
-        #expect(abs(GradCAM.aiou(maps: [onObject, onBackground, everywhere], trueClass: 0, mask: mask) - Float(0.75 / (0.75 + 1.0 / 3))) < 1e-6)
-        #expect(GradCAM.aiou(maps: [onBackground, onObject], trueClass: 0, mask: mask) == 0)
-        #expect(GradCAM.aiou(maps: [onBackground, onBackground], trueClass: 0, mask: mask) == 0)
+        // AIoU of class 0 against the best other class. 1×4 grids upsampled to the 4×1 mask are
+        // themselves scaled to peak 1: `everywhere` becomes all ones, IoU Σmin 2 / Σmax 4 = 0.5.
+        let grids = [onObject, onBackground, everywhere].map(\.values)
+        #expect(abs(GradCAM.aiou(grids: grids, gridHeight: 1, gridWidth: 4, trueClass: 0, mask: mask) - Float(0.75 / (0.75 + 0.5))) < 1e-6)
+        #expect(GradCAM.aiou(grids: [onBackground.values, onObject.values], gridHeight: 1, gridWidth: 4, trueClass: 0, mask: mask) == 0)
+        #expect(GradCAM.aiou(grids: [onBackground.values, onBackground.values], gridHeight: 1, gridWidth: 4, trueClass: 0, mask: mask) == 0)
+    }
+
+    /// Worked by hand: 1×2 grids upsampled to a 4 × 2 mask whose right half
+    /// is the object. Class 0's map (0, 1) becomes rows 0, ¼, ¾, 1:
+    /// Σmin = 2·(¾ + 1) = 3.5, Σmax = 2·(¼ + 1 + 1) = 4.5, IoU 7/9. Class 1's
+    /// (1, 0) becomes rows 1, ¾, ¼, 0: Σmin = 2·¼, Σmax = 2·(1 + ¾ + 1 + 1),
+    /// IoU 1/15. AIoU = (7/9) / (7/9 + 1/15) = 35/38.
+    @Test func aiouOnANonSquareMask() {
+        let grids: [[Float]] = [[0, 1], [1, 0]]
+        let wide = Heatmap(width: 4, height: 2, values: [0, 0, 1, 1, 0, 0, 1, 1])
+        #expect(abs(GradCAM.aiou(grids: grids, gridHeight: 1, gridWidth: 2, trueClass: 0, mask: wide) - 35.0 / 38) < 1e-6)
+        #expect(abs(GradCAM.aiou(grids: grids, gridHeight: 1, gridWidth: 2, trueClass: 1, mask: wide) - 3.0 / 38) < 1e-6)
+        // Transposed (2×1 grids, a 2 × 4 mask with the object below): the same numbers.
+        let tall = Heatmap(width: 2, height: 4, values: [0, 0, 0, 0, 1, 1, 1, 1])
+        #expect(abs(GradCAM.aiou(grids: grids, gridHeight: 2, gridWidth: 1, trueClass: 0, mask: tall) - 35.0 / 38) < 1e-6)
     }
 }
 
@@ -204,6 +237,68 @@ struct TrainingEngineTests {
         var failure: String?
         for await e in engine.events { if case .failed(_, let m) = e { failure = m } }
         #expect(failure?.contains("needs a spurious attribute") == true)
+    }
+}
+
+/// Issue 12: `train --lr 1e9` once "finished", exited 0 and kept infinite
+/// weights as its best checkpoint.
+struct DivergenceTests {
+    @Test(arguments: [TrainingConfig.OptimizerKind.sgd, .adam], [Method.erm, .oursLS, .groupDRO])
+    func aDivergingRunFailsAndSavesNoNonFiniteCheckpoint(optimizer: TrainingConfig.OptimizerKind, method: Method) throws {
+        let bundle = try TrainingEngineTests.tinyBundle()
+        let ws = try Workspace(bundle: bundle.directory)
+        var config = TrainingConfig(method: method)
+        config.attributes = method.needsAttribute ? ["water"] : []
+        config.epochs = 50
+        config.batchSize = 8
+        config.learningRate = 1e9
+        config.optimizer = optimizer
+        let trainer = try Trainer.create(bundle: bundle, config: config, workspace: ws)
+        var failures: [String] = []
+        do {
+            _ = try trainer.run { if case .failed(_, let m) = $0 { failures.append(m) } }
+            Issue.record("a run at learning rate 1e9 finished")
+        } catch let d as TrainingDiverged {
+            #expect(d.learningRate == 1e9 && d.optimizer == optimizer)
+            #expect(failures == ["\(d)"] && d.description.contains("Lower the learning rate"))
+        }
+        #expect(try ws.run(trainer.runID)?.status == .failed)
+        for path in [trainer.bestCheckpointPath, trainer.lastCheckpointPath] where FileManager.default.fileExists(atPath: path) {
+            let f = try SafetensorsFile(path: path)
+            for name in ["W_v", "W_t", "logit_scale"] { #expect(try f.floats(name).allSatisfy(\.isFinite), "\(path) \(name)") }
+        }
+    }
+
+    /// A checkpoint write killed earlier left its temporary file behind;
+    /// the run's next checkpoint removes it.
+    @Test func staleCheckpointTemporariesAreRemoved() throws {
+        let bundle = try TrainingEngineTests.tinyBundle()
+        let ws = try Workspace(bundle: bundle.directory)
+        var config = TrainingConfig(method: .erm)
+        config.epochs = 1
+        config.batchSize = 8
+        let trainer = try Trainer.create(bundle: bundle, config: config, workspace: ws)
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let stale = trainer.directory + "/.last.safetensors.tmp-\(gone.processIdentifier)"
+        _ = FileManager.default.createFile(atPath: stale, contents: Data([0, 1, 2]))
+        _ = try trainer.run()
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(FileManager.default.fileExists(atPath: trainer.lastCheckpointPath))
+    }
+
+    @Test func checkNamesWhatWentNonFinite() {
+        let config = TrainingConfig(method: .erm)
+        let heads = ProjectionHeads(image: Matrix([[1, 2]]), text: Matrix([[3]]), logitScale: 1)
+        #expect(TrainingDiverged.check(loss: 0.5, heads: heads, epoch: 1, step: 1, config: config) == nil)
+        #expect(TrainingDiverged.check(loss: .nan, heads: heads, epoch: 2, step: 9, config: config)?.what == "the loss is nan")
+        var bad = heads
+        bad.text[0, 0] = -.infinity
+        #expect(TrainingDiverged.check(loss: 0.5, heads: bad, epoch: 1, step: 1, config: config)?.what == "W_t holds -inf after the update")
+        bad.logitScale = .nan
+        #expect(TrainingDiverged.check(loss: 0.5, heads: bad, epoch: 1, step: 1, config: config)?.what == "logit_scale holds nan after the update")
     }
 }
 

@@ -16,8 +16,10 @@
 ///   "corrupt JPEG: <libjpeg's message>"  (errors, and warnings that mean
 ///       image data was lost, such as "Premature end of JPEG file")
 ///   "CMYK JPEG is not supported"
+///   "JPEG has N colour components, expected 1 or 3"
+///   "image is WxH pixels, over the limit of N pixels a side"  (checked before allocating)
 ///   "image is WxH pixels, over the limit of N"  (checked before allocating)
-int spur_jpeg_decode_file(const char *path, size_t max_pixels,
+int spur_jpeg_decode_file(const char *path, size_t max_pixels, size_t max_side,
                           unsigned char **pixels, int *width, int *height,
                           char *message, size_t message_size);
 

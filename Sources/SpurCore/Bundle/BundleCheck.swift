@@ -84,7 +84,7 @@ public enum BundleCheck {
         if m.classes.count < 2 {
             problems.append(InputError(file: path, field: "classes", "has \(m.classes.count) classes, expected at least 2"))
         }
-        for (field, list) in [("classes", m.classes), ("attributes", m.attributes)] {
+        for (field, list) in [("classes", m.classes), ("attributes", m.attributes), ("groups", m.groups ?? [])] {
             if let d = firstDuplicate(list) {
                 problems.append(InputError(file: path, field: field, "lists '\(d)' twice"))
             }
@@ -113,7 +113,8 @@ public enum BundleCheck {
         let maskCol = t.columnIndex("mask"), bboxCol = t.columnIndex("bbox")
         let attrCols = t.header.enumerated().filter { $0.element.hasPrefix("attr:") }
             .map { (index: $0.offset, name: String($0.element.dropFirst(5))) }
-        let classIndex = Dictionary(uniqueKeysWithValues: (classes ?? []).enumerated().map { ($1, $0) })
+        // A class listed twice is checkManifest's problem to report; here the first wins.
+        let classIndex = Dictionary((classes ?? []).enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var seen: [String: Int] = [:]
         var examples: [Example] = []
         var bad = 0
@@ -172,7 +173,8 @@ public enum BundleCheck {
         } else if let classes, bad == 0 {
             var counts = [Int](repeating: 0, count: classes.count)
             for e in examples { counts[e.label] += 1 }
-            for (c, n) in counts.enumerated() where n == 0 {
+            // A repeated class name gets no examples of its own; checkManifest reports the repeat.
+            for (c, n) in counts.enumerated() where n == 0 && classIndex[classes[c]] == c {
                 problems.append(InputError(file: t.path, field: "label", "class '\(classes[c])' has no example"))
             }
         }
@@ -187,7 +189,7 @@ public enum BundleCheck {
         let scoreCol = try t.requireColumn("score")
         var exampleIndex: [String: Int] = [:]
         for (i, e) in examples.enumerated() where exampleIndex[e.id] == nil { exampleIndex[e.id] = i }
-        let vocab = Dictionary(uniqueKeysWithValues: (vocabulary ?? []).enumerated().map { ($1, $0) })
+        let vocab = Dictionary((vocabulary ?? []).enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var out: [Detection] = []
         out.reserveCapacity(t.rows.count)
         var bad = 0
@@ -223,7 +225,11 @@ public enum BundleCheck {
             "W_v": [d.embeddingDim, d.imageDim],
             "W_t": [d.embeddingDim, d.textDim],
         ]
-        for name in m.tensors {
+        // Every tensor the commands read is checked wherever it is: an
+        // `image_spatial` the manifest forgot to list is still used for
+        // Grad-CAM, so its grid must match too.
+        let unlisted = (Array(expected.keys) + ["logit_scale"]).sorted().filter { f.tensors[$0] != nil && !m.tensors.contains($0) }
+        for name in m.tensors + unlisted {
             guard let t = f.tensors[name] else {
                 problems.append(InputError(file: f.path, field: "tensor '\(name)'", "is listed in manifest.json but missing from the file"))
                 continue

@@ -122,6 +122,7 @@ public final class FeatureBundle: @unchecked Sendable {
         var out = Matrix(rows: rows.count, cols: d)
         for (i, r) in rows.enumerated() {
             let values = try features.floats(t, elements: r * d ..< (r + 1) * d)
+            try checkFinite(values, tensor: "image_pooled", rowLength: d, firstRow: r)
             out.storage.replaceSubrange(i * d ..< (i + 1) * d, with: values)
         }
         return out
@@ -134,6 +135,7 @@ public final class FeatureBundle: @unchecked Sendable {
         let cells = manifest.grid.height * manifest.grid.width
         let d = manifest.dims.imageDim
         let values = try features.floats(t, elements: index * cells * d ..< (index + 1) * cells * d)
+        try checkFinite(values, tensor: "image_spatial", rowLength: values.count, firstRow: index)
         return Matrix(rows: cells, cols: d, storage: values)
     }
 
@@ -177,9 +179,23 @@ public final class FeatureBundle: @unchecked Sendable {
 
     /// The pre-trained projections and temperature.
     public func pretrainedHeads() throws -> ProjectionHeads {
+        // `matrix` checks W_v and W_t; the scale is read as a bare value.
         let scale = try features.floats("logit_scale")
+        try features.requireFinite(scale, name: "logit_scale")
         return ProjectionHeads(image: try features.matrix("W_v"), text: try features.matrix("W_t"),
                                logitScale: scale[0])
+    }
+
+    /// Every command checks the values it reads (only `validate` scans the
+    /// whole file): a NaN or an infinity would otherwise flow silently into
+    /// every score, map and checkpoint made from them. For reads of some rows
+    /// (`matrix` checks whole tensors itself); rows are examples, as
+    /// `validate` reports them.
+    private func checkFinite(_ values: [Float], tensor: String, rowLength: Int, firstRow: Int) throws {
+        guard let i = values.firstIndex(where: { !$0.isFinite }) else { return }
+        let row = firstRow + i / max(rowLength, 1)
+        let which = row < examples.count ? "row \(row) (example '\(examples[row].id)')" : "row \(row)"
+        throw InputError(file: path(Self.featuresFile), field: "tensor '\(tensor)'", "\(which) holds \(values[i]), expected finite numbers")
     }
 
     /// The prompt of template `template` filled with `label`.
