@@ -11,7 +11,8 @@ func tinyRecipe(seed: UInt64 = 3) -> SynthRecipe {
     r.imageSize = 32
     r.train = 40; r.val = 12; r.test = 12
     r.pretrainExamples = 96; r.pretrainSteps = 8
-    r.encoderWidths = [8, 16, 16]
+    r.encoderWidths = [8, 16, 16, 16]
+    r.encoderCorpus = 96; r.encoderSteps = 4
     return r
 }
 
@@ -157,14 +158,14 @@ struct EncoderTests {
     }
 
     @Test func imageEncoderMapsHaveTheGridAndConvolutionMatchesADirectSum() {
-        let enc = SyntheticImageEncoder(seed: 3, imageSize: 32, widths: [4, 6])
+        let enc = SyntheticImageEncoder(seed: 3, imageSize: 32, widths: [4, 6, 5, 6])
         #expect(enc.grid == 8 && enc.dim == 6)
         var rng = SeededGenerator(seed: 8)
         let img = RGBImage(width: 32, height: 32, pixels: (0..<(32 * 32 * 3)).map { _ in UInt8(rng.next() % 256) })
         let maps = enc.spatialMaps([img, img])
         #expect(maps[0] == maps[1] && maps[0].rows == 64 && maps[0].cols == 6)
         // Layer 1 by the definition: out(y,x,o) = Σ_{ky,kx,c} in(2y+ky−2, 2x+kx−2, c)·w (before bias and ReLU).
-        let layer = enc.layers[0]
+        let layer = enc.stem[0]
         let c = SyntheticImageEncoder.inputChannels
         let input = Matrix(rows: 32 * 32, cols: c, storage: SyntheticImageEncoder.inputFeatures(img))
         let (cols, outSize) = SyntheticImageEncoder.im2col(input, images: 1, size: 32, layer: layer)
