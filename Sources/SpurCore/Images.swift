@@ -98,6 +98,13 @@ public enum ImageFile {
 
     /// Writes 8-bit RGB PNG; readers see the old file or the whole new one.
     public static func writePNG(_ image: RGBImage, to path: String) throws {
+        try AtomicFile.write(try encodePNG(image, for: path), to: path)
+    }
+
+    /// The PNG file of `image`, in memory (`path` names it in errors). Writers
+    /// that stage a whole directory and rename it at once write these
+    /// directly, without an fsync per file.
+    public static func encodePNG(_ image: RGBImage, for path: String) throws -> Data {
         guard image.width > 0, image.height > 0 else {
             throw InputError(file: path, "cannot write a \(image.width)x\(image.height) image as PNG")
         }
@@ -118,7 +125,7 @@ public enum ImageFile {
             return ok != 0 ? data.prefix(size) : nil
         }
         guard let encoded else { throw InputError(file: path, "cannot encode PNG: \(message(of: png))") }
-        try AtomicFile.write(encoded, to: path)
+        return encoded
     }
 
     private static func readPNG(path: String) throws -> RGBImage {

@@ -28,7 +28,7 @@ struct EncoderPretraining {
 
     var steps: Int
     var batchSize = 64
-    var learningRate: Float = Float(ProcessInfo.processInfo.environment["SPUR_ENC_LR"] ?? "") ?? 2e-3
+    var learningRate: Float = 3e-3
     /// Loss weights of the yes/no words relative to the species word.
     var wordWeights: [Float] = [1, 1] + [Float](repeating: 0.5, count: SceneObject.allCases.count)
 
@@ -37,6 +37,8 @@ struct EncoderPretraining {
         var loss: Float
         /// Share of the batch whose species the head names first.
         var speciesAccuracy: Float
+        /// Share whose top species is of the right class.
+        var classAccuracy: Float
         var gradients: [[Float]]   // W4, b4, W5, b5, head W, head b
     }
 
@@ -55,7 +57,7 @@ struct EncoderPretraining {
         // Loss and its gradient with respect to the logits, averaged over the batch.
         var dLogits = Matrix(rows: b, cols: t)
         var loss: Float = 0
-        var correct = 0
+        var correct = 0, classCorrect = 0
         let invB = 1 / Float(b)
         for r in 0..<b {
             // Species: softmax over the first `s` logits only.
@@ -64,7 +66,10 @@ struct EncoderPretraining {
             var sum: Float = 0
             for c in 0..<s { sum += expf(logits.storage[r * t + c] - m) }
             let logZ = m + logf(sum)
-            if logits.storage[r * t + tags[r].species] == m { correct += 1 }
+            var best = 0
+            for c in 1..<s where logits.storage[r * t + c] > logits.storage[r * t + best] { best = c }
+            if best == tags[r].species { correct += 1 }
+            if Species.all[best].birdClass == Species.all[tags[r].species].birdClass { classCorrect += 1 }
             for c in 0..<s {
                 let lp = logits.storage[r * t + c] - logZ
                 if c == tags[r].species { loss -= lp * invB }
@@ -95,7 +100,7 @@ struct EncoderPretraining {
         var dHidden = Matrix.product(dOut, enc.top[1].weights, transposeB: true)
         for i in dHidden.storage.indices where f.hidden.storage[i] <= 0 { dHidden.storage[i] = 0 }
         let dW4 = Matrix.product(f.patches, transposeA: true, dHidden)
-        return StepResult(loss: loss, speciesAccuracy: Float(correct) * invB, gradients: [dW4.storage, columnSums(dHidden), dW5.storage, columnSums(dOut),
+        return StepResult(loss: loss, speciesAccuracy: Float(correct) * invB, classAccuracy: Float(classCorrect) * invB, gradients: [dW4.storage, columnSums(dHidden), dW5.storage, columnSums(dOut),
                                                   dHead.storage, dHeadBias])
     }
 
@@ -106,28 +111,22 @@ struct EncoderPretraining {
     }
 
     /// Trains `enc.top` in place with Adam on mini-batches of the corpus.
-    func run(_ enc: inout SyntheticImageEncoder, images: [RGBImage], tags: [Tags], seed: UInt64,
-             progress: (Int, Float, Float) -> Void) {
+    /// Trains `enc.top` in place with Adam on mini-batches of the corpus,
+    /// given the stem's output for it (`stemAll`, from `enc.stemOutput`).
+    func run(_ enc: inout SyntheticImageEncoder, stemAll: Matrix, tags: [Tags], seed: UInt64,
+             progress: (Int, Float, Float, Float) -> Void) {
         var initRNG = SeededGenerator(seed: seed, purpose: "encoder-head")
         let t = Self.tagCount
         var head = initRNG.gaussianMatrix(rows: enc.dim, cols: t, std: 1 / Float(enc.dim).squareRoot())
         var headBias = [Float](repeating: 0, count: t)
-        // The stem is frozen: its output for the whole corpus is computed once,
-        // standardised per channel so that the top layers learn quickly.
-        enc.calibrateStem(on: Array(images.prefix(256)))
-        var stemParts: [Matrix] = []
-        for start in stride(from: 0, to: images.count, by: SyntheticImageEncoder.batch) {
-            stemParts.append(enc.stemActivations(images[start..<min(images.count, start + SyntheticImageEncoder.batch)]))
-        }
-        let stemAll = Matrix.vstack(stemParts)
-        stemParts.removeAll()
+        let images = 0..<tags.count
 
         var adam = FlatAdam(learningRate: learningRate)
         var rng = SeededGenerator(seed: seed, purpose: "encoder-batches")
         var order = Array(images.indices)
         var cursor = order.count
         let b = min(batchSize, images.count), cells = enc.cells
-        var accuracy: Float = 0
+        var accuracy: Float = 0, classAccuracy: Float = 0
         for step in 0..<steps {
             if cursor + b > order.count { order.shuffle(using: &rng); cursor = 0 }
             let idx = Array(order[cursor..<(cursor + b)])
@@ -144,7 +143,8 @@ struct EncoderPretraining {
             enc.top[1].weights.storage = params[2]; enc.top[1].bias = params[3]
             head.storage = params[4]; headBias = params[5]
             accuracy = 0.9 * accuracy + 0.1 * r.speciesAccuracy
-            if step % 50 == 0 || step == steps - 1 { progress(step, r.loss, accuracy) }
+            classAccuracy = 0.9 * classAccuracy + 0.1 * r.classAccuracy
+            if step % 50 == 0 || step == steps - 1 { progress(step, r.loss, accuracy, classAccuracy) }
         }
     }
 }

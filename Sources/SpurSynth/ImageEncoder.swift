@@ -32,7 +32,7 @@ public struct SyntheticImageEncoder: Sendable {
 
     /// `widths`: the stem's channels (each a stride-2 layer), then the two
     /// pre-trained layers' channels.
-    public init(seed: UInt64, imageSize: Int, widths: [Int] = [32, 64, 96, 128, 128]) {
+    public init(seed: UInt64, imageSize: Int, widths: [Int] = SynthRecipe().encoderWidths) {
         precondition(widths.count >= 3, "an encoder needs a stem layer and two top layers")
         var rng = SeededGenerator(seed: seed, purpose: "image-encoder")
         self.imageSize = imageSize
@@ -95,6 +95,29 @@ public struct SyntheticImageEncoder: Sendable {
         return TopForward(patches: patches, hidden: hidden, output: Self.affineReLU(hidden, top[1]))
     }
 
+    /// The stem's output for many images, `[N·cells, stemChannels]`, after
+    /// fixing the stem's standardisation on the first 256 of them. The stem is
+    /// frozen, so pre-training computes this once and reuses it.
+    mutating func stemOutput(_ images: [RGBImage]) -> Matrix {
+        calibrateStem(on: Array(images.prefix(256)))
+        var parts: [Matrix] = []
+        for start in stride(from: 0, to: images.count, by: Self.batch) {
+            parts.append(stemActivations(images[start..<min(images.count, start + Self.batch)]))
+        }
+        return Matrix.vstack(parts)
+    }
+
+    /// Pooled features, before normalisation, from a stem output (`stemOutput`).
+    func rawPooledFeatures(stemOutput s: Matrix) -> Matrix {
+        let rowsPerBatch = Self.batch * cells
+        var parts: [Matrix] = []
+        for start in stride(from: 0, to: s.rows, by: rowsPerBatch) {
+            let rows = s.rows(start..<min(s.rows, start + rowsPerBatch))
+            parts.append(topForward(stem: rows, images: rows.rows / cells).output.meanOfRowBlocks(cells))
+        }
+        return Matrix.vstack(parts)
+    }
+
     /// Unnormalised maps of a batch, `[B·cells, dim]`.
     func rawMaps(_ images: ArraySlice<RGBImage>) -> Matrix {
         topForward(stem: stemActivations(images), images: images.count).output
@@ -136,17 +159,9 @@ public struct SyntheticImageEncoder: Sendable {
         return (mean, inverseStd)
     }
 
-    /// Fixes the output normalisation from calibration images (the
-    /// pre-training corpus), like a frozen batch norm: each channel of the
-    /// pooled feature gets mean 0 and variance 1 there.
-    public mutating func calibrate(on images: [RGBImage]) {
-        var pooled: [Matrix] = []
-        for start in stride(from: 0, to: images.count, by: Self.batch) {
-            pooled.append(rawMaps(images[start..<min(images.count, start + Self.batch)]).meanOfRowBlocks(cells))
-        }
-        calibrate(pooled: Matrix.vstack(pooled))
-    }
-
+    /// Fixes the output normalisation from calibration features (the raw
+    /// pooled features of the pre-training corpus), like a frozen batch norm:
+    /// each channel of the pooled feature gets mean 0 and variance 1 there.
     mutating func calibrate(pooled p: Matrix) { (mean, inverseStd) = Self.channelStatistics(p) }
 
     static let batch = 64

@@ -65,7 +65,7 @@ public struct SceneSpec: Sendable {
         let traits = Species.all[species]
         let s = Double(size)
         let horizon = s * (0.3 + 0.12 * u())
-        let scale = s / 64 * (1.3 + 0.4 * u())
+        let scale = s / 64 * (1.7 + 0.4 * u())
         // Plumage: usually one of the species' colours, sometimes any colour.
         func colour() -> Canvas.Color {
             u() < 0.75 ? plumage[traits.plumage[Int(u() * Double(traits.plumage.count))]]

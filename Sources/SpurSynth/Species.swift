@@ -63,10 +63,10 @@ struct BirdShape: Sendable {
     var headRadius: Double, beakLength: Double, beakDepth: Double
     var legLength: Double, tailLength: Double, tailLift: Double
 
-    /// Every trait varies by about ±15 % around the species' mean, so
+    /// Every trait varies by about ±12 % around the species' mean, so
     /// neighbouring species overlap.
     static func sample(_ s: Species, _ u: () -> Double) -> BirdShape {
-        func vary(_ x: Double) -> Double { x * (0.85 + 0.3 * u()) }
+        func vary(_ x: Double) -> Double { x * (0.88 + 0.24 * u()) }
         return BirdShape(bodyLength: vary(s.bodyLength), bodyHeight: vary(s.bodyHeight), tilt: s.tilt + 0.2 * (u() - 0.5),
                          neckLength: vary(s.neckLength), neckWidth: s.neckWidth, neckBend: u(),
                          headRadius: vary(s.headRadius), beakLength: vary(s.beakLength), beakDepth: s.beakDepth,

@@ -18,7 +18,7 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
     public var landbirdShare: Double = 0.7679
     /// Size and bias of the caption corpus the projections are pre-trained on.
     public var pretrainExamples: Int = 4000
-    public var pretrainCorrelation: Double = 0.9
+    public var pretrainCorrelation: Double = 0.98
     public var pretrainSteps: Int = 600
     /// Rate at which detections disagree with the ground truth, both ways.
     public var detectionNoise: Double = 0.1
@@ -26,10 +26,10 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
     public var embeddingDim: Int = 64
     /// The image encoder: stride-2 random stem layers, then the two
     /// pre-trained top layers (3×3 and 1×1); the last is the feature dimension.
-    public var encoderWidths: [Int] = [32, 64, 96, 128, 128]
+    public var encoderWidths: [Int] = [32, 64, 128, 128, 128]
     /// The broad corpus the encoder's top layers are pre-trained on, and its steps.
-    public var encoderCorpus: Int = 6000
-    public var encoderSteps: Int = 400
+    public var encoderCorpus: Int = 8000
+    public var encoderSteps: Int = 1000
 
     public init() {}
 

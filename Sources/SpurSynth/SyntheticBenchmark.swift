@@ -167,6 +167,9 @@ public enum SyntheticBenchmark {
         let broad = (0..<r.encoderCorpus).map { i -> SceneSpec in
             SceneSpec.sample(BirdClass(rawValue: i % 2)!, Background(rawValue: (i / 2) % 2)!, size: r.imageSize, rng: &broadRNG)
         }
+        // The captioned corpus the projections are pre-trained on: new scenes
+        // (the encoder has not seen them), each class on its usual background
+        // `pretrainCorrelation` of the time.
         var corpusRNG = SeededGenerator(seed: r.seed, purpose: "pretrain-scenes")
         let corpus = (0..<r.pretrainExamples).map { i -> SceneSpec in
             let c = BirdClass(rawValue: i % 2)!
@@ -185,11 +188,15 @@ public enum SyntheticBenchmark {
         log("\(elapsed())  rendered \(rendered.count + broadImages.count + corpusImages.count) images")
 
         var imageEncoder = SyntheticImageEncoder(seed: r.seed, imageSize: r.imageSize, widths: r.encoderWidths)
-        let tags = broad.map(EncoderPretraining.Tags.init)
-        EncoderPretraining(steps: r.encoderSteps).run(&imageEncoder, images: broadImages, tags: tags, seed: r.seed) { step, loss, accuracy in
-            log("\(elapsed())  encoder pre-training step \(step): caption-word loss \(String(format: "%.3f", loss)), species \(String(format: "%.0f%%", 100 * accuracy))")
+        let broadStem = imageEncoder.stemOutput(broadImages)
+        log("\(elapsed())  encoded the broad corpus with the stem")
+        EncoderPretraining(steps: r.encoderSteps).run(&imageEncoder, stemAll: broadStem, tags: broad.map(EncoderPretraining.Tags.init),
+                                                      seed: r.seed) { step, loss, species, birdClass in
+            log("\(elapsed())  encoder pre-training step \(step): caption-word loss \(String(format: "%.3f", loss)), "
+                + "species \(String(format: "%.0f%%", 100 * species)), class \(String(format: "%.0f%%", 100 * birdClass)) (running means)")
         }
-        imageEncoder.calibrate(on: broadImages)
+        // Calibrated on the first 2,000 (in every group equally often).
+        imageEncoder.calibrate(pooled: imageEncoder.rawPooledFeatures(stemOutput: broadStem.rows(0..<(min(2000, broad.count) * imageEncoder.cells))))
         let textEncoder = WordVectorTextEncoder(seed: r.seed, dim: r.textDim)
         let corpusFeatures = Matrix.vstack(imageEncoder.spatialMaps(corpusImages).map { $0.meanOfRowBlocks($0.rows) })
         let maps = imageEncoder.spatialMaps(rendered.map(\.image))
@@ -230,22 +237,43 @@ public enum SyntheticBenchmark {
             pooled: pooled, spatial: maps.flatMap(\.storage), spatialAsFloat16: true,
             textPrompts: textPrompts, heads: heads)
 
+        log("\(elapsed())  zero-shot evaluated; writing the bundle")
         try BundleWriter.writeDirectory(out, overwrite: overwrite) { staging in
             try BundleWriter.writeContents(contents, into: staging)
+            log("\(elapsed())  wrote the features")
             let recipeData = try JSONEncoder.readable.encode(r)
             try AtomicFile.write(recipeData + Data("\n".utf8), to: staging + "/recipe.json")
             for sub in ["images", "masks"] {
                 try FileManager.default.createDirectory(atPath: staging + "/" + sub, withIntermediateDirectories: true)
             }
-            for (i, e) in examples.enumerated() {
-                try ImageFile.writePNG(rendered[i].image, to: staging + "/" + e.image)
-                let m = rendered[i].mask.flatMap { [$0, $0, $0] }
-                try ImageFile.writePNG(RGBImage(width: r.imageSize, height: r.imageSize, pixels: m), to: staging + "/" + e.mask!)
+            // Encoded on every core; plain writes, as the staging directory
+            // is renamed into place only once it is complete.
+            let files = examples.indices.flatMap { i in [(examples[i].image, i, false), (examples[i].mask!, i, true)] }
+            let encoded = UnsafeMutableBufferPointer<Result<Data, Error>?>.allocate(capacity: files.count)
+            encoded.initialize(repeating: nil)
+            defer { encoded.deallocate() }
+            nonisolated(unsafe) let slots = encoded
+            DispatchQueue.concurrentPerform(iterations: files.count) { k in
+                let (path, i, isMask) = files[k]
+                let image = isMask ? greyscale(rendered[i].mask, size: r.imageSize) : rendered[i].image
+                slots[k] = Result { try ImageFile.encodePNG(image, for: path) }
+            }
+            for (k, file) in files.enumerated() {
+                let path = staging + "/" + file.0
+                do { try encoded[k]!.get().write(to: URL(fileURLWithPath: path)) } catch let e as InputError { throw e } catch {
+                    throw InputError(file: path, "cannot write: \(error.localizedDescription)")
+                }
             }
         }
         log("\(elapsed())  wrote \(out)")
         return Summary(examples: examples.count, zeroShot: zeroShot,
                        seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
+    static func greyscale(_ mask: [UInt8], size: Int) -> RGBImage {
+        var pixels = [UInt8](repeating: 0, count: 3 * mask.count)
+        for (i, m) in mask.enumerated() { pixels[3 * i] = m; pixels[3 * i + 1] = m; pixels[3 * i + 2] = m }
+        return RGBImage(width: size, height: size, pixels: pixels)
     }
 
     static func boundingBox(_ mask: [UInt8], size: Int) -> BoundingBox? {

@@ -39,13 +39,13 @@ struct SampleDataTests {
     @Test func infoShowsTheTableOneGroupCounts() throws {
         let r = try CLIRunner.run(["info", try SampleData.bundle()])
         #expect(r.status == 0)
-        #expect(r.stdout.contains("examples    2800: train 1600, val 400, test 800"))
+        #expect(r.stdout.contains("examples    7195: train 4795, val 1200, test 1200"))
         let table = """
         group                  train      val     test
-        landbird, no water      1168      100      200
-        landbird, water           61      100      200
-        waterbird, no water       19      100      200
-        waterbird, water         352      100      200
+        landbird, no water      3498      300      300
+        landbird, water          184      300      300
+        waterbird, no water       56      300      300
+        waterbird, water        1057      300      300
         """
         #expect(r.stdout.contains(table), "\(r.stdout)")
     }
@@ -76,7 +76,7 @@ struct SampleDataTests {
             (d.score > 0.5) != (b.examples[d.example].attributes[vocab[d.attribute]] == 1)
         }.count
         let rate = Double(wrong) / Double(b.detections.count)
-        #expect(b.detections.count == 2800 * 8)
-        #expect(abs(rate - 0.1) < 4 * (0.09 / 22400).squareRoot(), "rate \(rate)")
+        #expect(b.detections.count == 7195 * 8)
+        #expect(abs(rate - 0.1) < 4 * (0.09 / 57560).squareRoot(), "rate \(rate)")
     }
 }

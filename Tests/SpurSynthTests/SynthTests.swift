@@ -53,21 +53,34 @@ struct DeterminismTests {
 }
 
 struct DatasetTests {
-    @Test func trainGroupsFollowTheWaterbirdsProportions() {
-        // Default recipe, worked by hand: 1600 · 0.768 = 1228.8 → 1229 landbirds,
-        // 1229 · 0.95 = 1167.55 → 1168 on land; 371 waterbirds, 352.45 → 352 on water.
+    @Test func defaultRecipeHasWaterbirdsGroupCounts() {
+        // Worked by hand: 4795 · 0.7679 = 3682.08 → 3682 landbirds, 3682 · 0.95 =
+        // 3497.9 → 3498 on land; 1113 waterbirds, 1057.35 → 1057 on water; so
+        // Waterbirds' 3498 / 184 / 56 / 1057. Val and test: 1200 = 4 × 300.
         let d = SyntheticBenchmark.sampleDataset(SynthRecipe())
         func count(_ split: Split, _ c: BirdClass, _ b: Background) -> Int {
             d.specs.indices.filter { d.splits[$0] == split && d.specs[$0].birdClass == c && d.specs[$0].background == b }.count
         }
-        #expect(count(.train, .landbird, .land) == 1168)
-        #expect(count(.train, .landbird, .water) == 61)
-        #expect(count(.train, .waterbird, .land) == 19)
-        #expect(count(.train, .waterbird, .water) == 352)
+        #expect(count(.train, .landbird, .land) == 3498)
+        #expect(count(.train, .landbird, .water) == 184)
+        #expect(count(.train, .waterbird, .land) == 56)
+        #expect(count(.train, .waterbird, .water) == 1057)
         for split in [Split.val, .test] {
-            let n = split == .val ? 100 : 200
-            for c in BirdClass.allCases { for b in Background.allCases { #expect(count(split, c, b) == n) } }
+            for c in BirdClass.allCases { for b in Background.allCases { #expect(count(split, c, b) == 300) } }
         }
+    }
+
+    @Test func everySpeciesBelongsToItsClassAndAppears() {
+        var rng = SeededGenerator(seed: 4)
+        var seen = Set<Int>()
+        for i in 0..<400 {
+            let c = BirdClass(rawValue: i % 2)!
+            let s = SceneSpec.sample(c, .land, size: 64, rng: &rng)
+            #expect(Species.all[s.species].birdClass == c)
+            seen.insert(s.species)
+        }
+        #expect(seen.count == Species.all.count)
+        #expect(Species.of(.landbird).count == 4 && Species.of(.waterbird).count == 4)
     }
 
     @Test func objectsFollowTheirConditionalFrequencies() {
@@ -179,5 +192,50 @@ struct EncoderTests {
             } } }
             #expect(abs(viaGemm[oy * outSize + ox, o] - sum) < 1e-4)
         }
+    }
+}
+
+/// The encoder's pre-training gradient (through the tag head, the mean
+/// pooling, the 1×1 and the 3×3 layers) against central differences of the
+/// loss along random directions, one parameter group at a time.
+struct EncoderPretrainingGradientTests {
+    @Test(arguments: [0, 1, 2])
+    func gradientMatchesDirectionalDifference(group: Int) {
+        var rng = SeededGenerator(seed: 11)
+        var enc = SyntheticImageEncoder(seed: 5, imageSize: 16, widths: [4, 5, 6, 7])
+        let images = (0..<3).map { _ in RGBImage(width: 16, height: 16, pixels: (0..<(16 * 16 * 3)).map { _ in UInt8(rng.next() % 256) }) }
+        enc.calibrateStem(on: images)
+        let stem = enc.stemActivations(images[...])
+        let tags = (0..<3).map { i in
+            EncoderPretraining.Tags(species: (3 * i + 1) % Species.all.count,
+                                    words: (0..<(2 + SceneObject.allCases.count)).map { ($0 + i) % 3 == 0 })
+        }
+        let t = EncoderPretraining.tagCount
+        let head = rng.gaussianMatrix(rows: enc.dim, cols: t, std: 0.5)
+        let headBias = (0..<t).map { _ in 0.1 * rng.nextGaussian() }
+        let weights: [Float] = [1, 0.7] + [Float](repeating: 0.5, count: SceneObject.allCases.count)
+
+        func params(_ e: SyntheticImageEncoder, _ h: Matrix, _ hb: [Float]) -> [[Float]] {
+            [e.top[0].weights.storage, e.top[0].bias, e.top[1].weights.storage, e.top[1].bias, h.storage, hb]
+        }
+        let r = EncoderPretraining.step(enc, head: head, headBias: headBias, stemAct: stem, tags: tags, wordWeights: weights)
+        let base = params(enc, head, headBias)
+        let members = [[0, 1], [2, 3], [4, 5]][group]
+        let direction = base.indices.map { p in members.contains(p) ? base[p].map { _ in rng.nextGaussian() } : base[p].map { _ in 0 } }
+        var analytic = 0.0
+        for p in members { for i in base[p].indices { analytic += Double(r.gradients[p][i] * direction[p][i]) } }
+
+        func loss(at step: Float) -> Double {
+            var e = enc, h = head, hb = headBias
+            let moved = base.indices.map { p in zip(base[p], direction[p]).map { $0 + step * $1 } }
+            e.top[0].weights.storage = moved[0]; e.top[0].bias = moved[1]
+            e.top[1].weights.storage = moved[2]; e.top[1].bias = moved[3]
+            h.storage = moved[4]; hb = moved[5]
+            return Double(EncoderPretraining.step(e, head: h, headBias: hb, stemAct: stem, tags: tags, wordWeights: weights).loss)
+        }
+        let h: Float = 1e-3
+        let numeric = (loss(at: h) - loss(at: -h)) / Double(2 * h)
+        #expect(abs(numeric) > 1e-3, "a direction the loss does not see tests nothing")
+        #expect(abs(analytic - numeric) <= 2e-2 * max(1e-2, abs(numeric)), "group \(group): analytic \(analytic), numeric \(numeric)")
     }
 }
