@@ -116,7 +116,9 @@ final class NcursesTerminal {
             case KEY_BTAB: return .backTab
             case KEY_ENTER: return .enter
             case KEY_BACKSPACE: return .backspace
+            case KEY_DC: return .delete
             case KEY_RESIZE: return .resize
+            case spur_key_f(1): return .f1
             default: return nil
             }
         }
@@ -125,6 +127,7 @@ final class NcursesTerminal {
         case 10, 13: return .enter
         case 27: return .escape
         case 8, 127: return .backspace
+        case 1...26: return .control(Character(Unicode.Scalar(UInt8(wch) + 0x60)))
         default:
             guard let scalar = Unicode.Scalar(UInt32(wch)), wch >= 32 else { return nil }
             return .character(Character(scalar))
