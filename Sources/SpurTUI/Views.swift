@@ -192,7 +192,9 @@ public enum Views {
                             detection: Float? = nil, title: String? = nil) {
         let t = app.theme, m = app.model
         let ex = m.bundle.examples[p.example]
-        var caption = (title.map { $0 + ": " } ?? "") + "\(ex.id): \(m.classes[ex.label]) → predicted \(m.classes[p.predicted]); map of \(m.classes[p.mapClass])"
+        // With a title (before / after), the caption is short: the example and label are in the list.
+        var caption = title.map { "\($0) → \(m.classes[p.predicted]), map \(m.classes[p.mapClass])" }
+            ?? "\(ex.id): \(m.classes[ex.label]) → predicted \(m.classes[p.predicted]); map of \(m.classes[p.mapClass])"
         if let detection { caption += String(format: "; detection %.2f", detection) }
         g.text(caption, x: x, y: y, style: p.predicted == ex.label ? t.good : t.bad, maxWidth: w)
         let map = t.heatmap
