@@ -15,6 +15,8 @@ public final class App {
     public var showHelp = false
     /// First line of the help overlay shown (it scrolls).
     public var helpTop = 0
+    /// The terminal's height as last drawn: how far the help overlay can scroll.
+    public var viewportHeight = 40
     public var banner: String?
     public var input: TextInput?
     public var attributes = AttributesState()
@@ -181,6 +183,8 @@ public final class App {
             guard settingsEditable() else { return }
             guard train.method.hasLossForm else { banner = "f: only ours-ls and ours-vs have a loss form"; return }
             train.lossForm = train.lossForm == .paper ? .official : .paper
+            // As on the CLI: the official form defaults to group-balanced batches (s changes it back).
+            train.sampler = train.lossForm == .official ? .groupBalanced : .natural
         case .typeSettings:
             guard settingsEditable() else { return }
             input = .trainSettings(TextForm(labels: ["epochs", "learning rate", "batch size", "weight decay"],
@@ -218,13 +222,14 @@ public final class App {
     }
 
     func handleHelp(_ key: Key) {
+        let last = Views.helpMaximumTop(height: viewportHeight)
         switch key {
-        case .down, .character("j"): helpTop += 1
-        case .up, .character("k"): helpTop = max(0, helpTop - 1)
-        case .pageDown, .character(" "): helpTop += 10
-        case .pageUp: helpTop = max(0, helpTop - 10)
+        case .down, .character("j"): helpTop = min(last, helpTop + 1)
+        case .up, .character("k"): helpTop = max(0, min(last, helpTop) - 1)
+        case .pageDown, .character(" "): helpTop = min(last, helpTop + 10)
+        case .pageUp: helpTop = max(0, min(last, helpTop) - 10)
         case .home, .character("g"): helpTop = 0
-        case .end, .character("G"): helpTop = Int.max / 2
+        case .end, .character("G"): helpTop = last
         default: showHelp = false
         }
     }
@@ -507,6 +512,8 @@ public final class App {
         config.optimizer = train.optimizer
         config.sampler = train.sampler
         config.lossForm = train.lossForm
+        // As on the CLI, the official form starts from τ = 0.07.
+        if train.method.hasLossForm && train.lossForm == .official { config.initialTemperature = 0.07 }
         return config
     }
 

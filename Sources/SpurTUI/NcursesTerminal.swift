@@ -161,6 +161,7 @@ public enum TerminalUI {
         defer { term.close() }
         var lastGrid: CellGrid?
         var lastSize = (width: -1, height: -1)
+        app.viewportHeight = term.size.height
         while !app.shouldQuit {
             if TerminalSignals.quitRequested != 0 { app.engineCancel(); break }
             var changed = app.drain()
@@ -171,7 +172,7 @@ public enum TerminalUI {
                 if app.shouldQuit { break }
             }
             let size = term.size
-            if size != lastSize { lastSize = size; lastGrid = nil; changed = true }
+            if size != lastSize { lastSize = size; lastGrid = nil; changed = true; app.viewportHeight = size.height }
             // Redraw once per batch of messages; the clock on the Train screen ticks too.
             if changed || lastGrid == nil || app.train.running || !app.isIdle {
                 let grid = Views.render(app, width: size.width, height: size.height)

@@ -176,6 +176,7 @@ public enum Views {
             let label = (i < withCount ? "+ " : "− ") + TableLayout.fit(ex.id, width: 10) + " " + mark + " " + score
             let style = i == selected ? t.selection : ok == false ? t.bad : (i < withCount ? t.text : t.dim)
             g.text(label, x: 1, y: b.y + 1 + i - top, style: style, maxWidth: listWidth)
+            if i == selected { g.text("▶", x: 0, y: b.y + 1 + i - top, style: t.selection) }
         }
         if let p = app.preview.current {
             drawPreview(p, app: app, overlay: app.preview.overlay, &g, x: listWidth + 2, y: b.y + 1, w: b.w - listWidth - 3, h: b.h - 1,
@@ -425,6 +426,7 @@ public enum Views {
             if let rp = snap.runPredictions { line += " run " + mark(rp[p] == grp.label) }
             let wrong = (snap.runPredictions ?? snap.pretrainedPredictions)[p] != grp.label
             g.text(line, x: 1, y: b.y + 1 + i - top, style: i == s.exampleIndex ? t.selection : wrong ? t.bad : t.text, maxWidth: 24)
+            if i == s.exampleIndex { g.text("▶", x: 0, y: b.y + 1 + i - top, style: t.selection) }
         }
         let px = 26, pw = b.w - px - 1
         guard let before = s.preview else { return }
@@ -457,6 +459,13 @@ public enum Views {
         for i in top..<min(runs.count, top + visible) {
             g.text(lines[2 + i], x: x0 + 2, y: y0 + 3 + i - top, style: i == app.groups.pickIndex ? t.selection : t.statusBar, maxWidth: w - 4)
         }
+    }
+
+    /// The last first line of the help overlay on a terminal this tall.
+    public static func helpMaximumTop(height: Int) -> Int {
+        let n = KeyBindings.helpLines().count
+        let visible = min(height - 2, n + 4) - 4
+        return max(0, n - visible)
     }
 
     static func help(_ app: App, _ g: inout CellGrid) {
