@@ -522,21 +522,21 @@ public final class App {
         let config = trainingConfig()
         do { try config.check() } catch { banner = "\(error)"; return }
         let bundle = model.bundle, workspace = model.workspace
-        launch { try Trainer.create(bundle: bundle, config: config, workspace: workspace) }
+        launch(method: config.method.rawValue) { try Trainer.create(bundle: bundle, config: config, workspace: workspace) }
     }
 
     func resumeRun() {
         guard !(train.running && !train.external) else { banner = "A run is already going (x cancels it)."; return }
         guard let id = train.resumable else { banner = "R: the run shown is not interrupted or cancelled"; return }
         let bundle = model.bundle, workspace = model.workspace
-        launch { try Trainer.resume(bundle: bundle, run: id, workspace: workspace) }
+        launch(method: train.runMethod ?? "") { try Trainer.resume(bundle: bundle, run: id, workspace: workspace) }
     }
 
-    private func launch(_ make: @escaping @Sendable () throws -> Trainer) {
+    private func launch(method: String, _ make: @escaping @Sendable () throws -> Trainer) {
         let engine = TrainingEngine()
         self.engine = engine
         localRun = nil
-        train.runID = nil; train.runMethod = train.method.rawValue
+        train.runID = nil; train.runMethod = method
         train.reports = []; train.stepLosses = []; train.totalEpochs = 0; train.tableTop = nil
         train.running = true; train.external = false; train.resumable = nil
         train.status = "starting…"

@@ -151,4 +151,69 @@ struct UIIssue13Tests {
             #expect(bar.count <= 120, "\(bar)")
         }
     }
+
+    /// Issue 12 item 11: while a run trains, q q and Ctrl-C end the process
+    /// within a second, 5 times of 5, the run recorded as cancelled and the
+    /// terminal restored.
+    @Test func quittingDuringARunExitsWithinASecond() throws {
+        var times: [Double] = []
+        for attempt in 0..<5 {
+            let (ui, ws) = try TerminalUITests.session("exit-\(attempt)")
+            try ui.wait { $0.contains("Class landbird") }
+            try ui.send("3")
+            try ui.wait { $0.contains("Method ours-ls") }
+            try ui.send("e")
+            try ui.wait { $0.contains("Next run's settings") }
+            try ui.send("C-u")
+            try ui.send("1000", "Enter")
+            try ui.wait { $0.contains("epochs 1000 ") }
+            try ui.send("Enter")
+            try ui.wait(timeout: 60, idle: false) { $0.range(of: #"\n.* 2 +[0-9]+\.[0-9]{4} "#, options: .regularExpression) != nil }
+            let started = Date()
+            if attempt % 2 == 0 { try ui.send("q"); try ui.send("q") } else { try ui.send("C-c") }
+            let end = try ui.wait(timeout: 10, idle: false) { $0.contains("EXITED") }
+            times.append(Date().timeIntervalSince(started))
+            #expect(end.contains("EXITED 0") && !end.contains("1 Attributes"), "\(end)")
+            let run = try #require(try Workspace(path: ws + "/workspace.sqlite").run(1))
+            #expect(run.status == .cancelled, "attempt \(attempt): \(run.status)")
+        }
+        // Polling the screen adds up to 0.1 s to each measurement.
+        #expect(times.allSatisfy { $0 < 1 }, "\(times)")
+        print("exit times during a run (s): \(times.map { String(format: "%.2f", $0) }.joined(separator: ", "))")
+    }
+
+    /// Issue 12 item 12: a run whose process was killed shows as interrupted
+    /// (not followed as live), and R resumes it to the end.
+    @Test func aKilledRunShowsAsInterruptedAndResumes() throws {
+        let ws = FileManager.default.temporaryDirectory.appendingPathComponent("ui-killed-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: ws)
+        let p = Process()
+        p.executableURL = CLIRunner.executable
+        p.arguments = ["train", try SampleData.bundle(), "--workspace", ws, "--method", "erm", "--epochs", "60", "--batch-size", "8", "--json"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        // Kill it after its first epoch.
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("\"event\":\"epoch\"") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let before = try #require(try Workspace(path: ws + "/workspace.sqlite").run(1))
+        #expect(before.status == .running && before.isInterrupted)
+        let ui = try TmuxSession(arguments: ["ui", try SampleData.bundle(), "--workspace", ws])
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("3")
+        let shown = try ui.wait { $0.contains("Run 1 (erm): interrupted") }
+        #expect(shown.contains("interrupted: its process is gone (R resumes)"), "\(shown)")
+        try ui.send("R")
+        let done = try ui.wait(timeout: 120) { $0.contains("Run 1") && $0.contains(": finished") }
+        #expect(done.contains("Run 1 (erm): finished") || done.contains("Run 1: finished"), "\(done)")
+        let after = try #require(try Workspace(path: ws + "/workspace.sqlite").run(1))
+        #expect(after.status == .finished && !after.isInterrupted)
+        #expect(try Workspace(path: ws + "/workspace.sqlite").epochs(run: 1).count == 60)
+    }
 }
