@@ -38,8 +38,9 @@ public struct TableLayout: Sendable {
     public let widths: [Int?]
     public let gap: Int
 
-    /// Drops the lowest-priority columns (last ones first among equals) until
-    /// the rest fit in `width`, shrinking name columns before dropping anything.
+    /// Drops the optional columns (priority ≥ 2, the least important first)
+    /// until the rest fit in `width` at full width; then shortens name
+    /// columns; then drops the more important columns if it must.
     public init(_ columns: [TableColumn], width: Int, gap: Int = 2) {
         self.columns = columns
         self.gap = gap
@@ -48,11 +49,18 @@ public struct TableLayout: Sendable {
             kept.map { shrunk ? (columns[$0].minimumWidth ?? columns[$0].width) : columns[$0].width }.reduce(0, +)
                 + gap * max(0, kept.count - 1)
         }
-        while kept.count > 1 && need(kept, shrunk: true) > width {
-            // The highest priority number goes; among equals the rightmost.
-            let drop = kept.max { (columns[$0].priority, $0) < (columns[$1].priority, $1) }!
-            kept.removeAll { $0 == drop }
+        // Optional columns (priority ≥ 2) go before a name is shortened;
+        // then, if shortening is not enough, the rest by priority.
+        func drop(while tooWide: () -> Bool, above priority: Int) {
+            while kept.count > 1 && tooWide() {
+                // The highest priority number goes; among equals the rightmost.
+                let drop = kept.max { (columns[$0].priority, $0) < (columns[$1].priority, $1) }!
+                guard columns[drop].priority > priority else { return }
+                kept.removeAll { $0 == drop }
+            }
         }
+        drop(while: { need(kept, shrunk: false) > width }, above: 1)
+        drop(while: { need(kept, shrunk: true) > width }, above: -1)
         var w = [Int?](repeating: nil, count: columns.count)
         for i in kept { w[i] = columns[i].width }
         var excess = need(kept, shrunk: false) - width
