@@ -26,6 +26,9 @@ public final class App {
     public var train = TrainState()
     public var groups = GroupsState()
     public var decisions: [String: Decision] = [:]
+    /// Pictures already resampled for the terminal: a preview is drawn on
+    /// every frame (ten a second while a run trains) but changes rarely.
+    let pictures = PictureCache()
     /// The orth-proj preview for the attributes marked spurious: zero-shot
     /// and projected zero-shot test metrics (key: the attributes joined).
     public var projection: (key: String, preview: OrthogonalProjection.Preview)?
@@ -87,6 +90,9 @@ public final class App {
         rankedRows = (key, rows)
         return rows
     }
+
+    /// The longest attribute name (the table's name column), measured once.
+    public private(set) lazy var attributeNameWidth = model.audit.attributes.map(\.count).max() ?? 9
 
     public func verdict(className: String, attribute: String) -> Decision? { decisions["\(className)\u{1}\(attribute)"] }
 
@@ -672,5 +678,18 @@ public final class App {
         case .cancelled: train.status = "cancelled (R resumes)"
         case .failed: train.status = "failed: " + r.message
         }
+    }
+}
+
+/// The last few pictures drawn, keyed by preview, picture and size.
+final class PictureCache {
+    private var entries: [(key: String, cells: [[TerminalArt.HalfBlock]])] = []
+
+    func cells(_ key: String, _ make: () -> [[TerminalArt.HalfBlock]]) -> [[TerminalArt.HalfBlock]] {
+        if let hit = entries.first(where: { $0.key == key }) { return hit.cells }
+        let cells = make()
+        entries.append((key, cells))
+        if entries.count > 8 { entries.removeFirst() }
+        return cells
     }
 }

@@ -69,6 +69,8 @@ public struct Preview: Sendable {
     /// At the image's own width and height.
     public var heat: Heatmap
     public var predicted: Int
+    /// Identifies this rendering (the drawn pictures are cached by it).
+    public let id = UUID()
 
     public init(example: Int, mapClass: Int, image: RGBImage, heat: Heatmap, predicted: Int) {
         self.example = example; self.mapClass = mapClass; self.image = image; self.heat = heat; self.predicted = predicted

@@ -107,10 +107,10 @@ public enum Views {
             g.text("  no attribute with enough examples on both sides" + (app.attributes.filter.isEmpty ? "" : " matches the filter"), x: 1, y: tableY + 1, style: t.dim)
             return
         }
-        let names = rows.map { m.audit.attributes[$0.attribute] }
-        let notes = rows.map { app.verdict(className: m.classes[c], attribute: m.audit.attributes[$0.attribute])?.note ?? "" }
+        // Widths from the whole vocabulary and the (few) notes, never from every row: a frame stays O(visible rows).
+        let noteWidth = app.decisions.values.filter { $0.className == m.classes[c] }.map(\.note.count).max() ?? 0
         let columns = [
-            TableColumn("attribute", width: min(24, names.map(\.count).max() ?? 9), priority: 0, minimumWidth: 6),
+            TableColumn("attribute", width: min(24, app.attributeNameWidth), priority: 0, minimumWidth: 6),
             TableColumn("δ", width: 6, priority: 0, rightAligned: true),
             TableColumn("95% CI", width: 10, priority: 3),
             TableColumn("with", width: 6, priority: 2, rightAligned: true),
@@ -119,7 +119,7 @@ public enum Views {
             TableColumn("n", width: 4, priority: 4, rightAligned: true),
             TableColumn("confused", width: m.classes.map(\.count).max() ?? 8, priority: 5),
             TableColumn("verdict", width: 9, priority: 1),
-            TableColumn("note", width: min(30, notes.map(\.count).max() ?? 0), priority: 6, minimumWidth: 4),
+            TableColumn("note", width: min(30, noteWidth), priority: 6, minimumWidth: 4),
         ]
         let layout = TableLayout(columns, width: b.w - 4)
         g.text("  " + layout.header, x: 1, y: tableY, style: t.dim, maxWidth: b.w - 2)
@@ -128,13 +128,15 @@ public enum Views {
         let top = ListWindow.top(selected: selected, count: rows.count, visible: visible)
         for i in top..<min(rows.count, top + visible) {
             let r = rows[i]
-            let verdict = app.verdict(className: m.classes[c], attribute: names[i])?.verdict.rawValue ?? "undecided"
+            let name = m.audit.attributes[r.attribute]
+            let decision = app.verdict(className: m.classes[c], attribute: name)
+            let verdict = decision?.verdict.rawValue ?? "undecided"
             let ci = r.delta95
             let values = [
-                names[i], String(format: "%+.1f", 100 * r.delta) + (r.hasLittleSupport ? "?" : " "),
+                name, String(format: "%+.1f", 100 * r.delta) + (r.hasLittleSupport ? "?" : " "),
                 String(format: "[%+.0f,%+.0f]", 100 * ci.low, 100 * ci.high),
                 pct(r.with.value), "\(r.with.total)", pct(r.without.value), "\(r.without.total)",
-                r.confusedClass.map { m.classes[$0] } ?? "—", verdict, notes[i],
+                r.confusedClass.map { m.classes[$0] } ?? "—", verdict, decision?.note ?? "",
             ]
             let y = tableY + 1 + i - top
             let line = (i == selected ? "▶ " : "  ") + layout.line(values)
@@ -200,8 +202,9 @@ public enum Views {
         g.text(caption, x: x, y: y, style: p.predicted == ex.label ? t.good : t.bad, maxWidth: w)
         let map = t.heatmap
         // α 0.45: the heat shows where the model looks and the bird stays visible.
-        let blended = TerminalArt.overlay(p.image, heat: p.heat, alpha: 0.45, colormap: map.color)
-        let pictures: [RGBImage] = overlay ? [blended] : [p.image, TerminalArt.colored(heat: p.heat, colormap: map.color)]
+        // Pictures are made lazily: the half-block cells are cached per preview and size.
+        let pictures: [() -> RGBImage] = overlay ? [{ TerminalArt.overlay(p.image, heat: p.heat, alpha: 0.45, colormap: map.color) }]
+            : [{ p.image }, { TerminalArt.colored(heat: p.heat, colormap: map.color) }]
         let ascii = app.ascii || t.monochrome
         // Each picture fits its share of the pane (below the caption, above
         // the legend, at most 32 columns by 16 rows), keeping the aspect ratio.
@@ -213,12 +216,14 @@ public enum Views {
             if ascii {
                 let source = k == 1 ? TerminalArt.colored(heat: p.heat) { v in
                     let c = UInt8(255 * v); return (c, c, c)
-                } : pic
+                } : pic()
                 for (r, line) in TerminalArt.ascii(source, columns: size.columns, rows: size.rows).enumerated() {
                     g.text(line, x: px, y: y + 1 + r, style: t.text)
                 }
             } else {
-                for (r, cells) in TerminalArt.halfBlocks(pic, columns: size.columns, rows: size.rows).enumerated() {
+                let key = "\(p.id) \(overlay) \(k) \(size.columns)x\(size.rows) \(map.rawValue)"
+                let blocks = app.pictures.cells(key) { TerminalArt.halfBlocks(pic(), columns: size.columns, rows: size.rows) }
+                for (r, cells) in blocks.enumerated() {
                     for (c, cell) in cells.enumerated() {
                         g[px + c, y + 1 + r] = Cell(character: "▀", style: Style(
                             foreground: .rgb(cell.top[0], cell.top[1], cell.top[2]),
