@@ -215,18 +215,6 @@ public final class App {
         }
     }
 
-    /// The next or previous value of a ladder (from the nearest rung when the value was typed).
-    func step<T: Comparable>(_ ladder: [T], _ value: T, up: Bool) -> T {
-        if up { return ladder.first { $0 > value } ?? ladder.last! }
-        return ladder.last { $0 < value } ?? ladder.first!
-    }
-
-    func settingsEditable() -> Bool {
-        guard train.running && !train.external else { return true }
-        banner = "Settings apply to the next run: this one is training (x cancels it)."
-        return false
-    }
-
     func handleHelp(_ key: Key) {
         let last = Views.helpMaximumTop(height: viewportHeight)
         switch key {
@@ -237,19 +225,6 @@ public final class App {
         case .home, .character("g"): helpTop = 0
         case .end, .character("G"): helpTop = last
         default: showHelp = false
-        }
-    }
-
-    func handlePicker(_ key: Key) {
-        let n = groups.runs.count
-        switch key {
-        case .down, .character("j"): groups.pickIndex = min(n - 1, groups.pickIndex + 1)
-        case .up, .character("k"): groups.pickIndex = max(0, groups.pickIndex - 1)
-        case .enter:
-            groups.picking = false
-            if groups.pickIndex < n { groups.runID = groups.runs[groups.pickIndex].id; loadGroups() }
-        case .escape, .character("q"), .character("p"): groups.picking = false
-        default: break
         }
     }
 
@@ -287,43 +262,6 @@ public final class App {
             } else {
                 groups.selected = clamp(groups.selected + delta, groups.pretrained?.groups.count ?? 0)
             }
-        }
-    }
-
-    func mark(_ v: Verdict) {
-        guard let row = selectedAttribute else { return }
-        let c = model.classes[row.classIndex], a = model.audit.attributes[row.attribute]
-        do {
-            let d = try model.workspace.record(className: c, attribute: a, verdict: v)
-            decisions["\(c)\u{1}\(a)"] = d
-            banner = "\(c) / \(a): \(v.rawValue) (saved)"
-            if v == .spurious || d.previousVerdict == .spurious { loadProjection() }
-        } catch {
-            banner = "Could not save: \(error)"
-        }
-    }
-
-    /// Undoes the newest verdict not yet undone: the pair gets back its
-    /// previous decision from the workspace's history (or undecided).
-    func undo() {
-        do {
-            let history = try model.workspace.history()
-            guard let last = history.last(where: { !undone.contains($0.id) && !undoRecords.contains($0.id) }) else {
-                banner = "Nothing to undo."
-                return
-            }
-            let before = history.last { $0.id < last.id && $0.className == last.className && $0.attribute == last.attribute }
-            let phrases = Decision.defaultPhrases(last.attribute)
-            let d = try model.workspace.record(className: last.className, attribute: last.attribute, verdict: before?.verdict ?? .undecided,
-                                               note: before?.note ?? "", phrasePresent: before?.phrasePresent ?? phrases.present,
-                                               phraseAbsent: before?.phraseAbsent ?? phrases.absent)
-            undone.insert(last.id)
-            undoRecords.insert(d.id)
-            decisions["\(d.className)\u{1}\(d.attribute)"] = d
-            banner = "undone: \(last.className) / \(last.attribute) is \(d.verdict.rawValue) again (was \(last.verdict.rawValue))"
-            loadProjection()
-        } catch {
-            banner = "Could not undo: \(error)"
         }
     }
 
@@ -368,189 +306,10 @@ public final class App {
         }
     }
 
-    /// Typed epochs, learning rate, batch size and weight decay: all or none applied.
-    func applyTyped(_ fields: [String]) -> String? {
-        let t = fields.map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let epochs = Int(t[0]), (1...100_000).contains(epochs) else { return "epochs: '\(t[0])' is not a whole number from 1 to 100000" }
-        guard let lr = Float(t[1]), lr.isFinite, lr > 0 else { return "learning rate: '\(t[1])' is not a number above 0" }
-        guard let batch = Int(t[2]), batch >= 1 else { return "batch size: '\(t[2])' is not a whole number ≥ 1" }
-        guard let wd = Float(t[3]), wd.isFinite, wd >= 0 else { return "weight decay: '\(t[3])' is not a number ≥ 0" }
-        train.epochs = epochs; train.learningRate = lr; train.batchSize = batch; train.weightDecay = wd
-        return nil
-    }
-
     // MARK: preview
 
     /// Drawn every frame on the Preview screen: computed once per (class, attribute).
     var previewLists: [Int: (all: [Int], withCount: Int, scores: [Int: Float])] = [:]
-
-    /// Every validation example of the class with the attribute, then every one without.
-    public func previewList() -> (all: [Int], withCount: Int, scores: [Int: Float]) {
-        guard let row = selectedAttribute else { return ([], 0, [:]) }
-        let key = row.classIndex * model.audit.attributes.count + row.attribute
-        if let cached = previewLists[key] { return cached }
-        let e = model.examples(class: row.classIndex, attribute: row.attribute, limit: .max)
-        var scores: [Int: Float] = [:]
-        for d in model.bundle.detections where d.attribute == row.attribute { scores[d.example] = d.score }
-        let list = (e.with + e.without, e.with.count, scores)
-        previewLists[key] = list
-        return list
-    }
-
-    func currentPreviewExample() -> Int? {
-        let list = previewList().all
-        return list.isEmpty ? nil : list[min(preview.selected, list.count - 1)]
-    }
-
-    func loadPreview() {
-        guard let example = currentPreviewExample() else { preview.current = nil; return }
-        let mapClass = preview.mapClass ?? model.bundle.examples[example].label
-        let model = self.model, inbox = self.inbox
-        previewJobs.submit {
-            do { inbox.post(.preview(try model.preview(example: example, mapClass: mapClass, classifier: nil), forGroups: false)) }
-            catch { inbox.post(.jobFailed("\(error)")) }
-        }
-    }
-
-    /// What orth-proj would do with the attributes marked spurious, computed off the UI thread.
-    func loadProjection() {
-        let spurious = Decision.spuriousAttributes(Array(decisions.values))
-        guard !spurious.isEmpty else { projection = nil; return }
-        let key = spurious.joined(separator: " + ")
-        if projection?.key == key { return }
-        let bundle = model.bundle, decisions = Array(self.decisions.values), inbox = self.inbox
-        projectionJobs.submit {
-            do { inbox.post(.projection(key: key, try OrthogonalProjection.preview(bundle: bundle, attributes: spurious, decisions: decisions))) }
-            catch { inbox.post(.jobFailed("orth-proj preview: \(error)")) }
-        }
-    }
-
-    // MARK: groups
-
-    func loadGroups() {
-        let model = self.model, inbox = self.inbox
-        let requested = groups.runID
-        groupJobs.submit {
-            do { inbox.post(.groups(try Self.evaluateGroups(model, run: requested))) }
-            catch { inbox.post(.jobFailed("\(error)")) }
-        }
-    }
-
-    /// The test split under the pre-trained model and a run (the one asked
-    /// for, else the latest with a checkpoint): metrics and every prediction.
-    static func evaluateGroups(_ model: UIModel, run requested: Int64?) throws -> GroupsSnapshot {
-        let runs = try model.workspace.runs().filter { ($0.status != .running || $0.isInterrupted) && $0.bestCheckpoint != nil }
-        var config = TrainingConfig(method: .zeroshot)
-        config.attributes = model.bundle.groupAttributes
-        let data = try TrainingData.prepare(bundle: model.bundle, config: config, decisions: [])
-        let zeroShot = Evaluation.classifier(model.pretrained, data: data)
-        var snapshot = GroupsSnapshot(
-            pretrained: try Evaluation.metrics(zeroShot, data: data, split: data.test, bundle: model.bundle),
-            run: nil, runID: nil, runs: runs, testRows: data.test.rows, testLabels: data.test.labels,
-            testValues: data.test.evaluationValues, pretrainedPredictions: zeroShot.predict(data.test.images),
-            runPredictions: nil, runClassifier: nil)
-        if let record = runs.first(where: { $0.id == requested }) ?? runs.last {
-            // A dfr / orth-proj run's checkpoint holds its own class side.
-            let classifier = try RunCheckpoints.bestClassifier(run: record.id, workspace: model.workspace, like: model.pretrained,
-                                                               classTemplates: data.classTemplates, templateCount: data.templateCount)
-            snapshot.runID = record.id
-            snapshot.run = try Evaluation.metrics(classifier, data: data, split: data.test, bundle: model.bundle)
-            snapshot.runPredictions = classifier.predict(data.test.images)
-            snapshot.runClassifier = classifier
-        }
-        return snapshot
-    }
-
-    /// The selected group's examples (positions in the test split), misclassified first
-    /// by the model compared (the run, or the pre-trained model).
-    func groupMembers(_ s: GroupsSnapshot) -> [Int] {
-        guard !s.pretrained.groups.isEmpty else { return [] }
-        let g = s.pretrained.groups[min(groups.selected, s.pretrained.groups.count - 1)]
-        let members = s.testLabels.indices.filter { s.testLabels[$0] == g.label && s.testValues[$0] == g.value }
-        let predictions = s.runPredictions ?? s.pretrainedPredictions
-        return members.filter { predictions[$0] != g.label } + members.filter { predictions[$0] == g.label }
-    }
-
-    func openGroup() {
-        guard let s = groups.snapshot else { return }
-        groups.examples = groupMembers(s)
-        groups.exampleIndex = 0
-        groups.browsing = true
-        loadGroupPreview()
-    }
-
-    func currentGroupExample() -> Int? {
-        guard let s = groups.snapshot, !groups.examples.isEmpty else { return nil }
-        return s.testRows[groups.examples[min(groups.exampleIndex, groups.examples.count - 1)]]
-    }
-
-    func loadGroupPreview() {
-        guard let e = currentGroupExample() else { groups.preview = nil; groups.runPreview = nil; return }
-        let mapClass = groups.mapClass ?? model.bundle.examples[e].label
-        let runClassifier = groups.snapshot?.runClassifier
-        let model = self.model, inbox = self.inbox
-        previewJobs.submit {
-            do {
-                let before = try model.preview(example: e, mapClass: mapClass, classifier: nil)
-                let after = try runClassifier.map { try model.preview(example: e, mapClass: mapClass, classifier: $0) }
-                inbox.post(.groupsPreview(pretrained: before, run: after))
-            } catch {
-                inbox.post(.jobFailed("\(error)"))
-            }
-        }
-    }
-
-    // MARK: training
-
-    public func trainingAttributes() -> [String] {
-        if let a = train.attribute { return [a] }
-        let spurious = Decision.spuriousAttributes(Array(decisions.values))
-        return spurious.isEmpty ? model.bundle.groupAttributes : spurious
-    }
-
-    public func trainingConfig() -> TrainingConfig {
-        var config = TrainingConfig(method: train.method)
-        config.attributes = train.method == .zeroshot ? [] : trainingAttributes()
-        config.epochs = train.epochs
-        config.learningRate = train.learningRate
-        config.batchSize = train.batchSize
-        config.weightDecay = train.weightDecay
-        config.optimizer = train.optimizer
-        config.sampler = train.sampler
-        config.lossForm = train.lossForm
-        // As on the CLI, the official form starts from τ = 0.07.
-        if train.method.hasLossForm && train.lossForm == .official { config.initialTemperature = 0.07 }
-        return config
-    }
-
-    func startTraining() {
-        guard !(train.running && !train.external) else { banner = "A run is already going (x cancels it)."; return }
-        let config = trainingConfig()
-        do { try config.check() } catch { banner = "\(error)"; return }
-        let bundle = model.bundle, workspace = model.workspace
-        launch(method: config.method.rawValue) { try Trainer.create(bundle: bundle, config: config, workspace: workspace) }
-    }
-
-    func resumeRun() {
-        guard !(train.running && !train.external) else { banner = "A run is already going (x cancels it)."; return }
-        guard let id = train.resumable else { banner = "R: the run shown is not interrupted or cancelled"; return }
-        let bundle = model.bundle, workspace = model.workspace
-        launch(method: train.runMethod ?? "") { try Trainer.resume(bundle: bundle, run: id, workspace: workspace) }
-    }
-
-    private func launch(method: String, _ make: @escaping @Sendable () throws -> Trainer) {
-        let engine = TrainingEngine()
-        self.engine = engine
-        localRun = nil
-        train.runID = nil; train.runMethod = method
-        train.reports = []; train.stepLosses = []; train.totalEpochs = 0; train.tableTop = nil
-        train.running = true; train.external = false; train.resumable = nil
-        train.status = "starting…"
-        train.startedAt = Date(); train.finishedAt = nil
-        let inbox = self.inbox
-        engine.start(make)
-        Task.detached { for await e in engine.events { inbox.post(.engine(e)) } }
-    }
 
     // MARK: messages
 
@@ -611,74 +370,7 @@ public final class App {
         }
     }
 
-    func applyEngine(_ e: TrainingEvent) {
-        switch e {
-        case .started(let run, let epochs, let steps, _):
-            localRun = run
-            train.runID = run; train.totalEpochs = epochs; train.stepsPerEpoch = max(1, steps); train.status = "running"
-        case .step(_, _, let loss):
-            train.stepLosses.append(loss)
-        case .evaluated(let r):
-            train.reports.removeAll { $0.epoch >= r.epoch }
-            train.reports.append(r)
-        case .sfrWeights(let summary):
-            train.status = "running; " + summary.description
-        case .finished:
-            endLocalRun(status: "finished")
-        case .cancelled(let o):
-            endLocalRun(status: "cancelled after \(o.epochsDone) epochs (best checkpoint kept; R resumes)")
-            train.resumable = o.run
-        case .failed(_, let message):
-            endLocalRun(status: "failed")
-            banner = message
-        }
-    }
 
-    func endLocalRun(status: String) {
-        train.running = false
-        train.finishedAt = Date()
-        train.status = status
-        if groups.snapshot != nil { loadGroups() }   // the Groups screen shows the new run
-    }
-
-    func applyWorkspace(_ w: WorkspaceSnapshot) {
-        let fresh = Dictionary(w.decisions.map { ("\($0.className)\u{1}\($0.attribute)", $0) }, uniquingKeysWith: { $1 })
-        if fresh != decisions {
-            decisions = fresh
-            if projection != nil || fresh.values.contains(where: { $0.verdict == .spurious }) { loadProjection() }
-        }
-        // A new comparable run (finished elsewhere) refreshes the Groups table.
-        if let s = groups.snapshot, !groupJobs.busy {
-            let comparable = w.runs.filter { ($0.status != .running || $0.isInterrupted) && $0.bestCheckpoint != nil }.map(\.id)
-            if comparable != s.runs.map(\.id) { loadGroups() }
-        }
-        // While a local run trains (or just trained), its events own the Train screen.
-        if train.running && !train.external { return }
-        guard let r = w.shown else { return }
-        if r.id == localRun && r.status != .running { return }
-        let me = Int(getpid())
-        train.runID = r.id
-        train.runMethod = r.method
-        train.reports = w.shownEpochs
-        train.stepLosses = w.shownEpochs.map { Float($0.trainLoss) }
-        if let config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(r.config.utf8)) {
-            train.totalEpochs = config.method == .zeroshot ? 0 : config.method.replacesClassifier ? 1 : config.epochs
-        }
-        train.startedAt = r.createdAt
-        let live = r.status == .running && !r.isInterrupted && r.pid != me
-        train.running = live
-        train.external = live
-        // The clock stops at the run's last update once it is not live.
-        train.finishedAt = live ? nil : r.updatedAt
-        train.resumable = r.isInterrupted || r.status == .cancelled ? r.id : nil
-        switch r.status {
-        case .running where live: train.status = "following run \(r.id) (\(r.method)) from another process"
-        case .running: train.status = "interrupted: its process is gone (R resumes)"
-        case .finished: train.status = "finished"
-        case .cancelled: train.status = "cancelled (R resumes)"
-        case .failed: train.status = "failed: " + r.message
-        }
-    }
 }
 
 /// The last few pictures drawn, keyed by preview, picture and size.
