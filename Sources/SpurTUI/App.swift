@@ -17,6 +17,8 @@ public final class App {
     public var helpTop = 0
     /// The terminal's height as last drawn: how far the help overlay can scroll.
     public var viewportHeight = 40
+    /// What clicks hit, from the last frame drawn.
+    public var targets: [Int: ClickTarget] = [:]
     public var banner: String?
     public var input: TextInput?
     public var attributes = AttributesState()
@@ -105,6 +107,13 @@ public final class App {
 
     public func handle(_ key: Key) {
         if key == .resize { return }
+        switch key {
+        case .click(let x, let y): click(x: x, y: y); return
+        // The wheel scrolls three rows (the help overlay, or the screen's list).
+        case .wheelUp: for _ in 0..<3 { handle(.up) }; return
+        case .wheelDown: for _ in 0..<3 { handle(.down) }; return
+        default: break
+        }
         if input != nil { handleInput(key); return }
         if showHelp { handleHelp(key); return }
         if groups.picking && screen == .groups { handlePicker(key); return }
@@ -212,6 +221,25 @@ public final class App {
             guard !groups.runs.isEmpty else { banner = "No finished run to compare with yet: start one on the Train screen (3)."; return }
             groups.picking = true
             groups.pickIndex = groups.runs.firstIndex { $0.id == groups.snapshot?.runID } ?? groups.runs.count - 1
+        }
+    }
+
+    /// A click selects a tab or a row of the list under it (the frame last drawn says which).
+    func click(x: Int, y: Int) {
+        guard input == nil, !showHelp, !groups.picking else { return }
+        switch targets[y] {
+        case .tabs(let ranges)?:
+            if let hit = ranges.first(where: { $0.1.contains(x) }) { banner = nil; show(hit.0) }
+        case .row(let i, let xs)? where xs.contains(x):
+            let current: Int
+            switch screen {
+            case .attributes: current = attributes.selected
+            case .preview: current = preview.selected
+            case .train: return
+            case .groups: current = groups.browsing ? groups.exampleIndex : groups.selected
+            }
+            move(i - current)
+        default: break
         }
     }
 

@@ -7,6 +7,9 @@ public enum Key: Hashable, Sendable {
     case tab, backTab, enter, escape, backspace, delete
     case f1
     case resize
+    /// A left click at a cell, and the wheel.
+    case click(x: Int, y: Int)
+    case wheelUp, wheelDown
 }
 
 /// Everything a key can do. One table (`KeyBindings.all`) maps keys to

@@ -36,6 +36,7 @@ final class NcursesTerminal {
         curs_set(0)
         set_escdelay(25)
         wtimeout(spur_stdscr(), 50)
+        spur_mouse_on()
         if useColor && has_colors() {
             start_color()
             use_default_colors()
@@ -119,6 +120,14 @@ final class NcursesTerminal {
             case KEY_DC: return .delete
             case KEY_RESIZE: return .resize
             case spur_key_f(1): return .f1
+            case KEY_MOUSE:
+                var x: Int32 = 0, y: Int32 = 0
+                switch spur_mouse_event(&x, &y) {
+                case 1: return .click(x: Int(x), y: Int(y))
+                case 4: return .wheelUp
+                case 5: return .wheelDown
+                default: return nil
+                }
             default: return nil
             }
         }
@@ -180,6 +189,7 @@ public enum TerminalUI {
                     if lastGrid == nil { clear() }
                     term.draw(grid)
                     lastGrid = grid
+                    app.targets = grid.targets
                 }
             }
         }

@@ -49,10 +49,13 @@ public enum Views {
         } else if 1 + width(full) > g.width {
             labels = short
         }
+        var ranges: [(Screen, Range<Int>)] = []
         for (s, label) in zip(Screen.allCases, labels) {
             g.text(label, x: x, y: 0, style: s == app.screen ? t.selection : t.dim)
+            ranges.append((s, x..<(x + label.count)))
             x += label.count + 1
         }
+        g.targets[0] = .tabs(ranges)
     }
 
     static func footer(_ app: App, _ g: inout CellGrid) {
@@ -139,6 +142,7 @@ public enum Views {
                 r.confusedClass.map { m.classes[$0] } ?? "—", verdict, decision?.note ?? "",
             ]
             let y = tableY + 1 + i - top
+            g.targets[y] = .row(i, 0..<b.w)
             let line = (i == selected ? "▶ " : "  ") + layout.line(values)
             if i == selected {
                 g.fill(x: 1, y: y, width: b.w - 2, height: 1, style: t.selection)
@@ -178,6 +182,7 @@ public enum Views {
             let label = (i < withCount ? "+ " : "− ") + TableLayout.fit(ex.id, width: 10) + " " + mark + " " + score
             let style = i == selected ? t.selection : ok == false ? t.bad : (i < withCount ? t.text : t.dim)
             g.text(label, x: 1, y: b.y + 1 + i - top, style: style, maxWidth: listWidth)
+            g.targets[b.y + 1 + i - top] = .row(i, 0..<(listWidth + 1))
             if i == selected { g.text("▶", x: 0, y: b.y + 1 + i - top, style: t.selection) }
         }
         if let p = app.preview.current {
@@ -408,6 +413,7 @@ public enum Views {
             values.append(isWorst ? "← worst" : "")
             let style = i == s.selected ? t.selection : (isWorst ? t.bad : t.text)
             g.text((i == s.selected ? "▶ " : "  ") + layout.line(values), x: 1, y: b.y + 2 + i, style: style, maxWidth: b.w - 2)
+            g.targets[b.y + 2 + i] = .row(i, 0..<b.w)
         }
         var summary = "pre-trained: average \(pct0(pre.average)), adjusted \(pct0(pre.adjustedAverage)), worst group \(pct0(pre.worstGroup))"
         if let r = snap.run { summary += "  │  run: average \(pct0(r.average)), adjusted \(pct0(r.adjustedAverage)), worst group \(pct0(r.worstGroup))" }
@@ -431,6 +437,7 @@ public enum Views {
             if let rp = snap.runPredictions { line += " run " + mark(rp[p] == grp.label) }
             let wrong = (snap.runPredictions ?? snap.pretrainedPredictions)[p] != grp.label
             g.text(line, x: 1, y: b.y + 1 + i - top, style: i == s.exampleIndex ? t.selection : wrong ? t.bad : t.text, maxWidth: 24)
+            g.targets[b.y + 1 + i - top] = .row(i, 0..<25)
             if i == s.exampleIndex { g.text("▶", x: 0, y: b.y + 1 + i - top, style: t.selection) }
         }
         let px = 26, pw = b.w - px - 1

@@ -105,6 +105,29 @@ struct AppTests {
         #expect(app.banner == "Nothing to undo.")
     }
 
+    @Test func clicksSelectTabsAndRowsAndTheWheelScrolls() throws {
+        guard let app = try Self.app() else { return }
+        func frame() -> CellGrid { let g = Views.render(app, width: 120, height: 40); app.targets = g.targets; return g }
+        var g = frame()
+        // The third data row of the table: find it on screen by its marker-less text.
+        let rows = app.attributeRows()
+        let third = app.model.audit.attributes[rows[2].attribute]
+        let y = try #require((0..<g.height).first { g.line($0).hasPrefix("   \(third) ") })
+        app.handle(.click(x: 10, y: y))
+        #expect(app.attributes.selected == 2)
+        app.handle(.wheelDown)
+        #expect(app.attributes.selected == min(5, rows.count - 1))
+        app.handle(.wheelUp)
+        #expect(app.attributes.selected == 2)
+        g = frame()
+        let tab = try #require(g.line(0).range(of: "3 Train"))
+        app.handle(.click(x: g.line(0).distance(from: g.line(0).startIndex, to: tab.lowerBound), y: 0))
+        #expect(app.screen == .train)
+        _ = frame()
+        app.handle(.click(x: 5, y: 30))   // nothing there on the Train screen
+        #expect(app.screen == .train)
+    }
+
     @Test func firstCShowsAnotherClassAndHelpScrollsWithinBounds() throws {
         guard let app = try Self.app() else { return }
         app.handle(.character("2"))
