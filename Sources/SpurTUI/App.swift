@@ -155,6 +155,9 @@ public final class App {
                                          fields: [d?.note ?? "", d?.phrasePresent ?? phrases.present, d?.phraseAbsent ?? phrases.absent]),
                           className: c, attribute: a)
         case .filter: input = .filter(attributes.filter)
+        case .search:
+            guard screen == .preview || groups.browsing else { banner = "/: open a group (Enter) to find an example in it"; return }
+            input = .search("")
         case .clearFilter: attributes.filter = ""; attributes.selected = 0
         case .cycleOrder:
             let all = AttributeOrder.allCases
@@ -222,6 +225,29 @@ public final class App {
             groups.picking = true
             groups.pickIndex = groups.runs.firstIndex { $0.id == groups.snapshot?.runID } ?? groups.runs.count - 1
         }
+    }
+
+    /// Moves the list's selection to the first example whose id contains
+    /// `text`, from the current row (or the one after it); wraps around.
+    @discardableResult
+    func find(_ text: String, after: Bool) -> Bool {
+        guard !text.isEmpty else { return true }
+        let bundleRows: [Int], current: Int
+        if screen == .preview {
+            bundleRows = previewList().all; current = preview.selected
+        } else if screen == .groups && groups.browsing, let s = groups.snapshot {
+            bundleRows = groups.examples.map { s.testRows[$0] }; current = groups.exampleIndex
+        } else { return false }
+        let n = bundleRows.count
+        guard n > 0 else { return false }
+        for k in 0..<n {
+            let i = (current + (after ? 1 : 0) + k) % n
+            if model.bundle.examples[bundleRows[i]].id.localizedCaseInsensitiveContains(text) {
+                if i != current { move(i - current) }
+                return true
+            }
+        }
+        return false
     }
 
     /// A click selects a tab or a row of the list under it (the frame last drawn says which).
@@ -305,6 +331,16 @@ public final class App {
             default: break
             }
             attributes.selected = 0
+        case .search(var text):
+            switch key {
+            case .escape: input = nil
+            case .enter: if !find(text, after: true) { banner = "no other example matches '\(text)'" }
+            case .backspace: if !text.isEmpty { text.removeLast() }; input = .search(text); _ = find(text, after: false)
+            case .character(let ch):
+                text.append(ch); input = .search(text)
+                if !find(text, after: false) { banner = "no example matches '\(text)'" } else { banner = nil }
+            default: break
+            }
         case .note(var form, let c, let a):
             switch key {
             case .escape: input = nil

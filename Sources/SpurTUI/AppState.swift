@@ -50,6 +50,8 @@ public struct AttributesState: Sendable {
 /// phrases), and typed entry of the Train screen's numbers.
 public enum TextInput: Sendable {
     case filter(String)
+    /// `/` on the Preview and group lists: jumps to the first example whose id contains the text.
+    case search(String)
     case note(form: TextForm, className: String, attribute: String)
     case trainSettings(TextForm)
 }

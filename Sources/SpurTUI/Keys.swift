@@ -18,7 +18,7 @@ public enum Key: Hashable, Sendable {
 public enum Action: Hashable, Sendable {
     case quit, help, showScreen(Screen)
     case moveUp, moveDown, pageUp, pageDown, top, bottom, nextClass
-    case markSpurious, markHealthy, markUndecided, undo, editNote, filter, clearFilter, cycleOrder
+    case markSpurious, markHealthy, markUndecided, undo, editNote, filter, clearFilter, cycleOrder, search
     case cycleMapClass, toggleOverlay
     case nextMethod, previousMethod, moreEpochs, fewerEpochs, nextAttribute, previousAttribute
     case nextLearningRate, previousLearningRate, nextBatchSize, previousBatchSize
@@ -84,6 +84,7 @@ public enum KeyBindings {
         .init(keys: [k("/")], label: "/", description: "filter attributes by name (Esc clears)", action: .filter, screens: attributes, hint: true, short: "filter"),
         .init(keys: [.escape], label: "Esc", description: "clear the filter", action: .clearFilter, screens: attributes, hint: false, inHelp: false),
         .init(keys: [k("o")], label: "o", description: "next order: evidence, |δ|, δ, −δ, support", action: .cycleOrder, screens: attributes, hint: true, short: "order"),
+        .init(keys: [k("/")], label: "/", description: "find an example by id (Enter: next match)", action: .search, screens: [.preview, .groups], hint: true, short: "find"),
         .init(keys: [k("c")], label: "c", description: "cycle the class whose map is shown", action: .cycleMapClass, screens: [.preview, .groups], hint: true, short: "map class"),
         .init(keys: [k("v")], label: "v", description: "side by side or overlay", action: .toggleOverlay, screens: [.preview, .groups], hint: true, short: "overlay"),
         .init(keys: [.enter], label: "Enter", description: "start the run", action: .startTraining, screens: train, hint: true, short: "start"),

@@ -503,6 +503,9 @@ public enum Views {
         case .filter(let text):
             g.fill(x: 0, y: y, width: g.width, height: 1, style: t.statusBar)
             g.text(" filter: \(text)▏  (Enter: keep, Esc: clear)", x: 0, y: y, style: t.statusBar)
+        case .search(let text):
+            g.fill(x: 0, y: y, width: g.width, height: 1, style: t.statusBar)
+            g.text(" find: \(text)▏  (Enter: next match, Esc: close)" + (app.banner.map { "   " + $0 } ?? ""), x: 0, y: y, style: t.statusBar)
         case .note(let f, let c, let a):
             drawForm(f, title: "\(c) / \(a) — Tab: next field, Enter: save, Esc: cancel, Ctrl-U: clear", app, &g)
         case .trainSettings(let f):

@@ -105,6 +105,26 @@ struct AppTests {
         #expect(app.banner == "Nothing to undo.")
     }
 
+    @Test func slashFindsAnExampleInThePreviewList() throws {
+        guard let app = try Self.app() else { return }
+        app.handle(.character("2"))
+        let list = app.previewList().all
+        let ids = list.map { app.model.bundle.examples[$0].id }
+        let target = try #require(ids.dropFirst(7).first)
+        app.handle(.character("/"))
+        for ch in target { app.handle(.character(ch)) }
+        #expect(app.preview.selected == ids.firstIndex(of: target))
+        app.handle(.escape)
+        #expect(app.input == nil)
+        // Enter jumps to the next match, wrapping around: "s" matches every id.
+        app.handle(.character("/")); app.handle(.character("s"))
+        let here = app.preview.selected
+        app.handle(.enter)
+        #expect(app.preview.selected == (here + 1) % list.count)
+        app.handle(.character("!"))
+        #expect(app.banner == "no example matches 's!'")
+    }
+
     @Test func clicksSelectTabsAndRowsAndTheWheelScrolls() throws {
         guard let app = try Self.app() else { return }
         func frame() -> CellGrid { let g = Views.render(app, width: 120, height: 40); app.targets = g.targets; return g }
