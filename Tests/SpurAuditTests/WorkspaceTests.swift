@@ -79,4 +79,29 @@ struct WorkspaceTests {
         let run = try #require(try ws.run(1))
         #expect(run.pid == 1 && run.ownerStarted == nil)
     }
+
+    /// The UI records verdicts while its engine thread records epochs on the
+    /// same connection: concurrent transactions must not nest.
+    @Test func transactionsFromTwoThreadsTakeTurns() throws {
+        let ws = try Self.fresh("threads")
+        let run = try ws.createRun(method: "erm", config: "{}")
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: 2) { k in
+            for i in 0..<200 {
+                do {
+                    if k == 0 { try ws.record(className: "c", attribute: "a\(i)", verdict: .spurious) }
+                    else { try ws.recordEpoch(run: run, epoch: i, step: i, trainLoss: 1, metrics: "{}") }
+                } catch { failures.add("\(error)") }
+            }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all.prefix(3))")
+        #expect(try ws.currentDecisions().count == 200 && ws.epochs(run: run).count == 200)
+    }
+}
+
+final class Failures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [String] = []
+    func add(_ s: String) { lock.lock(); list.append(s); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return list }
 }
