@@ -121,6 +121,11 @@ public final class App {
         if action != .quit { quitArmed = false }
         banner = nil
         guard let action else { return }
+        if let why = disabledReason(action) {
+            let label = KeyBindings.all.first { $0.action == action }?.label ?? ""
+            banner = "\(label): \(why)"
+            return
+        }
         switch action {
         case .quit:
             if train.running && !train.external && !quitArmed && key != .control("c") {

@@ -122,8 +122,9 @@ public enum KeyBindings {
         all.filter { $0.hint && ($0.screens == nil || $0.screens!.contains(screen)) }
     }
 
-    /// The `?` overlay: every key once, grouped by where it works.
-    public static func helpLines() -> [String] {
+    /// The `?` overlay: every key once, grouped by where it works; a key
+    /// that does nothing right now says why.
+    public static func helpLines(disabled: (Action) -> String? = { _ in nil }) -> [String] {
         var lines: [String] = []
         let sections: [(String, Set<Screen>?)] = [("Everywhere", nil)] + Screen.allCases.map { ("\($0.rawValue) \($0.title)", [$0]) }
         for (title, scope) in sections {
@@ -135,7 +136,10 @@ public enum KeyBindings {
             guard !keys.isEmpty else { continue }
             if !lines.isEmpty { lines.append("") }
             lines.append(title)
-            for b in keys { lines.append("  " + b.label.padding(toLength: 8, withPad: " ", startingAt: 0) + b.description) }
+            for b in keys {
+                let why = disabled(b.action).map { "  (now: \($0))" } ?? ""
+                lines.append("  " + b.label.padding(toLength: 8, withPad: " ", startingAt: 0) + b.description + why)
+            }
         }
         return lines
     }

@@ -64,7 +64,8 @@ public enum Views {
             g.fill(x: 0, y: y, width: g.width, height: 1, style: t.banner)
             g.text(" " + b, x: 0, y: y, style: t.banner)
         } else {
-            let hints = KeyBindings.hints(for: app.screen).filter { $0.action != .help && $0.action != .quit }.map(\.hintText)
+            let hints = KeyBindings.hints(for: app.screen)
+                .filter { $0.action != .help && $0.action != .quit && app.disabledReason($0.action) == nil }.map(\.hintText)
             g.text(" " + HintBar.fit(hints, always: ["? keys", "q quit"], width: g.width - 2), x: 0, y: y, style: t.dim)
         }
         let s = g.height - 1
@@ -482,7 +483,10 @@ public enum Views {
 
     static func help(_ app: App, _ g: inout CellGrid) {
         let t = app.theme
-        let lines = KeyBindings.helpLines()
+        // The reasons of the current screen's disabled keys only (others' depend on their screen).
+        let lines = KeyBindings.helpLines { action in
+            KeyBindings.all.contains { $0.action == action && $0.screens?.contains(app.screen) == true } ? app.disabledReason(action) : nil
+        }
         let w = min(g.width - 4, (lines.map(\.count).max() ?? 20) + 4), h = min(g.height - 2, lines.count + 4)
         let x0 = (g.width - w) / 2, y0 = max(1, (g.height - h) / 2)
         let visible = h - 4

@@ -225,6 +225,25 @@ struct TrainScreenTests {
         #expect(seen.isSuperset(of: ["dfr", "orth-proj", "zeroshot", "erm", "groupdro", "sfr", "starft", "clip-ft"]))
     }
 
+    @Test func disabledKeysSayWhyAndLeaveTheHintBar() throws {
+        guard let app = try AppTests.app() else { return }
+        app.handle(.character("3"))
+        app.handle(.character("x"))
+        #expect(app.banner == "x: no run is training")
+        app.handle(.character("R"))
+        #expect(app.banner == "R: the run shown is not interrupted or cancelled")
+        app.banner = nil
+        let bar = Views.render(app, width: 200, height: 40).line(38)
+        #expect(bar.contains("Enter start") && !bar.contains("x cancel") && !bar.contains("R resume"), "\(bar)")
+        app.handle(.character("m"))   // ours-vs has a loss form; erm (after it) not
+        while app.train.method.hasLossForm { app.handle(.character("m")) }
+        app.handle(.character("f"))
+        #expect(app.banner == "f: only ours-ls and ours-vs have a loss form" && app.train.lossForm == .paper)
+        app.handle(.character("?"))
+        let help = Views.render(app, width: 160, height: 80).text
+        #expect(help.contains("(now: no run is training)") && help.contains("(now: only ours-ls and ours-vs have a loss form)"))
+    }
+
     @Test func typedEntryAppliesAllOrNothing() throws {
         guard let app = try AppTests.app() else { return }
         app.handle(.character("3"))
