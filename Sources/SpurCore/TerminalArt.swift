@@ -32,10 +32,14 @@ public enum TerminalArt {
         precondition(heat.width == image.width && heat.height == image.height,
                      "heatmap \(heat.width)x\(heat.height) over a \(image.width)x\(image.height) image")
         var px = image.pixels
-        for (i, h) in heat.values.enumerated() {
-            let c = colormap(h)
-            for (k, v) in [c.r, c.g, c.b].enumerated() {
-                px[3 * i + k] = UInt8((alpha * Float(v) + (1 - alpha) * Float(px[3 * i + k])).rounded())
+        // No per-pixel array: this runs for every pixel of every previewed image.
+        px.withUnsafeMutableBufferPointer { out in
+            for (i, h) in heat.values.enumerated() {
+                let c = colormap(h)
+                func blend(_ v: UInt8, _ old: UInt8) -> UInt8 { UInt8((alpha * Float(v) + (1 - alpha) * Float(old)).rounded()) }
+                out[3 * i] = blend(c.r, out[3 * i])
+                out[3 * i + 1] = blend(c.g, out[3 * i + 1])
+                out[3 * i + 2] = blend(c.b, out[3 * i + 2])
             }
         }
         return RGBImage(width: image.width, height: image.height, pixels: px)

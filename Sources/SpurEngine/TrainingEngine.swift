@@ -10,6 +10,7 @@ public final class TrainingEngine: @unchecked Sendable {
     private let continuation: AsyncStream<TrainingEvent>.Continuation
     private let flag = CancellationFlag()
     private var thread: Thread?
+    private let ended = DispatchSemaphore(value: 0)
 
     public init() {
         (events, continuation) = AsyncStream.makeStream(of: TrainingEvent.self, bufferingPolicy: .unbounded)
@@ -19,8 +20,9 @@ public final class TrainingEngine: @unchecked Sendable {
     /// preparing the data does not block the caller either; an error there
     /// arrives as a `.failed` event.
     public func start(_ makeTrainer: @escaping @Sendable () throws -> Trainer) {
-        let continuation = self.continuation, flag = self.flag
+        let continuation = self.continuation, flag = self.flag, ended = self.ended
         let t = Thread {
+            defer { ended.signal() }
             do {
                 let trainer = try makeTrainer()
                 _ = try trainer.run(cancel: flag) { continuation.yield($0) }
@@ -37,4 +39,14 @@ public final class TrainingEngine: @unchecked Sendable {
 
     /// Asks the trainer to stop after its current step; the best checkpoint is kept.
     public func cancel() { flag.cancel() }
+
+    /// Waits up to `seconds` for the training thread to end; true when it has
+    /// (or never started). A process must not exit while this thread is inside
+    /// BLAS: OpenBLAS's exit handler would wait for it forever.
+    public func waitForEnd(seconds: Double) -> Bool {
+        guard thread != nil else { return true }
+        guard ended.wait(timeout: .now() + seconds) == .success else { return false }
+        ended.signal()   // later waits return at once too
+        return true
+    }
 }

@@ -3,17 +3,93 @@ import SpurAudit
 import SpurCore
 import SpurEngine
 
+/// The orders of the Attributes table: the confidence-aware default, then
+/// every order of `spurscope audit --sort`.
+public enum AttributeOrder: String, CaseIterable, Sendable {
+    case evidence, magnitude, delta, harm, support
+
+    public var label: String {
+        switch self {
+        case .evidence: return "evidence (|δ| the data support)"
+        case .magnitude: return "|δ|"
+        case .delta: return "δ (paper)"
+        case .harm: return "−δ (harm)"
+        case .support: return "support"
+        }
+    }
+
+    public func rank(_ rows: [DiscrepancyRow]) -> [DiscrepancyRow] {
+        switch self {
+        case .evidence:
+            // Ties (every row whose interval contains zero) fall back to |δ|.
+            return rows.sorted {
+                ($0.evidence, abs($0.delta), -$0.attribute) > ($1.evidence, abs($1.delta), -$1.attribute)
+            }
+        case .magnitude: return sorted(rows, .magnitude)
+        case .delta: return sorted(rows, .delta)
+        case .harm: return sorted(rows, .harm)
+        case .support: return sorted(rows, .support)
+        }
+    }
+
+    private func sorted(_ rows: [DiscrepancyRow], _ order: DiscrepancyTable.Order) -> [DiscrepancyRow] {
+        guard let c = rows.first?.classIndex else { return rows }
+        let table = DiscrepancyTable(rows: rows, classCount: c + 1, classTotals: [])
+        return table.ranked(class: c, by: order)
+    }
+}
+
 public struct AttributesState: Sendable {
     public var classIndex = 0
     public var selected = 0
-    public var sortBySupport = false
+    public var order = AttributeOrder.evidence
     public var filter = ""
 }
 
-/// The one-line editors: the filter, or the note form (note and the two `L_ls` phrases).
+/// The editors: the filter, the note form (note and the two `L_ls`
+/// phrases), and typed entry of the Train screen's numbers.
 public enum TextInput: Sendable {
     case filter(String)
-    case note(fields: [String], focus: Int, className: String, attribute: String)
+    /// `/` on the Preview and group lists: jumps to the first example whose id contains the text.
+    case search(String)
+    case note(form: TextForm, className: String, attribute: String)
+    case trainSettings(TextForm)
+}
+
+/// A small form of one-line fields with a cursor in the focused one.
+public struct TextForm: Sendable, Equatable {
+    public var labels: [String]
+    public var fields: [String]
+    public var focus = 0
+    /// Cursor position (in characters) within the focused field.
+    public var cursor: Int
+
+    public init(labels: [String], fields: [String]) {
+        self.labels = labels
+        self.fields = fields
+        cursor = fields.first?.count ?? 0
+    }
+
+    /// Applies an editing key; false when the key is not an editing key.
+    public mutating func edit(_ key: Key) -> Bool {
+        var text = Array(fields[focus])
+        switch key {
+        case .tab, .down: focus = (focus + 1) % fields.count; cursor = fields[focus].count; return true
+        case .backTab, .up: focus = (focus + fields.count - 1) % fields.count; cursor = fields[focus].count; return true
+        case .left: cursor = max(0, cursor - 1)
+        case .right: cursor = min(text.count, cursor + 1)
+        case .home, .control("a"): cursor = 0
+        case .end, .control("e"): cursor = text.count
+        case .control("u"): text.removeFirst(cursor); cursor = 0
+        case .control("k"): text.removeLast(text.count - cursor)
+        case .backspace: if cursor > 0 { text.remove(at: cursor - 1); cursor -= 1 }
+        case .delete: if cursor < text.count { text.remove(at: cursor) }
+        case .character(let ch): text.insert(ch, at: cursor); cursor += 1
+        default: return false
+        }
+        fields[focus] = String(text)
+        return true
+    }
 }
 
 public struct PreviewState: Sendable {
@@ -30,11 +106,18 @@ public struct TrainState: Sendable {
     public var attribute: String?
     public static let learningRates: [Float] = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]
     public static let batchSizes = [32, 64, 128, 256]
-    public var learningRateIndex = 2
-    public var batchSizeIndex = 2
-    public var learningRate: Float { Self.learningRates[learningRateIndex] }
-    public var batchSize: Int { Self.batchSizes[batchSizeIndex] }
+    public static let weightDecays: [Float] = [0, 1e-5, 1e-4, 1e-3, 1e-2]
+    public var learningRate: Float = 1e-3
+    public var batchSize = 128
+    public var weightDecay: Float = 1e-4
+    public var optimizer = TrainingConfig.OptimizerKind.sgd
+    public var sampler = TrainingConfig.Sampler.natural
+    public var lossForm = TrainingConfig.LossForm.paper
+    public var method: Method { Method.allCases[methodIndex] }
+
+    // The run shown (a local one, one followed from another process, or the latest).
     public var runID: Int64?
+    public var runMethod: String?
     public var running = false
     /// The run shown was started elsewhere (the CLI) and is followed through the workspace.
     public var external = false
@@ -43,30 +126,86 @@ public struct TrainState: Sendable {
     public var stepsPerEpoch = 1
     public var totalEpochs = 0
     public var startedAt: Date?
+    /// Set when the run ends: the clock stops there.
+    public var finishedAt: Date?
     public var status = "idle"
-    public var method: Method { Method.allCases[methodIndex] }
+    /// A run this screen can continue with `R` (interrupted or cancelled).
+    public var resumable: Int64?
+    /// First epoch row shown; nil follows the newest epochs.
+    public var tableTop: Int?
+
+    public var elapsed: TimeInterval? {
+        guard let startedAt else { return nil }
+        return max(0, (finishedAt ?? Date()).timeIntervalSince(startedAt))
+    }
+
+    /// Seconds left at the pace so far (the run may stop earlier: early stopping).
+    public var eta: TimeInterval? {
+        guard running, let elapsed, !reports.isEmpty, totalEpochs > 0 else { return nil }
+        let done = reports.last!.epoch
+        guard done > 0 else { return nil }
+        return elapsed / Double(done) * Double(max(0, totalEpochs - done))
+    }
+
+    public var best: EpochReport? { reports.last { $0.epoch == reports.last?.bestEpoch } ?? reports.filter(\.isBest).last }
+}
+
+/// What the Groups screen shows: computed off the UI thread in one job.
+public struct GroupsSnapshot: Sendable {
+    public var pretrained: SplitMetrics
+    public var run: SplitMetrics?
+    public var runID: Int64?
+    /// The runs that can be compared (with a best checkpoint).
+    public var runs: [RunRecord]
+    /// The test split: bundle rows, labels and group values, and each model's predictions.
+    public var testRows: [Int]
+    public var testLabels: [Int]
+    public var testValues: [Int]
+    public var pretrainedPredictions: [Int]
+    public var runPredictions: [Int]?
+    public var runClassifier: HeadClassifier?
 }
 
 public struct GroupsState: Sendable {
-    public var runs: [RunRecord] = []
-    public var runIndex: Int?
-    public var pretrained: SplitMetrics?
-    public var run: SplitMetrics?
+    public var snapshot: GroupsSnapshot?
+    /// The run compared with the pre-trained model; nil: the latest finished one.
+    public var runID: Int64?
     public var selected = 0
     public var browsing = false
+    /// Positions in the snapshot's test split, misclassified first.
     public var examples: [Int] = []
     public var exampleIndex = 0
     public var mapClass: Int?
     public var overlay = true
     public var preview: Preview?
+    public var runPreview: Preview?
+    /// The run list is open (Enter picks).
+    public var picking = false
+    public var pickIndex = 0
+
+    public var pretrained: SplitMetrics? { snapshot?.pretrained }
+    public var runs: [RunRecord] { snapshot?.runs ?? [] }
+}
+
+/// The workspace as last read (off the UI thread, about once a second).
+public struct WorkspaceSnapshot: Sendable {
+    public var decisions: [Decision]
+    public var runs: [RunRecord]
+    /// The run the Train screen should show when no local run trains: a live
+    /// one from another process, else the one shown, else the latest.
+    public var shown: RunRecord?
+    public var shownEpochs: [EpochReport]
 }
 
 /// Results of background work, delivered to the UI thread through `Inbox`.
 public enum Message: Sendable {
     case preview(Preview, forGroups: Bool)
+    case groupsPreview(pretrained: Preview, run: Preview?)
     case jobFailed(String)
     case engine(TrainingEvent)
-    case groups(pretrained: SplitMetrics, run: SplitMetrics?, runs: [RunRecord])
+    case groups(GroupsSnapshot)
+    case workspace(WorkspaceSnapshot)
+    case projection(key: String, OrthogonalProjection.Preview)
 }
 
 /// A thread-safe queue from workers to the UI thread.
@@ -78,15 +217,17 @@ public final class Inbox: @unchecked Sendable {
     public func drain() -> [Message] { lock.lock(); defer { lock.unlock() }; let m = messages; messages = []; return m }
 }
 
-/// One background job at a time plus one "latest wins" slot: moving through
-/// a list of previews never queues stale work.
+/// One kind of background job: one running at a time plus one "latest
+/// wins" slot, so moving through a list of previews never queues stale work.
+/// Each kind has its own runner, so a preview request cannot drop a pending
+/// groups evaluation.
 public final class JobRunner: @unchecked Sendable {
     private let lock = NSLock()
-    private let queue = DispatchQueue(label: "spurscope-jobs")
+    private let queue: DispatchQueue
     private var running = false
     private var pending: (@Sendable () -> Void)?
 
-    public init() {}
+    public init(_ name: String) { queue = DispatchQueue(label: "spurscope-\(name)") }
 
     public var busy: Bool { lock.lock(); defer { lock.unlock() }; return running || pending != nil }
 

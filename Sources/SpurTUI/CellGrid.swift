@@ -26,12 +26,30 @@ public struct Cell: Equatable, Sendable {
     public static let blank = Cell(character: " ", style: Style())
 }
 
+/// What a click on a row of the screen means.
+public enum ClickTarget: Equatable, Sendable {
+    /// The tabs: each screen's column range.
+    case tabs([(Screen, Range<Int>)])
+    /// Row `index` of the current screen's main list, drawn across these columns.
+    case row(Int, Range<Int>)
+
+    public static func == (a: ClickTarget, b: ClickTarget) -> Bool {
+        switch (a, b) {
+        case (.row(let i, let x), .row(let j, let y)): return i == j && x == y
+        case (.tabs(let x), .tabs(let y)): return x.map(\.0) == y.map(\.0) && x.map(\.1) == y.map(\.1)
+        default: return false
+        }
+    }
+}
+
 /// The screen as views draw it: a grid of styled characters, no terminal
 /// involved, so every view is testable as plain text.
 public struct CellGrid: Equatable, Sendable {
     public let width: Int
     public let height: Int
     public private(set) var cells: [Cell]
+    /// What a click on a screen row selects (the views record it as they draw).
+    public var targets: [Int: ClickTarget] = [:]
 
     public init(width: Int, height: Int) {
         self.width = max(0, width)

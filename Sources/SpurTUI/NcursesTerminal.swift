@@ -36,6 +36,7 @@ final class NcursesTerminal {
         curs_set(0)
         set_escdelay(25)
         wtimeout(spur_stdscr(), 50)
+        spur_mouse_on()
         if useColor && has_colors() {
             start_color()
             use_default_colors()
@@ -116,7 +117,17 @@ final class NcursesTerminal {
             case KEY_BTAB: return .backTab
             case KEY_ENTER: return .enter
             case KEY_BACKSPACE: return .backspace
+            case KEY_DC: return .delete
             case KEY_RESIZE: return .resize
+            case spur_key_f(1): return .f1
+            case KEY_MOUSE:
+                var x: Int32 = 0, y: Int32 = 0
+                switch spur_mouse_event(&x, &y) {
+                case 1: return .click(x: Int(x), y: Int(y))
+                case 4: return .wheelUp
+                case 5: return .wheelDown
+                default: return nil
+                }
             default: return nil
             }
         }
@@ -125,6 +136,7 @@ final class NcursesTerminal {
         case 10, 13: return .enter
         case 27: return .escape
         case 8, 127: return .backspace
+        case 1...26: return .control(Character(Unicode.Scalar(UInt8(wch) + 0x60)))
         default:
             guard let scalar = Unicode.Scalar(UInt32(wch)), wch >= 32 else { return nil }
             return .character(Character(scalar))
@@ -158,6 +170,7 @@ public enum TerminalUI {
         defer { term.close() }
         var lastGrid: CellGrid?
         var lastSize = (width: -1, height: -1)
+        app.viewportHeight = term.size.height
         while !app.shouldQuit {
             if TerminalSignals.quitRequested != 0 { app.engineCancel(); break }
             var changed = app.drain()
@@ -168,7 +181,7 @@ public enum TerminalUI {
                 if app.shouldQuit { break }
             }
             let size = term.size
-            if size != lastSize { lastSize = size; lastGrid = nil; changed = true }
+            if size != lastSize { lastSize = size; lastGrid = nil; changed = true; app.viewportHeight = size.height }
             // Redraw once per batch of messages; the clock on the Train screen ticks too.
             if changed || lastGrid == nil || app.train.running || !app.isIdle {
                 let grid = Views.render(app, width: size.width, height: size.height)
@@ -176,6 +189,7 @@ public enum TerminalUI {
                     if lastGrid == nil { clear() }
                     term.draw(grid)
                     lastGrid = grid
+                    app.targets = grid.targets
                 }
             }
         }

@@ -13,6 +13,8 @@ public final class UIModel: @unchecked Sendable {
     public let pretrained: ProjectionHeads
     public let classTemplates: Matrix
     public let valRows: [Int]
+    /// The pre-trained model's prediction of every validation example (by bundle row).
+    public let valPredictions: [Int: Int]
 
     public init(bundle path: String, workspace directory: String?, audit given: Audit.Result? = nil) throws {
         bundle = try FeatureBundle.open(path)
@@ -21,6 +23,13 @@ public final class UIModel: @unchecked Sendable {
         classTemplates = try bundle.classTemplateFeatures()
         audit = try given ?? Audit().run(bundle, heads: pretrained)
         valRows = bundle.indices(in: .val)
+        let zeroShot = HeadClassifier(heads: pretrained, classTemplates: classTemplates, templateCount: bundle.manifest.templates.count)
+        valPredictions = Dictionary(uniqueKeysWithValues: zip(valRows, zeroShot.predict(try bundle.pooledFeatures(rows: valRows))))
+    }
+
+    /// The pre-trained classifier: the class prompts through the pre-trained heads.
+    public var pretrainedClassifier: HeadClassifier {
+        HeadClassifier(heads: pretrained, classTemplates: classTemplates, templateCount: bundle.manifest.templates.count)
     }
 
     public var classes: [String] { bundle.manifest.classes }
@@ -36,15 +45,16 @@ public final class UIModel: @unchecked Sendable {
         return (with, without)
     }
 
-    /// The image of an example and one class's Grad-CAM map at its resolution.
-    public func preview(example e: Int, mapClass: Int, heads: ProjectionHeads?) throws -> Preview {
+    /// The image of an example and one class's Grad-CAM map at its resolution,
+    /// under `classifier` (a run's, which for dfr / orth-proj has its own
+    /// class side), or the pre-trained model.
+    public func preview(example e: Int, mapClass: Int, classifier given: HeadClassifier?) throws -> Preview {
         let image = try ImageFile.read(path: bundle.resolve(bundle.examples[e].image))
-        let h = heads ?? pretrained
-        let cam = CAMRenderer(bundle: bundle, heads: h, classTemplates: classTemplates, templateCount: bundle.manifest.templates.count)
+        let classifier = given ?? pretrainedClassifier
+        let cam = CAMRenderer(bundle: bundle, classifier: classifier)
         let heat = bundle.hasSpatialMaps ? try cam.map(example: e, class: mapClass, width: image.width, height: image.height)
                                          : Heatmap(width: image.width, height: image.height)
-        let logits = HeadClassifier(heads: h, classTemplates: classTemplates, templateCount: bundle.manifest.templates.count)
-            .logits(try bundle.pooledFeatures(rows: [e]))
+        let logits = classifier.logits(try bundle.pooledFeatures(rows: [e]))
         var predicted = 0
         for c in 1..<logits.cols where logits[0, c] > logits[0, predicted] { predicted = c }
         return Preview(example: e, mapClass: mapClass, image: image, heat: heat, predicted: predicted)
@@ -59,6 +69,8 @@ public struct Preview: Sendable {
     /// At the image's own width and height.
     public var heat: Heatmap
     public var predicted: Int
+    /// Identifies this rendering (the drawn pictures are cached by it).
+    public let id = UUID()
 
     public init(example: Int, mapClass: Int, image: RGBImage, heat: Heatmap, predicted: Int) {
         self.example = example; self.mapClass = mapClass; self.image = image; self.heat = heat; self.predicted = predicted

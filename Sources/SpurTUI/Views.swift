@@ -4,10 +4,11 @@ import SpurCore
 import SpurEngine
 
 /// Draws the application's state into a cell grid. Pure: reads `App`,
-/// writes the grid, calls no terminal.
+/// writes the grid, calls no terminal, reads no file.
 public enum Views {
     public static let minimumWidth = 50
     public static let minimumHeight = 15
+    typealias Box = (x: Int, y: Int, w: Int, h: Int)
 
     public static func render(_ app: App, width: Int, height: Int) -> CellGrid {
         var g = CellGrid(width: width, height: height)
@@ -28,20 +29,33 @@ public enum Views {
         case .groups: groupsScreen(app, &g, body)
         }
         footer(app, &g)
+        if app.groups.picking && app.screen == .groups { runPicker(app, &g) }
         if app.showHelp { help(app, &g) }
         if let input = app.input { editor(input, app, &g) }
         return g
     }
 
+    /// The tabs, shortened rather than cut: the name goes first, then the titles shrink.
     static func tabs(_ app: App, _ g: inout CellGrid) {
         let t = app.theme
-        g.text("spurscope", x: 1, y: 0, style: t.header)
-        var x = 12
-        for s in Screen.allCases {
-            let label = " \(s.rawValue) \(s.title) "
+        let full = Screen.allCases.map { " \($0.rawValue) \($0.title) " }
+        let short = Screen.allCases.map { " \($0.rawValue) \($0.title.prefix(4)) " }
+        let width = { (labels: [String]) in labels.map(\.count).reduce(0, +) + labels.count }
+        var x = 1
+        var labels = full
+        if 12 + width(full) <= g.width {
+            g.text("spurscope", x: 1, y: 0, style: t.header)
+            x = 12
+        } else if 1 + width(full) > g.width {
+            labels = short
+        }
+        var ranges: [(Screen, Range<Int>)] = []
+        for (s, label) in zip(Screen.allCases, labels) {
             g.text(label, x: x, y: 0, style: s == app.screen ? t.selection : t.dim)
+            ranges.append((s, x..<(x + label.count)))
             x += label.count + 1
         }
+        g.targets[0] = .tabs(ranges)
     }
 
     static func footer(_ app: App, _ g: inout CellGrid) {
@@ -50,8 +64,9 @@ public enum Views {
             g.fill(x: 0, y: y, width: g.width, height: 1, style: t.banner)
             g.text(" " + b, x: 0, y: y, style: t.banner)
         } else {
-            let hints = KeyBindings.hints(for: app.screen).map(\.hintText) + ["1-4 screens"]
-            g.text(" " + hints.joined(separator: "  "), x: 0, y: y, style: t.dim)
+            let hints = KeyBindings.hints(for: app.screen)
+                .filter { $0.action != .help && $0.action != .quit && app.disabledReason($0.action) == nil }.map(\.hintText)
+            g.text(" " + HintBar.fit(hints, always: ["? keys", "q quit"], width: g.width - 2), x: 0, y: y, style: t.dim)
         }
         let s = g.height - 1
         g.fill(x: 0, y: s, width: g.width, height: 1, style: t.statusBar)
@@ -63,95 +78,165 @@ public enum Views {
     }
 
     static func pct(_ x: Double) -> String { String(format: "%5.1f%%", 100 * x) }
+    static func pct0(_ x: Double) -> String { String(format: "%.0f%%", 100 * x) }
 
     // MARK: Attributes
 
-    static func attributesScreen(_ app: App, _ g: inout CellGrid, _ b: (x: Int, y: Int, w: Int, h: Int)) {
+    static func attributesScreen(_ app: App, _ g: inout CellGrid, _ b: Box) {
         let t = app.theme, m = app.model
         let c = app.attributes.classIndex
         let total = m.audit.table.classTotals[c]
-        var title = "Class \(m.classes[c]) (\(c + 1)/\(m.classes.count), Tab: next) — \(total.total) val examples, accuracy \(pct(total.value).trimmingCharacters(in: .whitespaces))"
-        title += "   sort: \(app.attributes.sortBySupport ? "support" : "|δ|")"
-        if !app.attributes.filter.isEmpty { title += "   filter: \(app.attributes.filter)" }
-        g.text(title, x: 1, y: b.y, style: t.header)
-        let header = "  attribute          δ     with      n  without     n  confused     verdict"
-        g.text(header, x: 1, y: b.y + 1, style: t.dim)
+        var title = "Class \(m.classes[c]) (\(c + 1)/\(m.classes.count)) — \(total.total) val, accuracy \(pct0(total.value))"
+        title += "   order: \(app.attributes.order.label)"
+        if !app.attributes.filter.isEmpty { title += "   filter: \(app.attributes.filter) (Esc clears)" }
+        g.text(title, x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         let rows = app.attributeRows()
+        // One line explaining the selected row, one for the orth-proj preview.
+        if let r = app.selectedAttribute {
+            let name = m.audit.attributes[r.attribute]
+            let ci = r.delta95
+            var why = "\(name) present: \(pct0(r.with.value)) of \(r.with.total) correct; absent: \(pct0(r.without.value)) of \(r.without.total)"
+            why += String(format: "; δ %+.0f, 95%% CI [%+.0f, %+.0f]", 100 * r.delta, 100 * ci.low, 100 * ci.high)
+            if r.hasLittleSupport { why += " (includes 0: little support)" }
+            if let cc = r.confusedClass { why += "; most confused with \(m.classes[cc])" }
+            g.text(why, x: 1, y: b.y + 1, style: t.text, maxWidth: b.w - 2)
+        }
+        var tableY = b.y + 2
+        if let p = app.projection {
+            let line = "orth-proj preview (\(p.key)): test worst group \(pct0(p.preview.zeroShot.worstGroup)) zero-shot → \(pct0(p.preview.projected.worstGroup)) projected; average \(pct0(p.preview.zeroShot.average)) → \(pct0(p.preview.projected.average))"
+            g.text(line, x: 1, y: tableY, style: t.accent, maxWidth: b.w - 2)
+            tableY += 1
+        }
         if rows.isEmpty {
-            g.text("  no attribute with enough examples on both sides" + (app.attributes.filter.isEmpty ? "" : " matches the filter"), x: 1, y: b.y + 3, style: t.dim)
+            g.text("  no attribute with enough examples on both sides" + (app.attributes.filter.isEmpty ? "" : " matches the filter"), x: 1, y: tableY + 1, style: t.dim)
             return
         }
-        let visible = b.h - 2
-        let top = max(0, min(app.attributes.selected - visible / 2, rows.count - visible))
-        for (i, r) in rows.enumerated().dropFirst(top).prefix(visible) {
+        // Widths from the whole vocabulary and the (few) notes, never from every row: a frame stays O(visible rows).
+        let noteWidth = app.decisions.values.filter { $0.className == m.classes[c] }.map(\.note.count).max() ?? 0
+        let columns = [
+            TableColumn("attribute", width: min(24, app.attributeNameWidth), priority: 0, minimumWidth: 6),
+            TableColumn("δ", width: 6, priority: 0, rightAligned: true),
+            TableColumn("95% CI", width: 10, priority: 3),
+            TableColumn("with", width: 6, priority: 2, rightAligned: true),
+            TableColumn("n", width: 4, priority: 4, rightAligned: true),
+            TableColumn("without", width: 7, priority: 2, rightAligned: true),
+            TableColumn("n", width: 4, priority: 4, rightAligned: true),
+            TableColumn("confused", width: m.classes.map(\.count).max() ?? 8, priority: 5),
+            TableColumn("verdict", width: 9, priority: 1),
+            TableColumn("note", width: min(30, noteWidth), priority: 6, minimumWidth: 4),
+        ]
+        let layout = TableLayout(columns, width: b.w - 4)
+        g.text("  " + layout.header, x: 1, y: tableY, style: t.dim, maxWidth: b.w - 2)
+        let visible = b.y + b.h - tableY - 1
+        let selected = min(app.attributes.selected, rows.count - 1)
+        let top = ListWindow.top(selected: selected, count: rows.count, visible: visible)
+        for i in top..<min(rows.count, top + visible) {
+            let r = rows[i]
             let name = m.audit.attributes[r.attribute]
-            let verdict = app.verdict(className: m.classes[c], attribute: name)?.verdict.rawValue ?? "undecided"
-            let line = "  " + name.padding(toLength: 15, withPad: " ", startingAt: 0)
-                + String(format: " %+6.1f  ", 100 * r.delta) + pct(r.with.value) + String(format: " %5d  ", r.with.total)
-                + pct(r.without.value) + String(format: " %5d  ", r.without.total)
-                + (r.confusedClass.map { m.classes[$0] } ?? "—").padding(toLength: 11, withPad: " ", startingAt: 0) + "  " + verdict
-            let y = b.y + 2 + i - top
-            if i == min(app.attributes.selected, rows.count - 1) {
+            let decision = app.verdict(className: m.classes[c], attribute: name)
+            let verdict = decision?.verdict.rawValue ?? "undecided"
+            let ci = r.delta95
+            let values = [
+                name, String(format: "%+.1f", 100 * r.delta) + (r.hasLittleSupport ? "?" : " "),
+                String(format: "[%+.0f,%+.0f]", 100 * ci.low, 100 * ci.high),
+                pct(r.with.value), "\(r.with.total)", pct(r.without.value), "\(r.without.total)",
+                r.confusedClass.map { m.classes[$0] } ?? "—", verdict, decision?.note ?? "",
+            ]
+            let y = tableY + 1 + i - top
+            g.targets[y] = .row(i, 0..<b.w)
+            let line = (i == selected ? "▶ " : "  ") + layout.line(values)
+            if i == selected {
                 g.fill(x: 1, y: y, width: b.w - 2, height: 1, style: t.selection)
                 g.text(line, x: 1, y: y, style: t.selection, maxWidth: b.w - 2)
             } else {
-                g.text(line, x: 1, y: y, style: verdict == "spurious" ? t.bad : verdict == "healthy" ? t.good : t.text, maxWidth: b.w - 2)
+                let style = verdict == "spurious" ? t.bad : verdict == "healthy" ? t.good : r.hasLittleSupport ? t.dim : t.text
+                g.text(line, x: 1, y: y, style: style, maxWidth: b.w - 2)
             }
+        }
+        if rows.count > visible {
+            g.text(" \(top + 1)–\(min(rows.count, top + visible)) of \(rows.count) ", x: b.w - 16, y: tableY, style: t.dim)
         }
     }
 
     // MARK: Preview
 
-    static func previewScreen(_ app: App, _ g: inout CellGrid, _ b: (x: Int, y: Int, w: Int, h: Int)) {
+    static func previewScreen(_ app: App, _ g: inout CellGrid, _ b: Box) {
         let t = app.theme, m = app.model
         guard let row = app.selectedAttribute else {
             g.text("Pick an attribute on the Attributes screen (1) first.", x: 1, y: b.y, style: t.dim)
             return
         }
         let attr = m.audit.attributes[row.attribute], cls = m.classes[row.classIndex]
-        g.text("\(cls) with and without '\(attr)' (val)   c: map class   v: \(app.preview.overlay ? "side by side" : "overlay")", x: 1, y: b.y, style: t.header)
-        let (list, withCount) = app.previewList()
-        let listWidth = 24
-        for (i, e) in list.enumerated().prefix(b.h - 2) {
+        let (list, withCount, scores) = app.previewList()
+        g.text("\(cls) with '\(attr)' (\(withCount)) and without (\(list.count - withCount)), val   c: map class   v: \(app.preview.overlay ? "side by side" : "overlay")",
+               x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
+        let listWidth = 22
+        let visible = b.h - 1
+        let selected = min(app.preview.selected, max(0, list.count - 1))
+        let top = ListWindow.top(selected: selected, count: list.count, visible: visible)
+        for i in top..<min(list.count, top + visible) {
+            let e = list[i]
             let ex = m.bundle.examples[e]
-            let label = (i < withCount ? "+ " : "− ") + ex.id
-            let y = b.y + 1 + i
-            g.text(label, x: 1, y: y, style: i == app.preview.selected ? t.selection : (i < withCount ? t.text : t.dim), maxWidth: listWidth)
+            let ok = m.valPredictions[e].map { $0 == ex.label }
+            let mark = ok.map { $0 ? (app.ascii ? "ok" : "✓") : (app.ascii ? "no" : "✗") } ?? " "
+            let score = scores[e].map { String(format: "%.2f", $0) } ?? "  – "
+            let label = (i < withCount ? "+ " : "− ") + TableLayout.fit(ex.id, width: 10) + " " + mark + " " + score
+            let style = i == selected ? t.selection : ok == false ? t.bad : (i < withCount ? t.text : t.dim)
+            g.text(label, x: 1, y: b.y + 1 + i - top, style: style, maxWidth: listWidth)
+            g.targets[b.y + 1 + i - top] = .row(i, 0..<(listWidth + 1))
+            if i == selected { g.text("▶", x: 0, y: b.y + 1 + i - top, style: t.selection) }
         }
         if let p = app.preview.current {
-            drawPreview(p, app: app, overlay: app.preview.overlay, &g, x: listWidth + 2, y: b.y + 1, w: b.w - listWidth - 3, h: b.h - 1)
+            drawPreview(p, app: app, overlay: app.preview.overlay, &g, x: listWidth + 2, y: b.y + 1, w: b.w - listWidth - 3, h: b.h - 1,
+                        detection: scores[p.example])
         } else if !list.isEmpty {
             g.text("rendering…", x: listWidth + 2, y: b.y + 2, style: t.dim)
         }
     }
 
     /// The image and its heatmap: side by side (image | heatmap over image) or
-    /// the overlay alone, as half blocks, or as the ASCII ramp on monochrome.
-    static func drawPreview(_ p: Preview, app: App, overlay: Bool, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int) {
+    /// the overlay alone, as half blocks, or as the ASCII ramp on monochrome;
+    /// a colour-scale legend below.
+    static func drawPreview(_ p: Preview, app: App, overlay: Bool, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int,
+                            detection: Float? = nil, title: String? = nil) {
         let t = app.theme, m = app.model
         let ex = m.bundle.examples[p.example]
-        let caption = "\(ex.id): \(m.classes[ex.label]) → predicted \(m.classes[p.predicted]); map of \(m.classes[p.mapClass])"
+        // With a title (before / after), the caption is short: the example and label are in the list.
+        var caption = title.map { "\($0) → \(m.classes[p.predicted]), map \(m.classes[p.mapClass])" }
+            ?? "\(ex.id): \(m.classes[ex.label]) → predicted \(m.classes[p.predicted]); map of \(m.classes[p.mapClass])"
+        if let detection { caption += String(format: "; detection %.2f", detection) }
         g.text(caption, x: x, y: y, style: p.predicted == ex.label ? t.good : t.bad, maxWidth: w)
         let map = t.heatmap
-        let blended = TerminalArt.overlay(p.image, heat: p.heat, alpha: 0.6, colormap: map.color)
-        let pictures: [RGBImage] = overlay ? [blended] : [p.image, TerminalArt.colored(heat: p.heat, colormap: map.color)]
         let ascii = app.ascii || t.monochrome
-        // Each picture fits its share of the pane (below the caption, at most
-        // 32 columns by 16 rows), keeping the image's aspect ratio.
-        let box = (columns: min(32, (w - 2 * (pictures.count - 1)) / pictures.count), rows: min(16, h - 2))
+        // Each picture fits its share of the pane (below the caption, above
+        // the legend, at most 32 columns by 16 rows), keeping the aspect ratio.
+        let count = overlay ? 1 : 2
+        let box = (columns: min(32, (w - 2 * (count - 1)) / count), rows: min(16, h - 3))
         guard box.columns >= 1 && box.rows >= 1 else { return }
         let size = TerminalArt.fit(width: p.image.width, height: p.image.height, columns: box.columns, rows: box.rows)
+        // Image and heat are sampled to the picture's pixels (a column and two
+        // rows per cell) before colouring and blending: the same sample points
+        // as resampling afterwards, a few thousand colour-map lookups instead
+        // of one per image pixel. α 0.45: the heat shows where the model looks
+        // and the bird stays visible. Pictures are made lazily and cached.
+        let small = (width: size.columns, height: 2 * size.rows)
+        let image = { p.image.resized(width: small.width, height: small.height) }
+        let heat = { Heatmap.bilinear(p.heat.values, gridWidth: p.heat.width, gridHeight: p.heat.height, width: small.width, height: small.height) }
+        let pictures: [() -> RGBImage] = overlay ? [{ TerminalArt.overlay(image(), heat: heat(), alpha: 0.45, colormap: map.color) }]
+            : [image, { TerminalArt.colored(heat: heat(), colormap: map.color) }]
         for (k, pic) in pictures.enumerated() {
             let px = x + k * (size.columns + 2)
             if ascii {
-                let source = k == 1 ? TerminalArt.colored(heat: p.heat) { v in
+                let source = k == 1 ? TerminalArt.colored(heat: heat()) { v in
                     let c = UInt8(255 * v); return (c, c, c)
-                } : pic
+                } : pic()
                 for (r, line) in TerminalArt.ascii(source, columns: size.columns, rows: size.rows).enumerated() {
                     g.text(line, x: px, y: y + 1 + r, style: t.text)
                 }
             } else {
-                for (r, cells) in TerminalArt.halfBlocks(pic, columns: size.columns, rows: size.rows).enumerated() {
+                let key = "\(p.id) \(overlay) \(k) \(size.columns)x\(size.rows) \(map.rawValue)"
+                let blocks = app.pictures.cells(key) { TerminalArt.halfBlocks(pic(), columns: size.columns, rows: size.rows) }
+                for (r, cells) in blocks.enumerated() {
                     for (c, cell) in cells.enumerated() {
                         g[px + c, y + 1 + r] = Cell(character: "▀", style: Style(
                             foreground: .rgb(cell.top[0], cell.top[1], cell.top[2]),
@@ -160,93 +245,267 @@ public enum Views {
                 }
             }
         }
+        // Legend: the colour scale from low to high Grad-CAM weight.
+        let ly = y + 2 + size.rows
+        g.text("low", x: x, y: ly, style: t.dim)
+        let steps = max(4, min(16, w - 10))
+        for i in 0..<steps {
+            let v = Float(i) / Float(steps - 1)
+            if ascii {
+                g[x + 4 + i, ly] = Cell(character: TerminalArt.rampCharacter(v), style: t.text)
+            } else {
+                let c = map.color(v)
+                g[x + 4 + i, ly] = Cell(character: " ", style: Style(background: .rgb(c.0, c.1, c.2)))
+            }
+        }
+        g.text("high", x: x + 5 + steps, y: ly, style: t.dim)
     }
 
     // MARK: Train
 
-    static func trainScreen(_ app: App, _ g: inout CellGrid, _ b: (x: Int, y: Int, w: Int, h: Int)) {
+    /// Tokens laid out in lines of at most `width` characters, never split.
+    static func wrap(_ tokens: [String], width: Int, separator: String = "   ") -> [String] {
+        var lines: [String] = [], line = ""
+        for tok in tokens {
+            if line.isEmpty { line = tok } else if line.count + separator.count + tok.count <= width { line += separator + tok } else { lines.append(line); line = tok }
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines
+    }
+
+    static func trainScreen(_ app: App, _ g: inout CellGrid, _ b: Box) {
         let t = app.theme, s = app.train
-        let attrs = s.method == .zeroshot ? "—" : app.trainingAttributes().joined(separator: " + ")
-        let source = s.attribute == nil ? " (marked)" : ""
-        g.text("Method \(s.method.rawValue) (m)   attribute \(attrs)\(source) (a)   epochs \(s.epochs) (+/-)   lr \(s.learningRate) (l)   batch \(s.batchSize) (b)",
-               x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
-        g.text(s.method.summary, x: 1, y: b.y + 1, style: t.dim, maxWidth: b.w - 2)
-        var status = "Run \(s.runID.map(String.init) ?? "–"): \(s.status)"
-        if let started = s.startedAt, !s.reports.isEmpty, s.totalEpochs > 0 {
-            let elapsed = Date().timeIntervalSince(started)
-            let perEpoch = elapsed / Double(s.reports.count)
+        let attrs = s.method == .zeroshot ? "—" : app.trainingAttributes().joined(separator: " + ") + (s.attribute == nil ? " (marked)" : "")
+        var tokens = ["Method \(s.method.rawValue) (m/M)"]
+        if s.method.hasLossForm { tokens.append("form \(s.lossForm.rawValue) (f)") }
+        tokens += ["attribute \(attrs) (a/A)", "epochs \(s.epochs) (+/-)", "lr \(s.learningRate) (l/L)", "batch \(s.batchSize) (b/B)",
+                   "optimizer \(s.optimizer.rawValue) (o)", "decay \(s.weightDecay) (w/W)", "sampler \(s.sampler.rawValue) (s)", "e: type"]
+        var y = b.y
+        for line in wrap(tokens, width: b.w - 2).prefix(3) {
+            g.text(line, x: 1, y: y, style: t.header, maxWidth: b.w - 2)
+            y += 1
+        }
+        g.text(s.method.summary, x: 1, y: y, style: t.dim, maxWidth: b.w - 2)
+        y += 1
+        var status = "Run \(s.runID.map(String.init) ?? "–")\(s.runMethod.map { " (\($0))" } ?? ""): \(s.status)"
+        if let elapsed = s.elapsed, s.runID != nil {
             status += String(format: "   elapsed %.0fs", elapsed)
-            if s.running { status += String(format: ", ETA %.0fs", perEpoch * Double(max(0, s.totalEpochs - s.reports.count))) }
+            if let eta = s.eta { status += String(format: ", ETA %.0fs", eta) }
         }
-        if let best = s.reports.filter(\.isBest).last { status += "   best epoch \(best.epoch)" }
-        g.text(status, x: 1, y: b.y + 2, style: s.running ? t.accent : t.text, maxWidth: b.w - 2)
-        let plotHeight = max(3, (b.h - 6) / 2)
-        let plotWidth = max(10, b.w / 2 - 4)
-        g.text("training loss", x: 1, y: b.y + 3, style: t.dim)
-        Braille.plot(s.stepLosses.map(Double.init), into: &g, x: 1, y: b.y + 4, width: plotWidth, height: plotHeight, style: t.accent)
-        g.text("validation: average (·) and worst group (•)", x: 1, y: b.y + 5 + plotHeight, style: t.dim)
-        Braille.plot(s.reports.map { $0.validation.average }, into: &g, x: 1, y: b.y + 6 + plotHeight, width: plotWidth, height: plotHeight, style: t.good, range: 0...1)
-        Braille.plot(s.reports.map { $0.validation.worstGroup }, into: &g, x: 1, y: b.y + 6 + plotHeight, width: plotWidth, height: plotHeight, style: t.bad, range: 0...1, overlay: true)
-        // Epoch table on the right.
-        let tx = plotWidth + 4
-        g.text("epoch   loss    val avg  worst", x: tx, y: b.y + 3, style: t.dim)
-        for (i, r) in s.reports.suffix(b.h - 5).enumerated() {
-            let line = String(format: "%5d %7.4f  %@ %@", r.epoch, r.trainLoss, pct(r.validation.average), pct(r.validation.worstGroup)) + (r.isBest ? " ←" : "")
-            g.text(line, x: tx, y: b.y + 4 + i, style: r.isBest ? t.good : t.text, maxWidth: b.w - tx - 1)
-        }
+        if let best = s.best { status += "   best epoch \(best.epoch): worst group \(pct0(best.validation.worstGroup))" }
+        g.text(status, x: 1, y: y, style: s.running ? t.accent : t.text, maxWidth: b.w - 2)
+        y += 1
+        let height = b.y + b.h - y
+        guard height >= 6 else { return }
+        // Epoch table on the right (38 columns), curves on the left.
+        let tableWidth = b.w >= 90 ? 40 : 0
+        let plotW = b.w - tableWidth - 2
+        let plotH = (height - 1) / 2
+        lossPlot(s, app: app, &g, x: 1, y: y, w: plotW, h: plotH)
+        validationPlot(s, app: app, &g, x: 1, y: y + plotH + 1, w: plotW, h: height - plotH - 1)
+        if tableWidth > 0 { epochTable(s, app: app, &g, x: b.w - tableWidth, y: y, w: tableWidth - 1, h: height) }
         if !s.running && s.reports.isEmpty {
-            g.text("Enter starts the run in the background; keys keep working while it trains.", x: tx, y: b.y + 4, style: t.dim, maxWidth: b.w - tx - 1)
+            g.text("Enter starts a run in the background; keys keep working while it trains.", x: 8, y: y + 2, style: t.dim, maxWidth: plotW - 8)
+        }
+    }
+
+    /// A braille plot with a y axis (labels at the top and bottom) and an x axis in epochs.
+    static func axes(_ g: inout CellGrid, app: App, x: Int, y: Int, w: Int, h: Int, top: String, bottom: String, epochs: Int) {
+        let t = app.theme
+        g.text(TableLayout.fit(top, width: 6, rightAligned: true), x: x, y: y, style: t.dim)
+        g.text(TableLayout.fit(bottom, width: 6, rightAligned: true), x: x, y: y + h - 1, style: t.dim)
+        for r in 0..<h { g.text("┤", x: x + 6, y: y + r, style: t.dim) }
+        g.text(String(repeating: "─", count: max(0, w - 7)), x: x + 7, y: y + h, style: t.dim)
+        g.text("└", x: x + 6, y: y + h, style: t.dim)
+        if epochs > 0 {
+            g.text("1", x: x + 7, y: y + h + 1, style: t.dim)
+            let last = "\(epochs)"
+            g.text("epoch", x: x + 7 + (w - 7) / 2 - 2, y: y + h + 1, style: t.dim)
+            g.text(last, x: x + w - last.count, y: y + h + 1, style: t.dim)
+        }
+    }
+
+    static func lossPlot(_ s: TrainState, app: App, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int) {
+        let t = app.theme
+        let plotH = h - 3
+        guard plotH >= 1, w > 12 else { return }
+        g.text("training loss", x: x + 7, y: y, style: t.dim)
+        let losses = s.stepLosses.map(Double.init).filter(\.isFinite)
+        guard let lo = losses.min(), let hi = losses.max() else { return }
+        axes(&g, app: app, x: x, y: y + 1, w: w, h: plotH, top: String(format: "%.3g", hi), bottom: String(format: "%.3g", lo),
+             epochs: s.reports.last?.epoch ?? 0)
+        Braille.plot(losses, into: &g, x: x + 7, y: y + 1, width: w - 7, height: plotH, style: t.accent, range: lo...max(hi, lo + 1e-9))
+    }
+
+    /// Average (braille line) and worst group (• marks) by epoch, in %, the best epoch marked ▲.
+    static func validationPlot(_ s: TrainState, app: App, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int) {
+        let t = app.theme
+        let plotH = h - 3
+        guard plotH >= 1, w > 12 else { return }
+        g.text("validation: average ⠒ line, worst group •", x: x + 7, y: y, style: t.dim, maxWidth: w - 7)
+        guard !s.reports.isEmpty else { return }
+        let n = s.reports.count, pw = w - 7
+        axes(&g, app: app, x: x, y: y + 1, w: w, h: plotH, top: "100%", bottom: "0%", epochs: s.reports.last!.epoch)
+        Braille.plot(s.reports.map { $0.validation.average }, into: &g, x: x + 7, y: y + 1, width: pw, height: plotH, style: t.good, range: 0...1)
+        func column(_ i: Int) -> Int { n == 1 ? 0 : Int((Double(i) / Double(n - 1) * Double(pw - 1)).rounded()) }
+        for (i, r) in s.reports.enumerated() {
+            let row = plotH - 1 - Int((min(max(r.validation.worstGroup, 0), 1) * Double(plotH - 1)).rounded())
+            g[x + 7 + column(i), y + 1 + row] = Cell(character: "•", style: t.bad)
+        }
+        if let best = s.best, let i = s.reports.firstIndex(where: { $0.epoch == best.epoch }) {
+            let label = "▲ best \(best.epoch)"
+            let cx = x + 7 + column(i)
+            g.text(label, x: min(cx, x + w - label.count), y: y + 1 + plotH, style: t.accent)
+        }
+    }
+
+    static func epochTable(_ s: TrainState, app: App, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int) {
+        let t = app.theme
+        g.text("epoch    loss  val avg   worst", x: x, y: y, style: t.dim)
+        let visible = h - 2
+        let n = s.reports.count
+        let top = s.tableTop.map { max(0, min($0, n - visible)) } ?? max(0, n - visible)
+        let bestEpoch = s.best?.epoch
+        for i in top..<min(n, top + visible) {
+            let r = s.reports[i]
+            let isBest = r.epoch == bestEpoch
+            let line = String(format: "%5d %7.4f  %@  %@", r.epoch, r.trainLoss, pct(r.validation.average), pct(r.validation.worstGroup)) + (isBest ? " ← best" : "")
+            g.text(line, x: x, y: y + 1 + i - top, style: isBest ? t.good : t.text, maxWidth: w)
+        }
+        if n > visible {
+            g.text("\(top + 1)–\(min(n, top + visible)) of \(n)  PgUp/PgDn g/G", x: x, y: y + h - 1, style: t.dim, maxWidth: w)
         }
     }
 
     // MARK: Groups
 
-    static func groupsScreen(_ app: App, _ g: inout CellGrid, _ b: (x: Int, y: Int, w: Int, h: Int)) {
-        let t = app.theme, s = app.groups, m = app.model
-        guard let pre = s.pretrained else {
+    static func groupsScreen(_ app: App, _ g: inout CellGrid, _ b: Box) {
+        let t = app.theme, s = app.groups
+        guard let snap = s.snapshot else {
             g.text("Evaluating on the test split…", x: 1, y: b.y, style: t.dim)
             return
         }
-        let runName = s.runIndex.flatMap { $0 < s.runs.count ? "run \(s.runs[$0].id) (\(s.runs[$0].method))" : nil } ?? "no run yet"
-        if s.browsing, let metrics = s.pretrained {
-            let grp = metrics.groups[min(s.selected, metrics.groups.count - 1)]
-            g.text("\(grp.name): \(s.examples.count) test examples, misclassified first (Esc: back)", x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
-            for (i, e) in s.examples.enumerated().prefix(b.h - 2) {
-                g.text(m.bundle.examples[e].id, x: 1, y: b.y + 1 + i, style: i == s.exampleIndex ? t.selection : t.text, maxWidth: 12)
-            }
-            if let p = s.preview { drawPreview(p, app: app, overlay: s.overlay, &g, x: 15, y: b.y + 1, w: b.w - 16, h: b.h - 1) }
+        let pre = snap.pretrained
+        let record = snap.runs.first { $0.id == snap.runID }
+        let runName = record.map { "run \($0.id) (\($0.method)\($0.status == .finished ? "" : ", \($0.isInterrupted ? "interrupted" : $0.status.rawValue)"))" }
+        if s.browsing {
+            groupBrowser(app, snap, runName: runName, &g, b)
             return
         }
-        g.text("Test groups: pre-trained vs \(runName) (r: next run, Enter: browse)", x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
-        g.text("  group                          n   pre-trained  AIoU    \(s.run == nil ? "" : "run        AIoU")", x: 1, y: b.y + 1, style: t.dim)
-        let worst = pre.groups.min { $0.accuracy < $1.accuracy }
-        for (i, grp) in pre.groups.enumerated() {
-            var line = "  " + grp.name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(format: " %5d   ", grp.total) + pct(grp.accuracy)
-                + "    " + (grp.aiou.map { String(format: "%.3f", $0) } ?? "  —  ")
-            if let r = s.run, i < r.groups.count {
-                line += "   " + pct(r.groups[i].accuracy) + "    " + (r.groups[i].aiou.map { String(format: "%.3f", $0) } ?? "—")
-            }
-            if grp == worst { line += "   ← worst" }
-            g.text(line, x: 1, y: b.y + 2 + i, style: i == s.selected ? t.selection : (grp == worst ? t.bad : t.text), maxWidth: b.w - 2)
+        g.text("Test groups: pre-trained vs \(runName ?? "no run yet")   r: next run, p: pick, Enter: browse", x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
+        let shown = snap.run ?? pre
+        let worst = shown.groups.min { $0.accuracy < $1.accuracy }
+        let wrongPre = pre.groups.map { $0.total - $0.correct }
+        var columns = [
+            TableColumn("group", width: pre.groups.map(\.name.count).max() ?? 10, priority: 0, minimumWidth: 8),
+            TableColumn("n", width: 5, priority: 3, rightAligned: true),
+            TableColumn("pre-trained", width: 11, priority: 0, rightAligned: true),
+            TableColumn("✗", width: 4, priority: 4, rightAligned: true),
+            TableColumn("AIoU", width: 5, priority: 5, rightAligned: true),
+        ]
+        if snap.run != nil {
+            columns += [TableColumn("run", width: 6, priority: 0, rightAligned: true), TableColumn("✗", width: 4, priority: 4, rightAligned: true),
+                        TableColumn("AIoU", width: 5, priority: 5, rightAligned: true), TableColumn("change", width: 6, priority: 2, rightAligned: true)]
         }
-        var summary = "average \(pct(pre.average)), adjusted \(pct(pre.adjustedAverage)), worst group \(pct(pre.worstGroup)) (\(pre.worstGroupName))"
-        if let r = s.run { summary += "  │  run: worst group \(pct(r.worstGroup)), adjusted \(pct(r.adjustedAverage))" }
+        columns.append(TableColumn("", width: 7, priority: 1))
+        let layout = TableLayout(columns, width: b.w - 4)
+        g.text("  " + layout.header, x: 1, y: b.y + 1, style: t.dim, maxWidth: b.w - 2)
+        for (i, grp) in pre.groups.enumerated() {
+            var values = [grp.name, "\(grp.total)", pct(grp.accuracy), "\(wrongPre[i])", grp.aiou.map { String(format: "%.3f", $0) } ?? "—"]
+            let r = snap.run.flatMap { i < $0.groups.count ? $0.groups[i] : nil }
+            if let r {
+                values += [pct(r.accuracy), "\(r.total - r.correct)", r.aiou.map { String(format: "%.3f", $0) } ?? "—",
+                           String(format: "%+.1f", 100 * (r.accuracy - grp.accuracy))]
+            }
+            let isWorst = (r ?? grp).name == worst?.name
+            values.append(isWorst ? "← worst" : "")
+            let style = i == s.selected ? t.selection : (isWorst ? t.bad : t.text)
+            g.text((i == s.selected ? "▶ " : "  ") + layout.line(values), x: 1, y: b.y + 2 + i, style: style, maxWidth: b.w - 2)
+            g.targets[b.y + 2 + i] = .row(i, 0..<b.w)
+        }
+        var summary = "pre-trained: average \(pct0(pre.average)), adjusted \(pct0(pre.adjustedAverage)), worst group \(pct0(pre.worstGroup))"
+        if let r = snap.run { summary += "  │  run: average \(pct0(r.average)), adjusted \(pct0(r.adjustedAverage)), worst group \(pct0(r.worstGroup))" }
         g.text(summary, x: 1, y: b.y + 3 + pre.groups.count, style: t.text, maxWidth: b.w - 2)
+    }
+
+    static func groupBrowser(_ app: App, _ snap: GroupsSnapshot, runName: String?, _ g: inout CellGrid, _ b: Box) {
+        let t = app.theme, s = app.groups, m = app.model
+        let grp = snap.pretrained.groups[min(s.selected, snap.pretrained.groups.count - 1)]
+        let wrongPre = s.examples.filter { snap.pretrainedPredictions[$0] != grp.label }.count
+        var head = "\(grp.name): \(s.examples.count) test examples; pre-trained misclassifies \(wrongPre)"
+        if let rp = snap.runPredictions, let runName { head += ", \(runName) \(s.examples.filter { rp[$0] != grp.label }.count)" }
+        head += "   Esc: back"
+        g.text(head, x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
+        let visible = b.h - 1
+        let top = ListWindow.top(selected: s.exampleIndex, count: s.examples.count, visible: visible)
+        func mark(_ ok: Bool) -> String { app.ascii ? (ok ? "ok" : "no") : (ok ? "✓" : "✗") }
+        for i in top..<min(s.examples.count, top + visible) {
+            let p = s.examples[i]
+            var line = TableLayout.fit(m.bundle.examples[snap.testRows[p]].id, width: 10) + " pre " + mark(snap.pretrainedPredictions[p] == grp.label)
+            if let rp = snap.runPredictions { line += " run " + mark(rp[p] == grp.label) }
+            let wrong = (snap.runPredictions ?? snap.pretrainedPredictions)[p] != grp.label
+            g.text(line, x: 1, y: b.y + 1 + i - top, style: i == s.exampleIndex ? t.selection : wrong ? t.bad : t.text, maxWidth: 24)
+            g.targets[b.y + 1 + i - top] = .row(i, 0..<25)
+            if i == s.exampleIndex { g.text("▶", x: 0, y: b.y + 1 + i - top, style: t.selection) }
+        }
+        let px = 26, pw = b.w - px - 1
+        guard let before = s.preview else { return }
+        if let after = s.runPreview {
+            // Before and after: the two models' maps of the same example.
+            let half = (pw - 2) / 2
+            drawPreview(before, app: app, overlay: true, &g, x: px, y: b.y + 1, w: half, h: b.h - 1, title: "pre-trained")
+            drawPreview(after, app: app, overlay: true, &g, x: px + half + 2, y: b.y + 1, w: half, h: b.h - 1, title: runName ?? "run")
+        } else {
+            drawPreview(before, app: app, overlay: s.overlay, &g, x: px, y: b.y + 1, w: pw, h: b.h - 1, title: "pre-trained")
+        }
     }
 
     // MARK: overlays
 
-    static func help(_ app: App, _ g: inout CellGrid) {
-        let t = app.theme
-        var lines = ["Keys (any key closes this)", ""]
-        for k in KeyBindings.all {
-            let scope = k.screens.map { $0.sorted { $0.rawValue < $1.rawValue }.map(\.title).joined(separator: ", ") } ?? "everywhere"
-            lines.append(k.label.padding(toLength: 7, withPad: " ", startingAt: 0) + k.description + "  [\(scope)]")
+    static func runPicker(_ app: App, _ g: inout CellGrid) {
+        let t = app.theme, runs = app.groups.runs
+        var lines = ["Compare with which run? (Enter: pick, Esc: close)", ""]
+        for r in runs {
+            let status = r.isInterrupted ? "interrupted" : r.status.rawValue
+            lines.append("run \(r.id)".padding(toLength: 8, withPad: " ", startingAt: 0) + r.method.padding(toLength: 10, withPad: " ", startingAt: 0)
+                         + status.padding(toLength: 12, withPad: " ", startingAt: 0) + "best epoch \(r.bestEpoch.map(String.init) ?? "–")")
         }
         let w = min(g.width - 4, (lines.map(\.count).max() ?? 20) + 4), h = min(g.height - 2, lines.count + 2)
         let x0 = (g.width - w) / 2, y0 = max(1, (g.height - h) / 2)
         g.fill(x: x0, y: y0, width: w, height: h, style: t.statusBar)
-        for (i, l) in lines.prefix(h - 2).enumerated() { g.text(l, x: x0 + 2, y: y0 + 1 + i, style: i == 0 ? Style(foreground: t.statusBar.foreground, background: t.statusBar.background, bold: true) : t.statusBar, maxWidth: w - 4) }
+        let visible = h - 4
+        let top = ListWindow.top(selected: app.groups.pickIndex, count: runs.count, visible: visible)
+        g.text(lines[0], x: x0 + 2, y: y0 + 1, style: t.statusBar, maxWidth: w - 4)
+        for i in top..<min(runs.count, top + visible) {
+            g.text(lines[2 + i], x: x0 + 2, y: y0 + 3 + i - top, style: i == app.groups.pickIndex ? t.selection : t.statusBar, maxWidth: w - 4)
+        }
+    }
+
+    /// The last first line of the help overlay on a terminal this tall.
+    public static func helpMaximumTop(height: Int) -> Int {
+        let n = KeyBindings.helpLines().count
+        let visible = min(height - 2, n + 4) - 4
+        return max(0, n - visible)
+    }
+
+    static func help(_ app: App, _ g: inout CellGrid) {
+        let t = app.theme
+        // The reasons of the current screen's disabled keys only (others' depend on their screen).
+        let lines = KeyBindings.helpLines { action in
+            KeyBindings.all.contains { $0.action == action && $0.screens?.contains(app.screen) == true } ? app.disabledReason(action) : nil
+        }
+        let w = min(g.width - 4, (lines.map(\.count).max() ?? 20) + 4), h = min(g.height - 2, lines.count + 4)
+        let x0 = (g.width - w) / 2, y0 = max(1, (g.height - h) / 2)
+        let visible = h - 4
+        let top = max(0, min(app.helpTop, lines.count - visible))
+        g.fill(x: x0, y: y0, width: w, height: h, style: t.statusBar)
+        let bold = Style(foreground: t.statusBar.foreground, background: t.statusBar.background, bold: true)
+        g.text("Keys", x: x0 + 2, y: y0 + 1, style: bold)
+        for (i, l) in lines[top..<min(lines.count, top + visible)].enumerated() {
+            g.text(l, x: x0 + 2, y: y0 + 2 + i, style: l.hasPrefix(" ") ? t.statusBar : bold, maxWidth: w - 4)
+        }
+        let more = lines.count > visible ? "lines \(top + 1)–\(min(lines.count, top + visible)) of \(lines.count), ↑↓ PgUp/PgDn scroll; " : ""
+        g.text(more + "any other key closes", x: x0 + 2, y: y0 + h - 1, style: t.statusBar, maxWidth: w - 4)
     }
 
     static func editor(_ input: TextInput, _ app: App, _ g: inout CellGrid) {
@@ -254,16 +513,35 @@ public enum Views {
         switch input {
         case .filter(let text):
             g.fill(x: 0, y: y, width: g.width, height: 1, style: t.statusBar)
-            g.text(" filter: \(text)▏  (Enter: keep, Esc: cancel)", x: 0, y: y, style: t.statusBar)
-        case .note(let fields, let focus, let c, let a):
-            let labels = ["note", "phrase present", "phrase absent"]
-            let w = min(g.width - 4, 70), x0 = (g.width - w) / 2, y0 = g.height / 2 - 3
-            g.fill(x: x0, y: y0, width: w, height: 6, style: t.statusBar)
-            g.text("\(c) / \(a) — Tab: next field, Enter: save, Esc: cancel", x: x0 + 2, y: y0, style: t.statusBar, maxWidth: w - 4)
-            for i in 0..<3 {
-                let line = labels[i].padding(toLength: 15, withPad: " ", startingAt: 0) + fields[i] + (i == focus ? "▏" : "")
-                g.text(line, x: x0 + 2, y: y0 + 2 + i, style: i == focus ? t.selection : t.statusBar, maxWidth: w - 4)
+            g.text(" filter: \(text)▏  (Enter: keep, Esc: clear)", x: 0, y: y, style: t.statusBar)
+        case .search(let text):
+            g.fill(x: 0, y: y, width: g.width, height: 1, style: t.statusBar)
+            g.text(" find: \(text)▏  (Enter: next match, Esc: close)" + (app.banner.map { "   " + $0 } ?? ""), x: 0, y: y, style: t.statusBar)
+        case .note(let f, let c, let a):
+            drawForm(f, title: "\(c) / \(a) — Tab: next field, Enter: save, Esc: cancel, Ctrl-U: clear", app, &g)
+        case .trainSettings(let f):
+            drawForm(f, title: "Next run's settings — Tab: next field, Enter: apply, Esc: cancel", app, &g)
+        }
+    }
+
+    /// A form of one-line fields; the focused one shows its cursor and scrolls to keep it visible.
+    static func drawForm(_ f: TextForm, title: String, _ app: App, _ g: inout CellGrid) {
+        let t = app.theme
+        let w = min(g.width - 4, 76), x0 = (g.width - w) / 2, y0 = max(1, g.height / 2 - 3)
+        g.fill(x: x0, y: y0, width: w, height: f.fields.count + 3, style: t.statusBar)
+        g.text(title, x: x0 + 2, y: y0, style: t.statusBar, maxWidth: w - 4)
+        let labelWidth = (f.labels.map(\.count).max() ?? 0) + 2
+        let fieldWidth = max(4, w - 4 - labelWidth)
+        for i in f.fields.indices {
+            var text = Array(f.fields[i])
+            var start = 0
+            if i == f.focus {
+                text.insert("▏", at: min(f.cursor, text.count))
+                start = max(0, min(f.cursor + 1 - fieldWidth, text.count - fieldWidth))
             }
+            let shown = String(text[min(start, text.count)...].prefix(fieldWidth))
+            let line = f.labels[i].padding(toLength: labelWidth, withPad: " ", startingAt: 0) + shown
+            g.text(line, x: x0 + 2, y: y0 + 2 + i, style: i == f.focus ? t.selection : t.statusBar, maxWidth: w - 4)
         }
     }
 }

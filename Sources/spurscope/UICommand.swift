@@ -39,6 +39,13 @@ struct UICommand: ParsableCommand {
         let model = try UIModel(bundle: bundle, workspace: workspaceOption.workspace)
         let app = App(model: model, theme: chosen, ascii: ascii || noColor)
         try TerminalUI.run(app)
+        // The terminal is restored. A run's thread may still be inside BLAS:
+        // give it a bounded moment, record the run as cancelled if it does not
+        // end, and leave without the exit handlers (OpenBLAS's would wait for
+        // that thread forever).
+        app.prepareExit(wait: 0.5)
+        fflush(nil)
+        _exit(0)
     }
 
     /// `$SPURSCOPE_THEMES`, `./themes`, and the repository's `themes/` next

@@ -1,13 +1,16 @@
 import Foundation
 import Testing
 import SpurCore
+import SpurAudit
+import SpurEngine
 @testable import SpurTUI
 
 /// State and views without a terminal: keys in, cell grid out.
 struct KeyBindingTests {
     @Test func oneTableFeedsDispatchHintsAndHelp() {
         #expect(KeyBindings.action(for: .character("s"), on: .attributes) == .markSpurious)
-        #expect(KeyBindings.action(for: .character("s"), on: .train) == nil)
+        #expect(KeyBindings.action(for: .character("h"), on: .train) == nil)
+        #expect(KeyBindings.action(for: .character("s"), on: .train) == .toggleSampler)
         #expect(KeyBindings.action(for: .enter, on: .train) == .startTraining)
         #expect(KeyBindings.action(for: .enter, on: .groups) == .openGroup)
         #expect(KeyBindings.action(for: .character("q"), on: .preview) == .quit)
@@ -67,6 +70,100 @@ struct AppTests {
         for ch in "clo" { app.handle(.character(ch)) }
         app.handle(.enter)
         #expect(app.attributeRows().map { app.model.audit.attributes[$0.attribute] } == ["cloud"])
+        // Esc clears it.
+        app.handle(.escape)
+        #expect(app.attributeRows().count > 1 && app.attributes.filter.isEmpty)
+    }
+
+    @Test func defaultOrderPrefersEvidenceAndOCyclesEveryCLIOrder() throws {
+        guard let app = try Self.app() else { return }
+        let rows = app.attributeRows()
+        #expect(app.attributes.order == .evidence)
+        // Non-increasing evidence; every supported row before every unsupported one.
+        #expect(zip(rows, rows.dropFirst()).allSatisfy { $0.evidence >= $1.evidence })
+        var orders: [AttributeOrder] = [app.attributes.order]
+        for _ in 0..<5 { app.handle(.character("o")); orders.append(app.attributes.order) }
+        #expect(orders == [.evidence, .magnitude, .delta, .harm, .support, .evidence])
+        for order in DiscrepancyTable.Order.allCases { #expect(AttributeOrder(rawValue: order.rawValue) != nil) }
+        app.attributes.order = .magnitude
+        let byMagnitude = app.attributeRows()
+        #expect(byMagnitude == app.model.audit.table.ranked(class: 0, by: .magnitude))
+    }
+
+    @Test func undoRestoresThePreviousVerdictFromTheHistory() throws {
+        guard let app = try Self.app() else { return }
+        let name = app.model.audit.attributes[try #require(app.attributeRows().first).attribute]
+        app.handle(.character("h"))
+        app.handle(.character("s"))
+        #expect(app.verdict(className: "landbird", attribute: name)?.verdict == .spurious)
+        app.handle(.character("U"))
+        #expect(app.verdict(className: "landbird", attribute: name)?.verdict == .healthy)
+        app.handle(.control("z"))
+        #expect(app.verdict(className: "landbird", attribute: name)?.verdict == .undecided)
+        #expect(try app.model.workspace.current(className: "landbird", attribute: name)?.verdict == .undecided)
+        app.handle(.character("U"))
+        #expect(app.banner == "Nothing to undo.")
+    }
+
+    @Test func slashFindsAnExampleInThePreviewList() throws {
+        guard let app = try Self.app() else { return }
+        app.handle(.character("2"))
+        let list = app.previewList().all
+        let ids = list.map { app.model.bundle.examples[$0].id }
+        let target = try #require(ids.dropFirst(7).first)
+        app.handle(.character("/"))
+        for ch in target { app.handle(.character(ch)) }
+        #expect(app.preview.selected == ids.firstIndex(of: target))
+        app.handle(.escape)
+        #expect(app.input == nil)
+        // Enter jumps to the next match, wrapping around: "s" matches every id.
+        app.handle(.character("/")); app.handle(.character("s"))
+        let here = app.preview.selected
+        app.handle(.enter)
+        #expect(app.preview.selected == (here + 1) % list.count)
+        app.handle(.character("!"))
+        #expect(app.banner == "no example matches 's!'")
+    }
+
+    @Test func clicksSelectTabsAndRowsAndTheWheelScrolls() throws {
+        guard let app = try Self.app() else { return }
+        func frame() -> CellGrid { let g = Views.render(app, width: 120, height: 40); app.targets = g.targets; return g }
+        var g = frame()
+        // The third data row of the table: find it on screen by its marker-less text.
+        let rows = app.attributeRows()
+        let third = app.model.audit.attributes[rows[2].attribute]
+        let y = try #require((0..<g.height).first { g.line($0).hasPrefix("   \(third) ") })
+        app.handle(.click(x: 10, y: y))
+        #expect(app.attributes.selected == 2)
+        app.handle(.wheelDown)
+        #expect(app.attributes.selected == min(5, rows.count - 1))
+        app.handle(.wheelUp)
+        #expect(app.attributes.selected == 2)
+        g = frame()
+        let tab = try #require(g.line(0).range(of: "3 Train"))
+        app.handle(.click(x: g.line(0).distance(from: g.line(0).startIndex, to: tab.lowerBound), y: 0))
+        #expect(app.screen == .train)
+        _ = frame()
+        app.handle(.click(x: 5, y: 30))   // nothing there on the Train screen
+        #expect(app.screen == .train)
+    }
+
+    @Test func firstCShowsAnotherClassAndHelpScrollsWithinBounds() throws {
+        guard let app = try Self.app() else { return }
+        app.handle(.character("2"))
+        let e = try #require(app.currentPreviewExample())
+        let label = app.model.bundle.examples[e].label
+        app.handle(.character("c"))
+        #expect(app.preview.mapClass == (label + 1) % app.model.classes.count)
+        app.viewportHeight = 24
+        app.handle(.character("?"))
+        app.handle(.end)
+        let last = Views.helpMaximumTop(height: 24)
+        #expect(app.helpTop == last && last > 0)
+        let help = Views.render(app, width: 80, height: 24).text
+        #expect(help.contains(try #require(KeyBindings.helpLines().last)))
+        app.handle(.up)
+        #expect(app.helpTop == last - 1)
     }
 
     @Test func noteFormSavesNoteAndPhrases() throws {
@@ -89,7 +186,7 @@ struct AppTests {
         #expect(Views.render(app, width: 40, height: 10).text.contains("Terminal too small"))
         app.handle(.character("?"))
         let help = Views.render(app, width: 120, height: 40).text
-        for binding in KeyBindings.all.prefix(20) { #expect(help.contains(binding.description), "\(binding.description)") }
+        for binding in KeyBindings.all.prefix(20) where binding.inHelp { #expect(help.contains(binding.description), "\(binding.description)") }
         app.handle(.character("x"))
         #expect(!app.showHelp)
     }
@@ -97,18 +194,149 @@ struct AppTests {
 
 @Suite(.serialized)
 struct TrainScreenTests {
-    @Test func methodAttributeLearningRateAndBatchAreChosenByKeys() throws {
+    @Test func everySettingBothWaysAndTyped() throws {
         guard let app = try AppTests.app() else { return }
         app.handle(.character("3"))
-        func header() -> String { Views.render(app, width: 160, height: 40).line(2) }
+        func header() -> String { let g = Views.render(app, width: 160, height: 40); return (2...4).map(g.line).joined(separator: "\n") }
         #expect(header().contains("Method ours-ls") && header().contains("(marked)") && header().contains("lr 0.001") && header().contains("batch 128"))
         app.handle(.character("a"))
-        #expect(header().contains("attribute water (a)") && !header().contains("(marked)"))
+        #expect(header().contains("attribute water (a/A)") && !header().contains("(marked)"))
         app.handle(.character("a"))
-        #expect(header().contains("attribute land (a)"))
+        #expect(header().contains("attribute land (a/A)"))
+        app.handle(.character("A")); app.handle(.character("A"))
+        #expect(header().contains("(marked)"))
         app.handle(.character("l")); app.handle(.character("b")); app.handle(.character("m"))
         #expect(header().contains("lr 0.003") && header().contains("batch 256") && header().contains("Method ours-vs"))
+        app.handle(.character("L")); app.handle(.character("L")); app.handle(.character("B")); app.handle(.character("M"))
+        #expect(header().contains("lr 0.0003") && header().contains("batch 128") && header().contains("Method ours-ls"))
         for _ in 0..<3 { app.handle(.character("-")) }
         #expect(header().contains("epochs 7 "))
+        // Optimizer, sampler, weight decay and loss form reach the run's configuration.
+        app.handle(.character("o")); app.handle(.character("w")); app.handle(.character("f"))
+        var c = app.trainingConfig()
+        #expect(c.optimizer == .adam && c.weightDecay == 1e-3 && c.lossForm == .official && c.sampler == .groupBalanced)
+        #expect(c.initialTemperature == 0.07 && header().contains("form official (f)") && header().contains("sampler group-balanced"))
+        app.handle(.character("s")); app.handle(.character("W")); app.handle(.character("W"))
+        c = app.trainingConfig()
+        #expect(c.sampler == .natural && c.weightDecay == 1e-5)
+        // Every method is reachable, dfr and orth-proj included.
+        var seen = Set<String>()
+        for _ in 0..<20 { app.handle(.character("m")); seen.insert(app.trainingConfig().method.rawValue) }
+        #expect(seen.isSuperset(of: ["dfr", "orth-proj", "zeroshot", "erm", "groupdro", "sfr", "starft", "clip-ft"]))
+    }
+
+    @Test func disabledKeysSayWhyAndLeaveTheHintBar() throws {
+        guard let app = try AppTests.app() else { return }
+        app.handle(.character("3"))
+        app.handle(.character("x"))
+        #expect(app.banner == "x: no run is training")
+        app.handle(.character("R"))
+        #expect(app.banner == "R: the run shown is not interrupted or cancelled")
+        app.banner = nil
+        let bar = Views.render(app, width: 200, height: 40).line(38)
+        #expect(bar.contains("Enter start") && !bar.contains("x cancel") && !bar.contains("R resume"), "\(bar)")
+        app.handle(.character("m"))   // ours-vs has a loss form; erm (after it) not
+        while app.train.method.hasLossForm { app.handle(.character("m")) }
+        app.handle(.character("f"))
+        #expect(app.banner == "f: only ours-ls and ours-vs have a loss form" && app.train.lossForm == .paper)
+        app.handle(.character("?"))
+        let help = Views.render(app, width: 160, height: 80).text
+        #expect(help.contains("(now: no run is training)") && help.contains("(now: only ours-ls and ours-vs have a loss form)"))
+    }
+
+    @Test func typedEntryAppliesAllOrNothing() throws {
+        guard let app = try AppTests.app() else { return }
+        app.handle(.character("3"))
+        app.handle(.character("e"))
+        func type(_ s: String) { for ch in s { app.handle(.character(ch)) } }
+        app.handle(.control("u")); type("25")
+        app.handle(.tab); app.handle(.control("u")); type("0.02")
+        app.handle(.tab); app.handle(.control("u")); type("0")   // not a batch size
+        app.handle(.enter)
+        #expect(app.banner?.contains("batch size: '0'") == true && app.input != nil && app.train.epochs == 10)
+        app.handle(.backspace); type("48")
+        app.handle(.enter)
+        #expect(app.input == nil && app.train.epochs == 25 && app.train.learningRate == 0.02 && app.train.batchSize == 48)
+        // The ladders continue from a typed value.
+        app.handle(.character("b"))
+        #expect(app.train.batchSize == 64)
+    }
+
+    @Test func epochTableScrollsAndKeepsTheBestReachable() throws {
+        guard let app = try AppTests.app() else { return }
+        app.handle(.character("3"))
+        // Reports as the workspace stores them (JSON).
+        app.train.reports = try (1...60).map { e in
+            let json: [String: Any] = ["epoch": e, "step": e, "trainLoss": 1.0, "isBest": e == 7, "bestEpoch": e < 7 ? e : 7, "seconds": 0.1,
+                                       "validation": ["groups": [], "average": 0.5, "adjustedAverage": 0.5,
+                                                      "worstGroup": e == 7 ? 0.9 : 0.2, "worstGroupName": "g"]]
+            return try JSONDecoder().decode(EpochReport.self, from: JSONSerialization.data(withJSONObject: json))
+        }
+        app.train.runID = 1
+        var screen = Views.render(app, width: 120, height: 30).text
+        #expect(screen.contains("   60 ") && !screen.contains("← best") && screen.contains("best epoch 7: worst group 90%"))
+        app.handle(.character("g"))
+        screen = Views.render(app, width: 120, height: 30).text
+        #expect(screen.contains("    7 ") && screen.contains("← best") && screen.contains("1–"))
+        app.handle(.character("G"))
+        #expect(app.train.tableTop == nil)
+        app.handle(.pageUp)
+        #expect(app.train.tableTop == 50)
+    }
+}
+
+struct LayoutTests {
+    @Test func columnsDropByPriorityAndNamesShrinkWithAnEllipsis() {
+        let columns = [TableColumn("attribute", width: 12, priority: 0, minimumWidth: 6), TableColumn("δ", width: 6, priority: 0, rightAligned: true),
+                       TableColumn("confused", width: 9, priority: 5), TableColumn("verdict", width: 9, priority: 1)]
+        let wide = TableLayout(columns, width: 80)
+        #expect(wide.line(["waterfall", "+1.0", "waterbird", "spurious"]) == "waterfall       +1.0  waterbird  spurious ")
+        // 12 + 6 + 9 + 9 + 3 gaps of 2 = 42: at 40 the optional confused column goes, never cut to "wate".
+        let narrow = TableLayout(columns, width: 40)
+        #expect(!narrow.isShown(2) && narrow.isShown(3))
+        #expect(narrow.line(["waterfall", "+1.0", "waterbird", "spurious"]) == "waterfall       +1.0  spurious ")
+        // At 25 the name then shrinks (to 6 at least) before the verdict goes; at 14 the verdict goes.
+        let tight = TableLayout(columns, width: 25)
+        #expect(tight.isShown(3) && tight.line(["waterfall", "+1.0", "waterbird", "spurious"]) == "water…    +1.0  spurious ")
+        #expect(TableLayout(columns, width: 14).line(["waterfall", "+1.0", "waterbird", "spurious"]) == "water…    +1.0")
+        #expect(TableLayout.fit("abc", width: 5, rightAligned: true) == "  abc")
+    }
+
+    @Test func listWindowKeepsTheSelectionVisible() {
+        #expect(ListWindow.top(selected: 0, count: 100, visible: 10) == 0)
+        #expect(ListWindow.top(selected: 50, count: 100, visible: 10) == 45)
+        #expect(ListWindow.top(selected: 99, count: 100, visible: 10) == 90)
+        #expect(ListWindow.top(selected: 5, count: 8, visible: 10) == 0)
+        for s in 0..<100 {
+            let top = ListWindow.top(selected: s, count: 100, visible: 19)
+            #expect(top <= s && s < top + 19)
+        }
+    }
+
+    @Test func hintBarKeepsWholeHintsAndTheAlwaysOnes() {
+        let bar = HintBar.fit(["a one", "b two", "c three"], always: ["? keys", "q quit"], width: 28)
+        #expect(bar == "a one  b two  ? keys  q quit")
+        #expect(HintBar.fit(["a one"], always: ["? keys"], width: 3) == "? keys")
+    }
+
+    @Test func tabsShortenInsteadOfDisappearing() throws {
+        guard let app = try AppTests.app() else { return }
+        #expect(Views.render(app, width: 120, height: 40).line(0).contains("spurscope   1 Attributes   2 Preview   3 Train   4 Groups"))
+        let narrow = Views.render(app, width: 50, height: 15).line(0)
+        #expect(narrow.contains("4 Grou") && narrow.contains("1 Attr") && !narrow.contains("spurscope"))
+    }
+}
+
+struct TextFormTests {
+    @Test func cursorMovesAndCtrlUClearsToTheStart() {
+        var f = TextForm(labels: ["note"], fields: ["hello world"])
+        #expect(f.cursor == 11)
+        for _ in 0..<6 { _ = f.edit(.left) }
+        _ = f.edit(.character(","))
+        #expect(f.fields[0] == "hello, world")
+        _ = f.edit(.control("u"))
+        #expect(f.fields[0] == " world" && f.cursor == 0)
+        _ = f.edit(.end); _ = f.edit(.backspace); _ = f.edit(.home); _ = f.edit(.delete)
+        #expect(f.fields[0] == "worl")
     }
 }

@@ -7,6 +7,9 @@ public final class SQLiteDatabase: @unchecked Sendable {
     // @unchecked: opened with SQLITE_OPEN_FULLMUTEX, so SQLite serialises use.
     public let path: String
     private var handle: OpaquePointer?
+    /// SQLite serialises single calls, not a BEGIN … COMMIT: threads sharing
+    /// the connection (the UI and its training engine) take turns here.
+    private let transactionLock = NSRecursiveLock()
 
     public init(path: String) throws {
         self.path = path
@@ -49,6 +52,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction: committed when it
     /// returns, rolled back when it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
+        transactionLock.lock()
+        defer { transactionLock.unlock() }
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()

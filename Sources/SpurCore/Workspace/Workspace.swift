@@ -38,7 +38,7 @@ public final class Workspace: @unchecked Sendable {
     // @unchecked: the connection is opened SQLITE_OPEN_FULLMUTEX (serialised),
     // and every multi-statement change runs in one transaction.
     public static let fileName = "workspace.sqlite"
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
 
     public let path: String
     let db: SQLiteDatabase
@@ -111,6 +111,8 @@ public final class Workspace: @unchecked Sendable {
             PRIMARY KEY (run_id, epoch)
         );
         """,
+        // The owner's start time tells a live owner from a reused pid.
+        "ALTER TABLE runs ADD COLUMN owner_started INTEGER;",
     ]
 
     func migrate() throws {

@@ -13,6 +13,38 @@ public struct RunRecord: Equatable, Sendable {
     public var bestCheckpoint: String?
     public var message: String
     public var pid: Int?
+    /// When the owning process started (clock ticks since boot, from
+    /// `/proc/PID/stat`): with `pid`, identifies the owner even after pid reuse.
+    public var ownerStarted: Int64?
+
+    /// A `running` run whose owning process is gone (killed, crashed, or
+    /// quit without recording the end): it is interrupted, and can be resumed.
+    public var isInterrupted: Bool {
+        guard status == .running else { return false }
+        guard let pid else { return true }
+        return !ProcessIdentity.isAlive(pid: pid, started: ownerStarted)
+    }
+}
+
+/// Which process owns something, and whether it still runs.
+public enum ProcessIdentity {
+    /// The start time of a process in clock ticks since boot (field 22 of
+    /// `/proc/PID/stat`), nil when there is no such process.
+    public static func startTime(pid: Int) -> Int64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // Fields after the command name (which may hold spaces) start at field 3.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? Int64(fields[19]) : nil
+    }
+
+    /// True while the process runs and, when `started` is known, is the same process.
+    public static func isAlive(pid: Int, started: Int64?) -> Bool {
+        guard pid > 0 else { return false }
+        if kill(pid_t(pid), 0) != 0 && errno != EPERM { return false }
+        guard let started else { return true }
+        return startTime(pid: pid) == started
+    }
 }
 
 public enum RunStatus: String, Sendable, CaseIterable {
@@ -38,8 +70,9 @@ extension Workspace {
     public func createRun(method: String, config: String, pid: Int? = nil) throws -> Int64 {
         try db.transaction {
             let now = Self.timestamp(Date())
-            try db.prepare("INSERT INTO runs (method, config, status, created_at, updated_at, pid) VALUES (?, ?, 'running', ?, ?, ?)")
-                .run([.text(method), .text(config), .text(now), .text(now), pid.map { .int(Int64($0)) } ?? .null])
+            try db.prepare("INSERT INTO runs (method, config, status, created_at, updated_at, pid, owner_started) VALUES (?, ?, 'running', ?, ?, ?, ?)")
+                .run([.text(method), .text(config), .text(now), .text(now), pid.map { .int(Int64($0)) } ?? .null,
+                      pid.flatMap { ProcessIdentity.startTime(pid: $0) }.map { .int($0) } ?? .null])
             return db.lastInsertRowID
         }
     }
@@ -53,7 +86,10 @@ extension Workspace {
             if let bestEpoch { sets.append("best_epoch = ?"); values.append(.int(Int64(bestEpoch))) }
             if let bestCheckpoint { sets.append("best_checkpoint = ?"); values.append(.text(bestCheckpoint)) }
             if let message { sets.append("message = ?"); values.append(.text(message)) }
-            if let pid { sets.append("pid = ?"); values.append(.int(Int64(pid))) }
+            if let pid {
+                sets.append("pid = ?"); values.append(.int(Int64(pid)))
+                sets.append("owner_started = ?"); values.append(ProcessIdentity.startTime(pid: pid).map { .int($0) } ?? .null)
+            }
             values.append(.int(id))
             try db.prepare("UPDATE runs SET \(sets.joined(separator: ", ")) WHERE id = ?").run(values)
         }
@@ -67,7 +103,7 @@ extension Workspace {
         }
     }
 
-    static let runColumns = "id, method, config, status, created_at, updated_at, best_epoch, best_checkpoint, message, pid"
+    static let runColumns = "id, method, config, status, created_at, updated_at, best_epoch, best_checkpoint, message, pid, owner_started"
 
     func runRecord(_ r: [SQLiteDatabase.Statement.Value]) -> RunRecord {
         RunRecord(id: r[0].int ?? 0, method: r[1].text ?? "", config: r[2].text ?? "{}",
@@ -75,7 +111,7 @@ extension Workspace {
                   createdAt: r[4].text.flatMap(Self.date) ?? Date(timeIntervalSince1970: 0),
                   updatedAt: r[5].text.flatMap(Self.date) ?? Date(timeIntervalSince1970: 0),
                   bestEpoch: r[6].int.map(Int.init), bestCheckpoint: r[7].text, message: r[8].text ?? "",
-                  pid: r[9].int.map(Int.init))
+                  pid: r[9].int.map(Int.init), ownerStarted: r[10].int)
     }
 
     public func runs() throws -> [RunRecord] {
