@@ -20,9 +20,14 @@ struct EncoderPretraining {
         /// Yes/no words: the background ("water"), the class ("waterbird"), then
         /// each object in `SceneObject.allCases` order.
         var words: [Bool]
+        init(species: Int, words: [Bool]) {
+            self.species = species
+            self.words = words
+        }
+
         init(_ s: SceneSpec) {
-            species = s.species
-            words = [s.background == .water, s.birdClass == .waterbird] + SceneObject.allCases.map { s.objects.contains($0) }
+            self.init(species: s.species,
+                      words: [s.background == .water, s.birdClass == .waterbird] + SceneObject.allCases.map { s.objects.contains($0) })
         }
     }
 

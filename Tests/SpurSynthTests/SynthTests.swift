@@ -206,9 +206,11 @@ struct EncoderPretrainingGradientTests {
         let images = (0..<3).map { _ in RGBImage(width: 16, height: 16, pixels: (0..<(16 * 16 * 3)).map { _ in UInt8(rng.next() % 256) }) }
         enc.calibrateStem(on: images)
         let stem = enc.stemActivations(images[...])
-        let tags = (0..<3).map { i in
-            EncoderPretraining.Tags(species: (3 * i + 1) % Species.all.count,
-                                    words: (0..<(2 + SceneObject.allCases.count)).map { ($0 + i) % 3 == 0 })
+        let wordCount = 2 + SceneObject.allCases.count
+        var tags: [EncoderPretraining.Tags] = []
+        for i in 0..<3 {
+            let words: [Bool] = (0..<wordCount).map { ($0 + i) % 3 == 0 }
+            tags.append(EncoderPretraining.Tags(species: (3 * i + 1) % Species.all.count, words: words))
         }
         let t = EncoderPretraining.tagCount
         let head = rng.gaussianMatrix(rows: enc.dim, cols: t, std: 0.5)
