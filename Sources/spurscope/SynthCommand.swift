@@ -9,11 +9,15 @@ struct SynthCommand: ParsableCommand {
         commandName: "synth",
         abstract: "Build the synthetic Waterbirds benchmark as a feature bundle.",
         discussion: """
-        Procedural birds (class carried by shape) on land or water (the spurious signal), \
-        a built-in frozen image encoder (seeded random CNN) and text encoder (seeded word \
-        vectors), projections pre-trained with the CLIP loss on a biased caption corpus, and \
-        noisy detections. A stand-in with the structure of the real benchmark, not real \
-        results. The same recipe on the same machine gives the same bundle, byte for byte.
+        Procedural birds of eight species (the class is the species' group, carried by \
+        silhouette, neck, beak and legs) on land or water (the spurious signal); a built-in \
+        image encoder whose top layers are pre-trained on a broad captioned corpus and then \
+        frozen, and a word-vector text encoder; projections pre-trained with the CLIP loss on \
+        a biased caption corpus; noisy detections. Default: Waterbirds' group counts \
+        (3,498 / 184 / 56 / 1,057 train), 300 val and test examples per group. A stand-in \
+        with the structure of the real benchmark, not real results. The same recipe on the \
+        same machine gives the same bundle, byte for byte; `spurscope probe` tells what its \
+        features hold.
         """)
 
     @Option(name: .long, help: "Where to write the bundle.")
