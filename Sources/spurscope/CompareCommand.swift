@@ -102,7 +102,10 @@ extension CompareCommand {
                                   grid: TuningGrid(learningRates: rates), options: options, workspace: workspace, rerun: rerun)
         let report = try compare.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         if json {
-            print(String(decoding: try JSONEncoder.sortedKeys.encode(report), as: UTF8.self))
+            // snake_case keys, as every other command's JSON.
+            let encoder = JSONEncoder.sortedKeys
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print(SeedCompareMarkdown.render(report, options: options))
         }

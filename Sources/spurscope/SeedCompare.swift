@@ -22,6 +22,7 @@ struct SeedCompare {
             var method: Method
             var groups: GroupSource
             var usesValGroupLabels: Bool
+            var candidates: [TuningCandidate]
             var picked: [String]
             var average: MeanSD
             var adjustedAverage: MeanSD
@@ -96,7 +97,7 @@ struct SeedCompare {
             epochs: base.epochs,
             rows: results.map { r in
                 Report.Row(label: r.row.label, method: r.row.method, groups: r.row.groups,
-                           usesValGroupLabels: r.row.method.usesValidationGroupLabels,
+                           usesValGroupLabels: r.row.method.usesValidationGroupLabels, candidates: r.candidates,
                            picked: r.seeds.map { TuningCandidate.describe($0.candidate, config: $0.config) },
                            average: r.average, adjustedAverage: r.adjustedAverage, worstGroup: r.worstGroup,
                            validationWorstGroup: r.validationWorstGroup, seeds: r.seeds)
@@ -131,14 +132,14 @@ enum SeedCompareMarkdown {
             out.append("")
         }
         let reference = r.rows.first { $0.method == .zeroshot }
-        out.append("| Method | Picked on val | Avg. acc. | Adjusted avg. | Worst group |" + (reference == nil ? "" : " Δ worst vs zero-shot |"))
+        out.append("| Method | \(r.tuning == .off ? "Settings" : "Picked on val") | Avg. acc. | Adjusted avg. | Worst group |" + (reference == nil ? "" : " Δ worst vs zero-shot |"))
         out.append("|---|---|---|---|---|" + (reference == nil ? "" : "---|"))
         let best = r.rows.max { $0.worstGroup.mean < $1.worstGroup.mean }
         for row in r.rows {
-            let picks = Array(NSOrderedSet(array: row.picked)) as! [String]
-            let picked = picks.count == 1 ? picks[0] : row.picked.joined(separator: " / ")
+            // One setting when every seed used the same, else each seed's.
+            let picked = Set(row.picked).count == 1 ? row.picked[0] : row.picked.joined(separator: " / ")
             let worst = row.worstGroup.percentText
-            var line = "| \(row.label)\(row.usesValGroupLabels ? "*" : "") | \(picked) | \(row.average.percentText) | "
+            var line = "| \(row.label)\(row.usesValGroupLabels ? "\\*" : "") | \(picked) | \(row.average.percentText) | "
                 + "\(row.adjustedAverage.percentText) | \(row.label == best?.label ? "**\(worst)**" : worst) |"
             if let reference {
                 line += String(format: " %+.1f |", 100 * (row.worstGroup.mean - reference.worstGroup.mean))
@@ -171,7 +172,7 @@ enum SeedCompareMarkdown {
         var out: [String] = []
         let ranked = r.rows.sorted { $0.worstGroup.mean > $1.worstGroup.mean }
         guard let first = ranked.first else { return out }
-        func name(_ row: SeedCompare.Report.Row) -> String { "`\(row.label)`\(row.usesValGroupLabels ? "*" : "")" }
+        func name(_ row: SeedCompare.Report.Row) -> String { "`\(row.label)`\(row.usesValGroupLabels ? "\\*" : "")" }
         func pointsAhead(_ a: SeedCompare.Report.Row, _ b: SeedCompare.Report.Row) -> String {
             let d = SeedDifference(a.seeds, b.seeds)
             let spread = max(a.worstGroup.sd, b.worstGroup.sd)
@@ -183,7 +184,7 @@ enum SeedCompareMarkdown {
                 ? ", more than twice the larger spread" : ", within twice the larger spread (not a clear win)"
             return s
         }
-        var line = "**Best worst group: \(name(first))**, \(first.worstGroup.percentText)"
+        var line = "**Best worst group:** \(name(first)), \(first.worstGroup.percentText)"
         if ranked.count > 1 { line += ", " + pointsAhead(first, ranked[1]) }
         out.append(line + ".")
         if first.usesValGroupLabels, let other = ranked.first(where: { !$0.usesValGroupLabels }) {
