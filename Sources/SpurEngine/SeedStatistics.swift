@@ -19,6 +19,9 @@ public struct MeanSD: Codable, Equatable, Sendable {
         sd = (values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(values.count - 1)).squareRoot()
     }
 
-    /// "61.3 ± 2.1" in percent points, for metrics in [0, 1].
-    public var percentText: String { String(format: "%.1f ± %.1f", 100 * mean, 100 * sd) }
+    /// "61.3 ± 2.1" in percent points, for metrics in [0, 1]; "61.3" for one
+    /// seed, whose spread is unknown rather than zero.
+    public var percentText: String {
+        count > 1 ? String(format: "%.1f ± %.1f", 100 * mean, 100 * sd) : String(format: "%.1f", 100 * mean)
+    }
 }

@@ -31,6 +31,8 @@ struct SeedCompare {
             var seeds: [SeedResult]
         }
         var bundle: String
+        /// The command line that made the report, to rerun it.
+        var command: String
         var split = "test"
         var attributes: [String]
         var groupsFrom: String
@@ -44,7 +46,10 @@ struct SeedCompare {
         var trainedRuns: Int
         var reusedRuns: Int
         var seconds: Double
-        var trainedEpochsPerSecond: Double?
+        var trainingCPUSeconds: Double
+        /// Epochs of gradient-trained runs per CPU second of all training:
+        /// the machine's speed, as the neighbours on a shared one do not change it.
+        var epochsPerCPUSecond: Double?
     }
 
     func run(log: @escaping (String) -> Void) throws -> Report {
@@ -89,10 +94,10 @@ struct SeedCompare {
             data: try TrainingData.prepare(bundle: b, config: purityConfig, decisions: try workspace.currentDecisions()),
             trainedOnGroundTruth: false) : nil
         let seconds = Date().timeIntervalSince(started)
-        log(String(format: "done in %.0f s: %d runs trained (%.0f s, %d epochs), %d reused", seconds, runs.trainedRuns,
-                   runs.trainingSeconds, runs.trainedEpochs, runs.reusedRuns))
+        log(String(format: "done in %.0f s: %d runs trained (%.0f s, CPU %.0f s, %d epochs), %d reused", seconds, runs.trainedRuns,
+                   runs.trainingSeconds, runs.trainingCPUSeconds, runs.trainedEpochs, runs.reusedRuns))
         return Report(
-            bundle: bundlePath, attributes: attributes, groupsFrom: truth ? "ground truth" : "detections",
+            bundle: bundlePath, command: (["spurscope"] + CommandLine.arguments.dropFirst()).joined(separator: " "), attributes: attributes, groupsFrom: truth ? "ground truth" : "detections",
             testExamples: b.indices(in: .test).count, seeds: seeds, tuning: tuning, grid: tuning == .off ? nil : grid,
             epochs: base.epochs,
             rows: results.map { r in
@@ -103,8 +108,9 @@ struct SeedCompare {
                            validationWorstGroup: r.validationWorstGroup, seeds: r.seeds)
             },
             purity: purity, trainedRuns: runs.trainedRuns, reusedRuns: runs.reusedRuns, seconds: seconds,
-            trainedEpochsPerSecond: runs.trainedEpochs > 0 && runs.trainingSeconds > 0
-                ? Double(runs.trainedEpochs) / runs.trainingSeconds : nil)
+            trainingCPUSeconds: runs.trainingCPUSeconds,
+            epochsPerCPUSecond: runs.trainedEpochs > 0 && runs.trainingCPUSeconds > 0
+                ? Double(runs.trainedEpochs) / runs.trainingCPUSeconds : nil)
     }
 }
 
@@ -115,9 +121,9 @@ enum SeedCompareMarkdown {
     static func render(_ r: SeedCompare.Report, options: TrainingOptions) -> String {
         var out: [String] = []
         let seedList = r.seeds.map(String.init).joined(separator: ", ")
-        out.append("`spurscope compare \(r.bundle) --seeds \(r.seeds.map(String.init).joined(separator: ","))"
-                   + (r.tuning == .firstSeed ? " --tune" : r.tuning == .everySeed ? " --tune-per-seed" : "") + " …`: "
-                   + "test split (\(r.testExamples) examples), groups class × \(r.attributes.joined(separator: " × ")) "
+        out.append("`\(r.command)`")
+        out.append("")
+        out.append("Test split (\(r.testExamples) examples), groups class × \(r.attributes.joined(separator: " × ")) "
                    + "(\(r.groupsFrom)); mean ± sd (sample sd) over seeds \(seedList). "
                    + "Methods trained by gradient: SGD, momentum \(options.momentum), batch \(options.batchSize), "
                    + "weight decay \(options.wd), \(r.epochs) epochs, the checkpoint with the best validation worst group.")
@@ -164,6 +170,10 @@ enum SeedCompareMarkdown {
                            + "\(g.purity.map(pct) ?? "—") | \(g.groundTruth) | \(g.coverage.map(pct) ?? "—") |")
             }
         }
+        out.append("")
+        out.append(String(format: "%d runs trained and %d reused in %.1f minutes (training: %.1f CPU minutes", r.trainedRuns, r.reusedRuns,
+                          r.seconds / 60, r.trainingCPUSeconds / 60)
+                   + (r.epochsPerCPUSecond.map { String(format: ", %.1f epochs per CPU second", $0) } ?? "") + ").")
         return out.joined(separator: "\n")
     }
 
@@ -177,6 +187,7 @@ enum SeedCompareMarkdown {
             let d = SeedDifference(a.seeds, b.seeds)
             let spread = max(a.worstGroup.sd, b.worstGroup.sd)
             var s = String(format: "%.1f points ahead of %@ (%@)", 100 * (a.worstGroup.mean - b.worstGroup.mean), name(b), b.worstGroup.percentText)
+            guard a.seeds.count > 1 else { return s + " (one seed: no spread to weigh the gap against)" }
             if let d {
                 s += String(format: "; per seed the difference is %.1f ± %.1f", 100 * d.mean, 100 * d.sd)
             }

@@ -17,7 +17,7 @@ final class WorkspaceComparisonRuns: ComparisonRunSource {
     private var evaluationData: [String: TrainingData] = [:]
     private var metrics: [String: SplitMetrics] = [:]
     private(set) var trainedRuns = 0, reusedRuns = 0
-    private(set) var trainingSeconds = 0.0
+    private(set) var trainingSeconds = 0.0, trainingCPUSeconds = 0.0
     private(set) var trainedEpochs = 0
 
     init(bundle: FeatureBundle, workspace: Workspace, rerun: Bool, log: @escaping (String) -> Void) {
@@ -43,17 +43,28 @@ final class WorkspaceComparisonRuns: ComparisonRunSource {
             reusedRuns += 1
             return existing.id
         }
-        let started = Date()
+        let started = Date(), startedCPU = Self.cpuSeconds()
         let trainer = try Trainer.create(bundle: bundle, config: config, workspace: workspace)
         let outcome = try trainer.run()
-        let seconds = Date().timeIntervalSince(started)
+        let seconds = Date().timeIntervalSince(started), cpu = Self.cpuSeconds() - startedCPU
         trainedRuns += 1
         trainingSeconds += seconds
+        trainingCPUSeconds += cpu
         if config.method != .zeroshot && !config.method.replacesClassifier { trainedEpochs += outcome.epochsDone }
-        log(String(format: "    run %lld: %@ seed %llu, %@: %.1f s", outcome.run, config.method.rawValue, config.seed,
-                   TuningCandidate.describe(.defaults, config: config) + (config.groundTruth ? ", true groups" : ""), seconds))
+        // CPU time too: on a shared machine the wall clock says more about the neighbours.
+        log(String(format: "    run %lld: %@ seed %llu, %@: %d epochs, %.1f s (CPU %.1f s)", outcome.run, config.method.rawValue, config.seed,
+                   TuningCandidate.describe(.defaults, config: config) + (config.groundTruth ? ", true groups" : ""),
+                   outcome.epochsDone, seconds, cpu))
         runIDs[json] = outcome.run
         return outcome.run
+    }
+
+    /// User + system time of this process so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     private func evaluate(_ config: TrainingConfig, split: Split) throws -> SplitMetrics {

@@ -16,7 +16,7 @@ struct MeanSDTests {
 
     @Test func oneSeedHasNoSpreadAndNoSeedsNoMean() {
         let one = MeanSD([0.7])
-        #expect(one.mean == 0.7 && one.sd == 0)
+        #expect(one.mean == 0.7 && one.sd == 0 && one.percentText == "70.0")
         #expect(MeanSD([]).mean.isNaN)
         // Identical values: no spread at all, not a rounding residue.
         #expect(MeanSD([0.3, 0.3, 0.3]).sd == 0)
