@@ -17,13 +17,18 @@ public enum GroupSource: String, Codable, Sendable, CaseIterable {
 public struct ComparisonRow: Codable, Equatable, Hashable, Sendable {
     public var method: Method
     public var groups: GroupSource
+    /// Trained at the options' values even when the comparison tunes: the
+    /// untuned baseline the tuned rows are measured against.
+    public var untuned: Bool
 
-    public init(method: Method, groups: GroupSource) {
+    public init(method: Method, groups: GroupSource, untuned: Bool = false) {
         self.method = method
         self.groups = groups
+        self.untuned = untuned
     }
 
     public var label: String {
+        if untuned { return "\(method.rawValue), defaults (untuned)" }
         switch groups {
         case .none: return method.rawValue
         case .detected: return "\(method.rawValue), detected groups"
@@ -121,13 +126,19 @@ public struct SeedComparison {
     }
 
     /// A method's rows: two (detected, true groups) when any of its
-    /// candidates trains on groups and the bundle has ground truth.
+    /// candidates trains on groups and the bundle has ground truth. Tuned,
+    /// `erm` also gets a row at the options' values, the baseline a user
+    /// who tunes nothing has.
     public func rows(for methods: [Method], configure: Configure) throws -> [ComparisonRow] {
         try methods.flatMap { m -> [ComparisonRow] in
+            var rows: [ComparisonRow] = []
+            if tuning != .off && m == .erm, !Self.usesTrainGroups(try configure(m, .defaults, false, seeds[0])) {
+                rows.append(ComparisonRow(method: m, groups: .none, untuned: true))
+            }
             let aware = try candidates(for: m).contains { Self.usesTrainGroups(try configure(m, $0, false, seeds[0])) }
-            guard aware else { return [ComparisonRow(method: m, groups: .none)] }
-            return groundTruthAvailable ? [ComparisonRow(method: m, groups: .detected), ComparisonRow(method: m, groups: .groundTruth)]
-                : [ComparisonRow(method: m, groups: .detected)]
+            guard aware else { return rows + [ComparisonRow(method: m, groups: .none)] }
+            return rows + (groundTruthAvailable ? [ComparisonRow(method: m, groups: .detected), ComparisonRow(method: m, groups: .groundTruth)]
+                : [ComparisonRow(method: m, groups: .detected)])
         }
     }
 
@@ -135,7 +146,7 @@ public struct SeedComparison {
     /// `runs.test` is called once per seed, for the picked candidate.
     public func run(_ row: ComparisonRow, configure: Configure, runs: ComparisonRunSource,
                     progress: (String) -> Void = { _ in }) throws -> RowResult {
-        let grid = candidates(for: row.method)
+        let grid = row.untuned ? [TuningCandidate.defaults] : candidates(for: row.method)
         var picked: Int? = grid.count == 1 ? 0 : nil
         var results: [SeedResult] = []
         for seed in seeds {

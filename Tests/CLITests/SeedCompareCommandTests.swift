@@ -87,8 +87,11 @@ struct SeedCompareCommandTests {
         let report = try object(r.stdout)
         #expect(report["tuning"] as? String == "first-seed")
         let byLabel = try rows(report)
-        #expect(Set(byLabel.keys) == ["erm, detected groups", "erm, true groups"])
-        for row in byLabel.values {
+        #expect(Set(byLabel.keys) == ["erm, defaults (untuned)", "erm, detected groups", "erm, true groups"])
+        // The baseline trains the options' lr with the natural sampler on every seed.
+        let baseline = try #require(byLabel["erm, defaults (untuned)"]?["seeds"] as? [[String: Any]])
+        #expect(baseline.allSatisfy { ($0["config"] as! [String: Any])["learning_rate"] as? Double == 0.001 && $0["tuning_scores"] == nil })
+        for (label, row) in byLabel where label != "erm, defaults (untuned)" {
             let seeds = try #require(row["seeds"] as? [[String: Any]])
             let scores = try #require(seeds[0]["tuning_scores"] as? [[String: Double]])
             #expect(scores.count == 4 && seeds[1]["tuning_scores"] == nil)
@@ -97,8 +100,9 @@ struct SeedCompareCommandTests {
             #expect(seeds[0]["candidate"] as? NSDictionary == candidates[best] as NSDictionary)
             #expect(seeds[1]["candidate"] as? NSDictionary == candidates[best] as NSDictionary)
         }
-        // 4 candidates on seed 0 per row; the natural ones are the same runs in both rows.
-        #expect((report["trained_runs"] as! Int) <= 4 + 2 + 2)
+        // 4 candidates on seed 0 per row, the natural ones the same runs in both
+        // rows (and the baseline's seed 0); a pick and the baseline on seed 1.
+        #expect((report["trained_runs"] as! Int) <= 4 + 2 + 2 + 1)
     }
 
     @Test func badSeedsAreRefused() throws {

@@ -94,6 +94,16 @@ struct TuningTests {
         #expect(Tuning.pick(Array(s.indices)) { s[$0] }.index == 1)
     }
 
+    /// The untuned baseline row of a tuned comparison trains the defaults only.
+    @Test func untunedBaselineRowIgnoresTheGrid() throws {
+        let runs = ScriptedRuns(validation: [0.001: .init(worstGroup: 0.3, average: 0.9), 0.01: .init(worstGroup: 0.9, average: 0.9)],
+                                testWorst: [0.001: 0.5, 0.01: 0.6])
+        let c = SeedComparison(seeds: [0, 1], tuning: .everySeed, grid: TuningGrid(learningRates: [0.001, 0.01]),
+                               officialFormAvailable: false, groundTruthAvailable: false)
+        let r = try c.run(ComparisonRow(method: .erm, groups: .none, untuned: true), configure: configure, runs: runs)
+        #expect(r.candidates == [.defaults] && runs.tested.allSatisfy { $0.learningRate == 0.001 })
+    }
+
     @Test func untunedComparisonTrainsTheDefaultsOnly() throws {
         let runs = ScriptedRuns(validation: [0.001: .init(worstGroup: 0.3, average: 0.9)], testWorst: [0.001: 0.5])
         let c = SeedComparison(seeds: [3, 4], tuning: .off, officialFormAvailable: true, groundTruthAvailable: true)
@@ -121,7 +131,8 @@ struct TuningTests {
                 == ["zeroshot", "erm", "groupdro, detected groups", "groupdro, true groups", "dfr, detected groups", "dfr, true groups"])
         // Tuned, erm may pick the group-balanced sampler: then it reads groups.
         let tuned = SeedComparison(seeds: [0], tuning: .firstSeed, officialFormAvailable: false, groundTruthAvailable: false)
-        #expect(try tuned.rows(for: [.erm, .orthProj], configure: configure).map(\.label) == ["erm, detected groups", "orth-proj"])
+        #expect(try tuned.rows(for: [.erm, .orthProj], configure: configure).map(\.label)
+                == ["erm, defaults (untuned)", "erm, detected groups", "orth-proj"])
 
         var erm = configure(.erm, .defaults, true, 5)
         #expect(SeedComparison.canonical(erm).groundTruth == false && SeedComparison.canonical(erm).seed == 5)
