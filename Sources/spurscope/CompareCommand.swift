@@ -13,6 +13,12 @@ struct CompareCommand: ParsableCommand {
         and worst-group accuracy, average and worst-group AIoU. Groups are class × the \
         spurious attribute (--attribute, else the workspace's spurious verdicts, else the \
         bundle's benchmark groups).
+
+        With --seeds (or --tune): every method over the seeds as mean ± sd of test average, \
+        adjusted average and worst group (no AIoU); methods that train on group labels twice, \
+        with detected and with ground-truth groups; the purity of the detected train groups. \
+        --tune picks lr, sampler and (ours-*) loss form by validation worst group on the first \
+        seed; --tune-per-seed on every seed.
         """)
 
     @Argument(help: "The bundle directory.") var bundle: String
