@@ -13,12 +13,22 @@ struct CompareCommand: ParsableCommand {
         and worst-group accuracy, average and worst-group AIoU. Groups are class × the \
         spurious attribute (--attribute, else the workspace's spurious verdicts, else the \
         bundle's benchmark groups).
+
+        With --seeds (or --tune): every method over the seeds as mean ± sd of test average, \
+        adjusted average and worst group (no AIoU); methods that train on group labels twice, \
+        with detected and with ground-truth groups; the purity of the detected train groups. \
+        --tune picks lr, sampler and (ours-*) loss form by validation worst group on the first \
+        seed; --tune-per-seed on every seed.
         """)
 
     @Argument(help: "The bundle directory.") var bundle: String
     @Option(name: .long, help: "Comma-separated methods (default: all).") var methods: String?
     @Flag(name: .long, help: "Train every method again even if a matching run exists.") var rerun = false
     @Flag(name: .long, help: "One JSON object instead of Markdown.") var json = false
+    @Option(name: .long, help: ArgumentHelp("Comma-separated seeds: every method's test average, adjusted average and worst group as mean ± sd over them, group-aware methods with detected and with true groups.", valueName: "seeds")) var seeds: String?
+    @Flag(name: .long, help: "Pick each method's lr (and sampler, and ours-*' loss form) by validation worst group, once on the first seed.") var tune = false
+    @Flag(name: .long, help: "Like --tune, picking separately for every seed.") var tunePerSeed = false
+    @Option(name: .long, help: ArgumentHelp("Learning rates of the tuning grid.", valueName: "lrs")) var tuneLr: String = "0.001,0.01"
     @OptionGroup var options: TrainingOptions
     @OptionGroup var workspaceOption: WorkspaceOption
 
@@ -26,6 +36,10 @@ struct CompareCommand: ParsableCommand {
         let b = try FeatureBundle.open(bundle)
         let ws = try workspaceOption.open(bundle: bundle)
         let chosen = try (methods?.split(separator: ",").map { try parseMethod(String($0)) }) ?? Method.allCases
+        if seeds != nil || tune || tunePerSeed {
+            try runSeeds(methods: chosen, workspace: ws)
+            return
+        }
         var rows: [(Method, Int64, SplitMetrics)] = []
         for method in chosen {
             var config = try options.config(method: method, bundle: bundle, workspace: ws, dropInapplicable: true)
@@ -68,6 +82,38 @@ struct CompareCommand: ParsableCommand {
         if rows.contains(where: { $0.0.usesValidationGroupLabels }) {
             print("")
             print("\\* fits its classifier on the val split's group labels; the other methods use val only to pick a checkpoint.")
+        }
+    }
+}
+
+extension CompareCommand {
+    func runSeeds(methods: [Method], workspace: Workspace) throws {
+        let seedList = try seeds.map { text in
+            try text.split(separator: ",", omittingEmptySubsequences: false).map { item -> UInt64 in
+                guard let v = UInt64(item.trimmingCharacters(in: .whitespaces)) else {
+                    throw InputError(file: "--seeds", "'\(item)' in '\(text)' is not a seed (a whole number ≥ 0)")
+                }
+                return v
+            }
+        } ?? [options.seed]
+        guard Set(seedList).count == seedList.count else { throw InputError(file: "--seeds", "names a seed twice") }
+        let rates = try tuneLr.split(separator: ",", omittingEmptySubsequences: false).map { item -> Float in
+            guard let v = Float(item.trimmingCharacters(in: .whitespaces)), v > 0, v.isFinite else {
+                throw InputError(file: "--tune-lr", "'\(item)' in '\(tuneLr)' is not a positive learning rate")
+            }
+            return v
+        }
+        let compare = SeedCompare(bundlePath: bundle, methods: methods, seeds: seedList,
+                                  tuning: tunePerSeed ? .everySeed : tune ? .firstSeed : .off,
+                                  grid: TuningGrid(learningRates: rates), options: options, workspace: workspace, rerun: rerun)
+        let report = try compare.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        if json {
+            // snake_case keys, as every other command's JSON.
+            let encoder = JSONEncoder.sortedKeys
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(SeedCompareMarkdown.render(report, options: options))
         }
     }
 }
