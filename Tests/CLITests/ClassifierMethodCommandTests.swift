@@ -43,7 +43,11 @@ struct ClassifierMethodCommandTests {
         #expect(r.status == 0 && r.stdout.contains("projected out of the class prompts: 'with water', 'without water'"), "\(r.stderr)")
         let test = try object(try CLIRunner.run(["eval", bundle, "--run", "1", "--no-aiou", "--workspace", ws, "--json"]).stdout)
         let preview = try OrthogonalProjection.preview(bundle: try FeatureBundle.open(bundle), attributes: ["water"], decisions: [])
-        #expect(test["worst_group"] as? Double == preview.projected.worstGroup && test["average"] as? Double == preview.projected.average)
+        // The two paths sum in different orders, so an example on the decision
+        // boundary may fall either way: at most one example of a group.
+        let worst = try #require(test["worst_group"] as? Double), average = try #require(test["average"] as? Double)
+        #expect(abs(worst - preview.projected.worstGroup) <= 1.0 / 300 + 1e-9, "run \(worst), preview \(preview.projected.worstGroup)")
+        #expect(abs(average - preview.projected.average) <= 1.0 / 1200 + 1e-9, "run \(average), preview \(preview.projected.average)")
         #expect(preview.zeroShot.worstGroup != preview.projected.worstGroup)
         let missing = try CLIRunner.run(["train", bundle, "--method", "orth-proj", "--workspace", ws])
         #expect(missing.status == 2 && missing.stderr.contains("method orth-proj needs a spurious attribute"))

@@ -115,7 +115,7 @@ struct EvalCompareCamTests {
         #expect(o["attributes"] as? [String] == ["water"] && o["groups_from"] as? String == "ground truth")
         let groups = try #require(o["groups"] as? [[String: Any]])
         #expect(groups.map { $0["group"] as! String } == ["landbird, no water", "landbird, water", "waterbird, no water", "waterbird, water"])
-        #expect(groups.allSatisfy { $0["n"] as? Int == 200 })
+        #expect(groups.allSatisfy { $0["n"] as? Int == 300 })
         let worst = groups.map { $0["accuracy"] as! Double }.min()!
         #expect(o["worst_group"] as? Double == worst)
         #expect((o["aiou_average"] as? Double).map { $0 > 0 && $0 < 1 } == true)
