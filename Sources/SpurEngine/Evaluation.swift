@@ -104,7 +104,11 @@ public struct CAMRenderer {
     /// (`grid.height · grid.width` values each, unscaled).
     public func gridMaps(example e: Int) throws -> [[Float]] {
         let f = try bundle.spatialMap(example: e)
-        let pooled = f.meanOfRowBlocks(f.rows).storage
+        // The gradient is taken where the head reads the image: the mean of
+        // the map for mean pooling (then this is exactly Grad-CAM on the
+        // map), the stored pooled feature (a ViT's class token) for token pooling.
+        let pooled = bundle.manifest.pooling == .token
+            ? try bundle.pooledFeatures(rows: [e]).storage : f.meanOfRowBlocks(f.rows).storage
         let g = GradCAM.classGradients(pooled: pooled, heads: heads, classEmbeddings: classEmbeddings, scale: classifier.scale)
         return (0..<g.rows).map { y in GradCAM.map(spatial: f, gradient: Array(g.row(y))) }
     }

@@ -315,3 +315,37 @@ struct ForwardOnlyLossTests {
         for (i, y) in batch.labels.enumerated() { #expect(abs(-logProb[i, y] - objective[i]) < 1e-5) }
     }
 }
+
+/// With token pooling (a ViT's class token), the head reads the stored pooled
+/// feature, not the mean of the map: Grad-CAM takes its gradient there.
+struct TokenPoolingCAMTests {
+    @Test(arguments: [BundleManifest.Pooling.token, .mean])
+    func gradientIsTakenWhereTheHeadReadsTheImage(pooling: BundleManifest.Pooling) throws {
+        var rng = SeededGenerator(seed: 17)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cam-\(pooling)-\(UUID().uuidString)").path
+        let text = WordVectorTextEncoder(seed: 2, dim: 6)
+        let examples = (0..<4).map { Example(id: "e\($0)", image: "x.png", label: $0 % 2, split: $0 < 2 ? .train : .val, attributes: [:]) }
+        let templates = ["a photo of a {}."]
+        let prompts = ["landbird", "waterbird"].map { FeatureBundle.fill(templates[0], with: $0) }
+        let spatial = rng.gaussianMatrix(rows: 4 * 2, cols: 5)        // 4 examples × a 2×1 grid × Dv 5
+        let token = rng.gaussianMatrix(rows: 4, cols: 5)              // unrelated to the map's mean
+        let heads = ProjectionHeads(image: rng.gaussianMatrix(rows: 4, cols: 5), text: rng.gaussianMatrix(rows: 4, cols: 6), logitScale: 2)
+        try BundleWriter.write(BundleContents(
+            manifest: BundleManifest(model: "t", textEncoder: text.descriptor, dims: .init(imageDim: 5, textDim: 6, embeddingDim: 4),
+                                     grid: .init(height: 2, width: 1), pooling: pooling, classes: ["landbird", "waterbird"],
+                                     templates: templates, attributes: [], tensors: [], groups: []),
+            examples: examples, detections: [], prompts: prompts,
+            pooled: pooling == .token ? token : spatial.meanOfRowBlocks(2), spatial: spatial.storage, spatialAsFloat16: false,
+            textPrompts: text.encode(prompts), heads: heads), to: dir)
+        let bundle = try FeatureBundle.open(dir)
+        let cam = CAMRenderer(bundle: bundle, heads: heads, classTemplates: try bundle.classTemplateFeatures(), templateCount: 1)
+        let f = spatial.rows(2..<4)
+        let at = pooling == .token ? Array(token.row(1)) : f.meanOfRowBlocks(2).storage
+        let g = GradCAM.classGradients(pooled: at, heads: heads, classEmbeddings: cam.classEmbeddings)
+        let maps = try cam.gridMaps(example: 1)
+        for y in 0..<2 {
+            let want = GradCAM.map(spatial: f, gradient: Array(g.row(y)))
+            for (a, b) in zip(maps[y], want) { #expect(abs(a - b) <= 1e-5 * max(1, abs(b))) }
+        }
+    }
+}
