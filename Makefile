@@ -3,6 +3,8 @@
 #   make test   installs what is missing, builds, runs the whole test suite
 #   make bench  runs `spurscope bench` (release build)
 #   make extract-test  the Python feature extractor's tests (tools/extract), in .venv-extract/
+#   make fuzz   mutates bundles and runs the commands for FUZZ_MINUTES (default 5); crashes
+#               are saved under Tests/CLITests/FuzzCases, which `make test` replays
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -14,7 +16,7 @@ REQUIRED_FILES := /usr/include/x86_64-linux-gnu/cblas.h /usr/include/ncursesw/cu
 
 SAMPLE := sample-data/waterbirds-synth
 
-.PHONY: all deps build release test demo bench sample clean extract-deps extract-test
+.PHONY: all deps build release test demo bench sample clean extract-deps extract-test fuzz
 
 all: build
 
@@ -76,6 +78,12 @@ demo: release
 
 bench: release
 	.build/release/spurscope bench
+
+# Not part of `make test`: bounded by time. FUZZ_SEED makes a run reproducible.
+FUZZ_MINUTES ?= 5
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: build
+	python3 tools/fuzz/fuzz.py --spurscope .build/debug/spurscope --minutes $(FUZZ_MINUTES) --seed $(FUZZ_SEED)
 
 clean:
 	rm -rf .build $(EXTRACT_VENV)

@@ -243,3 +243,17 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension Matrix {
+    /// The column of each row's largest entry, the first on ties; a row with
+    /// no entry above its first (all NaN, say) gives 0. Every classifier's
+    /// prediction is this, so one rule decides ties everywhere.
+    public func argmaxRows() -> [Int] {
+        (0..<rows).map { r in
+            let row = storage[r * cols ..< (r + 1) * cols]
+            var best = 0, top = row.first ?? 0
+            for (c, x) in row.enumerated() where x > top { best = c; top = x }
+            return best
+        }
+    }
+}

@@ -285,13 +285,8 @@ public final class App {
         guard let metrics = groups.pretrained, !metrics.groups.isEmpty else { return }
         let g = metrics.groups[min(groups.selected, metrics.groups.count - 1)]
         let b = model.bundle
-        let attrs = b.groupAttributes
-        let members = b.indices(in: .test).filter { e in
-            guard b.examples[e].label == g.label else { return false }
-            var v = 0
-            for (k, a) in attrs.enumerated() { v |= (b.examples[e].attributes[a] ?? 0) << k }
-            return v == g.value
-        }
+        let members: [Int]
+        do { members = try model.members(of: .init(label: g.label, value: g.value)) } catch { banner = "\(error)"; return }
         // Misclassified first (by the pre-trained model, or the compared run).
         let heads = currentGroupHeads()
         let predictions = HeadClassifier(heads: heads, classTemplates: model.classTemplates, templateCount: b.manifest.templates.count)
@@ -326,9 +321,7 @@ public final class App {
     // MARK: training
 
     public func trainingAttributes() -> [String] {
-        if let a = train.attribute { return [a] }
-        let spurious = Decision.spuriousAttributes(Array(decisions.values))
-        return spurious.isEmpty ? model.bundle.groupAttributes : spurious
+        GroupAssignment.runAttributes(given: train.attribute.map { [$0] } ?? [], decisions: Array(decisions.values), bundle: model.bundle)
     }
 
     func startTraining() {

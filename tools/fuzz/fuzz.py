@@ -143,6 +143,8 @@ def mutate_safetensors(data, rng):
         header = json.loads(data[8:8 + n])
     except ValueError:
         return flip_bytes(data, rng)
+    if not isinstance(header, dict) or not all(isinstance(v, dict) for v in header.values()):
+        return flip_bytes(data, rng)
     body = bytearray(data[8 + n:])
     op = rng.random()
     if op < 0.1:
@@ -268,6 +270,16 @@ def mutate_file(path, rng):
     with open(path, "rb") as f:
         data = f.read()
     name = os.path.basename(path)
+    try:
+        new = mutate_by_kind(name, data, rng)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, struct.error, RecursionError):
+        # A file an earlier mutation left unparseable for the structured mutators.
+        new = flip_bytes(data, rng)
+    with open(path, "wb") as f:
+        f.write(new)
+
+
+def mutate_by_kind(name, data, rng):
     if name.endswith(".json"):
         new = mutate_json(data, rng)
     elif name.endswith(".csv"):
@@ -280,8 +292,7 @@ def mutate_file(path, rng):
         new = mutate_jpeg(data, rng)
     else:
         new = flip_bytes(data, rng)
-    with open(path, "wb") as f:
-        f.write(new)
+    return new
 
 
 # ---------------------------------------------------------------- inputs

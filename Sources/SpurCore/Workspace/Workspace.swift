@@ -26,6 +26,11 @@ public struct Decision: Equatable, Sendable {
             .map(\.attribute).filter { seen.insert($0).inserted }
     }
 
+    /// The key of a (class, attribute) pair in maps of decisions: one
+    /// spelling everywhere (class names may contain spaces, not U+0001).
+    public static func key(className: String, attribute: String) -> String { "\(className)\u{1}\(attribute)" }
+    public var key: String { Self.key(className: className, attribute: attribute) }
+
     public static func defaultPhrases(_ attribute: String) -> (present: String, absent: String) {
         ("with \(attribute)", "without \(attribute)")
     }

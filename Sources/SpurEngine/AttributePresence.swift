@@ -1,5 +1,4 @@
 import SpurCore
-import SpurEngine
 
 /// Which attributes are present in which examples, stored sparsely
 /// (compressed rows: `attributes[offsets[e] ..< offsets[e+1]]`, sorted and
