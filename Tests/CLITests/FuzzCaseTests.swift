@@ -41,7 +41,7 @@ import Testing
     /// A fresh copy of the seed with a case's files laid over it.
     static func materialise(_ name: String?, deleting: [String] = []) throws -> String {
         let fm = FileManager.default
-        let dir = fm.temporaryDirectory.appendingPathComponent("fuzzcase-\(name ?? "seed")-\(getpid())").path
+        let dir = fm.temporaryDirectory.appendingPathComponent("fuzzcase-\(name ?? "seed")-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try? fm.removeItem(atPath: dir)
         try fm.copyItem(atPath: directory.appendingPathComponent("seed").path, toPath: dir)
         if let name {
