@@ -95,7 +95,7 @@ public enum FeatureProbe {
             if correct[i] { right[g, default: 0] += 1 }
         }
         let groups = total.keys.sorted().map { g in
-            ProbeGroup(name: "\(classes[g.label]), \(g.value == 1 ? attribute : "no \(attribute)")", label: g.label, value: g.value,
+            ProbeGroup(name: "\(classes[g.label]), \(GroupAssignment.valueName(g.value, attributes: [attribute]))", label: g.label, value: g.value,
                        n: total[g]!, accuracy: Double(right[g] ?? 0) / Double(total[g]!))
         }
         let worst = groups.min { $0.accuracy < $1.accuracy }

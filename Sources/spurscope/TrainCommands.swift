@@ -42,14 +42,13 @@ struct TrainingOptions: ParsableArguments {
                 opened: FeatureBundle? = nil) throws -> TrainingConfig {
         var c = TrainingConfig(method: method)
         c.attributes = attribute
+        var fallback = false
         if c.attributes.isEmpty && method.usesAttribute {
             // The engine's rule: marked spurious, else the benchmark groups.
             let decisions = try workspace.currentDecisions()
             let b = try opened ?? FeatureBundle.open(bundle)
             c.attributes = GroupAssignment.runAttributes(given: [], decisions: decisions, bundle: b)
-            if Decision.spuriousAttributes(decisions).isEmpty && !c.attributes.isEmpty {
-                FileHandle.standardError.write(Data("note: no attribute is marked spurious; using the bundle's benchmark groups (\(c.attributes.joined(separator: ", "))). Mark one or pass --attribute to choose.\n".utf8))
-            }
+            fallback = Decision.spuriousAttributes(decisions).isEmpty && !c.attributes.isEmpty
         }
         c.groundTruth = groundTruth
         c.epochs = epochs; c.learningRate = lr; c.weightDecay = wd; c.momentum = momentum
@@ -111,6 +110,9 @@ struct TrainingOptions: ParsableArguments {
             c.lambdas[parts[0]] = v
         }
         try c.check()
+        if fallback {
+            FileHandle.standardError.write(Data("note: no attribute is marked spurious; \(method.rawValue) uses the bundle's benchmark groups (\(c.attributes.joined(separator: ", "))). Mark one or pass --attribute to choose.\n".utf8))
+        }
         return c
     }
 }

@@ -58,7 +58,7 @@ struct TrainCommandTests {
         #expect(m.status == 2 && m.stderr.contains("'magic' is not a method"))
         // No attribute marked or given: the engine's default, the bundle's benchmark groups, with a note.
         let a = try CLIRunner.run(["train", bundle, "--method", "ours-ls", "--epochs", "1", "--workspace", ws, "--json"])
-        #expect(a.status == 0 && a.stderr.contains("no attribute is marked spurious; using the bundle's benchmark groups (water)"), "\(a.stderr)")
+        #expect(a.status == 0 && a.stderr.contains("no attribute is marked spurious; ours-ls uses the bundle's benchmark groups (water)"), "\(a.stderr)")
         let wrong = try CLIRunner.run(["train", bundle, "--method", "ours-ls", "--attribute", "unicorn", "--workspace", ws])
         #expect(wrong.status == 2 && wrong.stderr.contains("--attribute: 'unicorn' is not in the attribute vocabulary"), "\(wrong.stderr)")
         let e = try CLIRunner.run(["train", bundle, "--method", "erm", "--epochs", "0", "--workspace", ws])
