@@ -335,8 +335,9 @@ def make_input(rng, work, examples):
     return mutated, deleted, cams
 
 
-def commands(rng, cams, examples):
-    """The commands to run on one input: always validate, then a few others."""
+def commands(rng, cams, examples, extra=2):
+    """The commands to run on one input: validate, cam and eval on a mutated
+    image's example, and `extra` others drawn from the pool."""
     example = rng.choice(cams) if cams else rng.choice(examples)["id"]
     pool = [
         ["info", "{bundle}"],
@@ -353,7 +354,7 @@ def commands(rng, cams, examples):
     if cams:
         chosen.append(pool[5])
         chosen.append(pool[3])
-    chosen += rng.sample(pool, 2)
+    chosen += rng.sample(pool, extra)
     out = []
     for c in chosen:
         if c not in out:
@@ -394,6 +395,7 @@ def main():
     ap.add_argument("--inputs", type=int, default=0, help="stop after this many inputs (0: only the time bound)")
     ap.add_argument("--seed", default=str(int(time.time())))
     ap.add_argument("--timeout", type=float, default=30)
+    ap.add_argument("--extra", type=int, default=2, help="commands per input besides validate (and cam/eval on a mutated image)")
     ap.add_argument("--save", action="store_true", help="save crashing inputs as regression cases (default: on)", default=True)
     ap.add_argument("--no-save", dest="save", action="store_false")
     ap.add_argument("--log", help="append one JSON line per finding here")
@@ -414,7 +416,7 @@ def main():
             work = os.path.join(tmp, f"in{i}")
             mutated, deleted, cams = make_input(rng, work, examples)
             inputs += 1
-            for args in commands(rng, cams, examples):
+            for args in commands(rng, cams, examples, a.extra):
                 status, err = run(spurscope, args, work, a.timeout)
                 runs += 1
                 statuses[status] = statuses.get(status, 0) + 1
