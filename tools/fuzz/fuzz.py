@@ -109,7 +109,19 @@ def mutate_csv(data, rng):
         return flip_bytes(data, rng)
     if op < 0.15:
         return truncate(data, rng)
-    if op < 0.25 and len(lines) > 1:
+    if op < 0.25 and len(lines) > 2 and rng.random() < 0.35:
+        # One value for a whole column (every example in one split, of one
+        # class, with one ground-truth value): empty splits and groups.
+        rows = [l.split(",") for l in lines]
+        j = rng.randrange(len(rows[0]))
+        donors = [r[j] for r in rows[1:] if len(r) > j]
+        if donors:
+            v = rng.choice(donors + [""])
+            for r in rows[1:]:
+                if len(r) > j and (rng.random() < 0.9):
+                    r[j] = v
+            lines = [",".join(r) for r in rows]
+    elif op < 0.25 and len(lines) > 1:
         del lines[rng.randrange(len(lines))]
     elif op < 0.35 and len(lines) > 1:
         i = rng.randrange(len(lines))
@@ -211,7 +223,26 @@ def png_chunks(data):
     return out
 
 
+def png_bytes(width, height, color_type, bit_depth, rng):
+    """A valid PNG of random pixels: 0 grey, 2 RGB, 4 grey+alpha, 6 RGBA."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[color_type]
+    row = channels * width * bit_depth // 8
+    raw = b"".join(b"\x00" + bytes(rng.getrandbits(8) for _ in range(row)) for _ in range(height))
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
 def mutate_png(data, rng):
+    op = rng.random()
+    if op < 0.2:
+        # A valid image of another shape: thin, tiny or large-ish, any colour type.
+        side = lambda: rng.choice([1, 2, 3, 7, 31, 64, 100, 257, 600, 2000])
+        w, h = side(), side()
+        if w * h > 400_000:
+            h = max(1, 400_000 // w)
+        return png_bytes(w, h, rng.choice([0, 2, 4, 6]), rng.choice([8, 8, 16]), rng)
     op = rng.random()
     if op < 0.25:
         return flip_bytes(data, rng)
@@ -409,6 +440,8 @@ def main():
     inputs = runs = crashes = timeouts = 0
     statuses = {}
     started = time.time()
+    # SIGTERM ends the run like the time bound does: summary printed, temporaries removed.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         i = 0
         while time.time() < deadline and (a.inputs == 0 or inputs < a.inputs):
@@ -441,6 +474,8 @@ def main():
             if inputs % 100 == 0:
                 print(f"{inputs} inputs, {runs} runs, {crashes} crashes, {timeouts} timeouts "
                       f"({time.time() - started:.0f} s)", flush=True)
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps({"seed": a.seed, "inputs": inputs, "runs": runs, "crashes": crashes, "timeouts": timeouts,
