@@ -49,9 +49,10 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// Whether a file can be created in `dir` (tried, not `access()`: root
     /// passes `access()` on a read-only file system).
     static func canCreateFiles(in dir: String) -> Bool {
-        let probe = (dir as NSString).appendingPathComponent(".write-probe-\(getpid())")
+        // Unique per call: two threads of one process may open workspaces at once.
+        let probe = (dir as NSString).appendingPathComponent(".write-probe-\(getpid())-\(UUID().uuidString)")
         let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return errno == EEXIST }
         close(fd)
         unlink(probe)
         return true
