@@ -224,10 +224,14 @@ def png_chunks(data):
 
 
 def png_bytes(width, height, color_type, bit_depth, rng):
-    """A valid PNG of random pixels: 0 grey, 2 RGB, 4 grey+alpha, 6 RGBA."""
+    """A valid PNG: 0 grey, 2 RGB, 4 grey+alpha, 6 RGBA; random pixels, or a
+    gradient (small once compressed) without `rng`."""
     channels = {0: 1, 2: 3, 4: 2, 6: 4}[color_type]
     row = channels * width * bit_depth // 8
-    raw = b"".join(b"\x00" + bytes(rng.getrandbits(8) for _ in range(row)) for _ in range(height))
+    if rng is None:
+        raw = b"".join(b"\x00" + bytes((x + y) % 256 for x in range(row)) for y in range(height))
+    else:
+        raw = b"".join(b"\x00" + bytes(rng.getrandbits(8) for _ in range(row)) for _ in range(height))
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
