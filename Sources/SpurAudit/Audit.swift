@@ -47,11 +47,10 @@ public struct Audit: Sendable {
                                                           templateCount: m.templates.count)
         let predictions = classifier.predict(images)
         let excluded = AttributePresence.excludedAttributes(vocabulary: m.attributes, classes: m.classes)
-        // Over every example, then the audited rows: an example's presence
-        // does not depend on which split is audited (the zero-shot quantile
-        // included), so it matches training's and the UI's.
-        let presence = try AttributePresence.compute(bundle: bundle, source: source, heads: heads, excluded: excluded)
-            .restricted(to: rows)
+        // The engine's rule: an example's presence does not depend on which
+        // split is audited (zero-shot cuts come from the val split), so it
+        // matches training's and the UI's.
+        let presence = try AttributePresence.compute(bundle: bundle, source: source, heads: heads, excluded: excluded, rows: rows)
         let table = DiscrepancyTable.compute(labels: rows.map { bundle.examples[$0].label }, predictions: predictions,
                                              presence: presence, classCount: m.classes.count,
                                              minimumSupport: minimumSupport)

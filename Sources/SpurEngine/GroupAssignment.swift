@@ -8,8 +8,8 @@ public enum PresenceSource: Sendable, Equatable {
     /// the attribute in the example reaches its threshold (`overrides` by
     /// attribute name, `threshold` for the rest).
     case detections(threshold: Float = PresenceSource.defaultThreshold, overrides: [String: Float] = [:])
-    /// The model's own zero-shot scores: present in the top `1 − quantile`
-    /// of the attribute's scores over all examples of the bundle.
+    /// The model's own zero-shot scores: present at or above the attribute's
+    /// `quantile` of scores over the val split (all examples without one).
     case zeroShot(quantile: Double)
     /// The bundle's `attr:NAME` columns; a blank cell is unknown.
     case groundTruth
@@ -128,10 +128,13 @@ public struct GroupAssignment: Equatable, Sendable {
 }
 
 extension AttributePresence {
-    /// Presence of every vocabulary attribute (less `excluded`) in every
-    /// example of the bundle, from a detector or zero-shot source.
+    /// Presence of every vocabulary attribute (less `excluded`) in the
+    /// bundle's examples `rows` (default: all), renumbered `0..<rows.count`,
+    /// from a detector or zero-shot source. A zero-shot cut is taken over
+    /// the val split (all examples when it is empty), so an example's
+    /// presence is the same whichever rows are asked for.
     public static func compute(bundle b: FeatureBundle, source: PresenceSource, heads: ProjectionHeads? = nil,
-                               excluded: Set<Int> = []) throws -> AttributePresence {
+                               excluded: Set<Int> = [], rows: [Int]? = nil) throws -> AttributePresence {
         let m = b.manifest
         switch source {
         case .detections(let threshold, let overrides):
@@ -142,11 +145,16 @@ extension AttributePresence {
                 }
                 perAttribute[i] = t
             }
-            return fromDetections(b.detections, exampleCount: b.examples.count, attributeCount: m.attributes.count,
-                                  threshold: threshold, perAttribute: perAttribute, excluded: excluded)
+            let all = fromDetections(b.detections, exampleCount: b.examples.count, attributeCount: m.attributes.count,
+                                     threshold: threshold, perAttribute: perAttribute, excluded: excluded)
+            return rows.map { all.restricted(to: $0) } ?? all
         case .zeroShot(let quantile):
             let prompts = try b.textFeatures(for: m.attributes.map(Self.zeroShotPrompt))
-            return zeroShot(heads: try heads ?? b.pretrainedHeads(), images: try b.pooledFeatures(), attributePrompts: prompts,
+            let val = b.indices(in: .val)
+            let reference = val.isEmpty ? Array(b.examples.indices) : val
+            let wanted = rows ?? Array(b.examples.indices)
+            return zeroShot(heads: try heads ?? b.pretrainedHeads(), images: try b.pooledFeatures(rows: wanted),
+                            reference: try b.pooledFeatures(rows: reference), attributePrompts: prompts,
                             quantile: quantile, excluded: excluded)
         case .groundTruth:
             throw SettingError("presence", "ground truth gives values for the bundle's attr: columns only, not for the whole attribute vocabulary: use detections or zero-shot scores")

@@ -105,9 +105,10 @@ import SpurTUI
         let b = try FeatureBundle.open(try Self.bundle())
         let heads = try b.pretrainedHeads()
         let all = try GroupAssignment(bundle: b, attributes: ["water"], source: .zeroShot(quantile: 0.5))
-        // The top half of 18 scores by the quantile rule: index ⌊0.5·18⌋ = 9 of the sorted scores and above.
-        #expect(all.values.filter { $0 == 1 }.count == 9)
-        for split in [Split.val, .test] {
+        // The cut is the val split's: score index ⌊0.5·6⌋ = 3 of its 6 sorted
+        // scores, so exactly 3 val examples reach it.
+        #expect(b.indices(in: .val).filter { all.values[$0] == 1 }.count == 3)
+        for split in [Split.val, .test, .train] {
             let r = try Audit(split: split, source: .zeroShot(quantile: 0.5), minimumSupport: 1).run(b, heads: heads)
             #expect(r.rows.indices.map { r.presence.contains(example: $0, attribute: 0) ? 1 : 0 } == r.rows.map { all.values[$0] })
         }
