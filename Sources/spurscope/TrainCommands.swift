@@ -43,12 +43,14 @@ struct TrainingOptions: ParsableArguments {
         var c = TrainingConfig(method: method)
         c.attributes = attribute
         var fallback = false
-        if c.attributes.isEmpty && method.usesAttribute {
-            // The engine's rule: marked spurious, else the benchmark groups.
+        if c.attributes.isEmpty && method != .zeroshot {
+            // The engine's rule, as in compare and the UI: marked spurious,
+            // else the benchmark groups (for methods that use no attribute
+            // they only name the evaluation groups).
             let decisions = try workspace.currentDecisions()
             let b = try opened ?? FeatureBundle.open(bundle)
             c.attributes = GroupAssignment.runAttributes(given: [], decisions: decisions, bundle: b)
-            fallback = Decision.spuriousAttributes(decisions).isEmpty && !c.attributes.isEmpty
+            fallback = method.usesAttribute && Decision.spuriousAttributes(decisions).isEmpty && !c.attributes.isEmpty
         }
         c.groundTruth = groundTruth
         c.epochs = epochs; c.learningRate = lr; c.weightDecay = wd; c.momentum = momentum
@@ -103,6 +105,9 @@ struct TrainingOptions: ParsableArguments {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, LossTerm(rawValue: parts[0]) != nil, let v = Float(parts[1]) else {
                 throw InputError(file: "--lambda", "'\(item)' is not TERM=VALUE with TERM one of clip, vc, lc, vs, ls, ce, star")
+            }
+            guard parts[0] != LossTerm.star.rawValue else {
+                throw InputError(file: "--lambda", "star's weight is set with --star-lambda (and scheduled with --star-decay)")
             }
             guard v >= 0 && v.isFinite else {
                 throw InputError(file: "--lambda", "'\(item)': the weight of \(parts[0]) is \(v), expected a finite number ≥ 0")
