@@ -4,6 +4,8 @@
 #   make bench  runs `spurscope bench` (release build)
 #   make results  regenerates the README's method table (results/methods.md)
 #   make extract-test  the Python feature extractor's tests (tools/extract), in .venv-extract/
+#   make fuzz   mutates bundles and runs the commands for FUZZ_MINUTES (default 5); crashes
+#               are saved under Tests/CLITests/FuzzCases, which `make test` replays
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -15,7 +17,7 @@ REQUIRED_FILES := /usr/include/x86_64-linux-gnu/cblas.h /usr/include/ncursesw/cu
 
 SAMPLE := sample-data/waterbirds-synth
 
-.PHONY: all deps build release test demo bench sample clean extract-deps extract-test results
+.PHONY: all deps build release test demo bench sample clean extract-deps extract-test results fuzz
 
 all: build
 
@@ -92,6 +94,12 @@ results: release
 	.build/release/spurscope compare $(SAMPLE) --workspace results/workspace $(RESULTS_FLAGS) > results/methods.md.partial
 	mv results/methods.md.partial results/methods.md
 	@cat results/methods.md
+
+# Not part of `make test`: bounded by time. FUZZ_SEED makes a run reproducible.
+FUZZ_MINUTES ?= 5
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: build
+	python3 tools/fuzz/fuzz.py --spurscope .build/debug/spurscope --minutes $(FUZZ_MINUTES) --seed $(FUZZ_SEED)
 
 clean:
 	rm -rf .build $(EXTRACT_VENV)

@@ -53,6 +53,8 @@ let package = Package(
         .testTarget(name: "SpurTUITests", dependencies: ["SpurTUI", "SpurAudit", "SpurEngine", "SpurCore"]),
         .testTarget(name: "SpurSynthTests", dependencies: ["SpurSynth", "SpurEngine", "SpurCore"]),
         // Runs the real binary; depends on it so `swift test` builds it first.
-        .testTarget(name: "CLITests", dependencies: ["spurscope", "SpurCore", "SpurEngine"]),
+        .testTarget(name: "CLITests", dependencies: ["spurscope", "SpurCore", "SpurEngine"],
+                    // Read from the source tree by FuzzCaseTests (tools/fuzz writes them).
+                    exclude: ["FuzzCases"]),
     ]
 )

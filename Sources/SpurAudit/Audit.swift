@@ -4,18 +4,15 @@ import SpurEngine
 /// The first half of the paper's pipeline on one bundle: which attributes
 /// are present, what the model predicts, and the ranked discrepancies.
 public struct Audit: Sendable {
-    public enum PresenceSource: Sendable, Equatable {
-        /// Detector scores from `attributes.csv` at a threshold (per-attribute overrides by name).
-        case detections(threshold: Float, overrides: [String: Float])
-        /// The model's own zero-shot scores, present above a per-attribute quantile.
-        case zeroShot(quantile: Double)
-    }
+    /// The engine's presence sources (`SpurEngine.PresenceSource`), ground truth excepted:
+    /// the audit ranks the whole vocabulary, which ground-truth columns do not cover.
+    public typealias PresenceSource = SpurEngine.PresenceSource
 
     public var split: Split?
     public var source: PresenceSource
     public var minimumSupport: Int
 
-    public init(split: Split? = .val, source: PresenceSource = .detections(threshold: 0.5, overrides: [:]),
+    public init(split: Split? = .val, source: PresenceSource = .detections(),
                 minimumSupport: Int = 10) {
         self.split = split
         self.source = source
@@ -27,9 +24,13 @@ public struct Audit: Sendable {
         public var classes: [String]
         public var attributes: [String]
         public var examples: Int
+        /// The audited examples (bundle rows) and, row for row, which attributes are present in them.
+        public var rows: [Int]
+        public var presence: AttributePresence
 
-        public init(table: DiscrepancyTable, classes: [String], attributes: [String], examples: Int) {
-            self.table = table; self.classes = classes; self.attributes = attributes; self.examples = examples
+        public init(table: DiscrepancyTable, classes: [String], attributes: [String], rows: [Int], presence: AttributePresence) {
+            self.table = table; self.classes = classes; self.attributes = attributes; self.examples = rows.count
+            self.rows = rows; self.presence = presence
         }
     }
 
@@ -46,28 +47,13 @@ public struct Audit: Sendable {
                                                           templateCount: m.templates.count)
         let predictions = classifier.predict(images)
         let excluded = AttributePresence.excludedAttributes(vocabulary: m.attributes, classes: m.classes)
-        let presence: AttributePresence
-        switch source {
-        case .detections(let threshold, let overrides):
-            var perAttribute: [Int: Float] = [:]
-            for (name, t) in overrides {
-                guard let i = m.attributes.firstIndex(of: name) else {
-                    throw InputError(file: "--attribute-threshold", "'\(name)' is not in the bundle's attribute vocabulary")
-                }
-                perAttribute[i] = t
-            }
-            presence = AttributePresence.fromDetections(bundle.detections, exampleCount: bundle.examples.count,
-                                                        attributeCount: m.attributes.count, threshold: threshold,
-                                                        perAttribute: perAttribute, excluded: excluded)
-                .restricted(to: rows)
-        case .zeroShot(let quantile):
-            let prompts = try bundle.textFeatures(for: m.attributes.map { "a photo of \($0)." })
-            presence = AttributePresence.zeroShot(heads: heads, images: images, attributePrompts: prompts,
-                                                  quantile: quantile, excluded: excluded)
-        }
+        // The engine's rule: an example's presence does not depend on which
+        // split is audited (zero-shot cuts come from the val split), so it
+        // matches training's and the UI's.
+        let presence = try AttributePresence.compute(bundle: bundle, source: source, heads: heads, excluded: excluded, rows: rows)
         let table = DiscrepancyTable.compute(labels: rows.map { bundle.examples[$0].label }, predictions: predictions,
                                              presence: presence, classCount: m.classes.count,
                                              minimumSupport: minimumSupport)
-        return Result(table: table, classes: m.classes, attributes: m.attributes, examples: rows.count)
+        return Result(table: table, classes: m.classes, attributes: m.attributes, rows: rows, presence: presence)
     }
 }

@@ -1,4 +1,5 @@
 import SpurCore
+import SpurEngine
 
 /// A proportion with its 95 % Wilson score interval (better behaved than
 /// the normal approximation for small supports and accuracies near 0 or 1).

@@ -13,22 +13,22 @@ public enum AtomicFile {
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        if fd < 0 { throw InputError(file: path, "cannot write: \(String(cString: strerror(errno)))") }
-        var ok = true
+        if fd < 0 { throw InputError(file: path, "cannot write: \(describe(errno: errno))") }
+        var err: Int32 = 0
         data.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
                 let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
-                if n <= 0 { ok = false; break }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { err = n < 0 ? errno : ENOSPC; break }
                 off += n
             }
         }
-        let err = errno
-        if ok && fsync(fd) != 0 { ok = false }
+        if err == 0 && fsync(fd) != 0 { err = errno }
         close(fd)
-        if !ok {
+        if err != 0 {
             unlink(tmp)
-            throw InputError(file: path, "cannot write: \(String(cString: strerror(err)))")
+            throw InputError(file: path, "cannot write: \(describe(errno: err))")
         }
         if rename(tmp, path) != 0 {
             let e = errno
@@ -37,6 +37,16 @@ public enum AtomicFile {
         }
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY)
         if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    /// `strerror`, with what to do for the failures a user can fix.
+    public static func describe(errno e: Int32) -> String {
+        let text = String(cString: strerror(e))
+        switch e {
+        case ENOSPC, EDQUOT: return "the disk is full (\(text)); free some space"
+        case EROFS, EACCES, EPERM: return "\(text): the directory is read-only"
+        default: return text
+        }
     }
 
     /// Removes the temporary files `write` left next to `path` when a

@@ -243,3 +243,17 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension Matrix {
+    /// The column of each row's largest entry, the first on ties; NaN
+    /// entries are passed over, and a row with nothing above −∞ (all NaN,
+    /// or no columns) gives 0. Every classifier predicts with this, so one
+    /// rule decides ties everywhere.
+    public func argmaxRows() -> [Int] {
+        (0..<rows).map { r in
+            var best = 0, top = -Float.infinity
+            for (c, x) in storage[r * cols ..< (r + 1) * cols].enumerated() where x > top { best = c; top = x }
+            return best
+        }
+    }
+}

@@ -47,10 +47,10 @@ public enum DeepFeatureReweighting {
             second += m[cut...]
         }
         guard Set(first.keys.map { $0 / valueCount }).count >= 2 else {
-            throw InputError(file: "--method dfr", "the val split has labelled groups of fewer than two classes: DFR needs every class in val")
+            throw SettingError("method", "dfr: the val split has labelled groups of fewer than two classes: DFR needs every class in val")
         }
         guard !second.isEmpty else {
-            throw InputError(file: "--method dfr", "the val split is too small to hold out examples for choosing the regularisation")
+            throw SettingError("method", "dfr: the val split is too small to hold out examples for choosing the regularisation")
         }
         let perGroup = first.values.map(\.count).min()!
         let equal = first.values.allSatisfy { $0.count == perGroup }

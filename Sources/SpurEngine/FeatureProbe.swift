@@ -69,18 +69,13 @@ public enum FeatureProbe {
     /// for B to serve as A's complement in the word test.
     public static let complementAgreement = 0.8
 
-    /// Per-example value of `attribute` (1 present, 0 absent, −1 unknown):
-    /// the `attr:NAME` column when the bundle has it, else detections ≥ 0.5.
-    public static func attributeValues(_ b: FeatureBundle, _ attribute: String, flag: String = "--attribute") throws -> (values: [Int], fromGroundTruth: Bool) {
-        if b.groundTruthAttributes.contains(attribute) {
-            return (b.examples.map { $0.attributes[attribute] ?? -1 }, true)
-        }
-        guard let index = b.manifest.attributes.firstIndex(of: attribute) else {
-            throw InputError(file: flag, "'\(attribute)' is neither a ground-truth column (attr:NAME in \(b.path(FeatureBundle.examplesFile))) nor in the attribute vocabulary of \(b.path(FeatureBundle.manifestFile)) (\(b.manifest.attributes.joined(separator: ", ")))")
-        }
-        var values = [Int](repeating: 0, count: b.examples.count)
-        for d in b.detections where d.attribute == index && d.score >= 0.5 { values[d.example] = 1 }
-        return (values, false)
+    /// Per-example value of `attribute` (1 present, 0 absent, −1 unknown)
+    /// by evaluation's rule (`PresenceSource.best`): the `attr:NAME` column
+    /// when the bundle has it, else detections at the default threshold.
+    public static func attributeValues(_ b: FeatureBundle, _ attribute: String) throws -> (values: [Int], fromGroundTruth: Bool) {
+        let source = PresenceSource.best(for: [attribute], in: b)
+        let groups = try GroupAssignment(bundle: b, attributes: [attribute], source: source)
+        return (groups.values, source.isGroundTruth)
     }
 
     /// Weights that give every group the same total weight (1 / group size).
@@ -100,7 +95,7 @@ public enum FeatureProbe {
             if correct[i] { right[g, default: 0] += 1 }
         }
         let groups = total.keys.sorted().map { g in
-            ProbeGroup(name: "\(classes[g.label]), \(g.value == 1 ? attribute : "no \(attribute)")", label: g.label, value: g.value,
+            ProbeGroup(name: "\(classes[g.label]), \(GroupAssignment.valueName(g.value, attributes: [attribute]))", label: g.label, value: g.value,
                        n: total[g]!, accuracy: Double(right[g] ?? 0) / Double(total[g]!))
         }
         let worst = groups.min { $0.accuracy < $1.accuracy }
@@ -114,7 +109,7 @@ public enum FeatureProbe {
     /// benchmark groups). `versus` names the word test's complement.
     public static func run(bundle b: FeatureBundle, attribute: String? = nil, versus: String? = nil) throws -> FeatureProbeReport {
         guard let a = attribute ?? b.groupAttributes.first else {
-            throw InputError(file: "--attribute", "\(b.directory) names no benchmark groups (manifest 'groups') and has no ground-truth column: pass --attribute")
+            throw SettingError("attributes", "\(b.directory) names no benchmark groups (manifest 'groups') and has no ground-truth column: name the attribute to probe")
         }
         let (values, truth) = try attributeValues(b, a)
         let pooled = try b.pooledFeatures()
@@ -165,8 +160,8 @@ public enum FeatureProbe {
                 lines.append(line(key: "words", description: "zero-shot \"\(w.prompt)\" vs \"\(w.versusPrompt ?? "")\" with the pre-trained projections",
                                   fittedOn: 0, classes: classes, attribute: a, labels: testLabels, values: testValues, correct: correct))
             }
-        } catch let error as InputError where versus == nil {
-            wordsUnavailable = error.description
+        } catch where versus == nil && (error is InputError || error is SettingError) {
+            wordsUnavailable = "\(error)"
         }
         return FeatureProbeReport(bundle: b.directory, attribute: a, groupsFrom: truth ? "ground truth" : "detections",
                                   features: pooled.cols, l2: l2, lines: lines, words: words, wordsUnavailable: wordsUnavailable)
@@ -200,7 +195,7 @@ public enum FeatureProbe {
         var reason: String
         if let versus {
             versusPrompt = "a photo of \(versus)."
-            reason = "given by --versus"
+            reason = "given"
         } else if let c = try complement(of: a, values: values, bundle: b) {
             versusPrompt = "a photo of \(c.name)."
             reason = String(format: "'%@' is present where '%@' is absent in %.1f %% of the train split", c.name, a, 100 * c.agreement)

@@ -70,15 +70,7 @@ public struct LogisticRegression: Sendable {
         return z
     }
 
-    public func predict(_ x: Matrix) -> [Int] { Self.argmaxRows(logits(x)) }
-
-    static func argmaxRows(_ z: Matrix) -> [Int] {
-        (0..<z.rows).map { r in
-            var best = 0
-            for c in 1..<max(z.cols, 1) where z[r, c] > z[r, best] { best = c }
-            return best
-        }
-    }
+    public func predict(_ x: Matrix) -> [Int] { logits(x).argmaxRows() }
 
     /// Fits the model to the rows of `x` with labels in `0..<classCount`.
     public static func fit(_ x: Matrix, labels: [Int], classCount: Int, sampleWeights: [Float]? = nil,

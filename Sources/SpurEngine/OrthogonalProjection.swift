@@ -17,7 +17,7 @@ public enum OrthogonalProjection {
         let gram = Matrix.product(directions, directions, transposeB: true)           // AᵀA, [J, J]
         let rhs = Matrix.product(directions, vectors, transposeB: true)               // Aᵀc, [J, C]
         guard let coefficients = Matrix.solvePositiveDefinite(gram, rhs) else {
-            throw InputError(file: "--attribute", "the attribute phrases' text embeddings are linearly dependent: give phrases that differ (spurscope mark --phrase-present/--phrase-absent)")
+            throw SettingError("attributes", "the attribute phrases' text embeddings are linearly dependent: give phrases that differ (the present and absent phrases of the verdicts)")
         }
         var out = vectors
         Matrix.gemm(coefficients, transposeA: true, directions, alpha: -1, beta: 1, into: &out)   // c − A·coef
@@ -29,11 +29,11 @@ public enum OrthogonalProjection {
     /// "with A" / "without A"), each once, in a fixed order.
     public static func phrases(attributes: [String], classes: [String], decisions: [Decision]) -> [String] {
         var byPair: [String: (String, String)] = [:]
-        for d in decisions { byPair["\(d.className)\u{1}\(d.attribute)"] = (d.phrasePresent, d.phraseAbsent) }
+        for d in decisions { byPair[d.key] = (d.phrasePresent, d.phraseAbsent) }
         var out: [String] = []
         for a in attributes {
             for c in classes {
-                let (present, absent) = byPair["\(c)\u{1}\(a)"] ?? Decision.defaultPhrases(a)
+                let (present, absent) = byPair[Decision.key(className: c, attribute: a)] ?? Decision.defaultPhrases(a)
                 for p in [present, absent] where !out.contains(p) { out.append(p) }
             }
         }

@@ -103,10 +103,10 @@ public final class Trainer {
     /// An existing run, to be continued from its last checkpoint.
     public static func resume(bundle: FeatureBundle, run id: Int64, workspace: Workspace) throws -> Trainer {
         guard let record = try workspace.run(id) else {
-            throw InputError(file: "--resume", "run \(id) is not in the workspace \(workspace.path)")
+            throw SettingError("resume", "run \(id) is not in the workspace \(workspace.path)")
         }
         guard record.status != .finished else {
-            throw InputError(file: "--resume", "run \(id) has already finished")
+            throw SettingError("resume", "run \(id) has already finished")
         }
         let config = try JSONDecoder().decode(TrainingConfig.self, from: Data(record.config.utf8))
         let data = try TrainingData.prepare(bundle: bundle, config: config, decisions: try workspace.currentDecisions())
@@ -433,10 +433,10 @@ struct Checkpoint {
 public enum RunCheckpoints {
     public static func bestHeads(run id: Int64, workspace: Workspace, like pretrained: ProjectionHeads) throws -> ProjectionHeads {
         guard let record = try workspace.run(id) else {
-            throw InputError(file: "--run", "run \(id) is not in the workspace \(workspace.path)")
+            throw SettingError("run", "run \(id) is not in the workspace \(workspace.path)")
         }
         guard let path = record.bestCheckpoint else {
-            throw InputError(file: "--run", "run \(id) has no checkpoint yet (status \(record.status.rawValue))")
+            throw SettingError("run", "run \(id) has no checkpoint yet (status \(record.status.rawValue))")
         }
         return try Checkpoint.read(path, like: pretrained).heads
     }
@@ -446,10 +446,10 @@ public enum RunCheckpoints {
     public static func bestClassifier(run id: Int64, workspace: Workspace, like pretrained: ProjectionHeads,
                                       classTemplates: Matrix, templateCount: Int) throws -> HeadClassifier {
         guard let record = try workspace.run(id) else {
-            throw InputError(file: "--run", "run \(id) is not in the workspace \(workspace.path)")
+            throw SettingError("run", "run \(id) is not in the workspace \(workspace.path)")
         }
         guard let path = record.bestCheckpoint else {
-            throw InputError(file: "--run", "run \(id) has no checkpoint yet (status \(record.status.rawValue))")
+            throw SettingError("run", "run \(id) has no checkpoint yet (status \(record.status.rawValue))")
         }
         let checkpoint = try Checkpoint.read(path, like: pretrained)
         return checkpoint.classifier
@@ -458,7 +458,7 @@ public enum RunCheckpoints {
 
     public static func config(run id: Int64, workspace: Workspace) throws -> TrainingConfig {
         guard let record = try workspace.run(id) else {
-            throw InputError(file: "--run", "run \(id) is not in the workspace \(workspace.path)")
+            throw SettingError("run", "run \(id) is not in the workspace \(workspace.path)")
         }
         return try JSONDecoder().decode(TrainingConfig.self, from: Data(record.config.utf8))
     }

@@ -133,29 +133,29 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
     /// Bounds that make a run meaningful, checked before anything starts.
     public func check() throws {
-        func require(_ ok: Bool, _ flag: String, _ message: String) throws {
-            if !ok { throw InputError(file: flag, message) }
+        func require(_ ok: Bool, _ setting: String, _ message: String) throws {
+            if !ok { throw SettingError(setting, message) }
         }
-        try require(epochs >= 1 && epochs <= 100_000, "--epochs", "is \(epochs), expected 1...100000")
-        try require(batchSize >= 2 && batchSize <= 65_536, "--batch-size", "is \(batchSize), expected 2...65536")
-        try require(learningRate > 0 && learningRate.isFinite, "--lr", "is \(learningRate), expected a positive number")
-        try require(weightDecay >= 0, "--wd", "is \(weightDecay), expected 0 or more")
-        try require(momentum >= 0 && momentum < 1, "--momentum", "is \(momentum), expected 0 ≤ momentum < 1")
-        try require(threshold >= 0 && threshold <= 1, "--threshold", "is \(threshold), expected 0...1")
-        try require(patience >= 0, "--patience", "is negative")
-        try require(templatesPerStep >= 0, "--templates-per-step", "is negative")
-        try require(sfrDropout >= 0 && sfrDropout < 1, "--sfr-dropout", "is \(sfrDropout), expected 0 ≤ p < 1")
-        try require(sfrGamma.isFinite, "--sfr-gamma", "is \(sfrGamma), expected a finite number")
-        try require(sfrReferenceEpochs >= 1 && sfrReferenceEpochs <= 1000, "--sfr-reference-epochs", "is \(sfrReferenceEpochs), expected 1...1000")
-        try require(starLambda >= 0 && starLambda.isFinite, "--star-lambda", "is \(starLambda), expected 0 or more")
-        try require(starContexts.map { !$0.isEmpty && $0.allSatisfy { !$0.isEmpty } } ?? true, "--star-contexts", "has no context, or an empty one")
-        try require(lambdas["star"] == nil, "--lambda", "star's weight is set with --star-lambda (and scheduled with --star-decay)")
+        try require(epochs >= 1 && epochs <= 100_000, "epochs", "is \(epochs), expected 1...100000")
+        try require(batchSize >= 2 && batchSize <= 65_536, "batchSize", "is \(batchSize), expected 2...65536")
+        try require(learningRate > 0 && learningRate.isFinite, "learningRate", "is \(learningRate), expected a positive number")
+        try require(weightDecay >= 0, "weightDecay", "is \(weightDecay), expected 0 or more")
+        try require(momentum >= 0 && momentum < 1, "momentum", "is \(momentum), expected 0 ≤ momentum < 1")
+        try require(threshold >= 0 && threshold <= 1, "threshold", "is \(threshold), expected 0...1")
+        try require(patience >= 0, "patience", "is negative")
+        try require(templatesPerStep >= 0, "templatesPerStep", "is negative")
+        try require(sfrDropout >= 0 && sfrDropout < 1, "sfrDropout", "is \(sfrDropout), expected 0 ≤ p < 1")
+        try require(sfrGamma.isFinite, "sfrGamma", "is \(sfrGamma), expected a finite number")
+        try require(sfrReferenceEpochs >= 1 && sfrReferenceEpochs <= 1000, "sfrReferenceEpochs", "is \(sfrReferenceEpochs), expected 1...1000")
+        try require(starLambda >= 0 && starLambda.isFinite, "starLambda", "is \(starLambda), expected 0 or more")
+        try require(starContexts.map { !$0.isEmpty && $0.allSatisfy { !$0.isEmpty } } ?? true, "starContexts", "has no context, or an empty one")
+        try require(lambdas["star"] == nil, "lambdas", "star's weight is the StarFT λ (starLambda), scheduled by starDecay")
         if let t = initialTemperature {
-            try require(t.isFinite && t >= 1 / ProjectionHeads.maxScale, "--temperature", "is \(t), expected at least \(1 / ProjectionHeads.maxScale) (the scale 1/τ is clamped at \(Int(ProjectionHeads.maxScale)))")
+            try require(t.isFinite && t >= 1 / ProjectionHeads.maxScale, "initialTemperature", "is \(t), expected at least \(1 / ProjectionHeads.maxScale) (the scale 1/τ is clamped at \(Int(ProjectionHeads.maxScale)))")
         }
-        try require(lossForm == .paper || method.hasLossForm, "--loss-form",
+        try require(lossForm == .paper || method.hasLossForm, "lossForm",
                     "official applies to ours-ls and ours-vs, not \(method.rawValue)")
-        try require(attributes.count <= 4, "--attribute", "\(attributes.count) attributes make \(1 << attributes.count) groups per class; at most 4 are supported")
-        try require(Set(attributes).count == attributes.count, "--attribute", "names an attribute twice")
+        try require(attributes.count <= 4, "attributes", "\(attributes.count) attributes make \(1 << attributes.count) groups per class; at most 4 are supported")
+        try require(Set(attributes).count == attributes.count, "attributes", "names an attribute twice")
     }
 }

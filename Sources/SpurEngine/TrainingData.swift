@@ -50,73 +50,54 @@ public struct TrainingData: Sendable {
 
     /// Human-readable name of a combined value: "water" / "no water", or
     /// "water, no boat" with several attributes.
-    public func valueName(_ v: Int) -> String {
-        if evaluationAttributes.isEmpty { return "all" }
-        return evaluationAttributes.enumerated().map { j, a in (v >> j) & 1 == 1 ? a : "no \(a)" }.joined(separator: ", ")
+    public func valueName(_ v: Int) -> String { GroupAssignment.valueName(v, attributes: evaluationAttributes) }
+
+    /// The presence source of a run's training groups.
+    public static func trainingSource(_ config: TrainingConfig) -> PresenceSource {
+        config.groundTruth ? .groundTruth : .detections(threshold: config.threshold)
     }
 
     public static func prepare(bundle b: FeatureBundle, config: TrainingConfig, decisions: [Decision]) throws -> TrainingData {
         let m = b.manifest
         for a in config.attributes where !m.attributes.contains(a) {
-            throw InputError(file: "--attribute", "'\(a)' is not in the attribute vocabulary of \(b.directory) (\(m.attributes.joined(separator: ", ")))")
+            throw SettingError("attributes", "'\(a)' is not in the attribute vocabulary of \(b.path(FeatureBundle.manifestFile)) (\(m.attributes.joined(separator: ", ")))")
         }
         if config.method.needsAttribute && config.attributes.isEmpty {
-            throw InputError(file: "--attribute", "method \(config.method.rawValue) needs a spurious attribute: mark one spurious (spurscope mark) or pass --attribute")
+            throw SettingError("attributes", "method \(config.method.rawValue) needs a spurious attribute: mark one spurious or name one for the run")
         }
         for a in config.absentWords.keys.sorted() where !config.attributes.contains(a) {
-            throw InputError(file: "--absent-word", "'\(a)' is not a spurious attribute of this run (\(config.attributes.joined(separator: ", ")))")
+            throw SettingError("absentWords", "'\(a)' is not a spurious attribute of this run (\(config.attributes.joined(separator: ", ")))")
         }
         let official = config.lossForm == .official && config.method.hasLossForm
         if official, let a = config.attributes.first(where: { config.absentWords[$0] == nil }) {
-            throw InputError(file: "--absent-word", "the official loss form needs a word for images without '\(a)', as the authors use \"land\" for \"water\": pass --absent-word \(a)=WORD")
+            throw SettingError("absentWords", "the official loss form needs a word for images without '\(a)', as the authors use \"land\" for \"water\": give a word for '\(a)' (\(a)=WORD)")
+        }
+        if config.groundTruth && config.attributes.isEmpty {
+            throw SettingError("groundTruth", "ground-truth groups need a spurious attribute")
         }
         let j = config.attributes.count
         let evaluationAttributes = config.attributes.isEmpty ? b.groupAttributes : config.attributes
-        let vocab = Dictionary(uniqueKeysWithValues: m.attributes.enumerated().map { ($1, $0) })
-        // Detection-based presence of every attribute involved: best score ≥ threshold.
-        let involved = Array(Set(config.attributes + evaluationAttributes)).sorted()
-        let slot = Dictionary(uniqueKeysWithValues: involved.enumerated().map { ($1, $0) })
-        var detected = [[Bool]](repeating: [Bool](repeating: false, count: involved.count), count: b.examples.count)
-        let wanted = Dictionary(uniqueKeysWithValues: involved.compactMap { a in vocab[a].map { ($0, slot[a]!) } })
-        for d in b.detections where d.score >= config.threshold {
-            if let k = wanted[d.attribute] { detected[d.example][k] = true }
-        }
-        let trainingTruth = j > 0 && config.attributes.allSatisfy { b.groundTruthAttributes.contains($0) }
-        if config.groundTruth && !trainingTruth {
-            throw InputError(file: "--ground-truth", "the bundle has no ground-truth column for \(config.attributes.filter { !b.groundTruthAttributes.contains($0) }.map { "attr:\($0)" }.joined(separator: ", "))")
-        }
-        let evaluationTruth = !evaluationAttributes.isEmpty && evaluationAttributes.allSatisfy { b.groundTruthAttributes.contains($0) }
-        /// Bits of the attributes' values for one example; −1 when a ground-truth value is blank.
-        func value(_ e: Int, _ attributes: [String], truth: Bool) -> Int {
-            var v = 0
-            for (k, a) in attributes.enumerated() {
-                let x: Int
-                if truth {
-                    guard let t = b.examples[e].attributes[a] else { return -1 }
-                    x = t
-                } else {
-                    x = detected[e][slot[a]!] ? 1 : 0
-                }
-                v |= x << k
-            }
-            return v
-        }
+        // The one grouping rule (GroupAssignment): training groups from the
+        // run's source, evaluation groups from the best one the bundle has.
+        let training = try GroupAssignment(bundle: b, attributes: config.attributes, source: trainingSource(config))
+        let evaluation = try GroupAssignment(bundle: b, attributes: evaluationAttributes,
+                                             source: .best(for: evaluationAttributes, in: b, threshold: config.threshold))
+        let evaluationTruth = evaluation.source.isGroundTruth
         let pooled = try b.pooledFeatures()
         func split(_ s: Split) throws -> SplitData {
             let rows = b.indices(in: s)
             return SplitData(rows: rows, images: pooled.gatherRows(rows), labels: rows.map { b.examples[$0].label },
-                             values: rows.map { value($0, config.attributes, truth: config.groundTruth) },
-                             evaluationValues: rows.map { value($0, evaluationAttributes, truth: evaluationTruth) })
+                             values: rows.map { training.values[$0] }, evaluationValues: rows.map { evaluation.values[$0] })
         }
         let train = try split(.train), val = try split(.val), test = try split(.test)
-        guard !train.rows.isEmpty else { throw InputError(file: b.directory, field: "split", "the train split is empty") }
-        guard !val.rows.isEmpty else { throw InputError(file: b.directory, field: "split", "the val split is empty: model selection needs it") }
+        guard !train.rows.isEmpty else { throw InputError(file: b.path(FeatureBundle.examplesFile), field: "split", "the train split is empty") }
+        guard !val.rows.isEmpty else { throw InputError(file: b.path(FeatureBundle.examplesFile), field: "split", "the val split is empty: model selection needs it") }
 
         // Phrases per (class, attribute) from the verdicts, defaults otherwise.
         var phrases: [String: (present: String, absent: String)] = [:]
-        for d in decisions { phrases["\(d.className)\u{1}\(d.attribute)"] = (d.phrasePresent, d.phraseAbsent) }
+        for d in decisions { phrases[d.key] = (d.phrasePresent, d.phraseAbsent) }
         func phrase(_ c: String, _ a: String) -> (present: String, absent: String) {
-            phrases["\(c)\u{1}\(a)"] ?? Decision.defaultPhrases(a)
+            phrases[Decision.key(className: c, attribute: a)] ?? Decision.defaultPhrases(a)
         }
         var groupTexts: [String] = []
         for c in m.classes {

@@ -40,14 +40,7 @@ public struct HeadClassifier: Sendable {
         return z
     }
 
-    public func predict(_ images: Matrix) -> [Int] {
-        let l = logits(images)
-        return (0..<l.rows).map { r in
-            var best = 0
-            for c in 1..<l.cols where l[r, c] > l[r, best] { best = c }
-            return best
-        }
-    }
+    public func predict(_ images: Matrix) -> [Int] { logits(images).argmaxRows() }
 }
 
 /// Accuracy per group `g = (class, attribute value)` and the summaries of

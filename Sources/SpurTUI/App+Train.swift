@@ -30,9 +30,7 @@ extension App {
     }
 
     public func trainingAttributes() -> [String] {
-        if let a = train.attribute { return [a] }
-        let spurious = Decision.spuriousAttributes(Array(decisions.values))
-        return spurious.isEmpty ? model.bundle.groupAttributes : spurious
+        GroupAssignment.runAttributes(given: train.attribute.map { [$0] } ?? [], decisions: Array(decisions.values), bundle: model.bundle)
     }
 
     public func trainingConfig() -> TrainingConfig {

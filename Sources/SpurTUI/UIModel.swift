@@ -34,15 +34,23 @@ public final class UIModel: @unchecked Sendable {
 
     public var classes: [String] { bundle.manifest.classes }
 
-    /// Examples of a class in the audited split with and without an attribute.
+    /// Examples of a class in the audited split with and without an
+    /// attribute, by the presence the audit ranked them with.
     public func examples(class c: Int, attribute a: Int, limit: Int = 12) -> (with: [Int], without: [Int]) {
         var with: [Int] = [], without: [Int] = []
-        let present = Set(bundle.detections.filter { $0.attribute == a && $0.score >= 0.5 }.map(\.example))
-        for r in valRows where bundle.examples[r].label == c {
-            if present.contains(r) { if with.count < limit { with.append(r) } }
+        for (i, r) in audit.rows.enumerated() where bundle.examples[r].label == c {
+            if audit.presence.contains(example: i, attribute: a) { if with.count < limit { with.append(r) } }
             else if without.count < limit { without.append(r) }
         }
         return (with, without)
+    }
+
+    /// The test examples in group `g` of the bundle's benchmark groups, by
+    /// the evaluation's presence rule (the same as the Groups screen's metrics).
+    public func members(of g: GroupAccuracy.Group) throws -> [Int] {
+        let attributes = bundle.groupAttributes
+        return try GroupAssignment(bundle: bundle, attributes: attributes, source: .best(for: attributes, in: bundle))
+            .members(of: g, among: bundle.indices(in: .test))
     }
 
     /// The image of an example and one class's Grad-CAM map at its resolution,
@@ -55,9 +63,7 @@ public final class UIModel: @unchecked Sendable {
         let heat = bundle.hasSpatialMaps ? try cam.map(example: e, class: mapClass, width: image.width, height: image.height)
                                          : Heatmap(width: image.width, height: image.height)
         let logits = classifier.logits(try bundle.pooledFeatures(rows: [e]))
-        var predicted = 0
-        for c in 1..<logits.cols where logits[0, c] > logits[0, predicted] { predicted = c }
-        return Preview(example: e, mapClass: mapClass, image: image, heat: heat, predicted: predicted)
+        return Preview(example: e, mapClass: mapClass, image: image, heat: heat, predicted: logits.argmaxRows()[0])
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import SpurAudit
 import SpurCore
+import SpurEngine
 
 /// The discrepancy ranking at ImageNet scale — 1.28 M examples, 1,000
 /// classes, 3,000 attributes, ~10 detections per image — against a naive

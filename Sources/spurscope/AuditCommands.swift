@@ -85,9 +85,9 @@ struct DetectCommand: ParsableCommand {
                           minimumSupport: minSupport)
         let result = try audit.run(b, heads: heads, classifier: classifier)
         var verdicts: [String: Decision] = [:]
-        for d in try workspace?.currentDecisions() ?? [] { verdicts["\(d.className)\u{1}\(d.attribute)"] = d }
+        for d in try workspace?.currentDecisions() ?? [] { verdicts[d.key] = d }
         func verdict(_ r: DiscrepancyRow) -> String {
-            verdicts["\(result.classes[r.classIndex])\u{1}\(result.attributes[r.attribute])"]?.verdict.rawValue ?? "undecided"
+            verdicts[Decision.key(className: result.classes[r.classIndex], attribute: result.attributes[r.attribute])]?.verdict.rawValue ?? "undecided"
         }
         let classes = classFilter.map { [$0] } ?? Array(result.classes.indices)
         let perClass = classes.map { c -> (Int, [DiscrepancyRow]) in

@@ -25,6 +25,9 @@ struct Spurscope {
         } catch let error as InputError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             exit(2)
+        } catch let error as SettingError {
+            FileHandle.standardError.write(Data("error: \(SettingFlags.inputError(error))\n".utf8))
+            exit(2)
         } catch {
             let code = RootCommand.exitCode(for: error)
             if code == .validationFailure {

@@ -38,10 +38,20 @@ struct TrainingOptions: ParsableArguments {
     /// The run's configuration. With `dropInapplicable`, options that do not
     /// apply to `method` (the loss form and the defaults it brings) are left
     /// out instead of rejected, so `compare` can pass one set to every method.
-    func config(method: Method, bundle: String, workspace: Workspace, dropInapplicable: Bool = false) throws -> TrainingConfig {
+    func config(method: Method, bundle: String, workspace: Workspace, dropInapplicable: Bool = false,
+                opened: FeatureBundle? = nil) throws -> TrainingConfig {
         var c = TrainingConfig(method: method)
         c.attributes = attribute
-        if c.attributes.isEmpty && method.usesAttribute { c.attributes = try workspace.spuriousAttributes() }
+        var fallback = false
+        if c.attributes.isEmpty && method != .zeroshot {
+            // The engine's rule, as in compare and the UI: marked spurious,
+            // else the benchmark groups (for methods that use no attribute
+            // they only name the evaluation groups).
+            let decisions = try workspace.currentDecisions()
+            let b = try opened ?? FeatureBundle.open(bundle)
+            c.attributes = GroupAssignment.runAttributes(given: [], decisions: decisions, bundle: b)
+            fallback = method.usesAttribute && Decision.spuriousAttributes(decisions).isEmpty && !c.attributes.isEmpty
+        }
         c.groundTruth = groundTruth
         c.epochs = epochs; c.learningRate = lr; c.weightDecay = wd; c.momentum = momentum
         c.batchSize = batchSize; c.seed = seed; c.patience = patience; c.threshold = threshold
@@ -96,12 +106,18 @@ struct TrainingOptions: ParsableArguments {
             guard parts.count == 2, LossTerm(rawValue: parts[0]) != nil, let v = Float(parts[1]) else {
                 throw InputError(file: "--lambda", "'\(item)' is not TERM=VALUE with TERM one of clip, vc, lc, vs, ls, ce, star")
             }
+            guard parts[0] != LossTerm.star.rawValue else {
+                throw InputError(file: "--lambda", "star's weight is set with --star-lambda (and scheduled with --star-decay)")
+            }
             guard v >= 0 && v.isFinite else {
                 throw InputError(file: "--lambda", "'\(item)': the weight of \(parts[0]) is \(v), expected a finite number ≥ 0")
             }
             c.lambdas[parts[0]] = v
         }
         try c.check()
+        if fallback {
+            FileHandle.standardError.write(Data("note: no attribute is marked spurious; \(method.rawValue) uses the bundle's benchmark groups (\(c.attributes.joined(separator: ", "))). Mark one or pass --attribute to choose.\n".utf8))
+        }
         return c
     }
 }
@@ -136,7 +152,7 @@ struct TrainCommand: ParsableCommand {
         let b = try FeatureBundle.open(bundle)
         let ws = try workspaceOption.open(bundle: bundle)
         let trainer = try resume.map { try Trainer.resume(bundle: b, run: $0, workspace: ws) }
-            ?? Trainer.create(bundle: b, config: options.config(method: try parseMethod(method), bundle: bundle, workspace: ws), workspace: ws)
+            ?? Trainer.create(bundle: b, config: options.config(method: try parseMethod(method), bundle: bundle, workspace: ws, opened: b), workspace: ws)
         let cancel = CancellationFlag()
         let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         signal(SIGINT, SIG_IGN)
@@ -151,7 +167,7 @@ struct TrainCommand: ParsableCommand {
             if error is TrainingDiverged {
                 FileHandle.standardError.write(Data("  try a smaller --lr than \(trainer.config.learningRate)\n".utf8))
             }
-            throw ExitCode(error is InputError ? 2 : 1)
+            throw ExitCode(error is InputError || error is SettingError ? 2 : 1)
         }
         progress.summary(outcome)
     }
@@ -248,6 +264,21 @@ final class TrainingProgress {
 }
 
 struct EvalCommand: ParsableCommand {
+    /// What to say about evaluating a run that did not finish: its best
+    /// checkpoint so far is what gets evaluated. nil for a finished run.
+    static func unfinishedNote(_ r: RunRecord) -> String? {
+        switch r.status {
+        case .finished: return nil
+        case .running:
+            if let pid = r.pid, pid != Int(getpid()), kill(pid_t(pid), 0) == 0 || errno == EPERM {
+                return "run \(r.id) is still training (process \(pid)); this is its best checkpoint so far (epoch \(r.bestEpoch.map(String.init) ?? "–"))"
+            }
+            return "run \(r.id) never finished (interrupted?); this is its best checkpoint (epoch \(r.bestEpoch.map(String.init) ?? "–")); spurscope train --resume \(r.id) continues it"
+        case .cancelled: return "run \(r.id) was cancelled; this is its best checkpoint (epoch \(r.bestEpoch.map(String.init) ?? "–"))"
+        case .failed: return "run \(r.id) failed (\(r.message)); this is its best checkpoint (epoch \(r.bestEpoch.map(String.init) ?? "–"))"
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Group accuracies, worst group, average and adjusted average, and AIoU of a run or the pre-trained model.",
@@ -272,15 +303,20 @@ struct EvalCommand: ParsableCommand {
         let b = try FeatureBundle.open(bundle)
         let ws = try workspaceOption.openIfPresent(bundle: bundle)
         var config = TrainingConfig(method: .zeroshot)
+        var note: String?
         if let run = runID {
             guard let ws else { throw InputError(file: "--run", "there is no workspace at \(Workspace.location(bundle: bundle, directory: workspaceOption.workspace))") }
             config = try RunCheckpoints.config(run: run, workspace: ws)
+            note = try ws.run(run).flatMap { Self.unfinishedNote($0) }
         }
         let method = config.method
-        if !attribute.isEmpty { config.attributes = attribute }
-        if config.attributes.isEmpty { config.attributes = b.groupAttributes }
+        let decisions = try ws?.currentDecisions() ?? []
+        // Groups: --attribute, else the run's, else the engine's default (marked spurious, else the benchmark groups).
+        config.attributes = GroupAssignment.runAttributes(given: attribute.isEmpty ? config.attributes : attribute,
+                                                          decisions: decisions, bundle: b)
         config.method = .zeroshot   // evaluation needs no attribute requirement of the method
-        let data = try TrainingData.prepare(bundle: b, config: config, decisions: try ws?.currentDecisions() ?? [])
+        let data = try TrainingData.prepare(bundle: b, config: config, decisions: decisions)
+        if let note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         let splitData = s == .train ? data.train : s == .val ? data.val : data.test
         let classifier = try runID.map {
             try RunCheckpoints.bestClassifier(run: $0, workspace: ws!, like: data.pretrained, classTemplates: data.classTemplates,
@@ -291,7 +327,7 @@ struct EvalCommand: ParsableCommand {
         if json {
             let object: [String: Any] = [
                 "model": runID.map { "run \($0)" } ?? "zeroshot", "method": method.rawValue,
-                "uses_val_group_labels": method.usesValidationGroupLabels, "split": split, "attributes": config.attributes, "groups_from": source,
+                "uses_val_group_labels": method.usesValidationGroupLabels, "note": note ?? NSNull(), "split": split, "attributes": config.attributes, "groups_from": source,
                 "average": m.average, "adjusted_average": m.adjustedAverage, "worst_group": m.worstGroup,
                 "worst_group_name": m.worstGroupName, "aiou_average": m.aiouAverage ?? NSNull(),
                 "aiou_worst_group": m.aiouWorstGroup ?? NSNull(),

@@ -21,8 +21,11 @@ enum UIBenchmark {
             return DiscrepancyRow(classIndex: 0, attribute: a, with: Proportion(successes: Int(rng.next() % UInt64(w)), total: w),
                                   without: Proportion(successes: Int(rng.next() % UInt64(wo)), total: wo), confusedClass: 1)
         }
+        let auditedRows = try FeatureBundle.open(bundle).indices(in: .val)
         let audit = Audit.Result(table: DiscrepancyTable(rows: rows, classCount: 2, classTotals: [Proportion(successes: 1, total: 2), Proportion(successes: 1, total: 2)]),
-                                 classes: ["landbird", "waterbird"], attributes: (0..<n).map { "attribute-\($0)" }, examples: 400)
+                                 classes: ["landbird", "waterbird"], attributes: (0..<n).map { "attribute-\($0)" },
+                                 rows: auditedRows, presence: AttributePresence(exampleCount: auditedRows.count, attributeCount: n,
+                                                                                offsets: [Int](repeating: 0, count: auditedRows.count + 1), attributes: []))
         let model = try UIModel(bundle: bundle, workspace: ws, audit: audit)
         let app = App(model: model, theme: .dark, ascii: false)
         func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }

@@ -5,6 +5,8 @@ struct CLIResult {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// Ended by a signal (a Swift trap, an abort, a bad access) rather than by exit.
+    var signalled = false
 }
 
 enum CLIRunner {
@@ -42,7 +44,7 @@ enum CLIRunner {
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                         stderr: String(decoding: e, as: UTF8.self))
+                         stderr: String(decoding: e, as: UTF8.self), signalled: p.terminationReason == .uncaughtSignal)
     }
 
     final class Marker {}

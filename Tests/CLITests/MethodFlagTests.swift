@@ -54,12 +54,14 @@ struct MethodFlagTests {
         let bundle = try SampleData.bundle(), ws = temporaryWorkspace("knobs")
         let contexts = FileManager.default.temporaryDirectory.appendingPathComponent("contexts-\(getpid()).txt").path
         try "near a lake\non a rooftop\n".write(toFile: contexts, atomically: true, encoding: .utf8)
-        // StarFT without any marked attribute, with its own contexts.
+        // StarFT without any marked attribute, with its own contexts: the
+        // benchmark groups (water) join the pool, as in compare and the UI.
         let star = try CLIRunner.run(["train", bundle, "--method", "starft", "--star-lambda", "2", "--star-decay", "none",
                                       "--star-contexts", contexts, "--epochs", "1", "--workspace", ws])
         #expect(star.status == 0, "\(star.stderr)")
         let c = try Self.storedConfig(ws)
-        #expect(c.starLambda == 2 && c.starDecay == .none && c.starContexts == ["near a lake", "on a rooftop"] && c.attributes.isEmpty)
+        #expect(c.starLambda == 2 && c.starDecay == .none && c.starContexts == ["near a lake", "on a rooftop"] && c.attributes == ["water"])
+        #expect(star.stderr.contains("note: no attribute is marked spurious; starft uses the bundle's benchmark groups (water)"))
 
         let sfr = try CLIRunner.run(["train", bundle, "--method", "sfr", "--sfr-weight", "exp", "--sfr-gamma", "3",
                                      "--sfr-dropout", "0.2", "--sfr-reference-epochs", "2", "--epochs", "1", "--workspace", ws, "--json"])

@@ -56,8 +56,11 @@ struct TrainCommandTests {
         let bundle = try SampleData.bundle(), ws = temporaryWorkspace("bad")
         let m = try CLIRunner.run(["train", bundle, "--method", "magic", "--workspace", ws])
         #expect(m.status == 2 && m.stderr.contains("'magic' is not a method"))
-        let a = try CLIRunner.run(["train", bundle, "--method", "ours-ls", "--workspace", ws])
-        #expect(a.status == 2 && a.stderr.contains("method ours-ls needs a spurious attribute"))
+        // No attribute marked or given: the engine's default, the bundle's benchmark groups, with a note.
+        let a = try CLIRunner.run(["train", bundle, "--method", "ours-ls", "--epochs", "1", "--workspace", ws, "--json"])
+        #expect(a.status == 0 && a.stderr.contains("no attribute is marked spurious; ours-ls uses the bundle's benchmark groups (water)"), "\(a.stderr)")
+        let wrong = try CLIRunner.run(["train", bundle, "--method", "ours-ls", "--attribute", "unicorn", "--workspace", ws])
+        #expect(wrong.status == 2 && wrong.stderr.contains("--attribute: 'unicorn' is not in the attribute vocabulary"), "\(wrong.stderr)")
         let e = try CLIRunner.run(["train", bundle, "--method", "erm", "--epochs", "0", "--workspace", ws])
         #expect(e.status == 2 && e.stderr.contains("--epochs: is 0"))
     }
@@ -88,6 +91,9 @@ struct TrainCommandTests {
         p.waitUntilExit()
         let record = try #require(try Workspace(path: killed + "/workspace.sqlite").run(1))
         #expect(record.status == .running, "the run was killed before it finished")
+        // Its best checkpoint so far can be evaluated, with a note that it never finished.
+        let early = try CLIRunner.run(["eval", bundle, "--run", "1", "--workspace", killed, "--no-aiou"])
+        #expect(early.status == 0 && early.stderr.contains("note: run 1 never finished (interrupted?)"), "\(early.stderr)")
 
         let resumed = try CLIRunner.run(["train", bundle, "--workspace", killed, "--resume", "1", "--json"])
         #expect(resumed.status == 0, "\(resumed.stderr)")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SpurCore
+import SpurEngine
 @testable import SpurAudit
 
 struct WilsonIntervalTests {

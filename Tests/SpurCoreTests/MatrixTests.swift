@@ -138,3 +138,13 @@ struct PositiveDefiniteSolveTests {
         #expect(Matrix.solvePositiveDefinite(Matrix.product(g, g, transposeB: true), Matrix([[1], [1]])) == nil)
     }
 }
+
+/// The one argmax every classifier predicts with (issue 12).
+struct ArgmaxRowsTests {
+    @Test func firstLargestWinsAndNaNNeverDoes() {
+        let z = Matrix([[0.1, 0.7, 0.2], [0.5, 0.5, 0.1], [-3, -1, -2], [.nan, 2, 1], [.nan, .nan, .nan], [1, .nan, 3]])
+        #expect(z.argmaxRows() == [1, 0, 1, 1, 0, 2])
+        #expect(Matrix(rows: 2, cols: 0).argmaxRows() == [0, 0])
+        #expect(Matrix(rows: 0, cols: 3).argmaxRows() == [])
+    }
+}

@@ -15,7 +15,7 @@ struct OrthogonalProjectionTests {
         let one = try OrthogonalProjection.project(Matrix([[1, 0, 0]]), removing: Matrix([[1, 1, 0]]))
         for (g, w) in zip(one.storage, [Float(0.5), -0.5, 0]) { #expect(abs(g - w) < 1e-6) }
         // Dependent directions are reported, not divided by zero.
-        #expect(throws: InputError.self) { try OrthogonalProjection.project(Matrix([[1, 0, 0]]), removing: Matrix([[1, 1, 0], [2, 2, 0]])) }
+        #expect(throws: SettingError.self) { try OrthogonalProjection.project(Matrix([[1, 0, 0]]), removing: Matrix([[1, 1, 0], [2, 2, 0]])) }
     }
 
     /// Random class embeddings and attribute directions (E = 16, J = 4):
@@ -83,7 +83,7 @@ struct DeepFeatureReweightingTests {
     @Test func needsEveryClassInValidation() throws {
         var rng = SeededGenerator(seed: 1)
         let heads = ProjectionHeads(image: rng.gaussianMatrix(rows: 2, cols: 3), text: rng.gaussianMatrix(rows: 2, cols: 2), logitScale: 1)
-        #expect(throws: InputError.self) {
+        #expect(throws: SettingError.self) {
             try DeepFeatureReweighting.fit(heads: heads, images: rng.gaussianMatrix(rows: 6, cols: 3), labels: [0, 0, 0, 0, 1, 1],
                                            values: [0, 1, 0, 1, -1, -1], valueCount: 2, classCount: 2, seed: 0)
         }

@@ -85,7 +85,7 @@ struct FeatureProbeTests {
 
     @Test func unknownAttributeIsNamed() throws {
         let b = try ProbeBundle.write("bad", classSignal: 1)
-        #expect(throws: InputError.self) { try FeatureProbe.run(bundle: b, attribute: "boat") }
+        #expect(throws: SettingError.self) { try FeatureProbe.run(bundle: b, attribute: "boat") }
     }
 
     /// AUC by hand: scores (0.1, 0.4, 0.35, 0.8) with positives at 0.35 and

@@ -6,19 +6,40 @@ import Foundation
 public final class SQLiteDatabase: @unchecked Sendable {
     // @unchecked: opened with SQLITE_OPEN_FULLMUTEX, so SQLite serialises use.
     public let path: String
+    /// Opened read-only: the file or its directory cannot be written.
+    public let readOnly: Bool
     private var handle: OpaquePointer?
     /// SQLite serialises single calls, not a BEGIN … COMMIT: threads sharing
     /// the connection (the UI and its training engine) take turns here.
     private let transactionLock = NSRecursiveLock()
 
+    /// Opens read-write (creating the file), or read-only when the file or
+    /// its directory is not writable (a read-only bundle with a workspace):
+    /// reading still works, and a write says the workspace is read-only.
     public init(path: String) throws {
         self.path = path
+        let fm = FileManager.default
+        let dir = (path as NSString).deletingLastPathComponent
+        let exists = fm.fileExists(atPath: path)
+        let writable = Self.canCreateFiles(in: dir.isEmpty ? "." : dir) && (!exists || Self.canOpenForWriting(path))
+        readOnly = exists && !writable
         var db: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
+        var rc: Int32
+        if readOnly {
+            // WAL needs the -shm file; where it cannot be created and no
+            // -wal is left to replay, the file is opened immutable (nothing
+            // else can be changing it: the directory is read-only).
+            let wal = fm.fileExists(atPath: path + "-wal") && ((try? fm.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0) > 0
+            let uri = URL(fileURLWithPath: path).absoluteString + (wal ? "?mode=ro" : "?immutable=1")
+            rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, nil)
+        } else {
+            rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
+        }
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            let os = db.map { sqlite3_system_errno($0) } ?? 0
             sqlite3_close(db)
-            throw InputError(file: path, "cannot open the workspace database: \(message)")
+            throw Self.failure(path: path, what: "cannot open the workspace database", message: message, code: rc, systemErrno: os, readOnly: readOnly)
         }
         handle = db
         // Another process may hold the write lock for a moment (the UI and a
@@ -28,16 +49,52 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     deinit { sqlite3_close_v2(handle) }
 
+    /// Whether a file can be created in `dir` (tried, not `access()`: root
+    /// passes `access()` on a read-only file system).
+    static func canCreateFiles(in dir: String) -> Bool {
+        // Unique per call: two threads of one process may open workspaces at once.
+        let probe = (dir as NSString).appendingPathComponent(".write-probe-\(getpid())-\(UUID().uuidString)")
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { return errno == EEXIST }
+        close(fd)
+        unlink(probe)
+        return true
+    }
+
+    static func canOpenForWriting(_ path: String) -> Bool {
+        let fd = open(path, O_WRONLY)
+        guard fd >= 0 else { return false }
+        close(fd)
+        return true
+    }
+
     func error(_ what: String) -> InputError {
-        InputError(file: path, "\(what): \(String(cString: sqlite3_errmsg(handle)))")
+        Self.failure(path: path, what: what, message: String(cString: sqlite3_errmsg(handle)), code: sqlite3_extended_errcode(handle),
+                     systemErrno: sqlite3_system_errno(handle), readOnly: readOnly)
+    }
+
+    /// The error of a failed SQLite call in the user's terms: a full disk
+    /// and a read-only workspace say so and what to do, naming the file.
+    static func failure(path: String, what: String, message: String, code: Int32, systemErrno: Int32, readOnly: Bool) -> InputError {
+        let primary = code & 0xFF
+        if primary == SQLITE_FULL || systemErrno == ENOSPC || systemErrno == EDQUOT {
+            let dir = (path as NSString).deletingLastPathComponent
+            return InputError(file: path, "the disk is full: cannot write the workspace database (or its -wal journal) in \(dir) (\(message)); free some space, or keep the workspace on another disk with --workspace DIR")
+        }
+        if primary == SQLITE_READONLY || readOnly || systemErrno == EROFS {
+            return InputError(file: path, "the workspace is read-only (\(message)); this command writes to it: keep the workspace in a writable directory with --workspace DIR")
+        }
+        return InputError(file: path, "\(what): \(message)")
     }
 
     public func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?
-        if sqlite3_exec(handle, sql, nil, nil, &message) != SQLITE_OK {
+        let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? "unknown error"
             sqlite3_free(message)
-            throw InputError(file: path, "SQL failed: \(text)")
+            throw Self.failure(path: path, what: "SQL failed", message: text, code: sqlite3_extended_errcode(handle),
+                               systemErrno: sqlite3_system_errno(handle), readOnly: readOnly)
         }
     }
 

@@ -26,6 +26,11 @@ public struct Decision: Equatable, Sendable {
             .map(\.attribute).filter { seen.insert($0).inserted }
     }
 
+    /// The key of a (class, attribute) pair in maps of decisions: one
+    /// spelling everywhere (class names may contain spaces, not U+0001).
+    public static func key(className: String, attribute: String) -> String { "\(className)\u{1}\(attribute)" }
+    public var key: String { Self.key(className: className, attribute: attribute) }
+
     public static func defaultPhrases(_ attribute: String) -> (present: String, absent: String) {
         ("with \(attribute)", "without \(attribute)")
     }
@@ -63,12 +68,23 @@ public final class Workspace: @unchecked Sendable {
             throw InputError(file: dir, "cannot create the workspace directory (for a read-only bundle, pass --workspace DIR)")
         }
         db = try SQLiteDatabase(path: path)
+        if db.readOnly {
+            // Reading works as is; a write fails naming the read-only file.
+            let version = Int(try db.prepare("PRAGMA user_version").rows().first?.first?.int ?? 0)
+            guard version == Self.migrations.count else {
+                throw InputError(file: path, "the workspace is read-only and has schema version \(version), this spurscope needs \(Self.migrations.count): open it once where it can be written, or start a new one with --workspace DIR")
+            }
+            return
+        }
         try db.execute("PRAGMA journal_mode = WAL")
         // FULL: a commit is on disk before it is acknowledged.
         try db.execute("PRAGMA synchronous = FULL")
         try db.execute("PRAGMA foreign_keys = ON")
         try migrate()
     }
+
+    /// Opened read-only: the bundle's directory cannot be written.
+    public var isReadOnly: Bool { db.readOnly }
 
     // MARK: schema
 

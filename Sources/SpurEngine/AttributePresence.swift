@@ -1,5 +1,4 @@
 import SpurCore
-import SpurEngine
 
 /// Which attributes are present in which examples, stored sparsely
 /// (compressed rows: `attributes[offsets[e] ..< offsets[e+1]]`, sorted and
@@ -71,17 +70,28 @@ public struct AttributePresence: Equatable, Sendable {
     /// `1 − quantile` of that attribute's scores over the examples.
     public static func zeroShot(heads: ProjectionHeads, images: Matrix, attributePrompts: Matrix,
                                 quantile: Double, excluded: Set<Int> = []) -> AttributePresence {
-        let v = Matrix.product(images, heads.image, transposeB: true).normalizedRows().output
+        zeroShot(heads: heads, images: images, reference: images, attributePrompts: attributePrompts,
+                 quantile: quantile, excluded: excluded)
+    }
+
+    /// The same with each attribute's cut taken over `reference` (a fixed
+    /// population, the val split say) and applied to `images`: an image's
+    /// presence then does not depend on which other images are scored.
+    public static func zeroShot(heads: ProjectionHeads, images: Matrix, reference: Matrix, attributePrompts: Matrix,
+                                quantile: Double, excluded: Set<Int> = []) -> AttributePresence {
         let t = Matrix.product(attributePrompts, heads.text, transposeB: true).normalizedRows().output
-        let scores = Matrix.product(t, v, transposeB: true)   // [A, N]
-        let n = images.rows, a = attributePrompts.rows
+        func scores(_ x: Matrix) -> Matrix {   // [A, rows of x]
+            let v = Matrix.product(x, heads.image, transposeB: true).normalizedRows().output
+            return Matrix.product(t, v, transposeB: true)
+        }
+        let s = scores(images), r = scores(reference)
+        let n = images.rows, m = reference.rows, a = attributePrompts.rows
         var lists = [[Int32]](repeating: [], count: n)
-        for i in 0..<a where !excluded.contains(i) {
-            let row = Array(scores.row(i))
-            let sorted = row.sorted()
-            let k = min(n - 1, max(0, Int((quantile * Double(n)).rounded(.down))))
-            let cut = sorted[k]
-            for e in 0..<n where row[e] >= cut { lists[e].append(Int32(i)) }
+        for i in 0..<a where !excluded.contains(i) && m > 0 {
+            let sorted = r.row(i).sorted()
+            let cut = sorted[min(m - 1, max(0, Int((quantile * Double(m)).rounded(.down))))]
+            let row = s.row(i)
+            for (e, x) in row.enumerated() where x >= cut { lists[e].append(Int32(i)) }
         }
         var offsets = [0]
         var flat: [Int32] = []

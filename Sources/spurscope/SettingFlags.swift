@@ -1,0 +1,25 @@
+import SpurCore
+
+/// The flag that sets each engine setting, for the engine's errors
+/// (`SettingError`) to name what a command-line user can change.
+enum SettingFlags {
+    /// Settings whose flag is not the setting's name in kebab case.
+    static let exceptions: [String: String] = [
+        "attributes": "--attribute", "absentWords": "--absent-word", "learningRate": "--lr", "weightDecay": "--wd",
+        "lambdas": "--lambda", "initialTemperature": "--temperature", "attributeThresholds": "--attribute-threshold",
+        "presence": "--zero-shot",
+    ]
+
+    /// `sfrReferenceEpochs` → `--sfr-reference-epochs`.
+    static func flag(for setting: String) -> String {
+        if let f = exceptions[setting] { return f }
+        var out = "--"
+        for ch in setting {
+            if ch.isUppercase { out += "-" + ch.lowercased() } else { out.append(ch) }
+        }
+        return out
+    }
+
+    /// The error as the command line reports it.
+    static func inputError(_ e: SettingError) -> InputError { InputError(file: flag(for: e.setting), e.problem) }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+/// Replays every input the fuzzer (tools/fuzz/fuzz.py) ever saw crash: the
+/// seed bundle with the case's mutated files laid over it and its deleted
+/// files removed, then the command that crashed. Each must now end with a
+/// clean exit status — 0, or 1/2 with a message — and never by a signal.
+@Suite struct FuzzCaseTests {
+    static let directory = CLIRunner.repository.appendingPathComponent("Tests/CLITests/FuzzCases")
+
+    struct Case: Decodable {
+        var args: [String]
+        var deleted: [String]
+        var found: String
+    }
+
+    static var caseNames: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { FileManager.default.fileExists(atPath: directory.appendingPathComponent("\($0)/case.json").path) }.sorted()
+    }
+
+    /// The seed itself is sound: the cases test the mutations, not a broken seed.
+    @Test func seedIsSound() throws {
+        let dir = try Self.materialise(nil)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CLIRunner.run(["validate", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    @Test(arguments: FuzzCaseTests.caseNames)
+    func replay(_ name: String) throws {
+        let c = try JSONDecoder().decode(Case.self, from: Data(contentsOf: Self.directory.appendingPathComponent("\(name)/case.json")))
+        let dir = try Self.materialise(name, deleting: c.deleted)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CLIRunner.run(c.args.map { $0.replacingOccurrences(of: "{bundle}", with: dir) })
+        #expect(!r.signalled, "\(name) (\(c.found)) still ends by signal \(r.status)")
+        #expect([0, 1, 2].contains(r.status), "\(name): exit status \(r.status)")
+        if r.status != 0 { #expect(!r.stderr.isEmpty, "\(name): failed without a message") }
+    }
+
+    /// A fresh copy of the seed with a case's files laid over it.
+    static func materialise(_ name: String?, deleting: [String] = []) throws -> String {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("fuzzcase-\(name ?? "seed")-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        try? fm.removeItem(atPath: dir)
+        try fm.copyItem(atPath: directory.appendingPathComponent("seed").path, toPath: dir)
+        if let name {
+            let files = directory.appendingPathComponent("\(name)/files")
+            if let walk = fm.enumerator(atPath: files.path) {
+                for case let rel as String in walk {
+                    var isDir: ObjCBool = false
+                    let src = files.appendingPathComponent(rel).path
+                    guard fm.fileExists(atPath: src, isDirectory: &isDir), !isDir.boolValue else { continue }
+                    let dst = (dir as NSString).appendingPathComponent(rel)
+                    try? fm.removeItem(atPath: dst)
+                    try fm.copyItem(atPath: src, toPath: dst)
+                }
+            }
+        }
+        for rel in deleting { try fm.removeItem(atPath: (dir as NSString).appendingPathComponent(rel)) }
+        return dir
+    }
+}
