@@ -7,13 +7,26 @@
 3. for every attribute, every class, the phrases "without {attribute}" and
    "with {attribute}" (spurscope's default triage phrases), every template:
    the `L_ls` group prompts "{template filled with '{class} {phrase}'}";
-4. for the same attributes and classes, "a photo of a {class} with
-   {attribute}." and "... without {attribute}." (StarFT's spuriosity-injected
-   captions, as spurscope's training data asks for them).
+4. StarFT's spuriosity-injected captions, as spurscope's training data asks
+   for them: every class-template caption with a context appended before its
+   full stop — each of spurscope's generic contexts (`StarContexts.generic`,
+   mirrored in `STAR_CONTEXTS`), then each attribute's default present phrase
+   "with {attribute}".
 
 Blocks 3 and 4 cover `group_attributes` (default: the whole vocabulary), which
 keeps the table bounded for datasets with many classes.
 """
+
+# spurscope's `StarContexts.generic`, in its order (a test checks the two agree).
+STAR_CONTEXTS = ['in a forest', 'near a lake', 'on the beach', 'in the desert', 'on a mountain', 'in a meadow', 'near the ocean', 'in a city street', 'on a rooftop', 'in a garden', 'on a farm', 'in a swamp', 'near a river', 'in the snow', 'on a rock', 'in a park', 'in a field of grass', 'near a waterfall', 'in a bamboo grove', 'on a wooden fence', 'in a cave', 'on a sandy shore', 'in the jungle', 'near a pond', 'on ice', 'in a wheat field', 'on a tree branch', 'in a parking lot', 'near a harbor', 'on a lawn', 'in the mountains at dawn', 'under a cloudy sky', 'at sunset', 'at night', 'in the rain', 'in fog', 'indoors', 'in a cage', 'in a zoo', 'on a road', 'as a pencil sketch', 'as an oil painting', 'as a watercolor painting', 'as a cartoon', 'in black and white', 'with a grainy texture', 'as an embroidery', 'as a mosaic', 'as a plastic toy', 'as a sculpture', 'in low resolution', 'out of focus', 'with motion blur', 'overexposed', 'underexposed', 'as a jpeg with artifacts', 'as a tiny thumbnail', 'in a cropped close-up', 'from far away', 'with heavy noise']
+
+
+def inject(context, caption):
+    """`StarContexts.inject`: the context appended before the caption's final stop."""
+    base = caption.strip()
+    while base and base[-1] in ".!?":
+        base = base[:-1]
+    return f"{base} {context}."
 
 
 def fill(template, text):
@@ -28,7 +41,9 @@ def prompt_table(classes, templates, attributes, group_attributes=None):
         for c in classes:
             for phrase in (f"without {a}", f"with {a}"):
                 out += [fill(t, f"{c} {phrase}") for t in templates]
-    for a in group_attributes:
-        for c in classes:
-            out += [f"a photo of a {c} {phrase}." for phrase in (f"with {a}", f"without {a}")]
+    contexts = list(dict.fromkeys(STAR_CONTEXTS + [f"with {a}" for a in group_attributes]))
+    for c in classes:
+        for t in templates:
+            caption = fill(t, c)
+            out += [inject(x, caption) for x in contexts]
     return out

@@ -15,7 +15,7 @@ from transformers import AutoTokenizer, CLIPModel
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
 from conftest import CLASSES, REPO, VOCABULARY, extract, read_examples, read_manifest, read_prompts, spurscope
-from spurscope_extract.prompts import prompt_table
+from spurscope_extract.prompts import STAR_CONTEXTS, fill, prompt_table
 from spurscope_extract.templates import IMAGENET80
 
 # float32 through the same library on the same machine; only batch composition differs.
@@ -60,9 +60,19 @@ def test_prompt_table_mirrors_the_synthetic_bundle():
     ours = prompt_table(m["classes"], m["templates"], m["attributes"])
     assert ours[:len(theirs)] == theirs
     captions = ours[len(theirs):]
-    assert len(captions) == len(m["attributes"]) * len(m["classes"]) * 2
-    assert captions[:2] == [f"a photo of a {m['classes'][0]} with {m['attributes'][0]}.",
-                            f"a photo of a {m['classes'][0]} without {m['attributes'][0]}."]
+    contexts = len(STAR_CONTEXTS) + len(m["attributes"])
+    assert len(captions) == len(m["classes"]) * len(m["templates"]) * contexts
+    first = fill(m["templates"][0], m["classes"][0]).rstrip(".")
+    assert captions[0] == f"{first} {STAR_CONTEXTS[0]}."
+    assert captions[contexts - 1] == f"{first} with {m['attributes'][-1]}."
+
+
+def test_star_contexts_mirror_spurscope():
+    """The generic StarFT contexts are spurscope's own list, in its order."""
+    swift = open(os.path.join(REPO, "Sources", "SpurEngine", "StarContexts.swift")).read()
+    body = swift[swift.index("public static let generic"):]
+    body = body[:body.index("\n    ]")]
+    assert re.findall(r'"((?:[^"\\]|\\.)*)"', body) == STAR_CONTEXTS
 
 
 def test_manifest_and_examples(bundle, dataset):
