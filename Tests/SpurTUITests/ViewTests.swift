@@ -46,16 +46,19 @@ struct CellGridTests {
 /// The whole app on the sample bundle, driven by keys, rendered to text.
 @Suite(.serialized)
 struct AppTests {
-    static func app() throws -> App? {
+    static func app() throws -> App {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("sample-data/waterbirds-synth").path
-        guard FileManager.default.fileExists(atPath: dir + "/manifest.json") else { return nil }   // built by `make sample`
+        // Built by `make sample` (which `make test` runs first): without it these tests would assert nothing.
+        guard FileManager.default.fileExists(atPath: dir + "/manifest.json") else {
+            throw InputError(file: dir, "is missing: run `make sample` before the UI tests")
+        }
         let ws = FileManager.default.temporaryDirectory.appendingPathComponent("app-\(UUID().uuidString)").path
         return App(model: try UIModel(bundle: dir, workspace: ws), theme: .dark, ascii: false)
     }
 
     @Test func attributesScreenRanksAndMarks() throws {
-        guard let app = try Self.app() else { return }
+        let app = try Self.app()
         var screen = Views.render(app, width: 120, height: 40).text
         #expect(screen.contains("Class landbird") && screen.contains("water") && screen.contains("ready"))
         app.handle(.character("j"))
@@ -76,7 +79,7 @@ struct AppTests {
     }
 
     @Test func defaultOrderPrefersEvidenceAndOCyclesEveryCLIOrder() throws {
-        guard let app = try Self.app() else { return }
+        let app = try Self.app()
         let rows = app.attributeRows()
         #expect(app.attributes.order == .evidence)
         // Non-increasing evidence; every supported row before every unsupported one.
@@ -91,7 +94,7 @@ struct AppTests {
     }
 
     @Test func undoRestoresThePreviousVerdictFromTheHistory() throws {
-        guard let app = try Self.app() else { return }
+        let app = try Self.app()
         let name = app.model.audit.attributes[try #require(app.attributeRows().first).attribute]
         app.handle(.character("h"))
         app.handle(.character("s"))
@@ -106,7 +109,7 @@ struct AppTests {
     }
 
     @Test func slashFindsAnExampleInThePreviewList() throws {
-        guard let app = try Self.app() else { return }
+        let app = try Self.app()
         app.handle(.character("2"))
         let list = app.previewList().all
         let ids = list.map { app.model.bundle.examples[$0].id }
@@ -126,7 +129,7 @@ struct AppTests {
     }
 
     @Test func clicksSelectTabsAndRowsAndTheWheelScrolls() throws {
-        guard let app = try Self.app() else { return }
+        let app = try Self.app()
         func frame() -> CellGrid { let g = Views.render(app, width: 120, height: 40); app.targets = g.targets; return g }
         var g = frame()
         // The third data row of the table: find it on screen by its marker-less text.
@@ -149,7 +152,7 @@ struct AppTests {
     }
 
     @Test func firstCShowsAnotherClassAndHelpScrollsWithinBounds() throws {
-        guard let app = try Self.app() else { return }
+        let app = try Self.app()
         app.handle(.character("2"))
         let e = try #require(app.currentPreviewExample())
         let label = app.model.bundle.examples[e].label
@@ -167,7 +170,7 @@ struct AppTests {
     }
 
     @Test func noteFormSavesNoteAndPhrases() throws {
-        guard let app = try Self.app() else { return }
+        let app = try Self.app()
         app.handle(.character("n"))
         for ch in "bg" { app.handle(.character(ch)) }
         app.handle(.tab)
@@ -182,7 +185,7 @@ struct AppTests {
     }
 
     @Test func tooSmallSaysSoAndHelpListsEveryKey() throws {
-        guard let app = try Self.app() else { return }
+        let app = try Self.app()
         #expect(Views.render(app, width: 40, height: 10).text.contains("Terminal too small"))
         app.handle(.character("?"))
         let help = Views.render(app, width: 120, height: 40).text
@@ -195,7 +198,7 @@ struct AppTests {
 @Suite(.serialized)
 struct TrainScreenTests {
     @Test func everySettingBothWaysAndTyped() throws {
-        guard let app = try AppTests.app() else { return }
+        let app = try AppTests.app()
         app.handle(.character("3"))
         func header() -> String { let g = Views.render(app, width: 160, height: 40); return (2...4).map(g.line).joined(separator: "\n") }
         #expect(header().contains("Method ours-ls") && header().contains("(marked)") && header().contains("lr 0.001") && header().contains("batch 128"))
@@ -226,7 +229,7 @@ struct TrainScreenTests {
     }
 
     @Test func disabledKeysSayWhyAndLeaveTheHintBar() throws {
-        guard let app = try AppTests.app() else { return }
+        let app = try AppTests.app()
         app.handle(.character("3"))
         app.handle(.character("x"))
         #expect(app.banner == "x: no run is training")
@@ -245,7 +248,7 @@ struct TrainScreenTests {
     }
 
     @Test func typedEntryAppliesAllOrNothing() throws {
-        guard let app = try AppTests.app() else { return }
+        let app = try AppTests.app()
         app.handle(.character("3"))
         app.handle(.character("e"))
         func type(_ s: String) { for ch in s { app.handle(.character(ch)) } }
@@ -263,7 +266,7 @@ struct TrainScreenTests {
     }
 
     @Test func epochTableScrollsAndKeepsTheBestReachable() throws {
-        guard let app = try AppTests.app() else { return }
+        let app = try AppTests.app()
         app.handle(.character("3"))
         // Reports as the workspace stores them (JSON).
         app.train.reports = try (1...60).map { e in
@@ -320,7 +323,7 @@ struct LayoutTests {
     }
 
     @Test func tabsShortenInsteadOfDisappearing() throws {
-        guard let app = try AppTests.app() else { return }
+        let app = try AppTests.app()
         #expect(Views.render(app, width: 120, height: 40).line(0).contains("spurscope   1 Attributes   2 Preview   3 Train   4 Groups"))
         let narrow = Views.render(app, width: 50, height: 15).line(0)
         #expect(narrow.contains("4 Grou") && narrow.contains("1 Attr") && !narrow.contains("spurscope"))
