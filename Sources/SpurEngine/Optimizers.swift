@@ -86,16 +86,10 @@ public struct Adam: Optimizer {
         t += 1
         var m = first ?? HeadGradients.zeros(like: heads)
         var v = second ?? HeadGradients.zeros(like: heads)
-        let c1 = 1 - powf(beta1, Float(t))
-        let c2 = 1 - powf(beta2, Float(t))
-        let (lr, b1, b2, eps, decay) = (learningRate, beta1, beta2, epsilon, 1 - learningRate * weightDecay)
-
+        let decay = 1 - learningRate * weightDecay
         func update(_ w: inout [Float], _ m: inout [Float], _ v: inout [Float], _ g: [Float], decay: Float) {
-            for i in w.indices {
-                m[i] = b1 * m[i] + (1 - b1) * g[i]
-                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                w[i] = w[i] * decay - lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
-            }
+            Self.update(&w, first: &m, second: &v, gradient: g, learningRate: learningRate, beta1: beta1, beta2: beta2,
+                        epsilon: epsilon, step: t, decay: decay)
         }
         update(&heads.image.storage, &m.image.storage, &v.image.storage, g.image.storage, decay: decay)
         update(&heads.text.storage, &m.text.storage, &v.text.storage, g.text.storage, decay: decay)
@@ -104,6 +98,22 @@ public struct Adam: Optimizer {
         heads.logitScale = ls[0]; m.logitScale = ml[0]; v.logitScale = vl[0]
         first = m
         second = v
+    }
+}
+
+extension Adam {
+    /// One AdamW update of a flat parameter array and its moments, at step
+    /// `t` (from 1): the rule `step` applies to each of the heads' tensors,
+    /// for callers whose parameters are not `ProjectionHeads`.
+    public static func update(_ w: inout [Float], first m: inout [Float], second v: inout [Float], gradient g: [Float],
+                              learningRate lr: Float, beta1 b1: Float = 0.9, beta2 b2: Float = 0.999,
+                              epsilon eps: Float = 1e-8, step t: Int, decay: Float = 1) {
+        let c1 = 1 - powf(b1, Float(t)), c2 = 1 - powf(b2, Float(t))
+        for i in w.indices {
+            m[i] = b1 * m[i] + (1 - b1) * g[i]
+            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+            w[i] = w[i] * decay - lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import SpurCore
+import SpurEngine
 
 /// Pre-trains the encoder's top layers on a broad corpus, then they stay
 /// frozen. The corpus is the stand-in for web-scale image–text data: every
@@ -155,10 +156,10 @@ struct EncoderPretraining {
 }
 
 /// Adam over a list of flat parameter arrays (the encoder's layers are not
-/// `ProjectionHeads`, which the engine's optimizers update).
+/// `ProjectionHeads`, which the engine's optimizers update); each array
+/// follows the engine's own rule, `Adam.update`.
 struct FlatAdam {
     var learningRate: Float
-    var beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
     var first: [[Float]] = [], second: [[Float]] = []
     var t = 0
 
@@ -168,14 +169,9 @@ struct FlatAdam {
             second = first
         }
         t += 1
-        let c1 = 1 - powf(beta1, Float(t)), c2 = 1 - powf(beta2, Float(t))
         for p in params.indices {
-            let g = gradients[p]
-            for i in params[p].indices {
-                first[p][i] = beta1 * first[p][i] + (1 - beta1) * g[i]
-                second[p][i] = beta2 * second[p][i] + (1 - beta2) * g[i] * g[i]
-                params[p][i] -= learningRate * (first[p][i] / c1) / ((second[p][i] / c2).squareRoot() + epsilon)
-            }
+            Adam.update(&params[p], first: &first[p], second: &second[p], gradient: gradients[p],
+                        learningRate: learningRate, step: t)
         }
     }
 }
