@@ -1,3 +1,4 @@
+import Foundation
 import SpurCore
 
 /// The built-in frozen image encoder. A stem of fixed, seeded random
@@ -100,22 +101,36 @@ public struct SyntheticImageEncoder: Sendable {
     /// frozen, so pre-training computes this once and reuses it.
     mutating func stemOutput(_ images: [RGBImage]) -> Matrix {
         calibrateStem(on: Array(images.prefix(256)))
-        var parts: [Matrix] = []
-        for start in stride(from: 0, to: images.count, by: Self.batch) {
-            parts.append(stemActivations(images[start..<min(images.count, start + Self.batch)]))
-        }
-        return Matrix.vstack(parts)
+        let encoder = self
+        return Matrix.vstack(Self.inParallel(batchesOf: images.count) { encoder.stemActivations(images[$0]) })
+    }
+
+    /// `body` over consecutive batches of `count` items, the batches spread
+    /// over every core with BLAS single-threaded meanwhile, results in order.
+    /// The stem's products are skinny (32–128 columns) and its im2col copies
+    /// are plain Swift, so two batches side by side beat one batch on two
+    /// BLAS threads. Each batch's result does not depend on the thread that
+    /// computed it, so the output stays deterministic.
+    static func inParallel(batchesOf count: Int, _ body: @Sendable (Range<Int>) -> Matrix) -> [Matrix] {
+        let ranges = stride(from: 0, to: count, by: batch).map { $0..<min(count, $0 + batch) }
+        let slots = UnsafeMutableBufferPointer<Matrix?>.allocate(capacity: ranges.count)
+        slots.initialize(repeating: nil)
+        defer { slots.deinitialize(); slots.deallocate() }
+        nonisolated(unsafe) let results = slots
+        let blasThreads = BLASInfo.threads
+        BLASInfo.setThreads(1)
+        defer { BLASInfo.setThreads(blasThreads) }
+        DispatchQueue.concurrentPerform(iterations: ranges.count) { i in results[i] = body(ranges[i]) }
+        return results.map { $0! }
     }
 
     /// Pooled features, before normalisation, from a stem output (`stemOutput`).
     func rawPooledFeatures(stemOutput s: Matrix) -> Matrix {
-        let rowsPerBatch = Self.batch * cells
-        var parts: [Matrix] = []
-        for start in stride(from: 0, to: s.rows, by: rowsPerBatch) {
-            let rows = s.rows(start..<min(s.rows, start + rowsPerBatch))
-            parts.append(topForward(stem: rows, images: rows.rows / cells).output.meanOfRowBlocks(cells))
-        }
-        return Matrix.vstack(parts)
+        let cells = self.cells
+        return Matrix.vstack(Self.inParallel(batchesOf: s.rows / cells) { images in
+            topForward(stem: s.rows((images.lowerBound * cells)..<(images.upperBound * cells)), images: images.count)
+                .output.meanOfRowBlocks(cells)
+        })
     }
 
     /// Unnormalised maps of a batch, `[B·cells, dim]`.
@@ -125,14 +140,13 @@ public struct SyntheticImageEncoder: Sendable {
 
     /// Spatial maps `[grid·grid, dim]`, one per image, normalised.
     public func spatialMaps(_ images: [RGBImage]) -> [Matrix] {
-        var out: [Matrix] = []
-        out.reserveCapacity(images.count)
-        for start in stride(from: 0, to: images.count, by: Self.batch) {
-            var m = rawMaps(images[start..<min(images.count, start + Self.batch)])
+        let batches = Self.inParallel(batchesOf: images.count) { range in
+            var m = rawMaps(images[range])
             normalise(&m)
-            for b in 0..<(m.rows / cells) { out.append(m.rows(b * cells ..< (b + 1) * cells)) }
+            return m
         }
-        return out
+        let cells = self.cells
+        return batches.flatMap { m in (0..<(m.rows / cells)).map { b in m.rows(b * cells ..< (b + 1) * cells) } }
     }
 
     func normalise(_ m: inout Matrix) { Self.standardise(&m, mean: mean, inverseStd: inverseStd) }

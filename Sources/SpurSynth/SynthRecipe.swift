@@ -30,6 +30,9 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
     /// The broad corpus the encoder's top layers are pre-trained on, and its steps.
     public var encoderCorpus: Int = 8000
     public var encoderSteps: Int = 1000
+    /// The encoder pre-training's Adam learning rate (cosine-decayed to 0) and batch.
+    public var encoderLearningRate: Double = 3e-3
+    public var encoderBatch: Int = 64
 
     public init() {}
 
@@ -39,6 +42,7 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
         case pretrainCorrelation = "pretrain_correlation", pretrainSteps = "pretrain_steps"
         case detectionNoise = "detection_noise", textDim = "text_dim", embeddingDim = "embedding_dim"
         case encoderWidths = "encoder_widths", encoderCorpus = "encoder_corpus", encoderSteps = "encoder_steps"
+        case encoderLearningRate = "encoder_learning_rate", encoderBatch = "encoder_batch"
     }
 
     /// Missing keys keep their defaults, so a recipe file names only what it changes.
@@ -61,6 +65,8 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
         encoderWidths = try c.decodeIfPresent([Int].self, forKey: .encoderWidths) ?? d.encoderWidths
         encoderCorpus = try c.decodeIfPresent(Int.self, forKey: .encoderCorpus) ?? d.encoderCorpus
         encoderSteps = try c.decodeIfPresent(Int.self, forKey: .encoderSteps) ?? d.encoderSteps
+        encoderLearningRate = try c.decodeIfPresent(Double.self, forKey: .encoderLearningRate) ?? d.encoderLearningRate
+        encoderBatch = try c.decodeIfPresent(Int.self, forKey: .encoderBatch) ?? d.encoderBatch
     }
 
     public static func read(path: String) throws -> SynthRecipe {
@@ -100,5 +106,9 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
                     "\(encoderWidths.count - 2) stride-2 layers leave no grid of an image of side \(imageSize)")
         try require(encoderCorpus >= 64, "encoder_corpus", "is \(encoderCorpus), expected at least 64")
         try require(encoderSteps >= 0, "encoder_steps", "is negative")
+        try require(encoderLearningRate > 0 && encoderLearningRate < 1, "encoder_learning_rate",
+                    "is \(encoderLearningRate), expected between 0 and 1")
+        try require(encoderBatch >= 1 && encoderBatch <= encoderCorpus, "encoder_batch",
+                    "is \(encoderBatch), expected 1...encoder_corpus (\(encoderCorpus))")
     }
 }

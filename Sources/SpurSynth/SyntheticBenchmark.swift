@@ -190,7 +190,8 @@ public enum SyntheticBenchmark {
         var imageEncoder = SyntheticImageEncoder(seed: r.seed, imageSize: r.imageSize, widths: r.encoderWidths)
         let broadStem = imageEncoder.stemOutput(broadImages)
         log("\(elapsed())  encoded the broad corpus with the stem")
-        EncoderPretraining(steps: r.encoderSteps).run(&imageEncoder, stemAll: broadStem, tags: broad.map(EncoderPretraining.Tags.init),
+        EncoderPretraining(steps: r.encoderSteps, batchSize: r.encoderBatch,
+                           learningRate: Float(r.encoderLearningRate)).run(&imageEncoder, stemAll: broadStem, tags: broad.map(EncoderPretraining.Tags.init),
                                                       seed: r.seed) { step, loss, species, birdClass in
             log("\(elapsed())  encoder pre-training step \(step): caption-word loss \(String(format: "%.3f", loss)), "
                 + "species \(String(format: "%.0f%%", 100 * species)), class \(String(format: "%.0f%%", 100 * birdClass)) (running means)")
