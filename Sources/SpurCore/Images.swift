@@ -116,13 +116,12 @@ public enum ImageFile {
         // Encoding to memory first lets AtomicFile do the temporary file,
         // fsync and rename, rather than leaving a torn PNG behind on failure.
         let encoded: Data? = image.pixels.withUnsafeBytes { raw in
-            var size = 0
-            guard png_image_write_to_memory(&png, nil, &size, 0, raw.baseAddress, 0, nil) != 0 else { return nil }
+            var size = spur_png_encoded_size_max(png)
             var data = Data(count: size)
             let ok = data.withUnsafeMutableBytes {
                 png_image_write_to_memory(&png, $0.baseAddress, &size, 0, raw.baseAddress, 0, nil)
             }
-            return ok != 0 ? data.prefix(size) : nil
+            return ok != 0 ? Data(data.prefix(size)) : nil
         }
         guard let encoded else { throw InputError(file: path, "cannot encode PNG: \(message(of: png))") }
         return encoded
