@@ -20,6 +20,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CNcursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
@@ -41,7 +42,7 @@ let package = Package(
                                               .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "SpurSynth", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
         .executableTarget(name: "spurscope", dependencies: [
-            "SpurCore", "SpurEngine", "SpurAudit", "SpurSynth", "SpurTUI",
+            "CMalloc", "SpurCore", "SpurEngine", "SpurAudit", "SpurSynth", "SpurTUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
