@@ -180,6 +180,28 @@ struct AppTests {
         #expect(app.helpTop == last - 1)
     }
 
+    /// Verdicts are written off the UI thread, in order: a workspace read
+    /// taken before a write does not put the old verdict back on screen, and
+    /// three quick marks end with the last one stored.
+    @Test func writesAreOrderedAndStaleReadsDoNotUndoThem() throws {
+        let app = try Self.app()
+        let name = app.model.audit.attributes[try #require(app.attributes.rows().first).attribute]
+        let stale = App.readWorkspace(app.model, requested: nil, me: 0)
+        let before = app.writeGeneration
+        app.handle(.character("s")); app.handle(.character("h")); app.handle(.character("s"))
+        app.apply(.workspace(stale, generation: before))
+        let row = { Views.render(app, width: 120, height: 40).text.split(separator: "\n").first { $0.hasPrefix(" ▶ ") } ?? "" }
+        #expect(row().contains("spurious"), "\(row())")
+        app.settle()
+        #expect(row().contains("spurious") && app.banner == "landbird / \(name): spurious (saved)")
+        let history = try app.model.workspace.history().map(\.verdict)
+        #expect(history == [.spurious, .healthy, .spurious])
+        // A read after the writes is applied (a mark made in another process appears).
+        try app.model.workspace.record(className: "landbird", attribute: name, verdict: .healthy)
+        app.apply(.workspace(App.readWorkspace(app.model, requested: nil, me: 0), generation: app.writeGeneration))
+        #expect(row().contains("healthy"))
+    }
+
     @Test func noteFormSavesNoteAndPhrases() throws {
         let app = try Self.app()
         app.handle(.character("n"))
