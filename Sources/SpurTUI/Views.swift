@@ -398,7 +398,7 @@ public enum Views {
             return
         }
         let a = snap.a, m = snap.b
-        g.text("Test groups: \(a.name) vs \(m?.name ?? "no run yet")   A and B: P and p pick, r: next run, Enter: browse",
+        g.text("Test groups: \(a.name) vs \(m?.name ?? "no run yet")",
                x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         let worstA = a.metrics.groups.min { $0.accuracy < $1.accuracy }?.name
         let worstB = m?.metrics.groups.min { $0.accuracy < $1.accuracy }?.name
@@ -446,9 +446,10 @@ public enum Views {
         let grp = snap.a.metrics.groups[min(s.selected, snap.a.metrics.groups.count - 1)]
         let models = [snap.a] + (snap.b.map { [$0] } ?? [])
         let wrong = models.map { e in s.examples.filter { e.predictions[$0] != grp.label }.count }
-        var head = "\(grp.name): \(s.examples.count) test examples; misclassified by A \(snap.a.name): \(wrong[0])"
-        if let e = snap.b { head += ", B \(e.name): \(wrong[1])" }
-        head += "   Esc: back"
+        // The counts first: on a narrow terminal the models' names (also in the captions) are what is cut.
+        var head = "\(grp.name): \(s.examples.count) test examples, misclassified: A \(wrong[0])"
+        if snap.b != nil { head += ", B \(wrong[1])" }
+        head += " (A \(snap.a.name)" + (snap.b.map { ", B \($0.name))" } ?? ")")
         g.text(head, x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         let visible = b.h - 2
         let top = ListWindow.top(selected: s.exampleIndex, count: s.examples.count, visible: visible)

@@ -85,10 +85,10 @@ struct UIIssue13Tests {
         try ui.wait { $0.contains("Test groups: pre-trained vs run 2 (orth-proj)") }
         try ui.send("Enter")
         let first = try ui.wait { $0.contains("A pre-trained →") && $0.contains("B run 2 →") }
-        #expect(first.contains("test examples; misclassified by A pre-trained: ") && first.contains(", B run 2 (orth-proj): "), "\(first)")
+        #expect(first.contains("300 test examples, misclassified: A ") && first.contains("(A pre-trained, B run 2 (orth-proj))"), "\(first)")
         try ui.send("r")
         let second = try ui.wait { $0.contains("B run 1 →") }
-        #expect(second.contains("test examples") && second.contains(", B run 1 (zeroshot, cancelled): "), "\(second)")
+        #expect(second.contains("test examples") && second.contains("(A pre-trained, B run 1 (zeroshot, cancelled))"), "\(second)")
         // Model A from the list: run 2 against run 1, neither of them the pre-trained model.
         try ui.send("Escape", "P")
         let picker = try ui.wait { $0.contains("Model A (Enter: pick") }

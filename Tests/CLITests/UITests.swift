@@ -223,7 +223,7 @@ struct TerminalUITests {
         // The pre-trained model's worst group is a minority group: a bird on the other class's background.
         #expect(worst.contains("landbird, water") || worst.contains("waterbird, no water"), "\(screen)")
         try ui.send("Down", "Down", "Enter")
-        let browse = try ui.wait { $0.contains("misclassified by A pre-trained") && $0.contains("A pre-trained →") }
+        let browse = try ui.wait { $0.contains("misclassified: A ") && $0.contains("A pre-trained →") }
         #expect(browse.contains("waterbird, no water: 300 test examples"), "\(browse)")
     }
 
