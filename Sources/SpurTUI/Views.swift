@@ -251,18 +251,21 @@ public enum Views {
         }
         // Legend: the colour scale from low to high Grad-CAM weight.
         let ly = y + 2 + size.rows
-        g.text("low", x: x, y: ly, style: t.dim)
-        let steps = max(4, min(16, w - 10))
+        // "low", the ramp and "high" when they fit the pane (14 columns), else the ramp alone.
+        let words = w >= 14
+        let steps = words ? min(16, w - 10) : max(2, w)
+        let rampX = words ? x + 4 : x
+        if words { g.text("low", x: x, y: ly, style: t.dim) }
         for i in 0..<steps {
             let v = Float(i) / Float(steps - 1)
             if ascii {
-                g[x + 4 + i, ly] = Cell(character: TerminalArt.rampCharacter(v), style: t.text)
+                g[rampX + i, ly] = Cell(character: TerminalArt.rampCharacter(v), style: t.text)
             } else {
                 let c = map.color(v)
-                g[x + 4 + i, ly] = Cell(character: " ", style: Style(background: .rgb(c.0, c.1, c.2)))
+                g[rampX + i, ly] = Cell(character: " ", style: Style(background: .rgb(c.0, c.1, c.2)))
             }
         }
-        g.text("high", x: x + 5 + steps, y: ly, style: t.dim)
+        if words { g.text("high", x: rampX + steps + 1, y: ly, style: t.dim) }
     }
 
     // MARK: Train
