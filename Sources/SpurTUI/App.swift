@@ -3,10 +3,11 @@ import SpurAudit
 import SpurCore
 import SpurEngine
 
-/// The application: one owner of all UI state, updated by keys and by
-/// messages from background work, drawn by `Views` into a `CellGrid`.
-/// Only the UI thread touches it. Reads of the workspace and of checkpoints
-/// happen in background jobs (one latest-wins runner per kind of job).
+/// The application: routes keys to the current screen's controller (which
+/// owns that screen's state, keys and handlers), delivers background results,
+/// and makes the plain snapshot `Views` draws. Only the UI thread touches it.
+/// The workspace and checkpoints are read, and verdicts written, off the UI
+/// thread: one latest-wins runner per kind of job, one ordered queue for writes.
 public final class App {
     public let model: UIModel
     public var theme: Theme
@@ -21,46 +22,82 @@ public final class App {
     public var targets: [Int: ClickTarget] = [:]
     public var banner: String?
     public var input: TextInput?
-    public var attributes = AttributesState()
-    public var preview = PreviewState()
-    /// Shows this preview directly (benchmarks and tests).
-    public func setPreview(_ p: Preview) { preview.current = p }
-    public var train = TrainState()
-    public var groups = GroupsState()
+    /// The workspace's current decision of every (class, attribute) pair.
     public var decisions: [String: Decision] = [:]
+    public private(set) var shouldQuit = false
+    var quitArmed = false
+
+    // The screens' controllers.
+    private(set) lazy var attributes = AttributesController(app: self)
+    private(set) lazy var preview = PreviewController(app: self)
+    private(set) lazy var train = TrainController(app: self)
+    private(set) lazy var groups = GroupsController(app: self)
+
     /// Pictures already resampled for the terminal: a preview is drawn on
     /// every frame (ten a second while a run trains) but changes rarely.
     let pictures = PictureCache()
-    /// The orth-proj preview for the attributes marked spurious: zero-shot
-    /// and projected zero-shot test metrics (key: the attributes joined).
-    public var projection: (key: String, preview: OrthogonalProjection.Preview)?
-    public private(set) var shouldQuit = false
-    var quitArmed = false
     let inbox = Inbox()
-    let previewJobs = JobRunner("preview"), groupJobs = JobRunner("groups")
+    let previewJobs = JobRunner("preview"), groupPreviewJobs = JobRunner("group-preview"), groupJobs = JobRunner("groups")
     let workspaceJobs = JobRunner("workspace"), projectionJobs = JobRunner("projection")
-    var engine: TrainingEngine?
-    /// The run the local engine trains (its events own the Train screen while it runs).
-    var localRun: Int64?
+    let writes = WriteQueue()
+    /// Writes submitted so far: a workspace read begun before the newest write is not applied.
+    var writeGeneration = 0
     var lastRefresh = Date.distantPast
-    /// Undo bookkeeping: decisions undone, and the ones undo wrote.
-    var undone: Set<Int64> = [], undoRecords: Set<Int64> = []
 
     public init(model: UIModel, theme: Theme, ascii: Bool) {
         self.model = model
         self.theme = theme
         self.ascii = ascii
-        // Start-up reads the workspace once, synchronously: the first frame shows the verdicts and the latest run.
-        apply(.workspace(Self.readWorkspace(model, requested: nil, me: Int(getpid()))))
+        // Start-up reads the workspace once, before the first frame: it shows the verdicts and the latest run.
+        apply(.workspace(Self.readWorkspace(model, requested: nil, me: Int(getpid())), generation: 0))
         lastRefresh = Date()
     }
 
+    /// The keys every screen has.
+    static let globalBindings: [KeyBinding] = [
+        .init(keys: [.character("?"), .f1], label: "?", description: "show every key (F1)", action: .help, screens: nil, hint: true, short: "keys"),
+        .init(keys: [.character("q"), .control("c")], label: "q", description: "quit (asks while a run is going)", action: .quit, screens: nil, hint: true, short: "quit"),
+        .init(keys: [.character("1")], label: "1-4", description: "Attributes, Preview, Train, Groups screen (or click a tab)", action: .showScreen(.attributes), screens: nil, hint: false),
+        .init(keys: [.character("2")], label: "2", description: "Preview screen", action: .showScreen(.preview), screens: nil, hint: false, inHelp: false),
+        .init(keys: [.character("3")], label: "3", description: "Train screen", action: .showScreen(.train), screens: nil, hint: false, inHelp: false),
+        .init(keys: [.character("4")], label: "4", description: "Groups screen", action: .showScreen(.groups), screens: nil, hint: false, inHelp: false),
+        .init(keys: [.up, .character("k")], label: "↑↓/jk", description: "move (or click a row; the wheel scrolls)", action: .moveUp, screens: nil, hint: false),
+        .init(keys: [.down, .character("j")], label: "↓/j", description: "move down", action: .moveDown, screens: nil, hint: false, inHelp: false),
+        .init(keys: [.pageUp], label: "PgUp/Dn", description: "page up or down", action: .pageUp, screens: nil, hint: false),
+        .init(keys: [.pageDown], label: "PgDn", description: "page down", action: .pageDown, screens: nil, hint: false, inHelp: false),
+        .init(keys: [.character("g"), .home], label: "g/G", description: "first or last row (Home/End)", action: .top, screens: nil, hint: false),
+        .init(keys: [.character("G"), .end], label: "G", description: "last row", action: .bottom, screens: nil, hint: false, inHelp: false),
+    ]
+
+    var current: any ScreenController { controller(screen) }
+
+    func controller(_ s: Screen) -> any ScreenController {
+        switch s {
+        case .attributes: return attributes
+        case .preview: return preview
+        case .train: return train
+        case .groups: return groups
+        }
+    }
+
     /// Stops a local run (Ctrl-C in the UI); its best checkpoint is kept.
-    public func engineCancel() { engine?.cancel() }
+    public func engineCancel() { train.engine?.cancel() }
 
     /// No background work pending: what end-to-end tests wait for.
-    public var isIdle: Bool {
-        !previewJobs.busy && !groupJobs.busy && !projectionJobs.busy && !train.running
+    public var isIdle: Bool { jobsIdle && !train.state.running }
+
+    var jobsIdle: Bool {
+        !previewJobs.busy && !groupPreviewJobs.busy && !groupJobs.busy && !projectionJobs.busy && !writes.busy
+    }
+
+    /// Waits for the background jobs (not a training run) and applies their results: for tests.
+    public func settle(timeout: Double = 30) {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            drain()
+            if jobsIdle && inbox.isEmpty { return }
+            Thread.sleep(forTimeInterval: 0.005)
+        } while Date() < deadline
     }
 
     /// Before the process exits: cancel a local run and give its thread a
@@ -68,208 +105,84 @@ public final class App {
     /// cancelled here; the caller then exits without OpenBLAS's exit handler
     /// (`_exit`), which would otherwise wait for that thread forever.
     public func prepareExit(wait seconds: Double = 0.5) {
-        guard let engine else { return }
+        guard let engine = train.engine else { return }
         engine.cancel()
-        if !engine.waitForEnd(seconds: seconds), let run = localRun {
+        if !engine.waitForEnd(seconds: seconds), let run = train.localRun {
             try? model.workspace.updateRun(run, status: .cancelled, message: "cancelled when the UI quit")
         }
     }
 
-    // MARK: rows of the Attributes screen
+    /// Shows this preview directly (benchmarks and tests).
+    public func setPreview(_ p: Preview) { preview.state.current = p }
 
-    /// The audit table never changes, so the ranked rows depend only on
-    /// (class, order, filter): ranked once per combination, not on every frame
-    /// and every key that asks for the selected row.
-    private var rankedRows: (key: String, rows: [DiscrepancyRow])?
-
-    public func attributeRows() -> [DiscrepancyRow] {
-        let key = "\(attributes.classIndex)\u{1}\(attributes.order)\u{1}\(attributes.filter)"
-        if let cached = rankedRows, cached.key == key { return cached.rows }
-        var rows = attributes.order.rank(model.audit.table.rows.filter { $0.classIndex == attributes.classIndex })
-        if !attributes.filter.isEmpty {
-            rows = rows.filter { model.audit.attributes[$0.attribute].localizedCaseInsensitiveContains(attributes.filter) }
+    /// Why a key does nothing right now (nil: it works): the hint bar leaves
+    /// such keys out, the banner and the `?` overlay give the reason.
+    public func disabledReason(_ action: Action) -> String? {
+        switch action {
+        case .quit, .help, .showScreen, .moveUp, .moveDown, .pageUp, .pageDown, .top, .bottom: return nil
+        default: return current.disabledReason(action)
         }
-        rankedRows = (key, rows)
-        return rows
-    }
-
-    /// The longest attribute name (the table's name column), measured once.
-    public private(set) lazy var attributeNameWidth = model.audit.attributes.map(\.count).max() ?? 9
-
-    public func verdict(className: String, attribute: String) -> Decision? { decisions["\(className)\u{1}\(attribute)"] }
-
-    var selectedAttribute: DiscrepancyRow? {
-        let rows = attributeRows()
-        return rows.isEmpty ? nil : rows[min(attributes.selected, rows.count - 1)]
     }
 
     // MARK: keys
 
     public func handle(_ key: Key) {
-        if key == .resize { return }
         switch key {
+        case .resize: return
         case .click(let x, let y): click(x: x, y: y); return
-        // The wheel scrolls three rows (the help overlay, or the screen's list).
-        case .wheelUp: for _ in 0..<3 { handle(.up) }; return
-        case .wheelDown: for _ in 0..<3 { handle(.down) }; return
+        case .wheelUp, .wheelDown:
+            if groups.state.picking != nil && screen == .groups { groups.handlePicker(key); return }
+            // The wheel scrolls three rows (the help overlay, or the screen's list).
+            for _ in 0..<3 { handle(key == .wheelUp ? .up : .down) }
+            return
         default: break
         }
-        if input != nil { handleInput(key); return }
+        if let input { handleInput(key, input); return }
         if showHelp { handleHelp(key); return }
-        if groups.picking && screen == .groups { handlePicker(key); return }
-        let action = KeyBindings.action(for: key, on: screen)
-        if action != .quit { quitArmed = false }
+        if groups.state.picking != nil && screen == .groups { groups.handlePicker(key); return }
+        let binding = KeyBindings.binding(for: key, on: screen)
+        if binding?.action != .quit { quitArmed = false }
         banner = nil
-        guard let action else { return }
-        if let why = disabledReason(action) {
-            let label = KeyBindings.all.first { $0.action == action }?.label ?? ""
-            banner = "\(label): \(why)"
+        guard let binding else { return }
+        if let why = disabledReason(binding.action) {
+            banner = "\(binding.label): \(why)"
             return
         }
-        switch action {
+        switch binding.action {
         case .quit:
-            if train.running && !train.external && !quitArmed && key != .control("c") {
+            if train.localRunGoing && !quitArmed && key != .control("c") {
                 quitArmed = true
                 banner = "A run is going: press q again to cancel it and quit."
             } else {
-                engine?.cancel()
+                train.engine?.cancel()
                 shouldQuit = true
             }
         case .help: showHelp = true; helpTop = 0
         case .showScreen(let s): show(s)
-        case .moveUp: move(-1)
-        case .moveDown: move(1)
-        case .pageUp: move(-10)
-        case .pageDown: move(10)
-        case .top: move(Int.min / 2)
-        case .bottom: move(Int.max / 2)
-        case .nextClass:
-            attributes.classIndex = (attributes.classIndex + 1) % model.classes.count
-            attributes.selected = 0
-            if screen == .preview { preview.selected = 0; loadPreview() }
-        case .markSpurious: mark(.spurious)
-        case .markHealthy: mark(.healthy)
-        case .markUndecided: mark(.undecided)
-        case .undo: undo()
-        case .editNote:
-            guard let row = selectedAttribute else { return }
-            let c = model.classes[row.classIndex], a = model.audit.attributes[row.attribute]
-            let d = verdict(className: c, attribute: a)
-            let phrases = Decision.defaultPhrases(a)
-            input = .note(form: TextForm(labels: ["note", "phrase present", "phrase absent"],
-                                         fields: [d?.note ?? "", d?.phrasePresent ?? phrases.present, d?.phraseAbsent ?? phrases.absent]),
-                          className: c, attribute: a)
-        case .filter: input = .filter(attributes.filter)
-        case .search:
-            guard screen == .preview || groups.browsing else { banner = "/: open a group (Enter) to find an example in it"; return }
-            input = .search("")
-        case .clearFilter: attributes.filter = ""; attributes.selected = 0
-        case .cycleOrder:
-            let all = AttributeOrder.allCases
-            attributes.order = all[(all.firstIndex(of: attributes.order)! + 1) % all.count]
-            attributes.selected = 0
-        case .cycleMapClass:
-            // The first press moves away from the class shown (the example's label), not to class 0.
-            if screen == .preview {
-                guard let shown = preview.current?.mapClass ?? currentPreviewExample().map({ model.bundle.examples[$0].label }) else { return }
-                preview.mapClass = (shown + 1) % model.classes.count
-                loadPreview()
-            } else if groups.browsing {
-                guard let e = currentGroupExample() else { return }
-                let shown = groups.preview?.mapClass ?? groups.mapClass ?? model.bundle.examples[e].label
-                groups.mapClass = (shown + 1) % model.classes.count
-                loadGroupPreview()
-            }
-        case .toggleOverlay:
-            if screen == .preview { preview.overlay.toggle() } else { groups.overlay.toggle() }
-        case .nextMethod, .previousMethod:
-            guard settingsEditable() else { return }
-            let n = Method.allCases.count
-            train.methodIndex = (train.methodIndex + (action == .nextMethod ? 1 : n - 1)) % n
-        case .moreEpochs: if settingsEditable() { train.epochs = min(1000, train.epochs + (train.epochs >= 20 ? 10 : 1)) }
-        case .fewerEpochs: if settingsEditable() { train.epochs = max(1, train.epochs - (train.epochs > 20 ? 10 : 1)) }
-        case .nextAttribute, .previousAttribute:
-            guard settingsEditable() else { return }
-            // nil (the marked attributes) and each vocabulary attribute, in a cycle.
-            let choices: [String?] = [nil] + model.bundle.manifest.attributes.map(Optional.some)
-            let i = choices.firstIndex(of: train.attribute) ?? 0
-            train.attribute = choices[(i + (action == .nextAttribute ? 1 : choices.count - 1)) % choices.count]
-        case .nextLearningRate, .previousLearningRate:
-            if settingsEditable() { train.learningRate = step(TrainState.learningRates, train.learningRate, up: action == .nextLearningRate) }
-        case .nextBatchSize, .previousBatchSize:
-            if settingsEditable() { train.batchSize = step(TrainState.batchSizes, train.batchSize, up: action == .nextBatchSize) }
-        case .nextWeightDecay, .previousWeightDecay:
-            if settingsEditable() { train.weightDecay = step(TrainState.weightDecays, train.weightDecay, up: action == .nextWeightDecay) }
-        case .toggleOptimizer: if settingsEditable() { train.optimizer = train.optimizer == .sgd ? .adam : .sgd }
-        case .toggleSampler: if settingsEditable() { train.sampler = train.sampler == .natural ? .groupBalanced : .natural }
-        case .toggleLossForm:
-            guard settingsEditable() else { return }
-            guard train.method.hasLossForm else { banner = "f: only ours-ls and ours-vs have a loss form"; return }
-            train.lossForm = train.lossForm == .paper ? .official : .paper
-            // As on the CLI: the official form defaults to group-balanced batches (s changes it back).
-            train.sampler = train.lossForm == .official ? .groupBalanced : .natural
-        case .typeSettings:
-            guard settingsEditable() else { return }
-            input = .trainSettings(TextForm(labels: ["epochs", "learning rate", "batch size", "weight decay"],
-                                            fields: ["\(train.epochs)", "\(train.learningRate)", "\(train.batchSize)", "\(train.weightDecay)"]))
-        case .startTraining: startTraining()
-        case .cancelTraining:
-            if train.running && !train.external { engine?.cancel(); train.status = "cancelling…" }
-            else { banner = train.external ? "x: the run belongs to another process (Ctrl-C there stops it)" : "x: no run is training" }
-        case .resumeRun: resumeRun()
-        case .openGroup: openGroup()
-        case .back: groups.browsing = false; groups.preview = nil; groups.runPreview = nil
-        case .nextRun:
-            let runs = groups.runs
-            guard !runs.isEmpty else { banner = "No finished run to compare with yet: start one on the Train screen (3)."; return }
-            let i = runs.firstIndex { $0.id == groups.snapshot?.runID } ?? -1
-            groups.runID = runs[(i + 1) % runs.count].id
-            loadGroups()
-        case .pickRun:
-            guard !groups.runs.isEmpty else { banner = "No finished run to compare with yet: start one on the Train screen (3)."; return }
-            groups.picking = true
-            groups.pickIndex = groups.runs.firstIndex { $0.id == groups.snapshot?.runID } ?? groups.runs.count - 1
+        case .moveUp: current.move(-1)
+        case .moveDown: current.move(1)
+        case .pageUp: current.move(-10)
+        case .pageDown: current.move(10)
+        case .top: current.move(Int.min / 2)
+        case .bottom: current.move(Int.max / 2)
+        default: current.perform(binding.action)
         }
     }
 
-    /// Moves the list's selection to the first example whose id contains
-    /// `text`, from the current row (or the one after it); wraps around.
-    @discardableResult
-    func find(_ text: String, after: Bool) -> Bool {
-        guard !text.isEmpty else { return true }
-        let bundleRows: [Int], current: Int
-        if screen == .preview {
-            bundleRows = previewList().all; current = preview.selected
-        } else if screen == .groups && groups.browsing, let s = groups.snapshot {
-            bundleRows = groups.examples.map { s.testRows[$0] }; current = groups.exampleIndex
-        } else { return false }
-        let n = bundleRows.count
-        guard n > 0 else { return false }
-        for k in 0..<n {
-            let i = (current + (after ? 1 : 0) + k) % n
-            if model.bundle.examples[bundleRows[i]].id.localizedCaseInsensitiveContains(text) {
-                if i != current { move(i - current) }
-                return true
-            }
-        }
-        return false
+    func show(_ s: Screen) {
+        screen = s
+        current.didShow()
     }
 
     /// A click selects a tab or a row of the list under it (the frame last drawn says which).
     func click(x: Int, y: Int) {
-        guard input == nil, !showHelp, !groups.picking else { return }
+        guard input == nil, !showHelp, groups.state.picking == nil else { return }
         switch targets[y] {
         case .tabs(let ranges)?:
             if let hit = ranges.first(where: { $0.1.contains(x) }) { banner = nil; show(hit.0) }
         case .row(let i, let xs)? where xs.contains(x):
-            let current: Int
-            switch screen {
-            case .attributes: current = attributes.selected
-            case .preview: current = preview.selected
-            case .train: return
-            case .groups: current = groups.browsing ? groups.exampleIndex : groups.selected
-            }
-            move(i - current)
+            guard let selected = current.clickableSelection else { return }
+            current.move(i - selected)
         default: break
         }
     }
@@ -287,100 +200,54 @@ public final class App {
         }
     }
 
-    func show(_ s: Screen) {
-        screen = s
-        switch s {
-        case .preview: loadPreview()
-        case .groups: if groups.snapshot == nil || !groupJobs.busy { loadGroups() }
-        default: break
-        }
-    }
-
-    func move(_ delta: Int) {
-        func clamp(_ v: Int, _ n: Int) -> Int { max(0, min(n - 1, v)) }
-        switch screen {
-        case .attributes:
-            attributes.selected = clamp(attributes.selected + delta, attributeRows().count)
-        case .preview:
-            let n = previewList().all.count
-            guard n > 0 else { return }
-            let old = preview.selected
-            preview.selected = clamp(preview.selected + delta, n)
-            if old != preview.selected { loadPreview() }
-        case .train:
-            // Scrolls the epoch table; the newest epoch again when scrolled to the end.
-            let n = train.reports.count
-            let top = clamp((train.tableTop ?? n) + delta, n)
-            train.tableTop = delta > 0 && top >= n - 1 ? nil : top
-        case .groups:
-            if groups.browsing {
-                guard !groups.examples.isEmpty else { return }
-                let old = groups.exampleIndex
-                groups.exampleIndex = clamp(groups.exampleIndex + delta, groups.examples.count)
-                if old != groups.exampleIndex { loadGroupPreview() }
-            } else {
-                groups.selected = clamp(groups.selected + delta, groups.pretrained?.groups.count ?? 0)
-            }
-        }
-    }
-
-    func handleInput(_ key: Key) {
+    /// An editor is open: its owner handles the key.
+    func handleInput(_ key: Key, _ input: TextInput) {
         switch input {
-        case .filter(var text):
-            switch key {
-            case .enter: attributes.filter = text; input = nil
-            case .escape: attributes.filter = ""; input = nil
-            case .backspace: if !text.isEmpty { text.removeLast() }; input = .filter(text); attributes.filter = text
-            case .control("u"): text = ""; input = .filter(text); attributes.filter = text
-            case .character(let ch): text.append(ch); input = .filter(text); attributes.filter = text
-            default: break
-            }
-            attributes.selected = 0
+        case .filter(let text): attributes.handleFilter(key, text)
+        case .note(let form, let c, let a): attributes.handleNote(key, form: form, className: c, attribute: a)
+        case .trainSettings(let form): train.handleSettings(key, form)
         case .search(var text):
             switch key {
-            case .escape: input = nil
+            case .escape: self.input = nil
             case .enter: if !find(text, after: true) { banner = "no other example matches '\(text)'" }
-            case .backspace: if !text.isEmpty { text.removeLast() }; input = .search(text); _ = find(text, after: false)
+            case .backspace: if !text.isEmpty { text.removeLast() }; self.input = .search(text); _ = find(text, after: false)
             case .character(let ch):
-                text.append(ch); input = .search(text)
-                if !find(text, after: false) { banner = "no example matches '\(text)'" } else { banner = nil }
+                text.append(ch); self.input = .search(text)
+                banner = find(text, after: false) ? nil : "no example matches '\(text)'"
             default: break
             }
-        case .note(var form, let c, let a):
-            switch key {
-            case .escape: input = nil
-            case .enter:
-                do {
-                    let v = verdict(className: c, attribute: a)?.verdict ?? .undecided
-                    let d = try model.workspace.record(className: c, attribute: a, verdict: v, note: form.fields[0],
-                                                       phrasePresent: form.fields[1], phraseAbsent: form.fields[2])
-                    decisions["\(c)\u{1}\(a)"] = d
-                    banner = "\(c) / \(a): note and phrases saved"
-                } catch {
-                    banner = "Could not save: \(error)"
-                }
-                input = nil
-            default:
-                if form.edit(key) { input = .note(form: form, className: c, attribute: a) }
-            }
-        case .trainSettings(var form):
-            switch key {
-            case .escape: input = nil
-            case .enter:
-                if let error = applyTyped(form.fields) { banner = error } else { input = nil }
-            default:
-                if form.edit(key) { input = .trainSettings(form) }
-            }
-        case nil: break
         }
     }
 
-    // MARK: preview
+    /// Moves the list's selection to the first example whose id contains
+    /// `text`, from the current row (or the one after it); wraps around.
+    @discardableResult
+    func find(_ text: String, after: Bool) -> Bool {
+        guard !text.isEmpty else { return true }
+        let (rows, current) = screen == .preview ? preview.searchList() : groups.searchList()
+        let n = rows.count
+        guard n > 0 else { return false }
+        for k in 0..<n {
+            let i = (current + (after ? 1 : 0) + k) % n
+            if model.bundle.examples[rows[i]].id.localizedCaseInsensitiveContains(text) {
+                if i != current { self.current.move(i - current) }
+                return true
+            }
+        }
+        return false
+    }
 
-    /// Drawn every frame on the Preview screen: computed once per (class, attribute).
-    var previewLists: [Int: (all: [Int], withCount: Int, scores: [Int: Float])] = [:]
+    // MARK: background work
 
-    // MARK: messages
+    /// Runs a workspace write off the UI thread, after every earlier one; its result comes back as a message.
+    func write(_ job: @escaping @Sendable (Workspace) throws -> WriteResult) {
+        writeGeneration += 1
+        let workspace = model.workspace, inbox = inbox, generation = writeGeneration
+        writes.submit {
+            do { inbox.post(.written(try job(workspace), generation: generation)) }
+            catch { inbox.post(.written(.banner("Could not save: \(error)"), generation: generation)) }
+        }
+    }
 
     /// Applies everything background work has delivered; true when something changed.
     @discardableResult
@@ -397,8 +264,10 @@ public final class App {
     /// Verdicts made in another process, and runs started from the CLI,
     /// appear without a restart: the workspace is re-read about once a second, off the UI thread.
     func refreshWorkspace() {
-        let model = self.model, inbox = self.inbox, requested = train.runID
-        workspaceJobs.submit { inbox.post(.workspace(Self.readWorkspace(model, requested: requested, me: Int(getpid())))) }
+        let model = self.model, inbox = self.inbox, requested = train.state.runID, generation = writeGeneration
+        workspaceJobs.submit {
+            inbox.post(.workspace(Self.readWorkspace(model, requested: requested, me: Int(getpid())), generation: generation))
+        }
     }
 
     static func readWorkspace(_ model: UIModel, requested: Int64?, me: Int) -> WorkspaceSnapshot {
@@ -414,32 +283,58 @@ public final class App {
 
     func apply(_ m: Message) {
         switch m {
-        case .preview(let p, _):
-            preview.current = p
-        case .groupsPreview(let before, let after):
-            groups.preview = before
-            groups.runPreview = after
+        case .preview(let p): preview.state.current = p
+        case .groupsPreview(let a, let b): groups.state.previews = (a, b)
         case .jobFailed(let text): banner = text
-        case .projection(let key, let p):
-            if key == Decision.spuriousAttributes(Array(decisions.values)).joined(separator: " + ") { projection = (key, p) }
-        case .groups(let s):
-            let keep = currentGroupExample()
-            groups.snapshot = s
-            if groups.browsing {
-                // The run changed (r, p, or a run finished): re-sort by the new model, keep the example shown.
-                groups.examples = groupMembers(s)
-                let position = keep.flatMap { row in groups.examples.firstIndex { s.testRows[$0] == row } }
-                groups.exampleIndex = position ?? 0
-                loadGroupPreview()
+        case .projection(let key, let p): attributes.applyProjection(key: key, p)
+        case .groups(let s): groups.apply(s)
+        case .workspace(let w, let generation): applyWorkspace(w, generation: generation)
+        case .engine(let e): train.applyEngine(e)
+        case .written(let result, _):
+            switch result {
+            case .saved(let d, let text, let marked):
+                attributes.saved(d, marked: marked)
+                banner = text
+            case .banner(let text): banner = text
             }
-        case .workspace(let w):
-            applyWorkspace(w)
-        case .engine(let e):
-            applyEngine(e)
         }
     }
 
+    func applyWorkspace(_ w: WorkspaceSnapshot, generation: Int) {
+        // Decisions read before the newest write would undo it on screen until the next read.
+        if generation == writeGeneration && !writes.busy {
+            let fresh = Dictionary(w.decisions.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+            if fresh != decisions {
+                decisions = fresh
+                if attributes.projection != nil || fresh.values.contains(where: { $0.verdict == .spurious }) { attributes.loadProjection() }
+            }
+        }
+        // A new comparable run (finished elsewhere) refreshes the Groups table.
+        groups.workspaceRuns(w.runs)
+        train.applyWorkspace(w)
+    }
 
+    // MARK: the frame's snapshot
+
+    public func snapshot() -> UISnapshot {
+        let hints = KeyBindings.hints(for: screen)
+            .filter { $0.action != .help && $0.action != .quit && disabledReason($0.action) == nil }.map(\.hintText)
+        var help: (lines: [String], top: Int)?
+        if showHelp {
+            // The reasons of the current screen's disabled keys only (others' depend on their screen).
+            let lines = KeyBindings.helpLines { action in
+                KeyBindings.all.contains { $0.action == action && $0.screens?.contains(self.screen) == true } ? self.disabledReason(action) : nil
+            }
+            help = (lines, helpTop)
+        }
+        return UISnapshot(model: model, theme: theme, ascii: ascii, screen: screen, banner: banner, input: input, help: help,
+                          hints: hints, engineStatus: train.state.status, idle: isIdle,
+                          attributes: screen == .attributes ? attributes.snapshot() : nil,
+                          preview: screen == .preview ? preview.snapshot() : nil,
+                          train: screen == .train ? train.snapshot() : nil,
+                          groups: screen == .groups ? groups.snapshot() : nil,
+                          pictures: pictures)
+    }
 }
 
 /// The last few pictures drawn, keyed by preview, picture and size.

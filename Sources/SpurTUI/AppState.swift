@@ -92,6 +92,13 @@ public struct TextForm: Sendable, Equatable {
     }
 }
 
+/// The examples of the Preview list: with the attribute first; detection scores by bundle row.
+public struct PreviewList: Sendable {
+    public var all: [Int]
+    public var withCount: Int
+    public var scores: [Int: Float]
+}
+
 public struct PreviewState: Sendable {
     public var selected = 0
     public var mapClass: Int?
@@ -150,26 +157,55 @@ public struct TrainState: Sendable {
     public var best: EpochReport? { reports.last { $0.epoch == reports.last?.bestEpoch } ?? reports.filter(\.isBest).last }
 }
 
+/// A model screen 4 can show: the pre-trained one or a run's best checkpoint.
+public enum ModelChoice: Hashable, Sendable {
+    case pretrained
+    case run(Int64)
+}
+
+/// Which side of the comparison a list picks for.
+public enum ModelSide: Sendable { case a, b }
+
+/// One model on the test split.
+public struct ModelEvaluation: Sendable {
+    public var choice: ModelChoice
+    /// The run (nil: the pre-trained model).
+    public var run: RunRecord?
+    public var metrics: SplitMetrics
+    /// The prediction of every test example (test-split order).
+    public var predictions: [Int]
+    /// A run's classifier (its Grad-CAMs); nil for the pre-trained model.
+    public var classifier: HeadClassifier?
+
+    /// "pre-trained", or "run 2 (orth-proj)" with its status when not finished.
+    public var name: String {
+        guard let r = run else { return "pre-trained" }
+        let status = r.isInterrupted ? ", interrupted" : r.status == .finished ? "" : ", \(r.status.rawValue)"
+        return "run \(r.id) (\(r.method)\(status))"
+    }
+
+    /// "pre-trained" or "run 2": a column title.
+    public var shortName: String { run.map { "run \($0.id)" } ?? "pre-trained" }
+}
+
 /// What the Groups screen shows: computed off the UI thread in one job.
 public struct GroupsSnapshot: Sendable {
-    public var pretrained: SplitMetrics
-    public var run: SplitMetrics?
-    public var runID: Int64?
-    /// The runs that can be compared (with a best checkpoint).
+    /// The runs that can be compared (with a best checkpoint), oldest first.
     public var runs: [RunRecord]
-    /// The test split: bundle rows, labels and group values, and each model's predictions.
+    /// The test split: bundle rows, labels and group values.
     public var testRows: [Int]
     public var testLabels: [Int]
     public var testValues: [Int]
-    public var pretrainedPredictions: [Int]
-    public var runPredictions: [Int]?
-    public var runClassifier: HeadClassifier?
+    public var a: ModelEvaluation
+    /// Nil while no run can be compared.
+    public var b: ModelEvaluation?
 }
 
 public struct GroupsState: Sendable {
     public var snapshot: GroupsSnapshot?
-    /// The run compared with the pre-trained model; nil: the latest finished one.
-    public var runID: Int64?
+    /// Model A (left); model B (right; nil: the latest finished run).
+    public var a = ModelChoice.pretrained
+    public var b: ModelChoice?
     public var selected = 0
     public var browsing = false
     /// Positions in the snapshot's test split, misclassified first.
@@ -177,14 +213,15 @@ public struct GroupsState: Sendable {
     public var exampleIndex = 0
     public var mapClass: Int?
     public var overlay = true
-    public var preview: Preview?
-    public var runPreview: Preview?
-    /// The run list is open (Enter picks).
-    public var picking = false
+    /// The selected example under model A and model B.
+    public var previews: (a: Preview?, b: Preview?) = (nil, nil)
+    /// The model list is open for this side (Enter picks).
+    public var picking: ModelSide?
     public var pickIndex = 0
 
-    public var pretrained: SplitMetrics? { snapshot?.pretrained }
     public var runs: [RunRecord] { snapshot?.runs ?? [] }
+    /// What the model list offers: the pre-trained model, then every comparable run.
+    public var choices: [ModelChoice] { [.pretrained] + runs.map { .run($0.id) } }
 }
 
 /// The workspace as last read (off the UI thread, about once a second).
@@ -199,13 +236,22 @@ public struct WorkspaceSnapshot: Sendable {
 
 /// Results of background work, delivered to the UI thread through `Inbox`.
 public enum Message: Sendable {
-    case preview(Preview, forGroups: Bool)
-    case groupsPreview(pretrained: Preview, run: Preview?)
+    case preview(Preview)
+    case groupsPreview(a: Preview, b: Preview?)
     case jobFailed(String)
     case engine(TrainingEvent)
     case groups(GroupsSnapshot)
-    case workspace(WorkspaceSnapshot)
+    /// `generation`: the UI's write count when the read was asked for.
+    case workspace(WorkspaceSnapshot, generation: Int)
     case projection(key: String, OrthogonalProjection.Preview)
+    /// A workspace write is done (`generation`: the writes submitted so far when it finished).
+    case written(WriteResult, generation: Int)
+}
+
+/// What a workspace write reports back to the UI thread.
+public enum WriteResult: Sendable {
+    case saved(Decision, banner: String, marked: Bool)
+    case banner(String)
 }
 
 /// A thread-safe queue from workers to the UI thread.
@@ -215,6 +261,7 @@ public final class Inbox: @unchecked Sendable {
     public init() {}
     public func post(_ m: Message) { lock.lock(); messages.append(m); lock.unlock() }
     public func drain() -> [Message] { lock.lock(); defer { lock.unlock() }; let m = messages; messages = []; return m }
+    public var isEmpty: Bool { lock.lock(); defer { lock.unlock() }; return messages.isEmpty }
 }
 
 /// One kind of background job: one running at a time plus one "latest
@@ -244,6 +291,26 @@ public final class JobRunner: @unchecked Sendable {
             job()
             lock.lock()
             if let next = pending { pending = nil; lock.unlock(); run(next) } else { running = false; lock.unlock() }
+        }
+    }
+}
+
+/// Workspace writes, in the order they were made, off the UI thread; every
+/// one runs (unlike `JobRunner`, which keeps only the latest request).
+public final class WriteQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private let queue = DispatchQueue(label: "spurscope-workspace-writes")
+    private var queued = 0
+
+    public init() {}
+
+    public var busy: Bool { lock.lock(); defer { lock.unlock() }; return queued > 0 }
+
+    public func submit(_ job: @escaping @Sendable () -> Void) {
+        lock.lock(); queued += 1; lock.unlock()
+        queue.async { [self] in
+            job()
+            lock.lock(); queued -= 1; lock.unlock()
         }
     }
 }

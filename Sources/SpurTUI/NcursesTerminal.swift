@@ -183,7 +183,7 @@ public enum TerminalUI {
             let size = term.size
             if size != lastSize { lastSize = size; lastGrid = nil; changed = true; app.viewportHeight = size.height }
             // Redraw once per batch of messages; the clock on the Train screen ticks too.
-            if changed || lastGrid == nil || app.train.running || !app.isIdle {
+            if changed || lastGrid == nil || !app.isIdle {
                 let grid = Views.render(app, width: size.width, height: size.height)
                 if grid != lastGrid {
                     if lastGrid == nil { clear() }

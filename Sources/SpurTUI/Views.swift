@@ -3,16 +3,20 @@ import SpurAudit
 import SpurCore
 import SpurEngine
 
-/// Draws the application's state into a cell grid. Pure: reads `App`,
-/// writes the grid, calls no terminal, reads no file.
+/// Draws a frame's snapshot into a cell grid. Pure: reads the plain
+/// `UISnapshot` (never the controllers), writes the grid, calls no
+/// terminal, reads no file.
 public enum Views {
     public static let minimumWidth = 50
     public static let minimumHeight = 15
     typealias Box = (x: Int, y: Int, w: Int, h: Int)
 
-    public static func render(_ app: App, width: Int, height: Int) -> CellGrid {
+    /// The app's current frame.
+    public static func render(_ app: App, width: Int, height: Int) -> CellGrid { render(app.snapshot(), width: width, height: height) }
+
+    public static func render(_ ui: UISnapshot, width: Int, height: Int) -> CellGrid {
         var g = CellGrid(width: width, height: height)
-        let t = app.theme
+        let t = ui.theme
         guard width >= minimumWidth && height >= minimumHeight else {
             let lines = ["Terminal too small", "\(width)×\(height): spurscope needs at least \(minimumWidth)×\(minimumHeight).", "Enlarge the window, or q to quit."]
             for (i, l) in lines.enumerated() {
@@ -20,24 +24,24 @@ public enum Views {
             }
             return g
         }
-        tabs(app, &g)
+        tabs(ui, &g)
         let body = (x: 0, y: 2, w: width, h: height - 4)
-        switch app.screen {
-        case .attributes: attributesScreen(app, &g, body)
-        case .preview: previewScreen(app, &g, body)
-        case .train: trainScreen(app, &g, body)
-        case .groups: groupsScreen(app, &g, body)
+        switch ui.screen {
+        case .attributes: attributesScreen(ui, &g, body)
+        case .preview: previewScreen(ui, &g, body)
+        case .train: trainScreen(ui, &g, body)
+        case .groups: groupsScreen(ui, &g, body)
         }
-        footer(app, &g)
-        if app.groups.picking && app.screen == .groups { runPicker(app, &g) }
-        if app.showHelp { help(app, &g) }
-        if let input = app.input { editor(input, app, &g) }
+        footer(ui, &g)
+        if let groups = ui.groups, let side = groups.picking { modelPicker(ui, groups, side: side, &g) }
+        if let help = ui.help { self.help(ui, help.lines, top: help.top, &g) }
+        if let input = ui.input { editor(input, ui, &g) }
         return g
     }
 
     /// The tabs, shortened rather than cut: the name goes first, then the titles shrink.
-    static func tabs(_ app: App, _ g: inout CellGrid) {
-        let t = app.theme
+    static func tabs(_ ui: UISnapshot, _ g: inout CellGrid) {
+        let t = ui.theme
         let full = Screen.allCases.map { " \($0.rawValue) \($0.title) " }
         let short = Screen.allCases.map { " \($0.rawValue) \($0.title.prefix(4)) " }
         let width = { (labels: [String]) in labels.map(\.count).reduce(0, +) + labels.count }
@@ -51,28 +55,26 @@ public enum Views {
         }
         var ranges: [(Screen, Range<Int>)] = []
         for (s, label) in zip(Screen.allCases, labels) {
-            g.text(label, x: x, y: 0, style: s == app.screen ? t.selection : t.dim)
+            g.text(label, x: x, y: 0, style: s == ui.screen ? t.selection : t.dim)
             ranges.append((s, x..<(x + label.count)))
             x += label.count + 1
         }
         g.targets[0] = .tabs(ranges)
     }
 
-    static func footer(_ app: App, _ g: inout CellGrid) {
-        let t = app.theme, y = g.height - 2
-        if let b = app.banner {
+    static func footer(_ ui: UISnapshot, _ g: inout CellGrid) {
+        let t = ui.theme, y = g.height - 2
+        if let b = ui.banner {
             g.fill(x: 0, y: y, width: g.width, height: 1, style: t.banner)
             g.text(" " + b, x: 0, y: y, style: t.banner)
         } else {
-            let hints = KeyBindings.hints(for: app.screen)
-                .filter { $0.action != .help && $0.action != .quit && app.disabledReason($0.action) == nil }.map(\.hintText)
-            g.text(" " + HintBar.fit(hints, always: ["? keys", "q quit"], width: g.width - 2), x: 0, y: y, style: t.dim)
+            g.text(" " + HintBar.fit(ui.hints, always: ["? keys", "q quit"], width: g.width - 2), x: 0, y: y, style: t.dim)
         }
         let s = g.height - 1
         g.fill(x: 0, y: s, width: g.width, height: 1, style: t.statusBar)
-        let engine = "engine: \(app.train.status)"
-        let right = app.isIdle ? "ready" : "working…"
-        let left = " \(app.model.bundle.directory) │ \((app.model.workspace.path as NSString).lastPathComponent) │ \(engine)"
+        let engine = "engine: \(ui.engineStatus)"
+        let right = ui.idle ? "ready" : "working…"
+        let left = " \(ui.model.bundle.directory) │ \((ui.model.workspace.path as NSString).lastPathComponent) │ \(engine)"
         g.text(left, x: 0, y: s, style: t.statusBar, maxWidth: g.width - right.count - 2)
         g.text(right, x: g.width - right.count - 1, y: s, style: t.statusBar)
     }
@@ -82,17 +84,18 @@ public enum Views {
 
     // MARK: Attributes
 
-    static func attributesScreen(_ app: App, _ g: inout CellGrid, _ b: Box) {
-        let t = app.theme, m = app.model
-        let c = app.attributes.classIndex
+    static func attributesScreen(_ ui: UISnapshot, _ g: inout CellGrid, _ b: Box) {
+        guard let a = ui.attributes else { return }
+        let t = ui.theme, m = ui.model
+        let c = a.classIndex
         let total = m.audit.table.classTotals[c]
         var title = "Class \(m.classes[c]) (\(c + 1)/\(m.classes.count)) — \(total.total) val, accuracy \(pct0(total.value))"
-        title += "   order: \(app.attributes.order.label)"
-        if !app.attributes.filter.isEmpty { title += "   filter: \(app.attributes.filter) (Esc clears)" }
+        title += "   order: \(a.order.label)"
+        if !a.filter.isEmpty { title += "   filter: \(a.filter) (Esc clears)" }
         g.text(title, x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
-        let rows = app.attributeRows()
+        let rows = a.rows
         // One line explaining the selected row, one for the orth-proj preview.
-        if let r = app.selectedAttribute {
+        if let r = a.selectedRow {
             let name = m.audit.attributes[r.attribute]
             let ci = r.delta95
             var why = "\(name) present: \(pct0(r.with.value)) of \(r.with.total) correct; absent: \(pct0(r.without.value)) of \(r.without.total)"
@@ -102,19 +105,19 @@ public enum Views {
             g.text(why, x: 1, y: b.y + 1, style: t.text, maxWidth: b.w - 2)
         }
         var tableY = b.y + 2
-        if let p = app.projection {
+        if let p = a.projection {
             let line = "orth-proj preview (\(p.key)): test worst group \(pct0(p.preview.zeroShot.worstGroup)) zero-shot → \(pct0(p.preview.projected.worstGroup)) projected; average \(pct0(p.preview.zeroShot.average)) → \(pct0(p.preview.projected.average))"
             g.text(line, x: 1, y: tableY, style: t.accent, maxWidth: b.w - 2)
             tableY += 1
         }
         if rows.isEmpty {
-            g.text("  no attribute with enough examples on both sides" + (app.attributes.filter.isEmpty ? "" : " matches the filter"), x: 1, y: tableY + 1, style: t.dim)
+            g.text("  no attribute with enough examples on both sides" + (a.filter.isEmpty ? "" : " matches the filter"), x: 1, y: tableY + 1, style: t.dim)
             return
         }
         // Widths from the whole vocabulary and the (few) notes, never from every row: a frame stays O(visible rows).
-        let noteWidth = app.decisions.values.filter { $0.className == m.classes[c] }.map(\.note.count).max() ?? 0
+        let noteWidth = a.decisions.values.filter { $0.className == m.classes[c] }.map(\.note.count).max() ?? 0
         let columns = [
-            TableColumn("attribute", width: min(24, app.attributeNameWidth), priority: 0, minimumWidth: 6),
+            TableColumn("attribute", width: min(24, a.nameWidth), priority: 0, minimumWidth: 6),
             TableColumn("δ", width: 6, priority: 0, rightAligned: true),
             TableColumn("95% CI", width: 10, priority: 3),
             TableColumn("with", width: 6, priority: 2, rightAligned: true),
@@ -128,19 +131,19 @@ public enum Views {
         let layout = TableLayout(columns, width: b.w - 4)
         g.text("  " + layout.header, x: 1, y: tableY, style: t.dim, maxWidth: b.w - 2)
         let visible = b.y + b.h - tableY - 1
-        let selected = min(app.attributes.selected, rows.count - 1)
+        let selected = a.selected
         let top = ListWindow.top(selected: selected, count: rows.count, visible: visible)
         for i in top..<min(rows.count, top + visible) {
             let r = rows[i]
             let name = m.audit.attributes[r.attribute]
-            let decision = app.verdict(className: m.classes[c], attribute: name)
-            let verdict = decision?.verdict.rawValue ?? "undecided"
+            let decision = a.verdict(className: m.classes[c], attribute: name)
+            let verdict = decision.verdict?.rawValue ?? "undecided"
             let ci = r.delta95
             let values = [
                 name, String(format: "%+.1f", 100 * r.delta) + (r.hasLittleSupport ? "?" : " "),
                 String(format: "[%+.0f,%+.0f]", 100 * ci.low, 100 * ci.high),
                 pct(r.with.value), "\(r.with.total)", pct(r.without.value), "\(r.without.total)",
-                r.confusedClass.map { m.classes[$0] } ?? "—", verdict, decision?.note ?? "",
+                r.confusedClass.map { m.classes[$0] } ?? "—", verdict, decision.note ?? "",
             ]
             let y = tableY + 1 + i - top
             g.targets[y] = .row(i, 0..<b.w)
@@ -160,25 +163,26 @@ public enum Views {
 
     // MARK: Preview
 
-    static func previewScreen(_ app: App, _ g: inout CellGrid, _ b: Box) {
-        let t = app.theme, m = app.model
-        guard let row = app.selectedAttribute else {
+    static func previewScreen(_ ui: UISnapshot, _ g: inout CellGrid, _ b: Box) {
+        guard let pv = ui.preview else { return }
+        let t = ui.theme, m = ui.model
+        guard let row = pv.row else {
             g.text("Pick an attribute on the Attributes screen (1) first.", x: 1, y: b.y, style: t.dim)
             return
         }
         let attr = m.audit.attributes[row.attribute], cls = m.classes[row.classIndex]
-        let (list, withCount, scores) = app.previewList()
-        g.text("\(cls) with '\(attr)' (\(withCount)) and without (\(list.count - withCount)), val   c: map class   v: \(app.preview.overlay ? "side by side" : "overlay")",
+        let (list, withCount, scores) = (pv.list.all, pv.list.withCount, pv.list.scores)
+        g.text("\(cls) with '\(attr)' (\(withCount)) and without (\(list.count - withCount)), val   c: map class   v: \(pv.overlay ? "side by side" : "overlay")",
                x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         let listWidth = 22
         let visible = b.h - 1
-        let selected = min(app.preview.selected, max(0, list.count - 1))
+        let selected = min(pv.selected, max(0, list.count - 1))
         let top = ListWindow.top(selected: selected, count: list.count, visible: visible)
         for i in top..<min(list.count, top + visible) {
             let e = list[i]
             let ex = m.bundle.examples[e]
             let ok = m.valPredictions[e].map { $0 == ex.label }
-            let mark = ok.map { $0 ? (app.ascii ? "ok" : "✓") : (app.ascii ? "no" : "✗") } ?? " "
+            let mark = ok.map { $0 ? (ui.ascii ? "ok" : "✓") : (ui.ascii ? "no" : "✗") } ?? " "
             let score = scores[e].map { String(format: "%.2f", $0) } ?? "  – "
             let label = (i < withCount ? "+ " : "− ") + TableLayout.fit(ex.id, width: 10) + " " + mark + " " + score
             let style = i == selected ? t.selection : ok == false ? t.bad : (i < withCount ? t.text : t.dim)
@@ -186,8 +190,8 @@ public enum Views {
             g.targets[b.y + 1 + i - top] = .row(i, 0..<(listWidth + 1))
             if i == selected { g.text("▶", x: 0, y: b.y + 1 + i - top, style: t.selection) }
         }
-        if let p = app.preview.current {
-            drawPreview(p, app: app, overlay: app.preview.overlay, &g, x: listWidth + 2, y: b.y + 1, w: b.w - listWidth - 3, h: b.h - 1,
+        if let p = pv.current {
+            drawPreview(p, ui: ui, overlay: pv.overlay, &g, x: listWidth + 2, y: b.y + 1, w: b.w - listWidth - 3, h: b.h - 1,
                         detection: scores[p.example])
         } else if !list.isEmpty {
             g.text("rendering…", x: listWidth + 2, y: b.y + 2, style: t.dim)
@@ -197,9 +201,9 @@ public enum Views {
     /// The image and its heatmap: side by side (image | heatmap over image) or
     /// the overlay alone, as half blocks, or as the ASCII ramp on monochrome;
     /// a colour-scale legend below.
-    static func drawPreview(_ p: Preview, app: App, overlay: Bool, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int,
+    static func drawPreview(_ p: Preview, ui: UISnapshot, overlay: Bool, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int,
                             detection: Float? = nil, title: String? = nil) {
-        let t = app.theme, m = app.model
+        let t = ui.theme, m = ui.model
         let ex = m.bundle.examples[p.example]
         // With a title (before / after), the caption is short: the example and label are in the list.
         var caption = title.map { "\($0) → \(m.classes[p.predicted]), map \(m.classes[p.mapClass])" }
@@ -207,7 +211,7 @@ public enum Views {
         if let detection { caption += String(format: "; detection %.2f", detection) }
         g.text(caption, x: x, y: y, style: p.predicted == ex.label ? t.good : t.bad, maxWidth: w)
         let map = t.heatmap
-        let ascii = app.ascii || t.monochrome
+        let ascii = ui.ascii || t.monochrome
         // Each picture fits its share of the pane (below the caption, above
         // the legend, at most 32 columns by 16 rows), keeping the aspect ratio.
         let count = overlay ? 1 : 2
@@ -235,7 +239,7 @@ public enum Views {
                 }
             } else {
                 let key = "\(p.id) \(overlay) \(k) \(size.columns)x\(size.rows) \(map.rawValue)"
-                let blocks = app.pictures.cells(key) { TerminalArt.halfBlocks(pic(), columns: size.columns, rows: size.rows) }
+                let blocks = ui.pictures.cells(key) { TerminalArt.halfBlocks(pic(), columns: size.columns, rows: size.rows) }
                 for (r, cells) in blocks.enumerated() {
                     for (c, cell) in cells.enumerated() {
                         g[px + c, y + 1 + r] = Cell(character: "▀", style: Style(
@@ -247,18 +251,21 @@ public enum Views {
         }
         // Legend: the colour scale from low to high Grad-CAM weight.
         let ly = y + 2 + size.rows
-        g.text("low", x: x, y: ly, style: t.dim)
-        let steps = max(4, min(16, w - 10))
+        // "low", the ramp and "high" when they fit the pane (14 columns), else the ramp alone.
+        let words = w >= 14
+        let steps = words ? min(16, w - 10) : max(2, w)
+        let rampX = words ? x + 4 : x
+        if words { g.text("low", x: x, y: ly, style: t.dim) }
         for i in 0..<steps {
             let v = Float(i) / Float(steps - 1)
             if ascii {
-                g[x + 4 + i, ly] = Cell(character: TerminalArt.rampCharacter(v), style: t.text)
+                g[rampX + i, ly] = Cell(character: TerminalArt.rampCharacter(v), style: t.text)
             } else {
                 let c = map.color(v)
-                g[x + 4 + i, ly] = Cell(character: " ", style: Style(background: .rgb(c.0, c.1, c.2)))
+                g[rampX + i, ly] = Cell(character: " ", style: Style(background: .rgb(c.0, c.1, c.2)))
             }
         }
-        g.text("high", x: x + 5 + steps, y: ly, style: t.dim)
+        if words { g.text("high", x: rampX + steps + 1, y: ly, style: t.dim) }
     }
 
     // MARK: Train
@@ -273,9 +280,10 @@ public enum Views {
         return lines
     }
 
-    static func trainScreen(_ app: App, _ g: inout CellGrid, _ b: Box) {
-        let t = app.theme, s = app.train
-        let attrs = s.method == .zeroshot ? "—" : app.trainingAttributes().joined(separator: " + ") + (s.attribute == nil ? " (marked)" : "")
+    static func trainScreen(_ ui: UISnapshot, _ g: inout CellGrid, _ b: Box) {
+        guard let tv = ui.train else { return }
+        let t = ui.theme, s = tv.state
+        let attrs = tv.attributes
         var tokens = ["Method \(s.method.rawValue) (m/M)"]
         if s.method.hasLossForm { tokens.append("form \(s.lossForm.rawValue) (f)") }
         tokens += ["attribute \(attrs) (a/A)", "epochs \(s.epochs) (+/-)", "lr \(s.learningRate) (l/L)", "batch \(s.batchSize) (b/B)",
@@ -301,17 +309,19 @@ public enum Views {
         let tableWidth = b.w >= 90 ? 40 : 0
         let plotW = b.w - tableWidth - 2
         let plotH = (height - 1) / 2
-        lossPlot(s, app: app, &g, x: 1, y: y, w: plotW, h: plotH)
-        validationPlot(s, app: app, &g, x: 1, y: y + plotH + 1, w: plotW, h: height - plotH - 1)
-        if tableWidth > 0 { epochTable(s, app: app, &g, x: b.w - tableWidth, y: y, w: tableWidth - 1, h: height) }
+        lossPlot(s, ui: ui, &g, x: 1, y: y, w: plotW, h: plotH)
+        validationPlot(s, ui: ui, &g, x: 1, y: y + plotH + 1, w: plotW, h: height - plotH - 1)
+        if tableWidth > 0 { epochTable(s, ui: ui, &g, x: b.w - tableWidth, y: y, w: tableWidth - 1, h: height) }
         if !s.running && s.reports.isEmpty {
-            g.text("Enter starts a run in the background; keys keep working while it trains.", x: 8, y: y + 2, style: t.dim, maxWidth: plotW - 8)
+            for (i, line) in wrap(["Enter starts a run in the background;", "keys keep working while it trains."], width: plotW - 9, separator: " ").enumerated() {
+                g.text(line, x: 8, y: y + 2 + i, style: t.dim, maxWidth: plotW - 8)
+            }
         }
     }
 
     /// A braille plot with a y axis (labels at the top and bottom) and an x axis in epochs.
-    static func axes(_ g: inout CellGrid, app: App, x: Int, y: Int, w: Int, h: Int, top: String, bottom: String, epochs: Int) {
-        let t = app.theme
+    static func axes(_ g: inout CellGrid, ui: UISnapshot, x: Int, y: Int, w: Int, h: Int, top: String, bottom: String, epochs: Int) {
+        let t = ui.theme
         g.text(TableLayout.fit(top, width: 6, rightAligned: true), x: x, y: y, style: t.dim)
         g.text(TableLayout.fit(bottom, width: 6, rightAligned: true), x: x, y: y + h - 1, style: t.dim)
         for r in 0..<h { g.text("┤", x: x + 6, y: y + r, style: t.dim) }
@@ -325,27 +335,27 @@ public enum Views {
         }
     }
 
-    static func lossPlot(_ s: TrainState, app: App, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int) {
-        let t = app.theme
+    static func lossPlot(_ s: TrainState, ui: UISnapshot, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int) {
+        let t = ui.theme
         let plotH = h - 3
         guard plotH >= 1, w > 12 else { return }
         g.text("training loss", x: x + 7, y: y, style: t.dim)
         let losses = s.stepLosses.map(Double.init).filter(\.isFinite)
         guard let lo = losses.min(), let hi = losses.max() else { return }
-        axes(&g, app: app, x: x, y: y + 1, w: w, h: plotH, top: String(format: "%.3g", hi), bottom: String(format: "%.3g", lo),
+        axes(&g, ui: ui, x: x, y: y + 1, w: w, h: plotH, top: String(format: "%.3g", hi), bottom: String(format: "%.3g", lo),
              epochs: s.reports.last?.epoch ?? 0)
         Braille.plot(losses, into: &g, x: x + 7, y: y + 1, width: w - 7, height: plotH, style: t.accent, range: lo...max(hi, lo + 1e-9))
     }
 
     /// Average (braille line) and worst group (• marks) by epoch, in %, the best epoch marked ▲.
-    static func validationPlot(_ s: TrainState, app: App, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int) {
-        let t = app.theme
+    static func validationPlot(_ s: TrainState, ui: UISnapshot, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int) {
+        let t = ui.theme
         let plotH = h - 3
         guard plotH >= 1, w > 12 else { return }
         g.text("validation: average ⠒ line, worst group •", x: x + 7, y: y, style: t.dim, maxWidth: w - 7)
         guard !s.reports.isEmpty else { return }
         let n = s.reports.count, pw = w - 7
-        axes(&g, app: app, x: x, y: y + 1, w: w, h: plotH, top: "100%", bottom: "0%", epochs: s.reports.last!.epoch)
+        axes(&g, ui: ui, x: x, y: y + 1, w: w, h: plotH, top: "100%", bottom: "0%", epochs: s.reports.last!.epoch)
         Braille.plot(s.reports.map { $0.validation.average }, into: &g, x: x + 7, y: y + 1, width: pw, height: plotH, style: t.good, range: 0...1)
         func column(_ i: Int) -> Int { n == 1 ? 0 : Int((Double(i) / Double(n - 1) * Double(pw - 1)).rounded()) }
         for (i, r) in s.reports.enumerated() {
@@ -359,8 +369,8 @@ public enum Views {
         }
     }
 
-    static func epochTable(_ s: TrainState, app: App, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int) {
-        let t = app.theme
+    static func epochTable(_ s: TrainState, ui: UISnapshot, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int) {
+        let t = ui.theme
         g.text("epoch    loss  val avg   worst", x: x, y: y, style: t.dim)
         let visible = h - 2
         let n = s.reports.count
@@ -379,105 +389,125 @@ public enum Views {
 
     // MARK: Groups
 
-    static func groupsScreen(_ app: App, _ g: inout CellGrid, _ b: Box) {
-        let t = app.theme, s = app.groups
+    static func groupsScreen(_ ui: UISnapshot, _ g: inout CellGrid, _ b: Box) {
+        guard let s = ui.groups else { return }
+        let t = ui.theme
         guard let snap = s.snapshot else {
             g.text("Evaluating on the test split…", x: 1, y: b.y, style: t.dim)
             return
         }
-        let pre = snap.pretrained
-        let record = snap.runs.first { $0.id == snap.runID }
-        let runName = record.map { "run \($0.id) (\($0.method)\($0.status == .finished ? "" : ", \($0.isInterrupted ? "interrupted" : $0.status.rawValue)"))" }
         if s.browsing {
-            groupBrowser(app, snap, runName: runName, &g, b)
+            groupBrowser(ui, s, snap, &g, b)
             return
         }
-        g.text("Test groups: pre-trained vs \(runName ?? "no run yet")   r: next run, p: pick, Enter: browse", x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
-        let shown = snap.run ?? pre
-        let worst = shown.groups.min { $0.accuracy < $1.accuracy }
-        let wrongPre = pre.groups.map { $0.total - $0.correct }
+        let a = snap.a, m = snap.b
+        g.text("Test groups: \(a.name) vs \(m?.name ?? "no run yet")",
+               x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
+        let worstA = a.metrics.groups.min { $0.accuracy < $1.accuracy }?.name
+        let worstB = m?.metrics.groups.min { $0.accuracy < $1.accuracy }?.name
+        let groups = a.metrics.groups
         var columns = [
-            TableColumn("group", width: pre.groups.map(\.name.count).max() ?? 10, priority: 0, minimumWidth: 8),
+            TableColumn("group", width: groups.map(\.name.count).max() ?? 10, priority: 0, minimumWidth: 8),
             TableColumn("n", width: 5, priority: 3, rightAligned: true),
-            TableColumn("pre-trained", width: 11, priority: 0, rightAligned: true),
+            TableColumn("A " + a.shortName, width: 6, priority: 0, rightAligned: true),
             TableColumn("✗", width: 4, priority: 4, rightAligned: true),
             TableColumn("AIoU", width: 5, priority: 5, rightAligned: true),
         ]
-        if snap.run != nil {
-            columns += [TableColumn("run", width: 6, priority: 0, rightAligned: true), TableColumn("✗", width: 4, priority: 4, rightAligned: true),
-                        TableColumn("AIoU", width: 5, priority: 5, rightAligned: true), TableColumn("change", width: 6, priority: 2, rightAligned: true)]
+        if let m {
+            columns += [TableColumn("B " + m.shortName, width: 6, priority: 0, rightAligned: true), TableColumn("✗", width: 4, priority: 4, rightAligned: true),
+                        TableColumn("AIoU", width: 5, priority: 5, rightAligned: true), TableColumn("B−A", width: 6, priority: 2, rightAligned: true)]
         }
-        columns.append(TableColumn("", width: 7, priority: 1))
+        columns.append(TableColumn("", width: 11, priority: 1))
         let layout = TableLayout(columns, width: b.w - 4)
         g.text("  " + layout.header, x: 1, y: b.y + 1, style: t.dim, maxWidth: b.w - 2)
-        for (i, grp) in pre.groups.enumerated() {
-            var values = [grp.name, "\(grp.total)", pct(grp.accuracy), "\(wrongPre[i])", grp.aiou.map { String(format: "%.3f", $0) } ?? "—"]
-            let r = snap.run.flatMap { i < $0.groups.count ? $0.groups[i] : nil }
-            if let r {
-                values += [pct(r.accuracy), "\(r.total - r.correct)", r.aiou.map { String(format: "%.3f", $0) } ?? "—",
-                           String(format: "%+.1f", 100 * (r.accuracy - grp.accuracy))]
-            }
-            let isWorst = (r ?? grp).name == worst?.name
-            values.append(isWorst ? "← worst" : "")
-            let style = i == s.selected ? t.selection : (isWorst ? t.bad : t.text)
+        func cells(_ grp: GroupMetric) -> [String] {
+            [pct(grp.accuracy), "\(grp.total - grp.correct)", grp.aiou.map { String(format: "%.3f", $0) } ?? "—"]
+        }
+        for (i, grp) in groups.enumerated() {
+            var values = [grp.name, "\(grp.total)"] + cells(grp)
+            let r = m.flatMap { i < $0.metrics.groups.count ? $0.metrics.groups[i] : nil }
+            if let r { values += cells(r) + [String(format: "%+.1f", 100 * (r.accuracy - grp.accuracy))] }
+            // The worst group of each model shown.
+            let sides = (grp.name == worstA ? "A" : "") + (r != nil && r?.name == worstB ? "B" : "")
+            values.append(sides.isEmpty ? "" : "← worst " + sides.map(String.init).joined(separator: "+"))
+            let style = i == s.selected ? t.selection : (sides.isEmpty ? t.text : t.bad)
             g.text((i == s.selected ? "▶ " : "  ") + layout.line(values), x: 1, y: b.y + 2 + i, style: style, maxWidth: b.w - 2)
             g.targets[b.y + 2 + i] = .row(i, 0..<b.w)
         }
-        var summary = "pre-trained: average \(pct0(pre.average)), adjusted \(pct0(pre.adjustedAverage)), worst group \(pct0(pre.worstGroup))"
-        if let r = snap.run { summary += "  │  run: average \(pct0(r.average)), adjusted \(pct0(r.adjustedAverage)), worst group \(pct0(r.worstGroup))" }
-        g.text(summary, x: 1, y: b.y + 3 + pre.groups.count, style: t.text, maxWidth: b.w - 2)
+        var y = b.y + 3 + groups.count
+        for (side, e) in [("A", a), ("B", m)] {
+            guard let e else { continue }
+            let x = e.metrics
+            g.text("\(side) \(e.name): average \(pct0(x.average)), adjusted \(pct0(x.adjustedAverage)), worst group \(pct0(x.worstGroup))",
+                   x: 1, y: y, style: t.text, maxWidth: b.w - 2)
+            y += 1
+        }
     }
 
-    static func groupBrowser(_ app: App, _ snap: GroupsSnapshot, runName: String?, _ g: inout CellGrid, _ b: Box) {
-        let t = app.theme, s = app.groups, m = app.model
-        let grp = snap.pretrained.groups[min(s.selected, snap.pretrained.groups.count - 1)]
-        let wrongPre = s.examples.filter { snap.pretrainedPredictions[$0] != grp.label }.count
-        var head = "\(grp.name): \(s.examples.count) test examples; pre-trained misclassifies \(wrongPre)"
-        if let rp = snap.runPredictions, let runName { head += ", \(runName) \(s.examples.filter { rp[$0] != grp.label }.count)" }
-        head += "   Esc: back"
+    static func groupBrowser(_ ui: UISnapshot, _ s: GroupsState, _ snap: GroupsSnapshot, _ g: inout CellGrid, _ b: Box) {
+        let t = ui.theme, m = ui.model
+        let grp = snap.a.metrics.groups[min(s.selected, snap.a.metrics.groups.count - 1)]
+        let models = [snap.a] + (snap.b.map { [$0] } ?? [])
+        let wrong = models.map { e in s.examples.filter { e.predictions[$0] != grp.label }.count }
+        // The counts first: on a narrow terminal the models' names (also in the captions) are what is cut.
+        var head = "\(grp.name): \(s.examples.count) test examples, misclassified: A \(wrong[0])"
+        if snap.b != nil { head += ", B \(wrong[1])" }
+        head += " (A \(snap.a.name)" + (snap.b.map { ", B \($0.name))" } ?? ")")
         g.text(head, x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
-        let visible = b.h - 1
+        let visible = b.h - 2
         let top = ListWindow.top(selected: s.exampleIndex, count: s.examples.count, visible: visible)
-        func mark(_ ok: Bool) -> String { app.ascii ? (ok ? "ok" : "no") : (ok ? "✓" : "✗") }
+        func mark(_ ok: Bool) -> String { ui.ascii ? (ok ? "ok" : "no") : (ok ? "✓" : "✗") }
+        g.text(" example     A" + (snap.b == nil ? "" : "  B"), x: 0, y: b.y + 1, style: t.dim)
         for i in top..<min(s.examples.count, top + visible) {
             let p = s.examples[i]
-            var line = TableLayout.fit(m.bundle.examples[snap.testRows[p]].id, width: 10) + " pre " + mark(snap.pretrainedPredictions[p] == grp.label)
-            if let rp = snap.runPredictions { line += " run " + mark(rp[p] == grp.label) }
-            let wrong = (snap.runPredictions ?? snap.pretrainedPredictions)[p] != grp.label
-            g.text(line, x: 1, y: b.y + 1 + i - top, style: i == s.exampleIndex ? t.selection : wrong ? t.bad : t.text, maxWidth: 24)
-            g.targets[b.y + 1 + i - top] = .row(i, 0..<25)
-            if i == s.exampleIndex { g.text("▶", x: 0, y: b.y + 1 + i - top, style: t.selection) }
+            let line = TableLayout.fit(m.bundle.examples[snap.testRows[p]].id, width: 10) + "  "
+                + models.map { mark($0.predictions[p] == grp.label) }.joined(separator: "  ")
+            let wrong = (snap.b ?? snap.a).predictions[p] != grp.label
+            let y = b.y + 2 + i - top
+            g.text(line, x: 1, y: y, style: i == s.exampleIndex ? t.selection : wrong ? t.bad : t.text, maxWidth: 24)
+            g.targets[y] = .row(i, 0..<25)
+            if i == s.exampleIndex { g.text("▶", x: 0, y: y, style: t.selection) }
         }
         let px = 26, pw = b.w - px - 1
-        guard let before = s.preview else { return }
-        if let after = s.runPreview {
+        guard let before = s.previews.a else { return }
+        if let after = s.previews.b, let e = snap.b {
             // Before and after: the two models' maps of the same example.
             let half = (pw - 2) / 2
-            drawPreview(before, app: app, overlay: true, &g, x: px, y: b.y + 1, w: half, h: b.h - 1, title: "pre-trained")
-            drawPreview(after, app: app, overlay: true, &g, x: px + half + 2, y: b.y + 1, w: half, h: b.h - 1, title: runName ?? "run")
+            drawPreview(before, ui: ui, overlay: true, &g, x: px, y: b.y + 1, w: half, h: b.h - 1, title: "A " + snap.a.shortName)
+            drawPreview(after, ui: ui, overlay: true, &g, x: px + half + 2, y: b.y + 1, w: half, h: b.h - 1, title: "B " + e.shortName)
         } else {
-            drawPreview(before, app: app, overlay: s.overlay, &g, x: px, y: b.y + 1, w: pw, h: b.h - 1, title: "pre-trained")
+            drawPreview(before, ui: ui, overlay: s.overlay, &g, x: px, y: b.y + 1, w: pw, h: b.h - 1, title: "A " + snap.a.shortName)
         }
     }
 
     // MARK: overlays
 
-    static func runPicker(_ app: App, _ g: inout CellGrid) {
-        let t = app.theme, runs = app.groups.runs
-        var lines = ["Compare with which run? (Enter: pick, Esc: close)", ""]
-        for r in runs {
-            let status = r.isInterrupted ? "interrupted" : r.status.rawValue
-            lines.append("run \(r.id)".padding(toLength: 8, withPad: " ", startingAt: 0) + r.method.padding(toLength: 10, withPad: " ", startingAt: 0)
-                         + status.padding(toLength: 12, withPad: " ", startingAt: 0) + "best epoch \(r.bestEpoch.map(String.init) ?? "–")")
+    /// The model list of `p` (model B) and `P` (model A): the pre-trained model and every run with a checkpoint.
+    static func modelPicker(_ ui: UISnapshot, _ s: GroupsState, side: ModelSide, _ g: inout CellGrid) {
+        let t = ui.theme
+        var lines = ["Model \(side == .a ? "A" : "B") (Enter: pick, Esc: close)", ""]
+        let a = s.snapshot?.a.choice, b = s.snapshot?.b?.choice
+        for choice in s.choices {
+            let shown = (choice == a ? "A" : " ") + (choice == b ? "B" : " ")
+            switch choice {
+            case .pretrained:
+                lines.append(shown + " pre-trained (zero-shot)")
+            case .run(let id):
+                guard let r = s.runs.first(where: { $0.id == id }) else { continue }
+                let status = r.isInterrupted ? "interrupted" : r.status == .cancelled ? "✗ cancelled" : r.status.rawValue
+                lines.append(shown + " " + "run \(r.id)".padding(toLength: 8, withPad: " ", startingAt: 0) + r.method.padding(toLength: 10, withPad: " ", startingAt: 0)
+                             + status.padding(toLength: 12, withPad: " ", startingAt: 0) + "best epoch \(r.bestEpoch.map(String.init) ?? "–")")
+            }
         }
+        let count = lines.count - 2
         let w = min(g.width - 4, (lines.map(\.count).max() ?? 20) + 4), h = min(g.height - 2, lines.count + 2)
         let x0 = (g.width - w) / 2, y0 = max(1, (g.height - h) / 2)
         g.fill(x: x0, y: y0, width: w, height: h, style: t.statusBar)
         let visible = h - 4
-        let top = ListWindow.top(selected: app.groups.pickIndex, count: runs.count, visible: visible)
+        let top = ListWindow.top(selected: s.pickIndex, count: count, visible: visible)
         g.text(lines[0], x: x0 + 2, y: y0 + 1, style: t.statusBar, maxWidth: w - 4)
-        for i in top..<min(runs.count, top + visible) {
-            g.text(lines[2 + i], x: x0 + 2, y: y0 + 3 + i - top, style: i == app.groups.pickIndex ? t.selection : t.statusBar, maxWidth: w - 4)
+        for i in top..<min(count, top + visible) {
+            g.text(lines[2 + i], x: x0 + 2, y: y0 + 3 + i - top, style: i == s.pickIndex ? t.selection : t.statusBar, maxWidth: w - 4)
         }
     }
 
@@ -488,16 +518,12 @@ public enum Views {
         return max(0, n - visible)
     }
 
-    static func help(_ app: App, _ g: inout CellGrid) {
-        let t = app.theme
-        // The reasons of the current screen's disabled keys only (others' depend on their screen).
-        let lines = KeyBindings.helpLines { action in
-            KeyBindings.all.contains { $0.action == action && $0.screens?.contains(app.screen) == true } ? app.disabledReason(action) : nil
-        }
+    static func help(_ ui: UISnapshot, _ lines: [String], top helpTop: Int, _ g: inout CellGrid) {
+        let t = ui.theme
         let w = min(g.width - 4, (lines.map(\.count).max() ?? 20) + 4), h = min(g.height - 2, lines.count + 4)
         let x0 = (g.width - w) / 2, y0 = max(1, (g.height - h) / 2)
         let visible = h - 4
-        let top = max(0, min(app.helpTop, lines.count - visible))
+        let top = max(0, min(helpTop, lines.count - visible))
         g.fill(x: x0, y: y0, width: w, height: h, style: t.statusBar)
         let bold = Style(foreground: t.statusBar.foreground, background: t.statusBar.background, bold: true)
         g.text("Keys", x: x0 + 2, y: y0 + 1, style: bold)
@@ -508,25 +534,25 @@ public enum Views {
         g.text(more + "any other key closes", x: x0 + 2, y: y0 + h - 1, style: t.statusBar, maxWidth: w - 4)
     }
 
-    static func editor(_ input: TextInput, _ app: App, _ g: inout CellGrid) {
-        let t = app.theme, y = g.height - 2
+    static func editor(_ input: TextInput, _ ui: UISnapshot, _ g: inout CellGrid) {
+        let t = ui.theme, y = g.height - 2
         switch input {
         case .filter(let text):
             g.fill(x: 0, y: y, width: g.width, height: 1, style: t.statusBar)
             g.text(" filter: \(text)▏  (Enter: keep, Esc: clear)", x: 0, y: y, style: t.statusBar)
         case .search(let text):
             g.fill(x: 0, y: y, width: g.width, height: 1, style: t.statusBar)
-            g.text(" find: \(text)▏  (Enter: next match, Esc: close)" + (app.banner.map { "   " + $0 } ?? ""), x: 0, y: y, style: t.statusBar)
+            g.text(" find: \(text)▏  (Enter: next match, Esc: close)" + (ui.banner.map { "   " + $0 } ?? ""), x: 0, y: y, style: t.statusBar)
         case .note(let f, let c, let a):
-            drawForm(f, title: "\(c) / \(a) — Tab: next field, Enter: save, Esc: cancel, Ctrl-U: clear", app, &g)
+            drawForm(f, title: "\(c) / \(a) — Tab: next field, Enter: save, Esc: cancel, Ctrl-U: clear", ui, &g)
         case .trainSettings(let f):
-            drawForm(f, title: "Next run's settings — Tab: next field, Enter: apply, Esc: cancel", app, &g)
+            drawForm(f, title: "Next run's settings — Tab: next field, Enter: apply, Esc: cancel", ui, &g)
         }
     }
 
     /// A form of one-line fields; the focused one shows its cursor and scrolls to keep it visible.
-    static func drawForm(_ f: TextForm, title: String, _ app: App, _ g: inout CellGrid) {
-        let t = app.theme
+    static func drawForm(_ f: TextForm, title: String, _ ui: UISnapshot, _ g: inout CellGrid) {
+        let t = ui.theme
         let w = min(g.width - 4, 76), x0 = (g.width - w) / 2, y0 = max(1, g.height / 2 - 3)
         g.fill(x: x0, y: y0, width: w, height: f.fields.count + 3, style: t.statusBar)
         g.text(title, x: x0 + 2, y: y0, style: t.statusBar, maxWidth: w - 4)

@@ -8,10 +8,12 @@ struct UICommand: ParsableCommand {
         commandName: "ui",
         abstract: "Open the terminal UI on a bundle (the default command).",
         discussion: """
-        Screens: 1 Attributes (rank by δ, mark s/h/u, n note), 2 Preview (images and \
-        Grad-CAM), 3 Train (start a run, live curves, x cancels), 4 Groups (per-group \
-        accuracy, browse the worst group). ? shows every key, q quits. NO_COLOR or \
-        --ascii draws without colour.
+        Screens: 1 Attributes (rank by evidence, mark s/h/u, n note, U undo), 2 Preview \
+        (every example with and without the attribute, image and Grad-CAM), 3 Train \
+        (start a run, live curves, x cancels), 4 Groups (any two models side by side \
+        per test group, p/P pick them; browse a group with both Grad-CAMs). ? shows \
+        every key, q quits; the mouse clicks tabs and rows. NO_COLOR or --ascii draws \
+        without colour.
         """)
 
     @Argument(help: "The bundle directory (default: the sample bundle, sample-data/waterbirds-synth).")

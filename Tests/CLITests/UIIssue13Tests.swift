@@ -32,13 +32,13 @@ struct UIIssue13Tests {
         try groups.send("4")
         try groups.wait { $0.contains("← worst") }
         try groups.send("Enter")
-        let top = try groups.wait { $0.contains("test examples") && $0.contains("pre-trained →") }
-        let firstID = try #require(top.firstMatch(of: /\n▶(s\d{5}) +pre/)?.1)
+        let top = try groups.wait { $0.contains("test examples") && $0.contains("A pre-trained →") }
+        let firstID = try #require(top.firstMatch(of: /\n▶(s\d{5}) +[✓✗]/)?.1)
         for _ in 0..<141 { try groups.send("j") }
         let moved = try groups.wait(timeout: 30) { screen in
-            screen.firstMatch(of: /\n▶(s\d{5}) +pre/).map { $0.1 != firstID } ?? false
+            screen.firstMatch(of: /\n▶(s\d{5}) +[✓✗]/).map { $0.1 != firstID } ?? false
         }
-        let listed = Self.lines(moved).filter { $0.range(of: #"^.s\d{5} +pre"#, options: .regularExpression) != nil }
+        let listed = Self.lines(moved).filter { $0.range(of: #"^.s\d{5} +[✓✗]"#, options: .regularExpression) != nil }
         #expect(listed.contains { $0.hasPrefix("▶") }, "\(moved)")
         #expect(!moved.contains(" \(firstID) "), "the list scrolled past its first row\n\(moved)")
     }
@@ -70,27 +70,40 @@ struct UIIssue13Tests {
     }
 
     /// Bug 4: `r` while browsing a group re-sorts the examples by the newly
-    /// compared run and names it; the run list (p) marks cancelled runs.
+    /// compared run and names it. Screen 4 compares any two models: model A
+    /// and model B are each picked from a list (p, P) that marks cancelled runs.
     @Test func nextRunWhileBrowsingChangesTheScreen() throws {
         let (ui, ws) = try TerminalUITests.session("browse-r")
         for method in ["zeroshot", "orth-proj"] {
             let r = try CLIRunner.run(["train", try SampleData.bundle(), "--workspace", ws, "--method", method, "--attribute", "water"])
             #expect(r.status == 0, "\(r.stderr)")
         }
+        // Run 1 as a run cancelled after its checkpoint was written.
+        try Workspace(path: ws + "/workspace.sqlite").updateRun(1, status: .cancelled, message: "cancelled by the test")
         try ui.wait { $0.contains("Class landbird") }
         try ui.send("4")
-        try ui.wait { $0.contains("pre-trained vs run 2 (orth-proj)") }
+        try ui.wait { $0.contains("Test groups: pre-trained vs run 2 (orth-proj)") }
         try ui.send("Enter")
-        let first = try ui.wait { $0.contains("run 2 (orth-proj)") && $0.contains("pre-trained →") && $0.contains("run 2 (orth-proj) →") }
-        #expect(first.contains("test examples; pre-trained misclassifies"), "\(first)")
+        let first = try ui.wait { $0.contains("A pre-trained →") && $0.contains("B run 2 →") }
+        #expect(first.contains("300 test examples, misclassified: A ") && first.contains("(A pre-trained, B run 2 (orth-proj))"), "\(first)")
         try ui.send("r")
-        let second = try ui.wait { $0.contains("run 1 (zeroshot) →") }
-        #expect(second.contains("test examples") && second.contains(", run 1 (zeroshot) "), "\(second)")
-        try ui.send("Escape", "p")
-        let picker = try ui.wait { $0.contains("Compare with which run?") }
-        #expect(picker.contains("run 1") && picker.contains("run 2") && picker.contains("orth-proj"), "\(picker)")
-        try ui.send("Up", "Enter")
-        #expect(try ui.wait { $0.contains("pre-trained vs run 1 (zeroshot)") }.contains("pre-trained vs run 1"))
+        let second = try ui.wait { $0.contains("B run 1 →") }
+        #expect(second.contains("test examples") && second.contains("(A pre-trained, B run 1 (zeroshot, cancelled))"), "\(second)")
+        // Model A from the list: run 2 against run 1, neither of them the pre-trained model.
+        try ui.send("Escape", "P")
+        let picker = try ui.wait { $0.contains("Model A (Enter: pick") }
+        let pickerLines = Self.lines(picker)
+        #expect(pickerLines.contains { $0.contains("A  pre-trained (zero-shot)") }, "\(picker)")
+        #expect(pickerLines.contains { $0.contains(" B run 1") && $0.contains("zeroshot") && $0.contains("✗ cancelled") }, "\(picker)")
+        #expect(pickerLines.contains { $0.contains("run 2") && $0.contains("orth-proj") && $0.contains("finished") }, "\(picker)")
+        try ui.send("Down", "Down", "Enter")
+        let both = try ui.wait { $0.contains("Test groups: run 2 (orth-proj) vs run 1 (zeroshot, cancelled)") }
+        let header = try #require(Self.lines(both).first { $0.contains("group ") && $0.contains("A run 2") })
+        #expect(header.contains("B run 1") && header.contains("B−A"), "\(both)")
+        #expect(both.contains("A run 2 (orth-proj): average") && both.contains("B run 1 (zeroshot, cancelled): average"), "\(both)")
+        // And the pre-trained model as B.
+        try ui.send("p", "g", "Enter")
+        #expect(try ui.wait { $0.contains("Test groups: run 2 (orth-proj) vs pre-trained") }.contains("vs pre-trained"))
     }
 
     /// Bug 5: the first `c` shows another class's map.
@@ -112,10 +125,10 @@ struct UIIssue13Tests {
         try ui.wait { $0.contains("Class landbird") }
         try ui.send("?")
         let top = try ui.wait { $0.contains("any other key closes") }
-        #expect(top.contains("Everywhere") && !top.contains("pick the run to compare"), "\(top)")
+        #expect(top.contains("Everywhere") && !top.contains("pick model A from a list"), "\(top)")
         try ui.send("End")
-        let end = try ui.wait { $0.contains("pick the run to compare from a list") }
-        #expect(end.contains("pick the run to compare from a list"), "\(end)")
+        let end = try ui.wait { $0.contains("pick model A from a list") }
+        #expect(end.contains("pick model A from a list"), "\(end)")
         for _ in 0..<40 { try ui.send("k") }
         let all = try ui.wait { $0.contains("Everywhere") }
         #expect(all.contains("Everywhere"))
@@ -150,6 +163,44 @@ struct UIIssue13Tests {
             let bar = try #require(Self.lines(s).first { $0.hasSuffix("q quit") })
             #expect(bar.count <= 120, "\(bar)")
         }
+    }
+
+    /// The mouse in a real terminal: a click selects a table row and a tab,
+    /// the wheel scrolls three rows, a click picks a group on screen 4.
+    @Test func mouseClicksRowsAndTabsAndTheWheelScrolls() throws {
+        let (ui, _) = try TerminalUITests.session("mouse")
+        let start = try ui.wait { $0.contains("Class landbird") && $0.contains("\n ▶ ") }
+        let lines = Self.lines(start)
+        let table = lines.indices.filter { lines[$0].range(of: #"^ [ ▶] [a-z]+ +[-+][0-9]"#, options: .regularExpression) != nil }
+        #expect(table.count >= 6, "\(start)")
+        let third = table[2], name = lines[third].split(separator: " ").first { $0 != "▶" }.map(String.init) ?? ""
+        try ui.click(x: 10, y: third)
+        let clicked = try ui.wait { Self.lines($0)[third].hasPrefix(" ▶ \(name) ") }
+        #expect(Self.lines(clicked)[third].hasPrefix(" ▶ \(name) ") && clicked.contains("\n \(name) present: "), "\(clicked)")
+        // One notch down: three rows further.
+        try ui.wheel(down: true, x: 10, y: third)
+        let scrolled = try ui.wait { Self.lines($0)[table[5]].hasPrefix(" ▶ ") }
+        #expect(Self.lines(scrolled)[table[5]].hasPrefix(" ▶ ") && !Self.lines(scrolled)[third].hasPrefix(" ▶ "), "\(scrolled)")
+        try ui.wheel(down: false, x: 10, y: third)
+        #expect(try ui.wait { Self.lines($0)[third].hasPrefix(" ▶ ") }.contains(" ▶ \(name) "))
+        // The Groups tab, then a click on the row of a minority group, then Enter browses it.
+        let tabs = String(Self.lines(scrolled)[0])
+        let tab = try #require(tabs.range(of: "4 Groups"))
+        try ui.click(x: tabs.distance(from: tabs.startIndex, to: tab.lowerBound) + 2, y: 0)
+        let groups = try ui.wait { $0.contains("Test groups:") && $0.contains("← worst") }
+        let row = try #require(Self.lines(groups).firstIndex { $0.contains("waterbird, no water") })
+        #expect(!Self.lines(groups)[row].hasPrefix(" ▶"), "\(groups)")
+        try ui.click(x: 5, y: row)
+        #expect(try ui.wait { Self.lines($0)[row].hasPrefix(" ▶ waterbird, no water") }.contains("▶ waterbird, no water"))
+        try ui.send("Enter")
+        let browse = try ui.wait { $0.contains("waterbird, no water: 300 test examples") && $0.contains("A pre-trained →") }
+        #expect(browse.contains("waterbird, no water: 300 test examples"), "\(browse)")
+        // A click on the fourth example of the list selects it (its picture follows).
+        let listed = Self.lines(browse).indices.filter { Self.lines(browse)[$0].range(of: #"^.s\d{5} +[✓✗]"#, options: .regularExpression) != nil }
+        let target = listed[3], id = String(Self.lines(browse)[target].dropFirst().prefix(6))
+        try ui.click(x: 3, y: target)
+        let picked = try ui.wait { Self.lines($0)[target].hasPrefix("▶\(id)") }
+        #expect(Self.lines(picked)[target].hasPrefix("▶\(id)"), "\(picked)")
     }
 
     /// Issue 12 item 11: while a run trains, q q and Ctrl-C end the process

@@ -56,6 +56,24 @@ final class TmuxSession {
 
     func send(_ keys: String...) throws { try tmux(["send-keys", "-t", "ui"] + keys) }
     func capture() throws -> String { try tmux(["capture-pane", "-p", "-t", "ui"]) }
+
+    /// A mouse event as an xterm sends it in X10 mode (what ncurses reads
+    /// with TERM=tmux-256color): ESC [ M, then the button, column and row,
+    /// each plus 32 (cells counted from 1). tmux passes `-l` text through as typed.
+    static func mouseEvent(button: Int, x: Int, y: Int) -> String {
+        "\u{1B}[M" + String([32 + button, 33 + x, 33 + y].map { Character(Unicode.Scalar(UInt8($0))) })
+    }
+
+    /// A left click on the cell at column `x`, row `y` (from 0): press and
+    /// release arrive together, as from a terminal.
+    func click(x: Int, y: Int) throws {
+        try tmux(["send-keys", "-t", "ui", "-l", Self.mouseEvent(button: 0, x: x, y: y) + Self.mouseEvent(button: 3, x: x, y: y)])
+    }
+
+    /// One notch of the wheel over a cell.
+    func wheel(down: Bool, x: Int, y: Int) throws {
+        try tmux(["send-keys", "-t", "ui", "-l", Self.mouseEvent(button: down ? 65 : 64, x: x, y: y)])
+    }
     func resize(_ w: Int, _ h: Int) throws { try tmux(["resize-window", "-t", "ui", "-x", "\(w)", "-y", "\(h)"]) }
 
     /// Polls the screen until `condition` holds (and the UI says it is idle,
@@ -205,7 +223,7 @@ struct TerminalUITests {
         // The pre-trained model's worst group is a minority group: a bird on the other class's background.
         #expect(worst.contains("landbird, water") || worst.contains("waterbird, no water"), "\(screen)")
         try ui.send("Down", "Down", "Enter")
-        let browse = try ui.wait { $0.contains("pre-trained misclassifies") && $0.contains("pre-trained →") }
+        let browse = try ui.wait { $0.contains("misclassified: A ") && $0.contains("A pre-trained →") }
         #expect(browse.contains("waterbird, no water: 300 test examples"), "\(browse)")
     }
 

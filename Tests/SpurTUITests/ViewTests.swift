@@ -57,73 +57,84 @@ struct AppTests {
         return App(model: try UIModel(bundle: dir, workspace: ws), theme: .dark, ascii: false)
     }
 
+    /// The stored decision of a pair, once the workspace writes are done.
+    func verdict(_ app: App, _ className: String, attribute: String) -> Decision? {
+        app.settle()
+        return app.decisions[Decision.key(className: className, attribute: attribute)]
+    }
+
     @Test func attributesScreenRanksAndMarks() throws {
         let app = try Self.app()
         var screen = Views.render(app, width: 120, height: 40).text
         #expect(screen.contains("Class landbird") && screen.contains("water") && screen.contains("ready"))
         app.handle(.character("j"))
         app.handle(.character("h"))
+        // Shown at once, before the write is back; the banner says when it is saved.
+        #expect(Views.render(app, width: 120, height: 40).text.contains("landbird / \(app.model.audit.attributes[app.attributes.rows()[1].attribute]): healthy (saving…)"))
+        #expect(Views.render(app, width: 120, height: 40).text.split(separator: "\n").contains { $0.hasPrefix(" ▶ ") && $0.contains("healthy") })
+        app.settle()
         screen = Views.render(app, width: 120, height: 40).text
-        let second = try #require(app.attributeRows().dropFirst().first)
+        let second = try #require(app.attributes.rows().dropFirst().first)
         let name = app.model.audit.attributes[second.attribute]
-        #expect(app.verdict(className: "landbird", attribute: name)?.verdict == .healthy)
+        #expect(verdict(app, "landbird", attribute: name)?.verdict == .healthy)
         #expect(screen.contains("landbird / \(name): healthy (saved)"))
         // Filter narrows the table to matching names.
         app.handle(.character("/"))
         for ch in "clo" { app.handle(.character(ch)) }
         app.handle(.enter)
-        #expect(app.attributeRows().map { app.model.audit.attributes[$0.attribute] } == ["cloud"])
+        #expect(app.attributes.rows().map { app.model.audit.attributes[$0.attribute] } == ["cloud"])
         // Esc clears it.
         app.handle(.escape)
-        #expect(app.attributeRows().count > 1 && app.attributes.filter.isEmpty)
+        #expect(app.attributes.rows().count > 1 && app.attributes.state.filter.isEmpty)
     }
 
     @Test func defaultOrderPrefersEvidenceAndOCyclesEveryCLIOrder() throws {
         let app = try Self.app()
-        let rows = app.attributeRows()
-        #expect(app.attributes.order == .evidence)
+        let rows = app.attributes.rows()
+        #expect(app.attributes.state.order == .evidence)
         // Non-increasing evidence; every supported row before every unsupported one.
         #expect(zip(rows, rows.dropFirst()).allSatisfy { $0.evidence >= $1.evidence })
-        var orders: [AttributeOrder] = [app.attributes.order]
-        for _ in 0..<5 { app.handle(.character("o")); orders.append(app.attributes.order) }
+        var orders: [AttributeOrder] = [app.attributes.state.order]
+        for _ in 0..<5 { app.handle(.character("o")); orders.append(app.attributes.state.order) }
         #expect(orders == [.evidence, .magnitude, .delta, .harm, .support, .evidence])
         for order in DiscrepancyTable.Order.allCases { #expect(AttributeOrder(rawValue: order.rawValue) != nil) }
-        app.attributes.order = .magnitude
-        let byMagnitude = app.attributeRows()
+        app.attributes.state.order = .magnitude
+        let byMagnitude = app.attributes.rows()
         #expect(byMagnitude == app.model.audit.table.ranked(class: 0, by: .magnitude))
     }
 
     @Test func undoRestoresThePreviousVerdictFromTheHistory() throws {
         let app = try Self.app()
-        let name = app.model.audit.attributes[try #require(app.attributeRows().first).attribute]
+        let name = app.model.audit.attributes[try #require(app.attributes.rows().first).attribute]
         app.handle(.character("h"))
         app.handle(.character("s"))
-        #expect(app.verdict(className: "landbird", attribute: name)?.verdict == .spurious)
+        #expect(verdict(app, "landbird", attribute: name)?.verdict == .spurious)
         app.handle(.character("U"))
-        #expect(app.verdict(className: "landbird", attribute: name)?.verdict == .healthy)
+        #expect(verdict(app, "landbird", attribute: name)?.verdict == .healthy)
         app.handle(.control("z"))
-        #expect(app.verdict(className: "landbird", attribute: name)?.verdict == .undecided)
+        #expect(verdict(app, "landbird", attribute: name)?.verdict == .undecided)
         #expect(try app.model.workspace.current(className: "landbird", attribute: name)?.verdict == .undecided)
         app.handle(.character("U"))
+        app.settle()
         #expect(app.banner == "Nothing to undo.")
     }
 
     @Test func slashFindsAnExampleInThePreviewList() throws {
         let app = try Self.app()
         app.handle(.character("2"))
-        let list = app.previewList().all
+        let list = app.preview.list().all
         let ids = list.map { app.model.bundle.examples[$0].id }
         let target = try #require(ids.dropFirst(7).first)
         app.handle(.character("/"))
         for ch in target { app.handle(.character(ch)) }
-        #expect(app.preview.selected == ids.firstIndex(of: target))
+        #expect(app.preview.state.selected == ids.firstIndex(of: target))
         app.handle(.escape)
         #expect(app.input == nil)
         // Enter jumps to the next match, wrapping around: "s" matches every id.
         app.handle(.character("/")); app.handle(.character("s"))
-        let here = app.preview.selected
+        let here = app.preview.state.selected
         app.handle(.enter)
-        #expect(app.preview.selected == (here + 1) % list.count)
+        #expect(app.preview.state.selected == (here + 1) % list.count)
         app.handle(.character("!"))
         #expect(app.banner == "no example matches 's!'")
     }
@@ -133,15 +144,15 @@ struct AppTests {
         func frame() -> CellGrid { let g = Views.render(app, width: 120, height: 40); app.targets = g.targets; return g }
         var g = frame()
         // The third data row of the table: find it on screen by its marker-less text.
-        let rows = app.attributeRows()
+        let rows = app.attributes.rows()
         let third = app.model.audit.attributes[rows[2].attribute]
         let y = try #require((0..<g.height).first { g.line($0).hasPrefix("   \(third) ") })
         app.handle(.click(x: 10, y: y))
-        #expect(app.attributes.selected == 2)
+        #expect(app.attributes.state.selected == 2)
         app.handle(.wheelDown)
-        #expect(app.attributes.selected == min(5, rows.count - 1))
+        #expect(app.attributes.state.selected == min(5, rows.count - 1))
         app.handle(.wheelUp)
-        #expect(app.attributes.selected == 2)
+        #expect(app.attributes.state.selected == 2)
         g = frame()
         let tab = try #require(g.line(0).range(of: "3 Train"))
         app.handle(.click(x: g.line(0).distance(from: g.line(0).startIndex, to: tab.lowerBound), y: 0))
@@ -154,10 +165,10 @@ struct AppTests {
     @Test func firstCShowsAnotherClassAndHelpScrollsWithinBounds() throws {
         let app = try Self.app()
         app.handle(.character("2"))
-        let e = try #require(app.currentPreviewExample())
+        let e = try #require(app.preview.currentExample())
         let label = app.model.bundle.examples[e].label
         app.handle(.character("c"))
-        #expect(app.preview.mapClass == (label + 1) % app.model.classes.count)
+        #expect(app.preview.state.mapClass == (label + 1) % app.model.classes.count)
         app.viewportHeight = 24
         app.handle(.character("?"))
         app.handle(.end)
@@ -169,6 +180,28 @@ struct AppTests {
         #expect(app.helpTop == last - 1)
     }
 
+    /// Verdicts are written off the UI thread, in order: a workspace read
+    /// taken before a write does not put the old verdict back on screen, and
+    /// three quick marks end with the last one stored.
+    @Test func writesAreOrderedAndStaleReadsDoNotUndoThem() throws {
+        let app = try Self.app()
+        let name = app.model.audit.attributes[try #require(app.attributes.rows().first).attribute]
+        let stale = App.readWorkspace(app.model, requested: nil, me: 0)
+        let before = app.writeGeneration
+        app.handle(.character("s")); app.handle(.character("h")); app.handle(.character("s"))
+        app.apply(.workspace(stale, generation: before))
+        let row = { Views.render(app, width: 120, height: 40).text.split(separator: "\n").first { $0.hasPrefix(" ▶ ") } ?? "" }
+        #expect(row().contains("spurious"), "\(row())")
+        app.settle()
+        #expect(row().contains("spurious") && app.banner == "landbird / \(name): spurious (saved)")
+        let history = try app.model.workspace.history().map(\.verdict)
+        #expect(history == [.spurious, .healthy, .spurious])
+        // A read after the writes is applied (a mark made in another process appears).
+        try app.model.workspace.record(className: "landbird", attribute: name, verdict: .healthy)
+        app.apply(.workspace(App.readWorkspace(app.model, requested: nil, me: 0), generation: app.writeGeneration))
+        #expect(row().contains("healthy"))
+    }
+
     @Test func noteFormSavesNoteAndPhrases() throws {
         let app = try Self.app()
         app.handle(.character("n"))
@@ -177,8 +210,9 @@ struct AppTests {
         for _ in 0..<"with water".count { app.handle(.backspace) }
         for ch in "on a lake" { app.handle(.character(ch)) }
         app.handle(.enter)
-        let row = try #require(app.attributeRows().first)
-        let d = try #require(app.verdict(className: "landbird", attribute: app.model.audit.attributes[row.attribute]))
+        app.settle()
+        let row = try #require(app.attributes.rows().first)
+        let d = try #require(verdict(app, "landbird", attribute: app.model.audit.attributes[row.attribute]))
         #expect(d.note == "bg")
         #expect(d.phrasePresent == "on a lake")   // ten backspaces clear "with water" (or "with land")
         #expect(d.phraseAbsent.hasPrefix("without "))
@@ -201,13 +235,13 @@ struct TrainScreenTests {
         let app = try AppTests.app()
         app.handle(.character("3"))
         func header() -> String { let g = Views.render(app, width: 160, height: 40); return (2...4).map(g.line).joined(separator: "\n") }
-        #expect(header().contains("Method ours-ls") && header().contains("(marked)") && header().contains("lr 0.001") && header().contains("batch 128"))
+        #expect(header().contains("Method ours-ls") && header().contains("(benchmark groups)") && header().contains("lr 0.001") && header().contains("batch 128"))
         app.handle(.character("a"))
         #expect(header().contains("attribute water (a/A)") && !header().contains("(marked)"))
         app.handle(.character("a"))
         #expect(header().contains("attribute land (a/A)"))
         app.handle(.character("A")); app.handle(.character("A"))
-        #expect(header().contains("(marked)"))
+        #expect(header().contains("(benchmark groups)"))
         app.handle(.character("l")); app.handle(.character("b")); app.handle(.character("m"))
         #expect(header().contains("lr 0.003") && header().contains("batch 256") && header().contains("Method ours-vs"))
         app.handle(.character("L")); app.handle(.character("L")); app.handle(.character("B")); app.handle(.character("M"))
@@ -216,15 +250,15 @@ struct TrainScreenTests {
         #expect(header().contains("epochs 7 "))
         // Optimizer, sampler, weight decay and loss form reach the run's configuration.
         app.handle(.character("o")); app.handle(.character("w")); app.handle(.character("f"))
-        var c = app.trainingConfig()
+        var c = app.train.trainingConfig()
         #expect(c.optimizer == .adam && c.weightDecay == 1e-3 && c.lossForm == .official && c.sampler == .groupBalanced)
         #expect(c.initialTemperature == 0.07 && header().contains("form official (f)") && header().contains("sampler group-balanced"))
         app.handle(.character("s")); app.handle(.character("W")); app.handle(.character("W"))
-        c = app.trainingConfig()
+        c = app.train.trainingConfig()
         #expect(c.sampler == .natural && c.weightDecay == 1e-5)
         // Every method is reachable, dfr and orth-proj included.
         var seen = Set<String>()
-        for _ in 0..<20 { app.handle(.character("m")); seen.insert(app.trainingConfig().method.rawValue) }
+        for _ in 0..<20 { app.handle(.character("m")); seen.insert(app.train.trainingConfig().method.rawValue) }
         #expect(seen.isSuperset(of: ["dfr", "orth-proj", "zeroshot", "erm", "groupdro", "sfr", "starft", "clip-ft"]))
     }
 
@@ -239,9 +273,9 @@ struct TrainScreenTests {
         let bar = Views.render(app, width: 200, height: 40).line(38)
         #expect(bar.contains("Enter start") && !bar.contains("x cancel") && !bar.contains("R resume"), "\(bar)")
         app.handle(.character("m"))   // ours-vs has a loss form; erm (after it) not
-        while app.train.method.hasLossForm { app.handle(.character("m")) }
+        while app.train.state.method.hasLossForm { app.handle(.character("m")) }
         app.handle(.character("f"))
-        #expect(app.banner == "f: only ours-ls and ours-vs have a loss form" && app.train.lossForm == .paper)
+        #expect(app.banner == "f: only ours-ls and ours-vs have a loss form" && app.train.state.lossForm == .paper)
         app.handle(.character("?"))
         let help = Views.render(app, width: 160, height: 80).text
         #expect(help.contains("(now: no run is training)") && help.contains("(now: only ours-ls and ours-vs have a loss form)"))
@@ -256,35 +290,35 @@ struct TrainScreenTests {
         app.handle(.tab); app.handle(.control("u")); type("0.02")
         app.handle(.tab); app.handle(.control("u")); type("0")   // not a batch size
         app.handle(.enter)
-        #expect(app.banner?.contains("batch size: '0'") == true && app.input != nil && app.train.epochs == 10)
+        #expect(app.banner?.contains("batch size: '0'") == true && app.input != nil && app.train.state.epochs == 10)
         app.handle(.backspace); type("48")
         app.handle(.enter)
-        #expect(app.input == nil && app.train.epochs == 25 && app.train.learningRate == 0.02 && app.train.batchSize == 48)
+        #expect(app.input == nil && app.train.state.epochs == 25 && app.train.state.learningRate == 0.02 && app.train.state.batchSize == 48)
         // The ladders continue from a typed value.
         app.handle(.character("b"))
-        #expect(app.train.batchSize == 64)
+        #expect(app.train.state.batchSize == 64)
     }
 
     @Test func epochTableScrollsAndKeepsTheBestReachable() throws {
         let app = try AppTests.app()
         app.handle(.character("3"))
         // Reports as the workspace stores them (JSON).
-        app.train.reports = try (1...60).map { e in
+        app.train.state.reports = try (1...60).map { e in
             let json: [String: Any] = ["epoch": e, "step": e, "trainLoss": 1.0, "isBest": e == 7, "bestEpoch": e < 7 ? e : 7, "seconds": 0.1,
                                        "validation": ["groups": [], "average": 0.5, "adjustedAverage": 0.5,
                                                       "worstGroup": e == 7 ? 0.9 : 0.2, "worstGroupName": "g"]]
             return try JSONDecoder().decode(EpochReport.self, from: JSONSerialization.data(withJSONObject: json))
         }
-        app.train.runID = 1
+        app.train.state.runID = 1
         var screen = Views.render(app, width: 120, height: 30).text
         #expect(screen.contains("   60 ") && !screen.contains("← best") && screen.contains("best epoch 7: worst group 90%"))
         app.handle(.character("g"))
         screen = Views.render(app, width: 120, height: 30).text
         #expect(screen.contains("    7 ") && screen.contains("← best") && screen.contains("1–"))
         app.handle(.character("G"))
-        #expect(app.train.tableTop == nil)
+        #expect(app.train.state.tableTop == nil)
         app.handle(.pageUp)
-        #expect(app.train.tableTop == 50)
+        #expect(app.train.state.tableTop == 50)
     }
 }
 

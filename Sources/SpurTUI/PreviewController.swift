@@ -1,0 +1,91 @@
+import Foundation
+import SpurAudit
+import SpurCore
+import SpurEngine
+
+/// Screen 2: every validation example of the selected (class, attribute),
+/// with and without it, and the selected one's image and Grad-CAM map.
+final class PreviewController: ScreenController {
+    unowned let app: App
+    var state = PreviewState()
+
+    init(app: App) { self.app = app }
+
+    private static let here: Set<Screen> = [.preview]
+    static let bindings: [KeyBinding] = [
+        .init(keys: [.character("/")], label: "/", description: "find an example by id (Enter: next match)", action: .search, screens: [.preview, .groups], hint: true, short: "find"),
+        .init(keys: [.character("c")], label: "c", description: "cycle the class whose map is shown", action: .cycleMapClass, screens: [.preview, .groups], hint: true, short: "map class"),
+        .init(keys: [.character("v")], label: "v", description: "side by side or overlay", action: .toggleOverlay, screens: [.preview, .groups], hint: true, short: "overlay"),
+    ]
+
+    /// Computed once per (class, attribute): the list is drawn every frame.
+    private var lists: [Int: PreviewList] = [:]
+
+    /// Every validation example of the class with the attribute, then every one without.
+    func list() -> PreviewList {
+        guard let row = app.attributes.selectedRow else { return PreviewList(all: [], withCount: 0, scores: [:]) }
+        let model = app.model
+        let key = row.classIndex * model.audit.attributes.count + row.attribute
+        if let cached = lists[key] { return cached }
+        let e = model.examples(class: row.classIndex, attribute: row.attribute, limit: .max)
+        var scores: [Int: Float] = [:]
+        for d in model.bundle.detections where d.attribute == row.attribute { scores[d.example] = d.score }
+        let list = PreviewList(all: e.with + e.without, withCount: e.with.count, scores: scores)
+        lists[key] = list
+        return list
+    }
+
+    func currentExample() -> Int? {
+        let all = list().all
+        return all.isEmpty ? nil : all[min(state.selected, all.count - 1)]
+    }
+
+    var clickableSelection: Int? { state.selected }
+
+    func didShow() { load() }
+
+    func move(_ delta: Int) {
+        let n = list().all.count
+        guard n > 0 else { return }
+        let old = state.selected
+        state.selected = clamp(state.selected + delta, n)
+        if old != state.selected { load() }
+    }
+
+    func disabledReason(_ action: Action) -> String? { nil }
+
+    func perform(_ action: Action) {
+        switch action {
+        case .nextClass:
+            app.attributes.nextClass()
+            state.selected = 0
+            load()
+        case .search: app.input = .search("")
+        case .cycleMapClass:
+            // The first press moves away from the class shown (the example's label), not to class 0.
+            guard let shown = state.current?.mapClass ?? currentExample().map({ app.model.bundle.examples[$0].label }) else { return }
+            state.mapClass = (shown + 1) % app.model.classes.count
+            load()
+        case .toggleOverlay: state.overlay.toggle()
+        default: break
+        }
+    }
+
+    /// The bundle rows of the list `/` searches, and the selected position.
+    func searchList() -> (rows: [Int], current: Int) { (list().all, state.selected) }
+
+    /// Renders the selected example off the UI thread (latest wins).
+    func load() {
+        guard let example = currentExample() else { state.current = nil; return }
+        let mapClass = state.mapClass ?? app.model.bundle.examples[example].label
+        let model = app.model, inbox = app.inbox
+        app.previewJobs.submit {
+            do { inbox.post(.preview(try model.preview(example: example, mapClass: mapClass, classifier: nil))) }
+            catch { inbox.post(.jobFailed("\(error)")) }
+        }
+    }
+
+    func snapshot() -> PreviewView {
+        PreviewView(row: app.attributes.selectedRow, list: list(), selected: state.selected, overlay: state.overlay, current: state.current)
+    }
+}

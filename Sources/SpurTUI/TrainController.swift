@@ -1,0 +1,248 @@
+import Foundation
+import SpurAudit
+import SpurCore
+import SpurEngine
+
+/// Screen 3: the next run's settings, the local training engine, and the
+/// run shown from the workspace (a local one, one followed from another
+/// process, or the latest), with its curves and epoch table.
+final class TrainController: ScreenController {
+    unowned let app: App
+    var state = TrainState()
+    var engine: TrainingEngine?
+    /// The run the local engine trains (its events own the Train screen while it runs).
+    var localRun: Int64?
+
+    init(app: App) { self.app = app }
+
+    private static let here: Set<Screen> = [.train]
+    private static func k(_ c: Character) -> Key { .character(c) }
+    static let bindings: [KeyBinding] = [
+        .init(keys: [.enter], label: "Enter", description: "start the run", action: .startTraining, screens: here, hint: true, short: "start"),
+        .init(keys: [k("x")], label: "x", description: "cancel the run (keeps the best checkpoint)", action: .cancelTraining, screens: here, hint: true, short: "cancel"),
+        .init(keys: [k("R")], label: "R", description: "resume the interrupted or cancelled run shown", action: .resumeRun, screens: here, hint: true, short: "resume"),
+        .init(keys: [k("m")], label: "m/M", description: "next or previous method", action: .nextMethod, screens: here, hint: true, short: "method"),
+        .init(keys: [k("M")], label: "M", description: "previous method", action: .previousMethod, screens: here, hint: false, inHelp: false),
+        .init(keys: [k("a")], label: "a/A", description: "spurious attribute: the marked ones, or one of the vocabulary", action: .nextAttribute, screens: here, hint: true, short: "attribute"),
+        .init(keys: [k("A")], label: "A", description: "previous attribute", action: .previousAttribute, screens: here, hint: false, inHelp: false),
+        .init(keys: [k("+")], label: "+/-", description: "more or fewer epochs", action: .moreEpochs, screens: here, hint: true, short: "epochs"),
+        .init(keys: [k("-")], label: "-", description: "fewer epochs", action: .fewerEpochs, screens: here, hint: false, inHelp: false),
+        .init(keys: [k("e")], label: "e", description: "type epochs, lr, batch size and weight decay", action: .typeSettings, screens: here, hint: true, short: "edit"),
+        .init(keys: [k("l")], label: "l/L", description: "larger or smaller learning rate", action: .nextLearningRate, screens: here, hint: true, short: "lr"),
+        .init(keys: [k("L")], label: "L", description: "smaller learning rate", action: .previousLearningRate, screens: here, hint: false, inHelp: false),
+        .init(keys: [k("b")], label: "b/B", description: "larger or smaller batch", action: .nextBatchSize, screens: here, hint: true, short: "batch"),
+        .init(keys: [k("B")], label: "B", description: "smaller batch", action: .previousBatchSize, screens: here, hint: false, inHelp: false),
+        .init(keys: [k("o")], label: "o", description: "optimizer: sgd or adam", action: .toggleOptimizer, screens: here, hint: true, short: "optimizer"),
+        .init(keys: [k("s")], label: "s", description: "sampler: natural or group-balanced", action: .toggleSampler, screens: here, hint: true, short: "sampler"),
+        .init(keys: [k("w")], label: "w/W", description: "more or less weight decay", action: .nextWeightDecay, screens: here, hint: true, short: "decay"),
+        .init(keys: [k("W")], label: "W", description: "less weight decay", action: .previousWeightDecay, screens: here, hint: false, inHelp: false),
+        .init(keys: [k("f")], label: "f", description: "loss form of ours-ls/vs: paper or official", action: .toggleLossForm, screens: here, hint: true, short: "form"),
+    ]
+
+    /// A local run is training: its settings are fixed and another cannot start.
+    var localRunGoing: Bool { state.running && !state.external }
+
+    func disabledReason(_ action: Action) -> String? {
+        switch action {
+        case .nextMethod, .previousMethod, .moreEpochs, .fewerEpochs, .nextAttribute, .previousAttribute,
+             .nextLearningRate, .previousLearningRate, .nextBatchSize, .previousBatchSize, .nextWeightDecay,
+             .previousWeightDecay, .toggleOptimizer, .toggleSampler, .typeSettings:
+            return localRunGoing ? "settings apply to the next run; this one is training (x cancels it)" : nil
+        case .toggleLossForm:
+            if localRunGoing { return "settings apply to the next run; this one is training (x cancels it)" }
+            return state.method.hasLossForm ? nil : "only ours-ls and ours-vs have a loss form"
+        case .startTraining:
+            return localRunGoing ? "a run is already training (x cancels it)" : nil
+        case .cancelTraining:
+            if state.external { return "the run belongs to another process (Ctrl-C there stops it)" }
+            return localRunGoing ? nil : "no run is training"
+        case .resumeRun:
+            if localRunGoing { return "a run is already training" }
+            return state.resumable == nil ? "the run shown is not interrupted or cancelled" : nil
+        default: return nil
+        }
+    }
+
+    func perform(_ action: Action) {
+        switch action {
+        case .nextMethod, .previousMethod:
+            let n = Method.allCases.count
+            state.methodIndex = (state.methodIndex + (action == .nextMethod ? 1 : n - 1)) % n
+        case .moreEpochs: state.epochs = min(1000, state.epochs + (state.epochs >= 20 ? 10 : 1))
+        case .fewerEpochs: state.epochs = max(1, state.epochs - (state.epochs > 20 ? 10 : 1))
+        case .nextAttribute, .previousAttribute:
+            // nil (the marked attributes) and each vocabulary attribute, in a cycle.
+            let choices: [String?] = [nil] + app.model.bundle.manifest.attributes.map(Optional.some)
+            let i = choices.firstIndex(of: state.attribute) ?? 0
+            state.attribute = choices[(i + (action == .nextAttribute ? 1 : choices.count - 1)) % choices.count]
+        case .nextLearningRate, .previousLearningRate:
+            state.learningRate = step(TrainState.learningRates, state.learningRate, up: action == .nextLearningRate)
+        case .nextBatchSize, .previousBatchSize:
+            state.batchSize = step(TrainState.batchSizes, state.batchSize, up: action == .nextBatchSize)
+        case .nextWeightDecay, .previousWeightDecay:
+            state.weightDecay = step(TrainState.weightDecays, state.weightDecay, up: action == .nextWeightDecay)
+        case .toggleOptimizer: state.optimizer = state.optimizer == .sgd ? .adam : .sgd
+        case .toggleSampler: state.sampler = state.sampler == .natural ? .groupBalanced : .natural
+        case .toggleLossForm:
+            state.lossForm = state.lossForm == .paper ? .official : .paper
+            // As on the CLI: the official form defaults to group-balanced batches (s changes it back).
+            state.sampler = state.lossForm == .official ? .groupBalanced : .natural
+        case .typeSettings:
+            app.input = .trainSettings(TextForm(labels: ["epochs", "learning rate", "batch size", "weight decay"],
+                                                fields: ["\(state.epochs)", "\(state.learningRate)", "\(state.batchSize)", "\(state.weightDecay)"]))
+        case .startTraining: startTraining()
+        case .cancelTraining: engine?.cancel(); state.status = "cancelling…"
+        case .resumeRun: resumeRun()
+        default: break
+        }
+    }
+
+    /// Scrolls the epoch table; the newest epoch again when scrolled to the end.
+    func move(_ delta: Int) {
+        let n = state.reports.count
+        let top = clamp((state.tableTop ?? n) + delta, n)
+        state.tableTop = delta > 0 && top >= n - 1 ? nil : top
+    }
+
+    var clickableSelection: Int? { nil }
+
+    func handleSettings(_ key: Key, _ form: TextForm) {
+        var form = form
+        switch key {
+        case .escape: app.input = nil
+        case .enter: if let error = applyTyped(form.fields) { app.banner = error } else { app.input = nil }
+        default: if form.edit(key) { app.input = .trainSettings(form) }
+        }
+    }
+
+    func snapshot() -> TrainView {
+        let marked = !Decision.spuriousAttributes(Array(app.decisions.values)).isEmpty
+        let source = state.attribute != nil ? "" : marked ? " (marked)" : " (benchmark groups)"
+        return TrainView(state: state, attributes: state.method == .zeroshot ? "—" : trainingAttributes().joined(separator: " + ") + source)
+    }
+
+    /// The next or previous value of a ladder (from the nearest rung when the value was typed).
+    func step<T: Comparable>(_ ladder: [T], _ value: T, up: Bool) -> T {
+        if up { return ladder.first { $0 > value } ?? ladder.last! }
+        return ladder.last { $0 < value } ?? ladder.first!
+    }
+
+    /// Typed epochs, learning rate, batch size and weight decay: all or none applied.
+    func applyTyped(_ fields: [String]) -> String? {
+        let t = fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let epochs = Int(t[0]), (1...100_000).contains(epochs) else { return "epochs: '\(t[0])' is not a whole number from 1 to 100000" }
+        guard let lr = Float(t[1]), lr.isFinite, lr > 0 else { return "learning rate: '\(t[1])' is not a number above 0" }
+        guard let batch = Int(t[2]), batch >= 1 else { return "batch size: '\(t[2])' is not a whole number ≥ 1" }
+        guard let wd = Float(t[3]), wd.isFinite, wd >= 0 else { return "weight decay: '\(t[3])' is not a number ≥ 0" }
+        state.epochs = epochs; state.learningRate = lr; state.batchSize = batch; state.weightDecay = wd
+        return nil
+    }
+
+    public func trainingAttributes() -> [String] {
+        GroupAssignment.runAttributes(given: state.attribute.map { [$0] } ?? [], decisions: Array(app.decisions.values), bundle: app.model.bundle)
+    }
+
+    public func trainingConfig() -> TrainingConfig {
+        var config = TrainingConfig(method: state.method)
+        config.attributes = state.method == .zeroshot ? [] : trainingAttributes()
+        config.epochs = state.epochs
+        config.learningRate = state.learningRate
+        config.batchSize = state.batchSize
+        config.weightDecay = state.weightDecay
+        config.optimizer = state.optimizer
+        config.sampler = state.sampler
+        config.lossForm = state.lossForm
+        // As on the CLI, the official form starts from τ = 0.07.
+        if state.method.hasLossForm && state.lossForm == .official { config.initialTemperature = 0.07 }
+        return config
+    }
+
+    func startTraining() {
+        guard !(state.running && !state.external) else { app.banner = "A run is already going (x cancels it)."; return }
+        let config = trainingConfig()
+        do { try config.check() } catch { app.banner = "\(error)"; return }
+        let bundle = app.model.bundle, workspace = app.model.workspace
+        launch(method: config.method.rawValue) { try Trainer.create(bundle: bundle, config: config, workspace: workspace) }
+    }
+
+    func resumeRun() {
+        guard !(state.running && !state.external) else { app.banner = "A run is already going (x cancels it)."; return }
+        guard let id = state.resumable else { app.banner = "R: the run shown is not interrupted or cancelled"; return }
+        let bundle = app.model.bundle, workspace = app.model.workspace
+        launch(method: state.runMethod ?? "") { try Trainer.resume(bundle: bundle, run: id, workspace: workspace) }
+    }
+
+    fileprivate func launch(method: String, _ make: @escaping @Sendable () throws -> Trainer) {
+        let engine = TrainingEngine()
+        self.engine = engine
+        localRun = nil
+        state.runID = nil; state.runMethod = method
+        state.reports = []; state.stepLosses = []; state.totalEpochs = 0; state.tableTop = nil
+        state.running = true; state.external = false; state.resumable = nil
+        state.status = "starting…"
+        state.startedAt = Date(); state.finishedAt = nil
+        let inbox = app.inbox
+        engine.start(make)
+        Task.detached { for await e in engine.events { inbox.post(.engine(e)) } }
+    }
+
+    func applyEngine(_ e: TrainingEvent) {
+        switch e {
+        case .started(let run, let epochs, let steps, _):
+            localRun = run
+            state.runID = run; state.totalEpochs = epochs; state.stepsPerEpoch = max(1, steps); state.status = "running"
+        case .step(_, _, let loss):
+            state.stepLosses.append(loss)
+        case .evaluated(let r):
+            state.reports.removeAll { $0.epoch >= r.epoch }
+            state.reports.append(r)
+        case .sfrWeights(let summary):
+            state.status = "running; " + summary.description
+        case .finished:
+            endLocalRun(status: "finished")
+        case .cancelled(let o):
+            endLocalRun(status: "cancelled after \(o.epochsDone) epochs (best checkpoint kept; R resumes)")
+            state.resumable = o.run
+        case .failed(_, let message):
+            endLocalRun(status: "failed")
+            app.banner = message
+        }
+    }
+
+    func endLocalRun(status: String) {
+        state.running = false
+        state.finishedAt = Date()
+        state.status = status
+        app.groups.runsChanged()   // the Groups screen shows the new run
+    }
+
+    /// The run the workspace says to show, unless a local run owns the screen.
+    func applyWorkspace(_ w: WorkspaceSnapshot) {
+        // While a local run trains (or just trained), its events own the Train screen.
+        if state.running && !state.external { return }
+        guard let r = w.shown else { return }
+        if r.id == localRun && r.status != .running { return }
+        let me = Int(getpid())
+        state.runID = r.id
+        state.runMethod = r.method
+        state.reports = w.shownEpochs
+        state.stepLosses = w.shownEpochs.map { Float($0.trainLoss) }
+        if let config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(r.config.utf8)) {
+            state.totalEpochs = config.method == .zeroshot ? 0 : config.method.replacesClassifier ? 1 : config.epochs
+        }
+        state.startedAt = r.createdAt
+        let live = r.status == .running && !r.isInterrupted && r.pid != me
+        state.running = live
+        state.external = live
+        // The clock stops at the run's last update once it is not live.
+        state.finishedAt = live ? nil : r.updatedAt
+        state.resumable = r.isInterrupted || r.status == .cancelled ? r.id : nil
+        switch r.status {
+        case .running where live: state.status = "following run \(r.id) (\(r.method)) from another process"
+        case .running: state.status = "interrupted: its process is gone (R resumes)"
+        case .finished: state.status = "finished"
+        case .cancelled: state.status = "cancelled (R resumes)"
+        case .failed: state.status = "failed: " + r.message
+        }
+    }
+}
