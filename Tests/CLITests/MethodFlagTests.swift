@@ -36,6 +36,19 @@ struct MethodFlagTests {
         #expect(abs(kept - pretrained) < 1e-4)
     }
 
+    @Test func thePapersMethodsDefaultToTheGroupBalancedSamplerInEitherForm() throws {
+        let bundle = try SampleData.bundle(), ws = temporaryWorkspace("sampler-default")
+        let ours = try CLIRunner.run(["train", bundle, "--method", "ours-ls", "--attribute", "water", "--epochs", "1",
+                                      "--lr", "1e-9", "--workspace", ws])
+        #expect(ours.status == 0, "\(ours.stderr)")
+        #expect(ours.stdout.contains("sampler group-balanced"))
+        let erm = try CLIRunner.run(["train", bundle, "--method", "erm", "--epochs", "1", "--lr", "1e-9", "--workspace", ws])
+        #expect(erm.status == 0, "\(erm.stderr)")
+        let (c1, c2) = (try Self.storedConfig(ws, run: 1), try Self.storedConfig(ws, run: 2))
+        #expect(c1.lossForm == .paper && c1.sampler == .groupBalanced && c1.initialTemperature == nil)
+        #expect(c2.sampler == .natural)
+    }
+
     @Test func officialFormErrorsNameTheFlag() throws {
         let bundle = try SampleData.bundle(), ws = temporaryWorkspace("official-bad")
         let noWord = try CLIRunner.run(["train", bundle, "--method", "ours-vs", "--loss-form", "official", "--attribute", "water",
