@@ -145,7 +145,7 @@ extension AttributePresence {
                 }
                 perAttribute[i] = t
             }
-            let all = fromDetections(b.detections, exampleCount: b.examples.count, attributeCount: m.attributes.count,
+            let all = fromDetections(b.detectionTable, attributeCount: m.attributes.count,
                                      threshold: threshold, perAttribute: perAttribute, excluded: excluded)
             return rows.map { all.restricted(to: $0) } ?? all
         case .zeroShot(let quantile):
