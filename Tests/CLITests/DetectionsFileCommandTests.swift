@@ -1,13 +1,14 @@
 import Foundation
 import Testing
 import SpurCore
+import SpurEngine
 
 /// `spurscope import detections`: attributes.csv → detections.safetensors,
 /// after which the bundle's audit is unchanged and validate checks the file.
 struct DetectionsFileCommandTests {
     static let attributes = ["water", "land", "boat", "tree", "sky", "rock"]
 
-    /// 400 examples of two classes (all val), three detections each from a
+    /// 400 examples of two classes (240 in val), three detections each from a
     /// seeded generator, a few scores at exactly 0.5 and repeats of one
     /// attribute in one image; written with attributes.csv.
     static func bundle(_ name: String) throws -> String {
@@ -16,7 +17,7 @@ struct DetectionsFileCommandTests {
         let manifest = BundleManifest(model: "test", textEncoder: "test", dims: .init(imageDim: dv, textDim: dt, embeddingDim: e),
                                       grid: .init(height: 1, width: 1), pooling: .mean, classes: ["cat", "dog"],
                                       templates: ["a photo of a {}."], attributes: attributes, tensors: [])
-        let examples = (0..<n).map { Example(id: "img\($0)", image: "img\($0).png", label: $0 % 2, split: .val) }
+        let examples = (0..<n).map { Example(id: "img\($0)", image: "img\($0).png", label: $0 % 2, split: [.train, .test, .val, .val, .val][$0 % 5]) }
         var detections: [Detection] = []
         for i in 0..<n {
             for k in 0..<3 {
@@ -64,6 +65,32 @@ struct DetectionsFileCommandTests {
 
         let again = try CLIRunner.run(["import", "detections", dir])
         #expect(again.status == 2 && again.stderr.contains("manifest.json: detections: already names 'detections.safetensors'"))
+    }
+
+    /// The manifest's detection_threshold is the default of the audit and of
+    /// the engine's grouping; bundles without it keep 0.5.
+    @Test func manifestThresholdIsTheDefault() throws {
+        let dir = try Self.bundle("threshold")
+        let at05 = try Self.audit(dir, ["--threshold", "0.5"])
+        let at07 = try Self.audit(dir, ["--threshold", "0.7"])
+        #expect(at05 != at07)
+        #expect(try Self.audit(dir) == at05)
+        var m = try BundleManifest.read(path: dir + "/manifest.json")
+        m.detectionThreshold = 0.7
+        try m.write(to: dir + "/manifest.json")
+        #expect(try Self.audit(dir) == at07)
+        #expect(try Self.audit(dir, ["--threshold", "0.5"]) == at05)   // the flag still wins
+        let text = try CLIRunner.run(["detect", dir, "--min-support", "5"])
+        #expect(text.stdout.contains("presence from detections ≥ 0.7"))
+
+        let b = try FeatureBundle.open(dir)
+        let byBundle = try GroupAssignment(bundle: b, attributes: ["water"], source: .detections())
+        #expect(byBundle.values == (try GroupAssignment(bundle: b, attributes: ["water"], source: .detections(threshold: 0.7)).values))
+        #expect(byBundle.values != (try GroupAssignment(bundle: b, attributes: ["water"], source: .detections(threshold: 0.5)).values))
+        var config = TrainingConfig(method: .zeroshot)
+        config.attributes = ["water"]
+        let data = try TrainingData.prepare(bundle: b, config: config, decisions: [])
+        #expect(data.val.values == data.val.rows.map { byBundle.values[$0] })
     }
 
     @Test func corruptBinaryFileFailsValidateWithFileAndField() throws {
