@@ -62,6 +62,7 @@ struct InfoCommand: ParsableCommand {
                 "grid": ["H": m.grid.height, "W": m.grid.width], "spatial_maps": b.hasSpatialMaps,
                 "classes": m.classes, "templates": m.templates.count, "prompts": b.prompts.count,
                 "attribute_vocabulary": m.attributes.count, "detections": b.detectionTable.count,
+                "detections_file": m.detections ?? FeatureBundle.attributesFile, "detection_threshold": m.presenceThreshold,
                 "examples": Dictionary(uniqueKeysWithValues: zip(Split.allCases.map(\.rawValue), splitCounts)),
             ]
             object["groups"] = Dictionary(uniqueKeysWithValues: tables.map { t in
@@ -77,7 +78,7 @@ struct InfoCommand: ParsableCommand {
         print("classes     \(m.classes.count): \(m.classes.joined(separator: ", "))")
         print("examples    \(b.examples.count): train \(splitCounts[0]), val \(splitCounts[1]), test \(splitCounts[2])")
         print("prompts     \(b.prompts.count) (\(m.templates.count) templates)")
-        print("attributes  vocabulary \(m.attributes.count), detections \(b.detectionTable.count)")
+        print("attributes  vocabulary \(m.attributes.count), detections \(b.detectionTable.count) (\(m.detections ?? FeatureBundle.attributesFile)), present at score ≥ \(m.presenceThreshold)\(m.detectionThreshold == nil ? " (default)" : "")")
         for t in tables {
             print("")
             print(t.rendered())
