@@ -200,6 +200,14 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
     }
 
+    /// The tensor's raw little-endian bytes, straight from the mapping (no
+    /// copy, no conversion): for readers that check and copy large integer
+    /// and float arrays themselves.
+    public func withData<R>(_ t: TensorInfo, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let start = dataStart + t.dataRange.lowerBound
+        return try file.withBytes(start ..< start + t.dataRange.count, body)
+    }
+
     /// The tensor's elements as integers; refuses floating-point tensors.
     public func integers(_ name: String) throws -> [Int] {
         let t = try info(name)
@@ -274,6 +282,11 @@ public struct SafetensorsWriter {
     public mutating func add(_ name: String, shape: [Int], int32s: [Int32]) {
         precondition(shape.reduce(1, *) == int32s.count, "shape \(shape) for \(int32s.count) values")
         entries.append((name, .i32, shape, int32s.withUnsafeBytes { Data($0) }))
+    }
+
+    public mutating func add(_ name: String, shape: [Int], int64s: [Int64]) {
+        precondition(shape.reduce(1, *) == int64s.count, "shape \(shape) for \(int64s.count) values")
+        entries.append((name, .i64, shape, int64s.withUnsafeBytes { Data($0) }))
     }
 
     public mutating func add(_ name: String, _ m: Matrix) {

@@ -65,6 +65,40 @@ public struct AttributePresence: Equatable, Sendable {
         return AttributePresence(exampleCount: n, attributeCount: a, offsets: offsets, attributes: out)
     }
 
+    /// The same from a bundle's compressed-row detections (already grouped
+    /// by example, so no regrouping pass): an ImageNet-size table is one
+    /// sequential scan.
+    public static func fromDetections(_ table: DetectionTable, attributeCount a: Int,
+                                      threshold: Float, perAttribute: [Int: Float] = [:],
+                                      excluded: Set<Int> = []) -> AttributePresence {
+        let n = table.exampleCount
+        // One cut per attribute; an excluded attribute's cut is +∞ so no score reaches it.
+        var cut = [Float](repeating: threshold, count: a)
+        for (i, t) in perAttribute where i >= 0 && i < a { cut[i] = t }
+        for i in excluded where i >= 0 && i < a { cut[i] = .infinity }
+        var offsets = [Int](repeating: 0, count: n + 1)
+        var out = [Int32]()
+        out.reserveCapacity(table.count)
+        var list: [Int32] = []
+        cut.withUnsafeBufferPointer { cut in
+            table.attributes.withUnsafeBufferPointer { attrs in
+                table.scores.withUnsafeBufferPointer { scores in
+                    table.offsets.withUnsafeBufferPointer { rows in
+                        for e in 0..<n {
+                            list.removeAll(keepingCapacity: true)
+                            for i in rows[e] ..< rows[e + 1] where scores[i] >= cut[Int(attrs[i])] { list.append(attrs[i]) }
+                            if list.count > 1 { list.sort() }
+                            var last: Int32 = -1
+                            for x in list where x != last { out.append(x); last = x }
+                            offsets[e + 1] = out.count
+                        }
+                    }
+                }
+            }
+        }
+        return AttributePresence(exampleCount: n, attributeCount: a, offsets: offsets, attributes: out)
+    }
+
     /// Zero-shot with the model itself: each attribute's prompt scored
     /// against every image embedding; present when the score is in the top
     /// `1 − quantile` of that attribute's scores over the examples.

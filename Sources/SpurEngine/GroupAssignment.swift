@@ -4,33 +4,44 @@ import SpurCore
 /// of this type decides presence for the audit, training, evaluation, the
 /// probes and the UI alike.
 public enum PresenceSource: Sendable, Equatable {
-    /// Detector scores from `attributes.csv`: present when the best score of
-    /// the attribute in the example reaches its threshold (`overrides` by
-    /// attribute name, `threshold` for the rest).
-    case detections(threshold: Float = PresenceSource.defaultThreshold, overrides: [String: Float] = [:])
+    /// Detector scores (`detections.safetensors` or `attributes.csv`):
+    /// present when the best score of the attribute in the example reaches
+    /// its threshold (`overrides` by attribute name, `threshold` for the
+    /// rest; nil: the bundle's `detection_threshold`).
+    case detections(threshold: Float? = nil, overrides: [String: Float] = [:])
     /// The model's own zero-shot scores: present at or above the attribute's
     /// `quantile` of scores over the val split (all examples without one).
     case zeroShot(quantile: Double)
     /// The bundle's `attr:NAME` columns; a blank cell is unknown.
     case groundTruth
 
-    /// Detection scores are probabilities: present from an even chance.
-    public static let defaultThreshold: Float = 0.5
+    /// The threshold of bundles whose manifest names none: detection scores
+    /// are probabilities, present from an even chance.
+    public static let defaultThreshold: Float = BundleManifest.defaultDetectionThreshold
 
     /// Evaluation's rule: ground truth when the bundle has a column for
-    /// every one of `attributes`, detections at `threshold` otherwise.
+    /// every one of `attributes`, detections at `threshold` (nil: the
+    /// bundle's) otherwise.
     public static func best(for attributes: [String], in bundle: FeatureBundle,
-                            threshold: Float = defaultThreshold) -> PresenceSource {
+                            threshold: Float? = nil) -> PresenceSource {
         !attributes.isEmpty && attributes.allSatisfy(bundle.groundTruthAttributes.contains) ? .groundTruth : .detections(threshold: threshold)
+    }
+
+    /// The same source with a detection threshold left to the bundle made explicit.
+    public func resolved(for bundle: FeatureBundle) -> PresenceSource {
+        if case .detections(nil, let o) = self { return .detections(threshold: bundle.manifest.presenceThreshold, overrides: o) }
+        return self
     }
 
     public var isGroundTruth: Bool { self == .groundTruth }
 
     /// "ground truth", "detections ≥ 0.5", "zero-shot scores".
+    /// With the threshold resolved against a bundle: `summary(for:)`.
     public var summary: String {
         switch self {
         case .groundTruth: return "ground truth"
-        case .detections(let t, let o): return "detections ≥ \(t)" + (o.isEmpty ? "" : " (\(o.count) per-attribute thresholds)")
+        case .detections(let t, let o):
+            return (t.map { "detections ≥ \($0)" } ?? "detections at the bundle's threshold") + (o.isEmpty ? "" : " (\(o.count) per-attribute thresholds)")
         case .zeroShot(let q): return "zero-shot scores above the \(q) quantile"
         }
     }
@@ -145,8 +156,8 @@ extension AttributePresence {
                 }
                 perAttribute[i] = t
             }
-            let all = fromDetections(b.detections, exampleCount: b.examples.count, attributeCount: m.attributes.count,
-                                     threshold: threshold, perAttribute: perAttribute, excluded: excluded)
+            let all = fromDetections(b.detectionTable, attributeCount: m.attributes.count,
+                                     threshold: threshold ?? m.presenceThreshold, perAttribute: perAttribute, excluded: excluded)
             return rows.map { all.restricted(to: $0) } ?? all
         case .zeroShot(let quantile):
             let prompts = try b.textFeatures(for: m.attributes.map(Self.zeroShotPrompt))

@@ -89,8 +89,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var attributes: [String] = []
     /// Per-image attribute values from ground truth instead of detections.
     public var groundTruth = false
-    /// Detection score at which an attribute counts as present.
-    public var threshold: Float = 0.5
+    /// Detection score at which an attribute counts as present; nil: the
+    /// bundle's `detection_threshold` (0.5 for bundles without one).
+    public var threshold: Float? = nil
     public var epochs = 10
     public var batchSize = 128
     public var optimizer: OptimizerKind = .sgd
@@ -147,7 +148,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         try require(learningRate > 0 && learningRate.isFinite, "learningRate", "is \(learningRate), expected a positive number")
         try require(weightDecay >= 0, "weightDecay", "is \(weightDecay), expected 0 or more")
         try require(momentum >= 0 && momentum < 1, "momentum", "is \(momentum), expected 0 ≤ momentum < 1")
-        try require(threshold >= 0 && threshold <= 1, "threshold", "is \(threshold), expected 0...1")
+        if let threshold { try require(threshold >= 0 && threshold <= 1, "threshold", "is \(threshold), expected 0...1") }
         try require(patience >= 0, "patience", "is negative")
         try require(templatesPerStep >= 0, "templatesPerStep", "is negative")
         try require(sfrDropout >= 0 && sfrDropout < 1, "sfrDropout", "is \(sfrDropout), expected 0 ≤ p < 1")

@@ -35,7 +35,7 @@ struct DetectCommand: ParsableCommand {
     @Option(name: .long, help: "Only this class.") var `class`: String?
     @Option(name: .long, parsing: .unconditional, help: "Rows per class (0: all).") var top: Int = 10
     @Option(name: .long, help: "Examples to audit: train, val, test or all.") var split: String = "val"
-    @Option(name: .long, parsing: .unconditional, help: "Detection score at which an attribute counts as present.") var threshold: Float = 0.5
+    @Option(name: .long, parsing: .unconditional, help: "Detection score at which an attribute counts as present (default: the manifest's detection_threshold, 0.5 without one).") var threshold: Float?
     @Option(name: .long, help: "Per-attribute threshold, NAME=SCORE (repeatable).") var attributeThreshold: [String] = []
     @Flag(name: .long, help: "Score attributes with the model itself instead of attributes.csv.") var zeroShot = false
     @Option(name: .long, parsing: .unconditional, help: "With --zero-shot: present above this quantile of the attribute's scores.") var quantile: Double = 0.9
@@ -52,7 +52,7 @@ struct DetectCommand: ParsableCommand {
         }
         let splitChoice: Split? = split == "all" ? nil : try Split(rawValue: split).orThrow(InputError(file: "--split", "'\(split)' is not train, val, test or all"))
         // The same bounds as train's --threshold: detection scores are probabilities.
-        guard threshold >= 0 && threshold <= 1 else { throw InputError(file: "--threshold", "is \(threshold), expected 0...1") }
+        if let threshold, !(threshold >= 0 && threshold <= 1) { throw InputError(file: "--threshold", "is \(threshold), expected 0...1") }
         guard top >= 0 else { throw InputError(file: "--top", "is \(top), expected 0 (all) or more") }
         guard minSupport >= 1 else { throw InputError(file: "--min-support", "is \(minSupport), expected at least 1") }
         guard quantile > 0 && quantile < 1 else { throw InputError(file: "--quantile", "is \(quantile), expected between 0 and 1") }
@@ -119,7 +119,7 @@ struct DetectCommand: ParsableCommand {
                 }
             }
         } else {
-            print("\(bundle): \(result.examples) \(split) examples, presence from \(zeroShot ? "zero-shot scores" : "detections ≥ \(threshold)"), model \(checkpoint.map { "run \($0)" } ?? "pre-trained")")
+            print("\(bundle): \(result.examples) \(split) examples, presence from \(zeroShot ? "zero-shot scores" : "detections ≥ \(threshold ?? b.manifest.presenceThreshold)"), model \(checkpoint.map { "run \($0)" } ?? "pre-trained")")
             for (c, rows) in perClass {
                 let t = result.table.classTotals[c]
                 print("")

@@ -25,7 +25,7 @@ struct ValidateCommand: ParsableCommand {
             print(try JSONOutput.line(["bundle": bundle, "sound": report.problems.isEmpty,
                                        "problems": report.problems.map(\.description)]))
         } else if report.problems.isEmpty, let b = report.bundle {
-            print("\(bundle): sound — \(b.examples.count) examples, \(b.manifest.classes.count) classes, \(b.prompts.count) prompts, \(b.detections.count) detections")
+            print("\(bundle): sound — \(b.examples.count) examples, \(b.manifest.classes.count) classes, \(b.prompts.count) prompts, \(b.detectionTable.count) detections")
         } else {
             let err = FileHandle.standardError
             for p in report.problems { err.write(Data("\(p)\n".utf8)) }
@@ -61,7 +61,8 @@ struct InfoCommand: ParsableCommand {
                 "dims": ["Dv": m.dims.imageDim, "Dt": m.dims.textDim, "E": m.dims.embeddingDim],
                 "grid": ["H": m.grid.height, "W": m.grid.width], "spatial_maps": b.hasSpatialMaps,
                 "classes": m.classes, "templates": m.templates.count, "prompts": b.prompts.count,
-                "attribute_vocabulary": m.attributes.count, "detections": b.detections.count,
+                "attribute_vocabulary": m.attributes.count, "detections": b.detectionTable.count,
+                "detections_file": m.detections ?? FeatureBundle.attributesFile, "detection_threshold": m.presenceThreshold,
                 "examples": Dictionary(uniqueKeysWithValues: zip(Split.allCases.map(\.rawValue), splitCounts)),
             ]
             object["groups"] = Dictionary(uniqueKeysWithValues: tables.map { t in
@@ -77,7 +78,7 @@ struct InfoCommand: ParsableCommand {
         print("classes     \(m.classes.count): \(m.classes.joined(separator: ", "))")
         print("examples    \(b.examples.count): train \(splitCounts[0]), val \(splitCounts[1]), test \(splitCounts[2])")
         print("prompts     \(b.prompts.count) (\(m.templates.count) templates)")
-        print("attributes  vocabulary \(m.attributes.count), detections \(b.detections.count)")
+        print("attributes  vocabulary \(m.attributes.count), detections \(b.detectionTable.count) (\(m.detections ?? FeatureBundle.attributesFile)), present at score ≥ \(m.presenceThreshold)\(m.detectionThreshold == nil ? " (default)" : "")")
         for t in tables {
             print("")
             print(t.rendered())

@@ -6,7 +6,7 @@ struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Build a feature bundle from a dataset and exported encoder outputs.",
-        subcommands: [ImportWaterbirds.self, ImportTensors.self])
+        subcommands: [ImportWaterbirds.self, ImportTensors.self, ImportDetections.self])
 }
 
 /// Options every importer shares: the exported tensors and their prompts.
@@ -111,5 +111,55 @@ struct ImportTensors: ParsableCommand {
         let b = try BundleImport.tensors(examples: examples, attributes: attributes, classes: classList,
                                          common: options.common(), out: options.out)
         print("wrote \(options.out): \(b.examples.count) examples, \(b.manifest.classes.count) classes, \(b.prompts.count) prompts")
+    }
+}
+
+/// attributes.csv → detections.safetensors in place, for bundles made
+/// before the binary file or by a CSV-writing detector.
+struct ImportDetections: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "detections",
+        abstract: "Convert a bundle's attributes.csv into the binary detections.safetensors.",
+        discussion: """
+        Writes the detections of attributes.csv as compressed rows (offsets I64 [N+1], \
+        attribute I32, score F32; the vocabulary in the metadata) and names the file in \
+        manifest.json's 'detections', after which spurscope reads it instead of the CSV \
+        (kept for people and other tools). The same audit table results either way; \
+        loading an ImageNet-size bundle's detections becomes a copy out of a memory map.
+        """)
+
+    @Argument(help: "The bundle directory (with attributes.csv).")
+    var bundle: String
+
+    @Option(name: .long, help: "File name of the binary file inside the bundle.")
+    var name: String = DetectionsFile.defaultName
+
+    @Flag(name: .long, help: "Convert again when the manifest already names a binary file.")
+    var force = false
+
+    func run() throws {
+        let b = try FeatureBundle.open(bundle)
+        if let existing = b.manifest.detections, !force {
+            throw InputError(file: b.path(FeatureBundle.manifestFile), field: "detections",
+                             "already names '\(existing)', so attributes.csv is not read (pass --force to convert it again)")
+        }
+        guard !name.isEmpty, !name.contains("/"), name != FeatureBundle.attributesFile, name != FeatureBundle.featuresFile else {
+            throw InputError(file: "--name", "'\(name)' is not a new file name inside the bundle")
+        }
+        let csv = b.path(FeatureBundle.attributesFile)
+        guard FileManager.default.fileExists(atPath: csv) else { throw InputError(file: csv, "is missing: nothing to convert") }
+        var table = b.detectionTable
+        if b.manifest.detections != nil {   // --force: the manifest's binary was loaded; convert the CSV itself
+            var problems: [InputError] = []
+            let list = try BundleCheck.parseDetections(CSVTable(path: csv), examples: b.examples,
+                                                       vocabulary: b.manifest.attributes, into: &problems)
+            if let first = problems.first { throw first }
+            table = DetectionTable(exampleCount: b.examples.count, detections: list)
+        }
+        try DetectionsFile.write(table, vocabulary: b.manifest.attributes, to: b.path(name))
+        var manifest = b.manifest
+        manifest.detections = name
+        try manifest.write(to: b.path(FeatureBundle.manifestFile))
+        print("wrote \(b.path(name)): \(table.count) detections of \(b.examples.count) examples; manifest.json names it")
     }
 }

@@ -165,7 +165,7 @@ enum SeedCompareMarkdown {
         out += verdict(r)
         if let purity = r.purity {
             out.append("")
-            out.append("Detected groups of the train split against the ground truth (detection threshold \(options.threshold)): "
+            out.append("Detected groups of the train split against the ground truth (detection threshold \(options.threshold.map { "\($0)" } ?? "the bundle's")): "
                        + "purity is the share of a detected group's members that truly belong to it, found the share of the true group it contains.")
             out.append("")
             out.append("| Group | Detected | True members | Purity | True group | Found |")

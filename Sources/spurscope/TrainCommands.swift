@@ -22,7 +22,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .long, help: "natural (shuffle) or group-balanced (1/group size, with replacement). Default: group-balanced for ours-ls and ours-vs, natural otherwise.") var sampler: String?
     @Option(name: .long, parsing: .unconditional, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = 0
     @Option(name: .long, help: "Weight of a loss term, TERM=VALUE (repeatable), e.g. ls=0.5.") var lambda: [String] = []
-    @Option(name: .long, parsing: .unconditional, help: "Detection score at which an attribute is present.") var threshold: Float = 0.5
+    @Option(name: .long, parsing: .unconditional, help: "Detection score at which an attribute is present (default: the manifest's detection_threshold, 0.5 without one).") var threshold: Float?
     @Option(name: .long, parsing: .unconditional, help: "Templates sampled per step for L_lc / L_ls (0: all).") var templatesPerStep: Int = 0
     @Option(name: .long, help: ArgumentHelp("ours-ls / ours-vs: paper (the paper's formulas) or official (the authors' code: mean-cosine in-modal terms, L_ls as |cos| to the attribute's words, L_vs as cross-entropy over the attribute's value prompts; defaults to --temperature 0.07).", valueName: "form")) var lossForm: String = "paper"
     @Option(name: .long, help: ArgumentHelp("Official form: the word of an attribute's absent value, ATTR=WORD (repeatable), e.g. water=land; the prompts are \"a photo of WORD.\".", valueName: "attr=word")) var absentWord: [String] = []

@@ -85,7 +85,7 @@ final class WorkspaceComparisonRuns: ComparisonRunSource {
         var c = TrainingConfig(method: .zeroshot)
         c.attributes = config.attributes
         c.threshold = config.threshold
-        let key = c.attributes.joined(separator: "\u{1}") + "\u{1}\(c.threshold)"
+        let key = c.attributes.joined(separator: "\u{1}") + "\u{1}\(c.threshold.map { "\($0)" } ?? "bundle")"
         if let d = evaluationData[key] { return d }
         let d = try TrainingData.prepare(bundle: bundle, config: c, decisions: try workspace.currentDecisions())
         evaluationData[key] = d

@@ -111,4 +111,25 @@ struct AttributePresenceTests {
         #expect(AttributePresence.excludedAttributes(vocabulary: ["Water", "landbird", "tree"], classes: ["LandBird", "waterbird"]) == [1])
         #expect(p.restricted(to: [2, 0]) == AttributePresence(exampleCount: 2, attributeCount: 4, offsets: [0, 1, 2], attributes: [1, 1]))
     }
+
+    /// The compressed-row path (the bundle's detection table) gives the
+    /// same presence as the list path, and both match a direct set count.
+    @Test func tablePathEqualsListPathAndADirectCount() {
+        var rng = SeededGenerator(seed: 9)
+        let n = 500, a = 11
+        let d = (0..<(n * 6)).map { _ in
+            Detection(example: Int(rng.next() % UInt64(n)), attribute: Int(rng.next() % UInt64(a)), score: Float(rng.next() % 100) / 100)
+        }
+        let overrides: [Int: Float] = [2: 0.9, 5: 0.1], excluded: Set<Int> = [7]
+        let list = AttributePresence.fromDetections(d, exampleCount: n, attributeCount: a, threshold: 0.4,
+                                                    perAttribute: overrides, excluded: excluded)
+        let table = AttributePresence.fromDetections(DetectionTable(exampleCount: n, detections: d), attributeCount: a,
+                                                     threshold: 0.4, perAttribute: overrides, excluded: excluded)
+        #expect(table == list)
+        for e in 0..<n {
+            let direct = Set(d.filter { $0.example == e && !excluded.contains($0.attribute) && $0.score >= (overrides[$0.attribute] ?? 0.4) }
+                              .map { Int32($0.attribute) }).sorted()
+            #expect(Array(table.present(in: e)) == direct)
+        }
+    }
 }

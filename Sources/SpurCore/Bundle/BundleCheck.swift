@@ -33,13 +33,22 @@ public enum BundleCheck {
         let parsedExamples = attempt { try CSVTable(path: path(FeatureBundle.examplesFile)) }
             .flatMap { table in attempt { try parseExamples(table, classes: manifest?.classes, into: &problems) } }
 
-        var detections: [Detection] = []
+        var detections = DetectionTable(exampleCount: 0, detections: [])
         let attributesPath = path(FeatureBundle.attributesFile)
-        if FileManager.default.fileExists(atPath: attributesPath), let examples = parsedExamples {
-            if let table = attempt({ try CSVTable(path: attributesPath) }) {
-                detections = (attempt { try parseDetections(table, examples: examples.examples,
-                                                            vocabulary: manifest?.attributes, into: &problems) }) ?? []
+        if let name = manifest?.detections, let manifest, let examples = parsedExamples {
+            // The binary file named by the manifest is the bundle's detections; attributes.csv beside it is not read.
+            if let table = attempt({ try DetectionsFile.read(path: path(name), exampleCount: examples.examples.count,
+                                                             vocabulary: manifest.attributes) }) {
+                detections = table
             }
+        } else if FileManager.default.fileExists(atPath: attributesPath), let examples = parsedExamples {
+            if let table = attempt({ try CSVTable(path: attributesPath) }) {
+                let list = (attempt { try parseDetections(table, examples: examples.examples,
+                                                          vocabulary: manifest?.attributes, into: &problems) }) ?? []
+                detections = DetectionTable(exampleCount: examples.examples.count, detections: list)
+            }
+        } else if let examples = parsedExamples {
+            detections = DetectionTable(exampleCount: examples.examples.count, detections: [])
         }
 
         let prompts = attempt { try CSVTable(path: path(FeatureBundle.promptsFile)) }
@@ -94,6 +103,12 @@ public enum BundleCheck {
         }
         for (i, t) in m.templates.enumerated() where !t.contains("{}") {
             problems.append(InputError(file: path, field: "templates[\(i)]", "'\(t)' has no {} for the class name"))
+        }
+        if let name = m.detections, name.isEmpty || name.contains("/") || name == "." || name == ".." {
+            problems.append(InputError(file: path, field: "detections", "'\(name)' is not a file name in the bundle directory"))
+        }
+        if let t = m.detectionThreshold, !(t >= 0 && t <= 1) {
+            problems.append(InputError(file: path, field: "detection_threshold", "is \(t), expected a detector score in 0...1"))
         }
         for t in BundleManifest.requiredTensors where !m.tensors.contains(t) {
             problems.append(InputError(file: path, field: "tensors", "does not list '\(t)', which every bundle needs"))
@@ -183,7 +198,7 @@ public enum BundleCheck {
 
     // MARK: attributes.csv
 
-    static func parseDetections(_ t: CSVTable, examples: [Example], vocabulary: [String]?,
+    public static func parseDetections(_ t: CSVTable, examples: [Example], vocabulary: [String]?,
                                 into problems: inout [InputError]) throws -> [Detection] {
         let idCol = try t.requireColumn("id"), attrCol = try t.requireColumn("attribute")
         let scoreCol = try t.requireColumn("score")

@@ -44,14 +44,30 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     /// The ground-truth attribute(s) whose values, with the class, define the
     /// benchmark's groups (Waterbirds: `water`). Optional.
     public var groups: [String]?
+    /// The binary detections file (`detections.safetensors`) in the bundle
+    /// directory. When set, it holds the bundle's detections and
+    /// `attributes.csv` is not read; when absent, `attributes.csv` does.
+    public var detections: String?
+    /// The detector score at which an attribute counts as present, the
+    /// default of every presence decision (audit, training, UI) on this
+    /// bundle. Absent (bundles from before the field): 0.5.
+    public var detectionThreshold: Float?
+
+    /// The threshold of bundles whose manifest does not give one.
+    public static let defaultDetectionThreshold: Float = 0.5
+
+    /// `detection_threshold`, or 0.5 for bundles without it.
+    public var presenceThreshold: Float { detectionThreshold ?? Self.defaultDetectionThreshold }
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", model, textEncoder = "text_encoder", dims, grid, pooling
-        case classes, templates, attributes, tensors, groups
+        case classes, templates, attributes, tensors, groups, detections
+        case detectionThreshold = "detection_threshold"
     }
 
     public init(model: String, textEncoder: String, dims: Dims, grid: Grid, pooling: Pooling,
-                classes: [String], templates: [String], attributes: [String], tensors: [String], groups: [String]? = nil) {
+                classes: [String], templates: [String], attributes: [String], tensors: [String], groups: [String]? = nil,
+                detections: String? = nil, detectionThreshold: Float? = nil) {
         formatVersion = Self.currentFormatVersion
         self.model = model
         self.textEncoder = textEncoder
@@ -63,6 +79,8 @@ public struct BundleManifest: Codable, Equatable, Sendable {
         self.attributes = attributes
         self.tensors = tensors
         self.groups = groups
+        self.detections = detections
+        self.detectionThreshold = detectionThreshold
     }
 
     /// Tensors every bundle must have.
@@ -102,6 +120,7 @@ public struct BundleManifest: Codable, Equatable, Sendable {
         case is Int.Type: return "an integer"
         case is String.Type: return "a string"
         case is [String].Type: return "a list of strings"
+        case is Float.Type, is Double.Type: return "a number"
         default: return "\(type)".lowercased()
         }
     }

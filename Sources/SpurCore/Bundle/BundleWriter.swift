@@ -39,8 +39,13 @@ public enum BundleWriter {
         try manifest.write(to: staging + "/" + FeatureBundle.manifestFile)
         try writeExamples(c.examples, classes: manifest.classes, attributeOrder: manifest.attributes,
                           to: staging + "/" + FeatureBundle.examplesFile)
-        try writeDetections(c.detections, examples: c.examples, vocabulary: manifest.attributes,
-                            to: staging + "/" + FeatureBundle.attributesFile)
+        if let name = manifest.detections {
+            try DetectionsFile.write(DetectionTable(exampleCount: c.examples.count, detections: c.detections),
+                                     vocabulary: manifest.attributes, to: staging + "/" + name)
+        } else {
+            try writeDetections(c.detections, examples: c.examples, vocabulary: manifest.attributes,
+                                to: staging + "/" + FeatureBundle.attributesFile)
+        }
         try CSVTable.write(header: ["prompt"], rows: c.prompts.map { [$0] }, to: staging + "/" + FeatureBundle.promptsFile)
 
         let n = c.examples.count, g = manifest.grid, d = manifest.dims

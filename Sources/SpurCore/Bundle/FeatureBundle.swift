@@ -57,19 +57,23 @@ public final class FeatureBundle: @unchecked Sendable {
     public let directory: String
     public let manifest: BundleManifest
     public let examples: [Example]
-    public let detections: [Detection]
+    /// From the manifest's binary detections file, else `attributes.csv`.
+    public let detectionTable: DetectionTable
+    /// The detections one by one (materialised from `detectionTable` on
+    /// every call: fine for small bundles, large ones use the table).
+    public var detections: [Detection] { detectionTable.detections }
     /// The text of each row of `text_prompts`.
     public let prompts: [String]
     public let features: SafetensorsFile
     /// Names of the ground-truth attributes `examples.csv` carries.
     public let groundTruthAttributes: [String]
 
-    init(directory: String, manifest: BundleManifest, examples: [Example], detections: [Detection],
+    init(directory: String, manifest: BundleManifest, examples: [Example], detections: DetectionTable,
          prompts: [String], features: SafetensorsFile, groundTruthAttributes: [String]) {
         self.directory = directory
         self.manifest = manifest
         self.examples = examples
-        self.detections = detections
+        self.detectionTable = detections
         self.prompts = prompts
         self.features = features
         self.groundTruthAttributes = groundTruthAttributes

@@ -34,11 +34,14 @@ def parser():
     c.add_argument("--force", action="store_true", help="Replace an existing --out.")
     c.add_argument("--quiet", action="store_true", help="No progress on stderr.")
 
-    d = sub.add_parser("detect", help="OWL-ViT detections over the bundle's vocabulary -> attributes.csv.")
+    d = sub.add_parser("detect", help="OWL-ViT detections over the bundle's vocabulary -> detections.safetensors.")
     d.add_argument("--model", required=True, help="OWL-ViT model name or directory (e.g. google/owlvit-base-patch32).")
     d.add_argument("--bundle", required=True, help="The bundle directory.")
     d.add_argument("--vocabulary", metavar="FILE", help="Words to detect (default: the manifest's attributes); each must be in the manifest.")
-    d.add_argument("--threshold", type=float, default=0.1, help="OWL-ViT score at which a word is present (written as 0.5).")
+    d.add_argument("--threshold", type=float, default=0.1,
+                   help="OWL-ViT score at which a word is present (the manifest's detection_threshold); scores below half of it are left out.")
+    d.add_argument("--csv", action="store_true",
+                   help="Also write readable copies: attributes.csv and owlvit-detections.csv (with each best box).")
     d.add_argument("--query", default="a photo of a {}", help="Text query per word, {} for the word.")
     d.add_argument("--shard", metavar="N/M", help="Detect only in worker N's slice of M; then run merge-detections.")
     d.add_argument("--device", default="cpu")
@@ -51,7 +54,7 @@ def parser():
     mg.add_argument("--out", required=True)
     mg.add_argument("--force", action="store_true")
 
-    md = sub.add_parser("merge-detections", help="Merge attributes.csv.shard-N-of-M files of a sharded `detect`.")
+    md = sub.add_parser("merge-detections", help="Merge the detections.safetensors.shard-N-of-M files (and CSV copies) of a sharded `detect`.")
     md.add_argument("bundle")
     return p
 

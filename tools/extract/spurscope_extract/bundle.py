@@ -43,6 +43,15 @@ def write_json(path, obj):
         f.write("\n")
 
 
+def update_manifest(directory, **fields):
+    """Sets manifest fields in place (written to a sibling, then renamed)."""
+    path = os.path.join(directory, MANIFEST)
+    m = read_json(path)
+    m.update(fields)
+    write_json(path + ".partial", m)
+    os.replace(path + ".partial", path)
+
+
 def read_json(path):
     try:
         with open(path, encoding="utf-8") as f:

@@ -1,38 +1,33 @@
 """`detect`: OWL-ViT scores for every image of a bundle and every word of its
-vocabulary, written as the bundle's attributes.csv.
+vocabulary, written as the bundle's detections.safetensors.
 
 For image i and word a, the OWL-ViT score is the best box's
 `sigmoid(class logit)` for the query "a photo of a {a}" (the query template is
-an option): `r = max_boxes sigmoid(logit)`. spurscope counts an attribute as
-present at score ≥ 0.5 by default (`spurscope detect --threshold`, the UI, the
-trainer), while OWL-ViT's usual operating point is far lower (0.1). So the
-score written is `r` mapped piecewise-linearly with the detector's threshold T
-at 0.5: `score = 0.5·r/T` for r ≤ T and `0.5 + 0.5·(r − T)/(1 − T)` above --
-monotone, 0 ↦ 0, T ↦ 0.5, 1 ↦ 1, so `r ≥ T` exactly when `score ≥ 0.5`.
-Rows with score below 0.25 (r < T/2) are left out to keep the file sparse (an
-absent row counts as absent). The raw scores and the best box of every written
-row go to owlvit-detections.csv (`id, attribute, owlvit_score, box` with the
-box `x0 y0 x1 y1` in the original image's pixels).
+an option): `r = max_boxes sigmoid(logit)`, written as is. The detector's
+operating point `--threshold` T (OWL-ViT's usual 0.1) goes to the manifest as
+`detection_threshold`, which spurscope uses as its presence threshold (audit,
+training, the UI) unless told otherwise. Entries with r < T/2 are left out to
+keep the file sparse (an absent entry counts as absent). The manifest names
+the file (`detections`), so spurscope reads it instead of attributes.csv.
+`--csv` also writes readable copies: attributes.csv (id, attribute, score) and
+owlvit-detections.csv (id, attribute, owlvit_score, box with the box
+`x0 y0 x1 y1` in the original image's pixels).
 """
 
+import contextlib
 import csv
+import json
 import os
 import sys
 
 import numpy as np
 import torch
 
-from . import bundle, dataset, images, shards
+from . import bundle, dataset, detections, images, shards
 from .clip import _require_model_type
 from .errors import InputError
 
 RAW_FILE = "owlvit-detections.csv"
-KEEP_FROM = 0.25
-
-
-def spurscope_score(raw, threshold):
-    raw = np.asarray(raw, dtype=np.float64)
-    return np.where(raw <= threshold, 0.5 * raw / threshold, 0.5 + 0.5 * (raw - threshold) / (1 - threshold))
 
 
 def load_owlvit(name, device="cpu"):
@@ -103,59 +98,98 @@ def run(args):
         raise InputError("--threshold", f"is {args.threshold}, expected between 0 and 1")
     n, m = shards.parse(args.shard) if args.shard else (1, 1)
     begin, end = shards.slice_range(len(ids), n, m)
+    index = np.array([vocabulary.index(w) for w in words], dtype=np.int32)   # word -> vocabulary row
+    keep_from = args.threshold / 2
 
     model, tokenizer, processor = load_owlvit(args.model, args.device)
     queries = query_embeddings(model, tokenizer, [args.query.replace("{}", w) for w in words])
     suffix = f".shard-{n}-of-{m}" if args.shard else ""
-    out_path = os.path.join(args.bundle, bundle.ATTRIBUTES + suffix)
-    raw_path = os.path.join(args.bundle, RAW_FILE + suffix)
+    csv_paths = [os.path.join(args.bundle, f + suffix) for f in (bundle.ATTRIBUTES, RAW_FILE)] if args.csv else []
     progress = images.Progress("images", end - begin, args.quiet)
-    kept = 0
-    with open(out_path + ".partial", "w", newline="") as out, open(raw_path + ".partial", "w", newline="") as raw:
-        wa, wr = csv.writer(out, lineterminator="\n"), csv.writer(raw, lineterminator="\n")
-        if not args.shard or n == 1:
-            wa.writerow(["id", "attribute", "score"])
-            wr.writerow(["id", "attribute", "owlvit_score", "box"])
+    per_example = []
+    with contextlib.ExitStack() as stack:
+        writers = [csv.writer(stack.enter_context(open(p + ".partial", "w", newline="")), lineterminator="\n") for p in csv_paths]
+        if writers and (not args.shard or n == 1):
+            writers[0].writerow(["id", "attribute", "score"])
+            writers[1].writerow(["id", "attribute", "owlvit_score", "box"])
         for start, pixels, sizes in images.batches(paths[begin:end], processor, args.batch, args.workers):
             best, boxes = best_boxes(model, pixels, queries)
-            scores = spurscope_score(best, args.threshold)
             for k in range(best.shape[0]):
+                kept = np.nonzero(best[k] >= keep_from)[0]
+                per_example.append((index[kept], best[k, kept]))
                 width, height = sizes[k][0]
-                for q in np.nonzero(scores[k] >= KEEP_FROM)[0]:
+                for q in kept if writers else ():
                     cx, cy, bw, bh = boxes[k, q]
                     box = [(cx - bw / 2) * width, (cy - bh / 2) * height, (cx + bw / 2) * width, (cy + bh / 2) * height]
-                    wa.writerow([ids[begin + start + k], words[q], f"{scores[k, q]:.6g}"])
-                    wr.writerow([ids[begin + start + k], words[q], f"{best[k, q]:.6g}", " ".join(f"{v:.1f}" for v in box)])
-                    kept += 1
+                    writers[0].writerow([ids[begin + start + k], words[q], f"{best[k, q]:.9g}"])
+                    writers[1].writerow([ids[begin + start + k], words[q], f"{best[k, q]:.9g}", " ".join(f"{v:.1f}" for v in box)])
             progress.advance(best.shape[0])
-    os.replace(out_path + ".partial", out_path)
-    os.replace(raw_path + ".partial", raw_path)
+    offsets, attributes, scores = detections.rows(per_example)
+    out_path = os.path.join(args.bundle, detections.FILE + suffix)
+    detections.write(out_path, offsets, attributes, scores, vocabulary,
+                     threshold=repr(float(args.threshold)), examples_begin=begin, examples_end=end)
+    for p in csv_paths:
+        os.replace(p + ".partial", p)
+    if not args.shard:
+        bundle.update_manifest(args.bundle, detections=detections.FILE, detection_threshold=float(args.threshold))
     if not args.quiet:
-        print(f"wrote {out_path}: {kept} detections of {len(words)} words in {end - begin} images "
-              f"(OWL-ViT score ≥ {args.threshold / 2:g}; ≥ {args.threshold:g} is present)", file=sys.stderr)
+        print(f"wrote {out_path}: {len(scores)} detections of {len(words)} words in {end - begin} images "
+              f"(OWL-ViT score ≥ {keep_from:g}; ≥ {args.threshold:g} is present)", file=sys.stderr)
 
 
 def merge(bundle_dir):
-    """Concatenates attributes.csv.shard-N-of-M (and the raw files) in shard order."""
-    names = sorted(f for f in os.listdir(bundle_dir) if f.startswith(bundle.ATTRIBUTES + ".shard-"))
+    """Joins the detections.safetensors.shard-N-of-M files (and the CSV copies,
+    when written) in shard order into the bundle's files, and names the
+    result in the manifest."""
+    prefix = detections.FILE + ".shard-"
+    names = sorted(f for f in os.listdir(bundle_dir) if f.startswith(prefix) and not f.endswith(".partial"))
     if not names:
-        raise InputError(bundle_dir, "has no attributes.csv.shard-N-of-M files to merge")
+        raise InputError(bundle_dir, f"has no {detections.FILE}.shard-N-of-M files to merge")
     parsed = []
     for f in names:
         try:
-            n, m = (int(x) for x in f[len(bundle.ATTRIBUTES + ".shard-"):].split("-of-"))
+            n, m = (int(x) for x in f[len(prefix):].split("-of-"))
         except ValueError:
-            raise InputError(os.path.join(bundle_dir, f), "is not named attributes.csv.shard-N-of-M")
+            raise InputError(os.path.join(bundle_dir, f), f"is not named {detections.FILE}.shard-N-of-M")
         parsed.append((n, m, f))
     parsed.sort()
     m = parsed[0][1]
     if [p[0] for p in parsed] != list(range(1, m + 1)) or any(p[1] != m for p in parsed):
         raise InputError(bundle_dir, f"needs detection shards 1..{m} of {m}, found {', '.join(p[2] for p in parsed)}")
+    man = bundle.read_json(os.path.join(bundle_dir, bundle.MANIFEST))
+    _, ids, _ = read_bundle(bundle_dir)
+    parts, threshold, expected_begin = [], None, 0
+    for n, _, f in parsed:
+        offsets, attributes, scores, meta = detections.read(os.path.join(bundle_dir, f))
+        path = os.path.join(bundle_dir, f)
+        if json.loads(meta.get("attributes", "null")) != man.get("attributes"):
+            raise InputError(path, "was detected over another vocabulary than the manifest's", field="__metadata__.attributes")
+        begin, end = int(meta["examples_begin"]), int(meta["examples_end"])
+        if begin != expected_begin or end - begin != len(offsets) - 1:
+            raise InputError(path, f"covers examples {begin}..<{end}, expected to start at {expected_begin}", field="__metadata__")
+        if threshold is not None and meta["threshold"] != threshold:
+            raise InputError(path, f"was detected at threshold {meta['threshold']}, shard 1 at {threshold}", field="__metadata__.threshold")
+        threshold = meta["threshold"]
+        parts.append((offsets, attributes, scores))
+        expected_begin = end
+    if expected_begin != len(ids):
+        raise InputError(bundle_dir, f"the shards cover {expected_begin} examples, examples.csv has {len(ids)}")
+    shift = np.cumsum([0] + [len(a) for _, a, _ in parts])
+    offsets = np.concatenate([parts[0][0][:1]] + [o[1:] + shift[i] for i, (o, _, _) in enumerate(parts)])
+    detections.write(os.path.join(bundle_dir, detections.FILE), offsets,
+                     np.concatenate([a for _, a, _ in parts]), np.concatenate([s for _, _, s in parts]),
+                     man.get("attributes", []), threshold=threshold, examples_begin=0, examples_end=len(ids))
     for base in (bundle.ATTRIBUTES, RAW_FILE):
+        shard_files = [os.path.join(bundle_dir, f"{base}.shard-{n}-of-{m}") for n in range(1, m + 1)]
+        if not all(os.path.exists(p) for p in shard_files):
+            continue
         with open(os.path.join(bundle_dir, base + ".partial"), "wb") as out:
-            for n, _, _ in parsed:
-                with open(os.path.join(bundle_dir, f"{base}.shard-{n}-of-{m}"), "rb") as f:
+            for p in shard_files:
+                with open(p, "rb") as f:
                     out.write(f.read())
         os.replace(os.path.join(bundle_dir, base + ".partial"), os.path.join(bundle_dir, base))
-        for n, _, _ in parsed:
-            os.remove(os.path.join(bundle_dir, f"{base}.shard-{n}-of-{m}"))
+        for p in shard_files:
+            os.remove(p)
+    bundle.update_manifest(bundle_dir, detections=detections.FILE, detection_threshold=float(threshold))
+    for _, _, f in parsed:
+        os.remove(os.path.join(bundle_dir, f))

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 from safetensors.numpy import load_file
 
-from conftest import extract, spurscope
+from conftest import extract, read_manifest, spurscope
 
 
 def test_three_shards_merge_into_the_unsharded_bundle(work, clip_dir, dataset, bundle):
@@ -46,10 +46,24 @@ def test_sharded_detection_merges_into_the_unsharded_file(work, bundle, owlvit_d
     whole, split = work / "det-whole", work / "det-split"
     for d in (whole, split):
         shutil.copytree(bundle, d, ignore=shutil.ignore_patterns(".spurscope"))
-    extract("detect", "--model", owlvit_dir, "--bundle", whole, "--threshold", 0.9, "--quiet")
+    extract("detect", "--model", owlvit_dir, "--bundle", whole, "--threshold", 0.9, "--csv", "--quiet")
     for n in (1, 2, 3):
-        extract("detect", "--model", owlvit_dir, "--bundle", split, "--threshold", 0.9, "--shard", f"{n}/3", "--quiet")
+        extract("detect", "--model", owlvit_dir, "--bundle", split, "--threshold", 0.9, "--shard", f"{n}/3", "--csv", "--quiet")
+    assert "detections" not in read_manifest(split)   # named only once the shards are merged
     extract("merge-detections", split)
-    for name in ("attributes.csv", "owlvit-detections.csv"):
-        assert (split / name).read_text() == (whole / name).read_text()
+    for name in ("attributes.csv", "owlvit-detections.csv", "manifest.json"):
+        assert (split / name).read_text() == (whole / name).read_text(), name
+    a, b = load_file(split / "detections.safetensors"), load_file(whole / "detections.safetensors")
+    assert list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
     assert not any(".shard-" in f for f in os.listdir(split))
+    spurscope("validate", split)
+
+
+def test_merge_detections_refuses_a_missing_shard(work, bundle, owlvit_dir):
+    d = work / "det-missing"
+    shutil.copytree(bundle, d, ignore=shutil.ignore_patterns(".spurscope"))
+    for n in (1, 3):
+        extract("detect", "--model", owlvit_dir, "--bundle", d, "--threshold", 0.9, "--shard", f"{n}/3", "--quiet")
+    r = extract("merge-detections", d, check=False)
+    assert r.returncode == 2 and "needs detection shards 1..3 of 3" in r.stderr
+    assert not os.path.exists(d / "detections.safetensors")
