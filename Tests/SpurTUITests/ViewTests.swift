@@ -356,6 +356,30 @@ struct LayoutTests {
         #expect(HintBar.fit(["a one"], always: ["? keys"], width: 3) == "? keys")
     }
 
+    @Test func hintBarUsesASecondLineOnlyWhenOneCannotHoldEveryHint() {
+        let hints = ["a one", "b two", "c three"]
+        #expect(HintBar.lines(hints, always: ["q quit"], width: 40, maxLines: 2) == ["a one  b two  c three  q quit"])
+        // 29 characters in all: "a one  b two" (12) then "c three  q quit" (15) in 16 columns.
+        #expect(HintBar.lines(hints, always: ["q quit"], width: 16, maxLines: 2) == ["a one  b two", "c three  q quit"])
+        #expect(HintBar.lines(hints, always: ["q quit"], width: 16, maxLines: 1) == ["a one  q quit"])
+    }
+
+    @Test func phrasesAreShownWholeOrNotAtAll() {
+        let caption = [Phrase("s00053:", lead: "", priority: 2), Phrase("landbird → waterbird", priority: 0),
+                       Phrase("detection 0.97", lead: "; ", priority: 1)]
+        #expect(Phrase.fit(caption, width: 80) == "s00053: landbird → waterbird; detection 0.97")
+        // 20 + 2 + 14 = 36 fits; the id (8 more) does not.
+        #expect(Phrase.fit(caption, width: 40) == "landbird → waterbird; detection 0.97")
+        #expect(Phrase.fit(caption, width: 30) == "s00053: landbird → waterbird")
+        #expect(Phrase.fit(caption, width: 21) == "landbird → waterbird")
+        // Not even the first fits: it is cut visibly.
+        #expect(Phrase.fit(caption, width: 10) == "landbird …")
+        let why: [(lead: String, text: String)] = [("", "water present: 38%"), ("; ", "absent: 94%"), (" ", "(little support)")]
+        #expect(Phrase.prefix(why, width: 31) == "water present: 38%; absent: 94%")
+        // A later short phrase never follows when the one before it was left out.
+        #expect(Phrase.prefix(why, width: 30) == "water present: 38%")
+    }
+
     @Test func tabsShortenInsteadOfDisappearing() throws {
         let app = try AppTests.app()
         #expect(Views.render(app, width: 120, height: 40).line(0).contains("spurscope   1 Attributes   2 Preview   3 Train   4 Groups"))
