@@ -145,8 +145,9 @@ public struct Phrase: Sendable {
     }
 
     /// The phrases that fit in `width`, chosen by priority (the earlier one
-    /// among equals), shown in order. When not even the most important one
-    /// fits, it is shown cut with "…" so the line is never silently empty.
+    /// among equals), shown in order. When the most important one does not
+    /// fit, it alone is shown, cut with "…": the line is never silently
+    /// empty, and the others never appear without it.
     public static func fit(_ phrases: [Phrase], width: Int) -> String {
         guard width > 0, !phrases.isEmpty else { return "" }
         func line(_ kept: Set<Int>) -> String {
@@ -154,14 +155,13 @@ public struct Phrase: Sendable {
             for i in phrases.indices where kept.contains(i) { s += (s.isEmpty ? "" : phrases[i].lead) + phrases[i].text }
             return s
         }
+        let order = phrases.indices.sorted { (phrases[$0].priority, $0) < (phrases[$1].priority, $1) }
+        // The others mean little without the most important one: cut it visibly rather than show them alone.
+        guard phrases[order[0]].text.count <= width else {
+            return TableLayout.fit(phrases[order[0]].text, width: width).trimmingCharacters(in: .whitespaces)
+        }
         var kept: Set<Int> = []
-        for i in phrases.indices.sorted(by: { (phrases[$0].priority, $0) < (phrases[$1].priority, $1) }) {
-            if line(kept.union([i])).count <= width { kept.insert(i) }
-        }
-        if kept.isEmpty {
-            let first = phrases.indices.min { (phrases[$0].priority, $0) < (phrases[$1].priority, $1) }!
-            return TableLayout.fit(phrases[first].text, width: width).trimmingCharacters(in: .whitespaces)
-        }
+        for i in order where line(kept.union([i])).count <= width { kept.insert(i) }
         return line(kept)
     }
 
