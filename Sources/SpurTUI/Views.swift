@@ -331,28 +331,55 @@ public enum Views {
         tokens += ["attribute \(attrs) (a/A)", "epochs \(s.epochs) (+/-)", "lr \(s.learningRate) (l/L)", "batch \(s.batchSize) (b/B)",
                    "optimizer \(s.optimizer.rawValue) (o)", "decay \(s.weightDecay) (w/W)", "sampler \(s.sampler.rawValue) (s)", "e: type"]
         var y = b.y
-        for line in wrap(tokens, width: b.w - 2).prefix(3) {
+        // Every setting with its keys: closer together, and on a fourth line, before any is left out.
+        var settings = wrap(tokens, width: b.w - 2)
+        if settings.count > 3 { settings = wrap(tokens, width: b.w - 2, separator: "  ") }
+        for line in settings.prefix(b.h >= 14 ? 4 : 3) {
             g.text(line, x: 1, y: y, style: t.header, maxWidth: b.w - 2)
             y += 1
         }
-        g.text(s.method.summary, x: 1, y: y, style: t.dim, maxWidth: b.w - 2)
+        let summary = s.method.summary.split(separator: " (", maxSplits: 1).map(String.init)
+        g.text(Phrase.prefix([("", summary[0])] + summary.dropFirst().map { (" ", "(" + $0) }, width: b.w - 2),
+               x: 1, y: y, style: t.dim, maxWidth: b.w - 2)
         y += 1
-        var status = "Run \(s.runID.map(String.init) ?? "–")\(s.runMethod.map { " (\($0))" } ?? ""): \(s.status)"
+        // Whole phrases: the run and its state first, then its best epoch, then the clock.
+        var status = [Phrase("Run \(s.runID.map(String.init) ?? "–")\(s.runMethod.map { " (\($0))" } ?? ""): \(s.status)", lead: "", priority: 0)]
         if let elapsed = s.elapsed, s.runID != nil {
-            status += String(format: "   elapsed %.0fs", elapsed)
-            if let eta = s.eta { status += String(format: ", ETA %.0fs", eta) }
+            status.append(Phrase(String(format: "elapsed %.0fs", elapsed), lead: "   ", priority: 2))
+            if let eta = s.eta { status.append(Phrase(String(format: "ETA %.0fs", eta), lead: ", ", priority: 3)) }
         }
-        if let best = s.best { status += "   best epoch \(best.epoch): worst group \(pct0(best.validation.worstGroup))" }
-        g.text(status, x: 1, y: y, style: s.running ? t.accent : t.text, maxWidth: b.w - 2)
+        if let best = s.best {
+            let full = "best epoch \(best.epoch): worst group \(pct0(best.validation.worstGroup))"
+            let short = status[0].text.count + 3 + full.count <= b.w - 2 ? full : "best \(best.epoch): worst \(pct0(best.validation.worstGroup))"
+            status.append(Phrase(short, lead: "   ", priority: 1))
+        }
+        g.text(Phrase.fit(status, width: b.w - 2), x: 1, y: y, style: s.running ? t.accent : t.text, maxWidth: b.w - 2)
         y += 1
+        // Too narrow for the epoch table: one epoch at a time, scrolled with the table's keys.
+        if b.w < 90, !s.reports.isEmpty {
+            let n = s.reports.count, r = s.reports[max(0, min(n - 1, s.epochCursor ?? n - 1))]
+            var parts: [(lead: String, text: String)] = [("", "epoch \(r.epoch) of \(s.reports.last!.epoch):"), (" ", String(format: "loss %.4f", r.trainLoss)),
+                                                         (", ", "val avg \(pct0(r.validation.average))"), (", ", "worst \(pct0(r.validation.worstGroup))")]
+            if r.epoch == s.best?.epoch { parts.append((" ", "← best")) }
+            parts.append(("   ", "↑↓ g/G: other epochs"))
+            let line = Phrase.prefix(parts, width: b.w - 2)
+            g.text(line, x: 1, y: y, style: r.epoch == s.best?.epoch ? t.good : t.text, maxWidth: b.w - 2)
+            y += 1
+        }
         let height = b.y + b.h - y
         guard height >= 6 else { return }
         // Epoch table on the right (38 columns), curves on the left.
         let tableWidth = b.w >= 90 ? 40 : 0
         let plotW = b.w - tableWidth - 2
-        let plotH = (height - 1) / 2
-        lossPlot(s, ui: ui, &g, x: 1, y: y, w: plotW, h: plotH)
-        validationPlot(s, ui: ui, &g, x: 1, y: y + plotH + 1, w: plotW, h: height - plotH - 1)
+        // Each plot needs three rows between its axis labels (one row would put
+        // 70% on the row labelled 0%): short of that, the validation plot alone.
+        if (height - 1) / 2 - 3 >= 3 {
+            let plotH = (height - 1) / 2
+            lossPlot(s, ui: ui, &g, x: 1, y: y, w: plotW, h: plotH)
+            validationPlot(s, ui: ui, &g, x: 1, y: y + plotH + 1, w: plotW, h: height - plotH - 1)
+        } else if height - 3 >= 3 {
+            validationPlot(s, ui: ui, &g, x: 1, y: y, w: plotW, h: height)
+        }
         if tableWidth > 0 { epochTable(s, ui: ui, &g, x: b.w - tableWidth, y: y, w: tableWidth - 1, h: height) }
         if !s.running && s.reports.isEmpty {
             for (i, line) in wrap(["Enter starts a run in the background;", "keys keep working while it trains."], width: plotW - 9, separator: " ").enumerated() {
@@ -413,16 +440,18 @@ public enum Views {
 
     static func epochTable(_ s: TrainState, ui: UISnapshot, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int) {
         let t = ui.theme
-        g.text("epoch    loss  val avg   worst", x: x, y: y, style: t.dim)
+        g.text("  epoch    loss  val avg   worst", x: x, y: y, style: t.dim)
         let visible = h - 2
         let n = s.reports.count
-        let top = s.tableTop.map { max(0, min($0, n - visible)) } ?? max(0, n - visible)
+        // The selected row stays in view (the newest while following).
+        let cursor = s.epochCursor.map { max(0, min(n - 1, $0)) }
+        let top = ListWindow.top(selected: cursor ?? n - 1, count: n, visible: visible)
         let bestEpoch = s.best?.epoch
         for i in top..<min(n, top + visible) {
             let r = s.reports[i]
             let isBest = r.epoch == bestEpoch
-            let line = String(format: "%5d %7.4f  %@  %@", r.epoch, r.trainLoss, pct(r.validation.average), pct(r.validation.worstGroup)) + (isBest ? " ← best" : "")
-            g.text(line, x: x, y: y + 1 + i - top, style: isBest ? t.good : t.text, maxWidth: w)
+            let line = (i == cursor ? "▶ " : "  ") + String(format: "%5d %7.4f  %@  %@", r.epoch, r.trainLoss, pct(r.validation.average), pct(r.validation.worstGroup)) + (isBest ? " ← best" : "")
+            g.text(line, x: x, y: y + 1 + i - top, style: i == cursor ? t.selection : isBest ? t.good : t.text, maxWidth: w)
         }
         if n > visible {
             g.text("\(top + 1)–\(min(n, top + visible)) of \(n)  PgUp/PgDn g/G", x: x, y: y + h - 1, style: t.dim, maxWidth: w)

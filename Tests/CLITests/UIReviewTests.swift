@@ -180,4 +180,33 @@ struct UIReviewTests {
         try ui.send("q")
         #expect(try ui.wait(idle: false) { $0.contains("EXITED") }.contains("EXITED 0"))
     }
+
+    /// The epoch table moves with the first ↑ or PgUp from the newest epoch
+    /// (it used to need a table's height of presses); at 80 columns, where
+    /// there is no table, the selected epoch is shown on its own line; at
+    /// 60 × 20 the validation plot keeps rows between its 100% and 0% labels.
+    @Test func epochTableMovesAtOnceAndNarrowTerminalsShowOneEpoch() throws {
+        let (ui, ws) = try TerminalUITests.session("review-epochs")
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("3")
+        try ui.wait { $0.contains("Method ours-ls") }
+        let r = try CLIRunner.run(["train", try SampleData.bundle(), "--workspace", ws, "--method", "erm", "--epochs", "40", "--batch-size", "64"])
+        #expect(r.status == 0, "\(r.stderr)")
+        try ui.wait(timeout: 30) { $0.contains("Run 1 (erm): finished") && $0.contains("of 40  PgUp/PgDn g/G") }
+        try ui.send("k")
+        let up = try ui.wait { $0.contains("▶    39 ") }
+        #expect(up.contains("▶    39 "), "\(up)")
+        try ui.send("PageUp")
+        #expect(try ui.wait { $0.contains("▶    29 ") }.contains("▶    29 "))
+        try ui.resize(80, 24)
+        let narrow = try ui.wait { $0.contains("epoch 29 of 40: loss ") }
+        #expect(narrow.contains("epoch 29 of 40: loss "), "\(narrow)")
+        try ui.send("g")
+        #expect(try ui.wait { $0.contains("epoch 1 of 40: loss ") }.contains("epoch 1 of 40"))
+        try ui.resize(60, 20)
+        let small = try ui.wait { $0.contains("0%┤") && Self.lines($0).allSatisfy { $0.count <= 60 } }
+        let rows = Self.lines(small)
+        let top = try #require(rows.lastIndex { $0.contains("100%┤") }), bottom = try #require(rows.lastIndex { $0.contains(" 0%┤") })
+        #expect(bottom - top >= 2, "\(small)")
+    }
 }

@@ -316,9 +316,20 @@ struct TrainScreenTests {
         screen = Views.render(app, width: 120, height: 30).text
         #expect(screen.contains("    7 ") && screen.contains("← best") && screen.contains("1–"))
         app.handle(.character("G"))
-        #expect(app.train.state.tableTop == nil)
+        #expect(app.train.state.epochCursor == nil)
+        // From the newest epoch, PgUp and ↑ move at once (they once moved an
+        // off-screen top row that needed a table's height of presses to show).
+        let following = Views.render(app, width: 120, height: 30).text
         app.handle(.pageUp)
-        #expect(app.train.state.tableTop == 50)
+        #expect(app.train.state.epochCursor == 49)
+        screen = Views.render(app, width: 120, height: 30).text
+        #expect(screen != following && screen.contains("▶    50 "), "\(screen)")
+        app.handle(.up)
+        #expect(Views.render(app, width: 120, height: 30).text.contains("▶    49 "))
+        // At 80 columns (no table) the selected epoch is shown on its own line.
+        #expect(Views.render(app, width: 80, height: 24).text.contains("epoch 49 of 60: loss 1.0000, val avg 50%, worst 20%"))
+        app.handle(.character("g"))
+        #expect(Views.render(app, width: 80, height: 24).text.contains("epoch 1 of 60:"))
     }
 }
 
