@@ -18,6 +18,8 @@ public final class App {
     public var helpTop = 0
     /// The terminal's height as last drawn: how far the help overlay can scroll.
     public var viewportHeight = 40
+    /// Its width: the help overlay wraps its lines to it.
+    public var viewportWidth = 120
     /// What clicks hit, from the last frame drawn.
     public var targets: [Int: ClickTarget] = [:]
     public var banner: String?
@@ -193,7 +195,7 @@ public final class App {
     }
 
     func handleHelp(_ key: Key) {
-        let last = Views.helpMaximumTop(height: viewportHeight)
+        let last = Views.helpMaximumTop(helpLines(), width: viewportWidth, height: viewportHeight)
         switch key {
         case .down, .character("j"): helpTop = min(last, helpTop + 1)
         case .up, .character("k"): helpTop = max(0, min(last, helpTop) - 1)
@@ -329,17 +331,18 @@ public final class App {
 
     // MARK: the frame's snapshot
 
+    /// The `?` overlay's lines, with the reasons of the current screen's
+    /// disabled keys only (the others' depend on their screen).
+    func helpLines() -> [String] {
+        KeyBindings.helpLines { action in
+            KeyBindings.all.contains { $0.action == action && $0.screens?.contains(self.screen) == true } ? self.disabledReason(action) : nil
+        }
+    }
+
     public func snapshot() -> UISnapshot {
         let hints = KeyBindings.hints(for: screen)
             .filter { $0.action != .help && $0.action != .quit && disabledReason($0.action) == nil }.map(\.hintText)
-        var help: (lines: [String], top: Int)?
-        if showHelp {
-            // The reasons of the current screen's disabled keys only (others' depend on their screen).
-            let lines = KeyBindings.helpLines { action in
-                KeyBindings.all.contains { $0.action == action && $0.screens?.contains(self.screen) == true } ? self.disabledReason(action) : nil
-            }
-            help = (lines, helpTop)
-        }
+        let help = showHelp ? (helpLines(), helpTop) : nil
         return UISnapshot(model: model, theme: theme, ascii: ascii, screen: screen, banner: banner, input: input, help: help,
                           hints: hints, engineStatus: train.state.status, idle: isIdle,
                           attributes: screen == .attributes ? attributes.snapshot() : nil,

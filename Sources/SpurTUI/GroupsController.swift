@@ -27,6 +27,7 @@ final class GroupsController: ScreenController {
     func disabledReason(_ action: Action) -> String? {
         switch action {
         case .nextRun:
+            if state.snapshot == nil { return "the test split is still being evaluated" }
             return state.runs.isEmpty ? "no finished run to compare with yet: start one on the Train screen (3)" : nil
         case .pickRun, .pickBaseline:
             return state.snapshot == nil ? "the test split is still being evaluated" : nil

@@ -613,15 +613,29 @@ public enum Views {
         }
     }
 
-    /// The last first line of the help overlay on a terminal this tall.
-    public static func helpMaximumTop(height: Int) -> Int {
-        let n = KeyBindings.helpLines().count
+    /// The help overlay's lines wrapped to a terminal this wide: a long
+    /// description or reason continues under itself, never cut mid-word.
+    static func wrapHelp(_ lines: [String], width: Int) -> [String] {
+        let natural = lines.map(\.count).max() ?? 20
+        let room = max(20, min(width - 8, natural))
+        return lines.flatMap { line -> [String] in
+            guard line.count > room, line.hasPrefix("  ") else { return [line] }
+            let indent = String(repeating: " ", count: 10)
+            let words = line.dropFirst(10).split(separator: " ").map(String.init)
+            return wrap(words, width: room - 10, separator: " ").enumerated().map { (i, l) in (i == 0 ? String(line.prefix(10)) : indent) + l }
+        }
+    }
+
+    /// The last first line of the help overlay on a terminal this size.
+    public static func helpMaximumTop(_ lines: [String] = KeyBindings.helpLines(), width: Int, height: Int) -> Int {
+        let n = wrapHelp(lines, width: width).count
         let visible = min(height - 2, n + 4) - 4
         return max(0, n - visible)
     }
 
-    static func help(_ ui: UISnapshot, _ lines: [String], top helpTop: Int, _ g: inout CellGrid) {
+    static func help(_ ui: UISnapshot, _ given: [String], top helpTop: Int, _ g: inout CellGrid) {
         let t = ui.theme
+        let lines = wrapHelp(given, width: g.width)
         let w = min(g.width - 4, (lines.map(\.count).max() ?? 20) + 4), h = min(g.height - 2, lines.count + 4)
         let x0 = (g.width - w) / 2, y0 = max(1, (g.height - h) / 2)
         let visible = h - 4
@@ -633,7 +647,7 @@ public enum Views {
             g.text(l, x: x0 + 2, y: y0 + 2 + i, style: l.hasPrefix(" ") ? t.statusBar : bold, maxWidth: w - 4)
         }
         let more = lines.count > visible ? "lines \(top + 1)–\(min(lines.count, top + visible)) of \(lines.count), ↑↓ PgUp/PgDn scroll; " : ""
-        g.text(more + "any other key closes", x: x0 + 2, y: y0 + h - 1, style: t.statusBar, maxWidth: w - 4)
+        g.text(Phrase.prefix([("", more + "any other key closes")], width: w - 4), x: x0 + 2, y: y0 + h - 1, style: t.statusBar, maxWidth: w - 4)
     }
 
     static func editor(_ input: TextInput, _ ui: UISnapshot, _ g: inout CellGrid) {

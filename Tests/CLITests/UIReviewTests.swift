@@ -209,4 +209,21 @@ struct UIReviewTests {
         let top = try #require(rows.lastIndex { $0.contains("100%┤") }), bottom = try #require(rows.lastIndex { $0.contains(" 0%┤") })
         #expect(bottom - top >= 2, "\(small)")
     }
+
+    /// At 80 × 24 the `?` overlay wraps a long reason under its key instead
+    /// of cutting it ("no finished run to compa"), and still scrolls to its end.
+    @Test func helpWrapsLongLinesAtEightyColumns() throws {
+        let (ui, _) = try TerminalUITests.session("review-help", width: 80, height: 24)
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("4")
+        try ui.wait { $0.contains("← worst") }
+        try ui.send("?")
+        try ui.wait { $0.contains("any other key closes") }
+        try ui.send("End")
+        let end = try ui.wait { $0.contains("pick model A from a list") }
+        // The overlay's text runs from column 4 to 75 (76 wide, centred): the screen under it shows at the edges.
+        let text = Self.lines(end).map { String($0.dropFirst(4).prefix(72)).trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        #expect(text.contains("no finished run to compare with yet: start one on the Train screen (3))"), "\(end)")
+        #expect(text.contains("click or Enter picks)"), "\(end)")
+    }
 }

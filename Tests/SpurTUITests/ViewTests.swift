@@ -170,12 +170,13 @@ struct AppTests {
         app.handle(.character("c"))
         #expect(app.preview.state.mapClass == (label + 1) % app.model.classes.count)
         app.viewportHeight = 24
+        app.viewportWidth = 80
         app.handle(.character("?"))
         app.handle(.end)
-        let last = Views.helpMaximumTop(height: 24)
+        let last = Views.helpMaximumTop(app.helpLines(), width: 80, height: 24)
         #expect(app.helpTop == last && last > 0)
         let help = Views.render(app, width: 80, height: 24).text
-        #expect(help.contains(try #require(KeyBindings.helpLines().last)))
+        #expect(help.contains(try #require(Views.wrapHelp(app.helpLines(), width: 80).last)))
         app.handle(.up)
         #expect(app.helpTop == last - 1)
     }
