@@ -106,7 +106,8 @@ final class TrainController: ScreenController {
         state.epochCursor = delta > 0 && row == n - 1 ? nil : row
     }
 
-    var clickableSelection: Int? { nil }
+    /// The epoch row selected (the newest while following): a click on a row of the table selects it.
+    var clickableSelection: Int? { state.reports.isEmpty ? nil : state.epochCursor ?? state.reports.count - 1 }
 
     func handleSettings(_ key: Key, _ form: TextForm) {
         var form = form

@@ -452,6 +452,7 @@ public enum Views {
             let isBest = r.epoch == bestEpoch
             let line = (i == cursor ? "▶ " : "  ") + String(format: "%5d %7.4f  %@  %@", r.epoch, r.trainLoss, pct(r.validation.average), pct(r.validation.worstGroup)) + (isBest ? " ← best" : "")
             g.text(line, x: x, y: y + 1 + i - top, style: i == cursor ? t.selection : isBest ? t.good : t.text, maxWidth: w)
+            g.targets[y + 1 + i - top] = .row(i, x..<(x + w))
         }
         if n > visible {
             g.text("\(top + 1)–\(min(n, top + visible)) of \(n)  PgUp/PgDn g/G", x: x, y: y + h - 1, style: t.dim, maxWidth: w)

@@ -197,10 +197,24 @@ struct UIReviewTests {
         let up = try ui.wait { $0.contains("▶    39 ") }
         #expect(up.contains("▶    39 "), "\(up)")
         try ui.send("PageUp")
-        #expect(try ui.wait { $0.contains("▶    29 ") }.contains("▶    29 "))
+        let paged = try ui.wait { $0.contains("▶    29 ") }
+        #expect(paged.contains("▶    29 "), "\(paged)")
+        // A click on the row of another epoch selects it.
+        let table = Self.lines(paged)
+        let row = try #require(table.firstIndex { $0.range(of: #"  +25 +[0-9]+\.[0-9]{4} "#, options: .regularExpression) != nil })
+        let column = table[row].distance(from: table[row].startIndex, to: try #require(table[row].range(of: "   25 ", options: .backwards)).lowerBound)
+        try ui.click(x: column + 4, y: row)
+        #expect(try ui.wait { $0.contains("▶    25 ") }.contains("▶    25 "))
+        try ui.send("PageUp")
+        try ui.wait { $0.contains("▶    15 ") }
+        try ui.send("PageDown", "PageDown")
+        try ui.wait { $0.contains("▶    35 ") }
+        try ui.send("PageUp")
+        try ui.wait { $0.contains("▶    25 ") }
+        try ui.send("k", "k", "k", "k")
         try ui.resize(80, 24)
-        let narrow = try ui.wait { $0.contains("epoch 29 of 40: loss ") }
-        #expect(narrow.contains("epoch 29 of 40: loss "), "\(narrow)")
+        let narrow = try ui.wait { $0.contains("epoch 21 of 40: loss ") }
+        #expect(narrow.contains("epoch 21 of 40: loss "), "\(narrow)")
         try ui.send("g")
         #expect(try ui.wait { $0.contains("epoch 1 of 40: loss ") }.contains("epoch 1 of 40"))
         try ui.resize(60, 20)
