@@ -95,6 +95,9 @@ final class GroupsController: ScreenController {
         switch key {
         case .down, .character("j"), .wheelDown: state.pickIndex = min(n - 1, state.pickIndex + 1)
         case .up, .character("k"), .wheelUp: state.pickIndex = max(0, state.pickIndex - 1)
+        case .pageDown: state.pickIndex = max(0, min(n - 1, state.pickIndex + 10))
+        case .pageUp: state.pickIndex = max(0, state.pickIndex - 10)
+        case .character("?"), .f1: app.showHelp = true; app.helpTop = 0
         case .home, .character("g"): state.pickIndex = 0
         case .end, .character("G"): state.pickIndex = n - 1
         case .enter:

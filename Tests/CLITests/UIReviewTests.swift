@@ -68,6 +68,16 @@ struct UIReviewTests {
         try ui.send("Enter")
         let clicked = try ui.wait { $0.contains("Test groups: pre-trained vs run 2 (orth-proj)") }
         #expect(clicked.contains("vs run 2 (orth-proj)"), "\(clicked)")
+
+        // In the list: F1 shows the keys (the list stays open behind them), PgUp and PgDn jump.
+        try ui.send("p")
+        try ui.wait { $0.contains("Model B (Enter: pick") }
+        try ui.send("F1")
+        try ui.wait { $0.contains("any other key closes") }
+        try ui.send("Escape")
+        try ui.wait { !$0.contains("any other key closes") && $0.contains("Model B (Enter: pick") }
+        try ui.send("PageUp", "Enter")
+        #expect(try ui.wait { $0.contains("Test groups: pre-trained vs pre-trained") }.contains("vs pre-trained"))
     }
 
     /// At 60 × 20 and 50 × 15 lines keep whole phrases: the prediction names
