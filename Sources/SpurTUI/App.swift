@@ -18,6 +18,8 @@ public final class App {
     public var helpTop = 0
     /// The terminal's height as last drawn: how far the help overlay can scroll.
     public var viewportHeight = 40
+    /// Its width: the help overlay wraps its lines to it.
+    public var viewportWidth = 120
     /// What clicks hit, from the last frame drawn.
     public var targets: [Int: ClickTarget] = [:]
     public var banner: String?
@@ -176,7 +178,12 @@ public final class App {
 
     /// A click selects a tab or a row of the list under it (the frame last drawn says which).
     func click(x: Int, y: Int) {
-        guard input == nil, !showHelp, groups.state.picking == nil else { return }
+        guard input == nil, !showHelp else { return }
+        if groups.state.picking != nil && screen == .groups {
+            // The model list is open: a click on one of its rows selects it (Enter picks); elsewhere nothing.
+            if case .choice(let i, let xs)? = targets[y], xs.contains(x) { groups.state.pickIndex = i }
+            return
+        }
         switch targets[y] {
         case .tabs(let ranges)?:
             if let hit = ranges.first(where: { $0.1.contains(x) }) { banner = nil; show(hit.0) }
@@ -188,7 +195,7 @@ public final class App {
     }
 
     func handleHelp(_ key: Key) {
-        let last = Views.helpMaximumTop(height: viewportHeight)
+        let last = Views.helpMaximumTop(helpLines(), width: viewportWidth, height: viewportHeight)
         switch key {
         case .down, .character("j"): helpTop = min(last, helpTop + 1)
         case .up, .character("k"): helpTop = max(0, min(last, helpTop) - 1)
@@ -207,30 +214,38 @@ public final class App {
         case .note(let form, let c, let a): attributes.handleNote(key, form: form, className: c, attribute: a)
         case .trainSettings(let form): train.handleSettings(key, form)
         case .search(var text):
+            let noun = searchList().noun
             switch key {
             case .escape: self.input = nil
-            case .enter: if !find(text, after: true) { banner = "no other example matches '\(text)'" }
+            case .enter: if !find(text, after: true) { banner = "no other \(noun) matches '\(text)'" }
             case .backspace: if !text.isEmpty { text.removeLast() }; self.input = .search(text); _ = find(text, after: false)
             case .character(let ch):
                 text.append(ch); self.input = .search(text)
-                banner = find(text, after: false) ? nil : "no example matches '\(text)'"
+                banner = find(text, after: false) ? nil : "no \(noun) matches '\(text)'"
             default: break
             }
         }
     }
 
-    /// Moves the list's selection to the first example whose id contains
+    /// The list `/` searches where the user is: the open model list, the
+    /// Groups table or a group's examples, or the Preview's examples.
+    func searchList() -> SearchList {
+        if screen == .groups { return groups.searchList() }
+        return preview.searchList()
+    }
+
+    /// Moves the list's selection to the first row whose text contains
     /// `text`, from the current row (or the one after it); wraps around.
     @discardableResult
     func find(_ text: String, after: Bool) -> Bool {
         guard !text.isEmpty else { return true }
-        let (rows, current) = screen == .preview ? preview.searchList() : groups.searchList()
-        let n = rows.count
+        let list = searchList()
+        let n = list.labels.count
         guard n > 0 else { return false }
-        for k in 0..<n {
-            let i = (current + (after ? 1 : 0) + k) % n
-            if model.bundle.examples[rows[i]].id.localizedCaseInsensitiveContains(text) {
-                if i != current { self.current.move(i - current) }
+        for k in 0..<(after ? n - 1 : n) {
+            let i = (list.current + (after ? 1 : 0) + k) % n
+            if list.labels[i].localizedCaseInsensitiveContains(text) {
+                if i != list.current { list.select(i) }
                 return true
             }
         }
@@ -316,17 +331,18 @@ public final class App {
 
     // MARK: the frame's snapshot
 
+    /// The `?` overlay's lines, with the reasons of the current screen's
+    /// disabled keys only (the others' depend on their screen).
+    func helpLines() -> [String] {
+        KeyBindings.helpLines { action in
+            KeyBindings.all.contains { $0.action == action && $0.screens?.contains(self.screen) == true } ? self.disabledReason(action) : nil
+        }
+    }
+
     public func snapshot() -> UISnapshot {
         let hints = KeyBindings.hints(for: screen)
             .filter { $0.action != .help && $0.action != .quit && disabledReason($0.action) == nil }.map(\.hintText)
-        var help: (lines: [String], top: Int)?
-        if showHelp {
-            // The reasons of the current screen's disabled keys only (others' depend on their screen).
-            let lines = KeyBindings.helpLines { action in
-                KeyBindings.all.contains { $0.action == action && $0.screens?.contains(self.screen) == true } ? self.disabledReason(action) : nil
-            }
-            help = (lines, helpTop)
-        }
+        let help = showHelp ? (helpLines(), helpTop) : nil
         return UISnapshot(model: model, theme: theme, ascii: ascii, screen: screen, banner: banner, input: input, help: help,
                           hints: hints, engineStatus: train.state.status, idle: isIdle,
                           attributes: screen == .attributes ? attributes.snapshot() : nil,
@@ -335,6 +351,14 @@ public final class App {
                           groups: screen == .groups ? groups.snapshot() : nil,
                           pictures: pictures)
     }
+}
+
+/// A list `/` searches: each row's text, the selected row, and how to select another.
+struct SearchList {
+    var noun: String
+    var labels: [String]
+    var current: Int
+    var select: (Int) -> Void
 }
 
 /// The last few pictures drawn, keyed by preview, picture and size.

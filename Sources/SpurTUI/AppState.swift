@@ -138,8 +138,8 @@ public struct TrainState: Sendable {
     public var status = "idle"
     /// A run this screen can continue with `R` (interrupted or cancelled).
     public var resumable: Int64?
-    /// First epoch row shown; nil follows the newest epochs.
-    public var tableTop: Int?
+    /// The epoch row selected in the table (an index of `reports`); nil follows the newest epoch.
+    public var epochCursor: Int?
 
     public var elapsed: TimeInterval? {
         guard let startedAt else { return nil }

@@ -32,10 +32,12 @@ public enum ClickTarget: Equatable, Sendable {
     case tabs([(Screen, Range<Int>)])
     /// Row `index` of the current screen's main list, drawn across these columns.
     case row(Int, Range<Int>)
+    /// Row `index` of the model list open over the screen (a click picks it there).
+    case choice(Int, Range<Int>)
 
     public static func == (a: ClickTarget, b: ClickTarget) -> Bool {
         switch (a, b) {
-        case (.row(let i, let x), .row(let j, let y)): return i == j && x == y
+        case (.row(let i, let x), .row(let j, let y)), (.choice(let i, let x), .choice(let j, let y)): return i == j && x == y
         case (.tabs(let x), .tabs(let y)): return x.map(\.0) == y.map(\.0) && x.map(\.1) == y.map(\.1)
         default: return false
         }

@@ -18,7 +18,7 @@ final class GroupsController: ScreenController {
         .init(keys: [.enter], label: "Enter", description: "browse the group's examples", action: .openGroup, screens: here, hint: true, short: "browse"),
         .init(keys: [.escape, .backspace], label: "Esc", description: "back to the group table", action: .back, screens: here, hint: true, short: "back"),
         .init(keys: [.character("r")], label: "r", description: "model B: the next finished run", action: .nextRun, screens: here, hint: true, short: "next run"),
-        .init(keys: [.character("p")], label: "p", description: "pick model B from a list (cancelled runs marked)", action: .pickRun, screens: here, hint: true, short: "pick B"),
+        .init(keys: [.character("p")], label: "p", description: "pick model B from a list (cancelled runs marked; / finds, click or Enter picks)", action: .pickRun, screens: here, hint: true, short: "pick B"),
         .init(keys: [.character("P")], label: "P", description: "pick model A from a list", action: .pickBaseline, screens: here, hint: true, short: "pick A"),
     ]
 
@@ -27,12 +27,17 @@ final class GroupsController: ScreenController {
     func disabledReason(_ action: Action) -> String? {
         switch action {
         case .nextRun:
+            if state.snapshot == nil { return "the test split is still being evaluated" }
             return state.runs.isEmpty ? "no finished run to compare with yet: start one on the Train screen (3)" : nil
         case .pickRun, .pickBaseline:
             return state.snapshot == nil ? "the test split is still being evaluated" : nil
-        case .cycleMapClass, .search:
+        case .search:
+            return state.snapshot == nil ? "the test split is still being evaluated" : nil
+        case .cycleMapClass:
+            if !app.model.bundle.hasSpatialMaps { return "the bundle has no spatial maps, so no Grad-CAM to show" }
             return state.browsing ? nil : "open a group first (Enter)"
         case .toggleOverlay:
+            if !app.model.bundle.hasSpatialMaps { return "the bundle has no spatial maps, so no Grad-CAM to show" }
             if !state.browsing { return "open a group first (Enter)" }
             return state.snapshot?.b != nil ? "two models are shown: each map as an overlay" : nil
         case .openGroup:
@@ -90,6 +95,9 @@ final class GroupsController: ScreenController {
         switch key {
         case .down, .character("j"), .wheelDown: state.pickIndex = min(n - 1, state.pickIndex + 1)
         case .up, .character("k"), .wheelUp: state.pickIndex = max(0, state.pickIndex - 1)
+        case .pageDown: state.pickIndex = max(0, min(n - 1, state.pickIndex + 10))
+        case .pageUp: state.pickIndex = max(0, state.pickIndex - 10)
+        case .character("?"), .f1: app.showHelp = true; app.helpTop = 0
         case .home, .character("g"): state.pickIndex = 0
         case .end, .character("G"): state.pickIndex = n - 1
         case .enter:
@@ -99,6 +107,7 @@ final class GroupsController: ScreenController {
                 load()
             }
             state.picking = nil
+        case .character("/"): app.input = .search("")
         case .escape, .character("q"), .character("p"), .character("P"): state.picking = nil
         default: break
         }
@@ -195,10 +204,29 @@ final class GroupsController: ScreenController {
         return s.testRows[state.examples[min(state.exampleIndex, state.examples.count - 1)]]
     }
 
-    /// The bundle rows of the list `/` searches, and the selected position.
-    func searchList() -> (rows: [Int], current: Int) {
-        guard state.browsing, let s = state.snapshot else { return ([], 0) }
-        return (state.examples.map { s.testRows[$0] }, state.exampleIndex)
+    /// The list `/` searches: the open model list, a group's examples, or the group table.
+    func searchList() -> SearchList {
+        guard let s = state.snapshot else { return SearchList(noun: "row", labels: [], current: 0) { _ in } }
+        if state.picking != nil {
+            return SearchList(noun: "model", labels: state.choices.map { Self.choiceText($0, runs: s.runs) }, current: state.pickIndex) { [unowned self] i in
+                state.pickIndex = i
+            }
+        }
+        if state.browsing {
+            let examples = app.model.bundle.examples
+            return SearchList(noun: "example", labels: state.examples.map { examples[s.testRows[$0]].id }, current: state.exampleIndex) { [unowned self] i in
+                move(i - state.exampleIndex)
+            }
+        }
+        return SearchList(noun: "group", labels: s.a.metrics.groups.map(\.name), current: state.selected) { [unowned self] i in
+            move(i - state.selected)
+        }
+    }
+
+    /// What `/` matches in the model list: "pre-trained (zero-shot)", "run 2 orth-proj cancelled".
+    static func choiceText(_ choice: ModelChoice, runs: [RunRecord]) -> String {
+        guard case .run(let id) = choice, let r = runs.first(where: { $0.id == id }) else { return "pre-trained (zero-shot)" }
+        return "run \(r.id) \(r.method) \(r.isInterrupted ? "interrupted" : r.status.rawValue)"
     }
 
     /// Both models' Grad-CAMs of the selected example, off the UI thread (latest wins).

@@ -109,4 +109,73 @@ public enum HintBar {
         }
         return (chosen + always).joined(separator: separator)
     }
+
+    /// Up to `maxLines` lines of whole hints in order, the `always` ones
+    /// ending the last line; one line whenever everything fits in one.
+    public static func lines(_ hints: [String], always: [String], width: Int, maxLines: Int, separator: String = "  ") -> [String] {
+        let all = (hints + always).joined(separator: separator)
+        guard maxLines > 1, all.count > width else { return [fit(hints, always: always, width: width, separator: separator)] }
+        var lines: [String] = [], rest = hints[...]
+        while lines.count < maxLines - 1, let first = rest.first {
+            var line = first
+            rest = rest.dropFirst()
+            while let next = rest.first, line.count + separator.count + next.count <= width {
+                line += separator + next
+                rest = rest.dropFirst()
+            }
+            lines.append(line)
+        }
+        lines.append(fit(Array(rest), always: always, width: width, separator: separator))
+        return lines
+    }
+}
+
+/// A line made of phrases that are shown whole or not at all: a line cut
+/// mid-word misleads ("predicted water" for "predicted waterbird"), a
+/// missing phrase does not.
+public struct Phrase: Sendable {
+    public var text: String
+    /// Put before the phrase when another one precedes it ("; ", " ").
+    public var lead: String
+    /// 0 is kept longest; the phrases are kept by priority, then shown in their order.
+    public var priority: Int
+
+    public init(_ text: String, lead: String = " ", priority: Int) {
+        self.text = text; self.lead = lead; self.priority = priority
+    }
+
+    /// The phrases that fit in `width`, chosen by priority (the earlier one
+    /// among equals), shown in order. When the most important one does not
+    /// fit, it alone is shown, cut with "…": the line is never silently
+    /// empty, and the others never appear without it.
+    public static func fit(_ phrases: [Phrase], width: Int) -> String {
+        guard width > 0, !phrases.isEmpty else { return "" }
+        func line(_ kept: Set<Int>) -> String {
+            var s = ""
+            for i in phrases.indices where kept.contains(i) { s += (s.isEmpty ? "" : phrases[i].lead) + phrases[i].text }
+            return s
+        }
+        let order = phrases.indices.sorted { (phrases[$0].priority, $0) < (phrases[$1].priority, $1) }
+        // The others mean little without the most important one: cut it visibly rather than show them alone.
+        guard phrases[order[0]].text.count <= width else {
+            return TableLayout.fit(phrases[order[0]].text, width: width).trimmingCharacters(in: .whitespaces)
+        }
+        var kept: Set<Int> = []
+        for i in order where line(kept.union([i])).count <= width { kept.insert(i) }
+        return line(kept)
+    }
+
+    /// The longest prefix of `texts` (each with its lead) that fits in
+    /// `width`: for lines where a later phrase reads as part of an earlier
+    /// one, so none may be skipped. The first is cut with "…" when nothing fits.
+    public static func prefix(_ texts: [(lead: String, text: String)], width: Int) -> String {
+        guard width > 0, let first = texts.first else { return "" }
+        guard first.text.count <= width else { return TableLayout.fit(first.text, width: width).trimmingCharacters(in: .whitespaces) }
+        var s = first.text
+        for t in texts.dropFirst() {
+            guard s.count + t.lead.count + t.text.count <= width else { break }
+            s += t.lead + t.text
+        }
+        return s
+    }
 }

@@ -171,6 +171,7 @@ public enum TerminalUI {
         var lastGrid: CellGrid?
         var lastSize = (width: -1, height: -1)
         app.viewportHeight = term.size.height
+        app.viewportWidth = term.size.width
         while !app.shouldQuit {
             if TerminalSignals.quitRequested != 0 { app.engineCancel(); break }
             var changed = app.drain()
@@ -181,7 +182,7 @@ public enum TerminalUI {
                 if app.shouldQuit { break }
             }
             let size = term.size
-            if size != lastSize { lastSize = size; lastGrid = nil; changed = true; app.viewportHeight = size.height }
+            if size != lastSize { lastSize = size; lastGrid = nil; changed = true; app.viewportHeight = size.height; app.viewportWidth = size.width }
             // Redraw once per batch of messages; the clock on the Train screen ticks too.
             if changed || lastGrid == nil || !app.isIdle {
                 let grid = Views.render(app, width: size.width, height: size.height)

@@ -13,7 +13,7 @@ final class PreviewController: ScreenController {
 
     private static let here: Set<Screen> = [.preview]
     static let bindings: [KeyBinding] = [
-        .init(keys: [.character("/")], label: "/", description: "find an example by id (Enter: next match)", action: .search, screens: [.preview, .groups], hint: true, short: "find"),
+        .init(keys: [.character("/")], label: "/", description: "find in the list: an example by id, a group or a model by name (Enter: next)", action: .search, screens: [.preview, .groups], hint: true, short: "find"),
         .init(keys: [.character("c")], label: "c", description: "cycle the class whose map is shown", action: .cycleMapClass, screens: [.preview, .groups], hint: true, short: "map class"),
         .init(keys: [.character("v")], label: "v", description: "side by side or overlay", action: .toggleOverlay, screens: [.preview, .groups], hint: true, short: "overlay"),
     ]
@@ -52,7 +52,13 @@ final class PreviewController: ScreenController {
         if old != state.selected { load() }
     }
 
-    func disabledReason(_ action: Action) -> String? { nil }
+    func disabledReason(_ action: Action) -> String? {
+        switch action {
+        case .cycleMapClass, .toggleOverlay:
+            return app.model.bundle.hasSpatialMaps ? nil : "the bundle has no spatial maps, so no Grad-CAM to show"
+        default: return nil
+        }
+    }
 
     func perform(_ action: Action) {
         switch action {
@@ -72,7 +78,12 @@ final class PreviewController: ScreenController {
     }
 
     /// The bundle rows of the list `/` searches, and the selected position.
-    func searchList() -> (rows: [Int], current: Int) { (list().all, state.selected) }
+    func searchList() -> SearchList {
+        let examples = app.model.bundle.examples
+        return SearchList(noun: "example", labels: list().all.map { examples[$0].id }, current: state.selected) { [unowned self] i in
+            move(i - state.selected)
+        }
+    }
 
     /// Renders the selected example off the UI thread (latest wins).
     func load() {

@@ -97,14 +97,17 @@ final class TrainController: ScreenController {
         }
     }
 
-    /// Scrolls the epoch table; the newest epoch again when scrolled to the end.
+    /// Moves through the epoch table from the row selected (the newest when
+    /// following); reaching the newest epoch follows new ones again.
     func move(_ delta: Int) {
         let n = state.reports.count
-        let top = clamp((state.tableTop ?? n) + delta, n)
-        state.tableTop = delta > 0 && top >= n - 1 ? nil : top
+        guard n > 0 else { return }
+        let row = clamp((state.epochCursor ?? n - 1) + delta, n)
+        state.epochCursor = delta > 0 && row == n - 1 ? nil : row
     }
 
-    var clickableSelection: Int? { nil }
+    /// The epoch row selected (the newest while following): a click on a row of the table selects it.
+    var clickableSelection: Int? { state.reports.isEmpty ? nil : state.epochCursor ?? state.reports.count - 1 }
 
     func handleSettings(_ key: Key, _ form: TextForm) {
         var form = form
@@ -177,7 +180,7 @@ final class TrainController: ScreenController {
         self.engine = engine
         localRun = nil
         state.runID = nil; state.runMethod = method
-        state.reports = []; state.stepLosses = []; state.totalEpochs = 0; state.tableTop = nil
+        state.reports = []; state.stepLosses = []; state.totalEpochs = 0; state.epochCursor = nil
         state.running = true; state.external = false; state.resumable = nil
         state.status = "starting…"
         state.startedAt = Date(); state.finishedAt = nil

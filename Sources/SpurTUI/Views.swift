@@ -25,14 +25,15 @@ public enum Views {
             return g
         }
         tabs(ui, &g)
-        let body = (x: 0, y: 2, w: width, h: height - 4)
+        let hints = hintLines(ui, width: width, height: height)
+        let body = (x: 0, y: 2, w: width, h: height - 3 - hints.count)
         switch ui.screen {
         case .attributes: attributesScreen(ui, &g, body)
         case .preview: previewScreen(ui, &g, body)
         case .train: trainScreen(ui, &g, body)
         case .groups: groupsScreen(ui, &g, body)
         }
-        footer(ui, &g)
+        footer(ui, hints, &g)
         if let groups = ui.groups, let side = groups.picking { modelPicker(ui, groups, side: side, &g) }
         if let help = ui.help { self.help(ui, help.lines, top: help.top, &g) }
         if let input = ui.input { editor(input, ui, &g) }
@@ -62,20 +63,28 @@ public enum Views {
         g.targets[0] = .tabs(ranges)
     }
 
-    static func footer(_ ui: UISnapshot, _ g: inout CellGrid) {
+    /// The hint bar: one line, or two on a terminal of 30 rows or more when
+    /// one line cannot name every key of the screen.
+    static func hintLines(_ ui: UISnapshot, width: Int, height: Int) -> [String] {
+        HintBar.lines(ui.hints, always: ["? keys", "q quit"], width: width - 2, maxLines: height >= 30 ? 2 : 1)
+    }
+
+    static func footer(_ ui: UISnapshot, _ hints: [String], _ g: inout CellGrid) {
         let t = ui.theme, y = g.height - 2
         if let b = ui.banner {
             g.fill(x: 0, y: y, width: g.width, height: 1, style: t.banner)
             g.text(" " + b, x: 0, y: y, style: t.banner)
         } else {
-            g.text(" " + HintBar.fit(ui.hints, always: ["? keys", "q quit"], width: g.width - 2), x: 0, y: y, style: t.dim)
+            for (i, line) in hints.enumerated() { g.text(" " + line, x: 0, y: y - hints.count + 1 + i, style: t.dim) }
         }
         let s = g.height - 1
         g.fill(x: 0, y: s, width: g.width, height: 1, style: t.statusBar)
-        let engine = "engine: \(ui.engineStatus)"
         let right = ui.idle ? "ready" : "working…"
-        let left = " \(ui.model.bundle.directory) │ \((ui.model.workspace.path as NSString).lastPathComponent) │ \(engine)"
-        g.text(left, x: 0, y: s, style: t.statusBar, maxWidth: g.width - right.count - 2)
+        // Whole parts only, the engine's state kept longest ("en" would say nothing).
+        let left = Phrase.fit([Phrase(ui.model.bundle.directory, lead: "", priority: 1),
+                               Phrase((ui.model.workspace.path as NSString).lastPathComponent, lead: " │ ", priority: 2),
+                               Phrase("engine: \(ui.engineStatus)", lead: " │ ", priority: 0)], width: g.width - right.count - 3)
+        g.text(" " + left, x: 0, y: s, style: t.statusBar, maxWidth: g.width - right.count - 2)
         g.text(right, x: g.width - right.count - 1, y: s, style: t.statusBar)
     }
 
@@ -89,24 +98,34 @@ public enum Views {
         let t = ui.theme, m = ui.model
         let c = a.classIndex
         let total = m.audit.table.classTotals[c]
-        var title = "Class \(m.classes[c]) (\(c + 1)/\(m.classes.count)) — \(total.total) val, accuracy \(pct0(total.value))"
-        title += "   order: \(a.order.label)"
-        if !a.filter.isEmpty { title += "   filter: \(a.filter) (Esc clears)" }
-        g.text(title, x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
+        // Whole phrases only: the filter (when set) before the order.
+        var title: [(lead: String, text: String)] = [("", "Class \(m.classes[c]) (\(c + 1)/\(m.classes.count))"),
+                                                     (" — ", "\(total.total) val, accuracy \(pct0(total.value))")]
+        if !a.filter.isEmpty { title.append(("   ", "filter: \(a.filter) (Esc clears)")) }
+        title.append(("   ", "order: \(a.order.label)"))
+        g.text(Phrase.prefix(title, width: b.w - 2), x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         let rows = a.rows
         // One line explaining the selected row, one for the orth-proj preview.
         if let r = a.selectedRow {
             let name = m.audit.attributes[r.attribute]
             let ci = r.delta95
-            var why = "\(name) present: \(pct0(r.with.value)) of \(r.with.total) correct; absent: \(pct0(r.without.value)) of \(r.without.total)"
-            why += String(format: "; δ %+.0f, 95%% CI [%+.0f, %+.0f]", 100 * r.delta, 100 * ci.low, 100 * ci.high)
-            if r.hasLittleSupport { why += " (includes 0: little support)" }
-            if let cc = r.confusedClass { why += "; most confused with \(m.classes[cc])" }
-            g.text(why, x: 1, y: b.y + 1, style: t.text, maxWidth: b.w - 2)
+            var why: [(lead: String, text: String)] = [
+                ("", "\(name) present: \(pct0(r.with.value)) of \(r.with.total) correct"),
+                ("; ", "absent: \(pct0(r.without.value)) of \(r.without.total)"),
+                ("; ", String(format: "δ %+.0f, 95%% CI [%+.0f, %+.0f]", 100 * r.delta, 100 * ci.low, 100 * ci.high)),
+            ]
+            if r.hasLittleSupport { why.append((" ", "(includes 0: little support)")) }
+            if let cc = r.confusedClass { why.append(("; ", "most confused with \(m.classes[cc])")) }
+            g.text(Phrase.prefix(why, width: b.w - 2), x: 1, y: b.y + 1, style: t.text, maxWidth: b.w - 2)
         }
         var tableY = b.y + 2
         if let p = a.projection {
-            let line = "orth-proj preview (\(p.key)): test worst group \(pct0(p.preview.zeroShot.worstGroup)) zero-shot → \(pct0(p.preview.projected.worstGroup)) projected; average \(pct0(p.preview.zeroShot.average)) → \(pct0(p.preview.projected.average))"
+            let z = p.preview.zeroShot, o = p.preview.projected
+            let wide = "orth-proj preview (\(p.key)): test worst group \(pct0(z.worstGroup)) zero-shot → \(pct0(o.worstGroup)) projected"
+            let line = wide.count <= b.w - 2
+                ? Phrase.prefix([("", wide), ("; ", "average \(pct0(z.average)) → \(pct0(o.average))")], width: b.w - 2)
+                : Phrase.prefix([("", "orth-proj (\(p.key)): test worst group \(pct0(z.worstGroup)) → \(pct0(o.worstGroup))"),
+                                 ("; ", "average \(pct0(z.average)) → \(pct0(o.average))")], width: b.w - 2)
             g.text(line, x: 1, y: tableY, style: t.accent, maxWidth: b.w - 2)
             tableY += 1
         }
@@ -129,9 +148,13 @@ public enum Views {
             TableColumn("note", width: min(30, noteWidth), priority: 6, minimumWidth: 4),
         ]
         let layout = TableLayout(columns, width: b.w - 4)
-        g.text("  " + layout.header, x: 1, y: tableY, style: t.dim, maxWidth: b.w - 2)
-        let visible = b.y + b.h - tableY - 1
+        let header = "  " + layout.header
+        g.text(header, x: 1, y: tableY, style: t.dim, maxWidth: b.w - 2)
+        var visible = b.y + b.h - tableY - 1
         let selected = a.selected
+        // "1–7 of 8" goes after the header when it fits there, else on the table's last line: never over a title.
+        var counterY = tableY
+        if rows.count > visible && header.count + 18 > b.w - 2 { visible -= 1; counterY = tableY + 1 + visible }
         let top = ListWindow.top(selected: selected, count: rows.count, visible: visible)
         for i in top..<min(rows.count, top + visible) {
             let r = rows[i]
@@ -157,7 +180,8 @@ public enum Views {
             }
         }
         if rows.count > visible {
-            g.text(" \(top + 1)–\(min(rows.count, top + visible)) of \(rows.count) ", x: b.w - 16, y: tableY, style: t.dim)
+            let counter = " \(top + 1)–\(min(rows.count, top + visible)) of \(rows.count) "
+            g.text(counter, x: counterY == tableY ? b.w - 1 - counter.count : 1, y: counterY, style: t.dim)
         }
     }
 
@@ -172,8 +196,9 @@ public enum Views {
         }
         let attr = m.audit.attributes[row.attribute], cls = m.classes[row.classIndex]
         let (list, withCount, scores) = (pv.list.all, pv.list.withCount, pv.list.scores)
-        g.text("\(cls) with '\(attr)' (\(withCount)) and without (\(list.count - withCount)), val   c: map class   v: \(pv.overlay ? "side by side" : "overlay")",
-               x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
+        var head: [(lead: String, text: String)] = [("", "\(cls) with '\(attr)' (\(withCount))"), (" ", "and without (\(list.count - withCount)), val")]
+        if m.bundle.hasSpatialMaps { head += [("   ", "c: map class"), ("   ", "v: \(pv.overlay ? "side by side" : "overlay")")] }
+        g.text(Phrase.prefix(head, width: b.w - 2), x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         let listWidth = 22
         let visible = b.h - 1
         let selected = min(pv.selected, max(0, list.count - 1))
@@ -202,14 +227,26 @@ public enum Views {
     /// the overlay alone, as half blocks, or as the ASCII ramp on monochrome;
     /// a colour-scale legend below.
     static func drawPreview(_ p: Preview, ui: UISnapshot, overlay: Bool, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int,
-                            detection: Float? = nil, title: String? = nil) {
+                            detection: Float? = nil, title: (side: String, model: String)? = nil) {
         let t = ui.theme, m = ui.model
         let ex = m.bundle.examples[p.example]
         // With a title (before / after), the caption is short: the example and label are in the list.
-        var caption = title.map { "\($0) → \(m.classes[p.predicted]), map \(m.classes[p.mapClass])" }
-            ?? "\(ex.id): \(m.classes[ex.label]) → predicted \(m.classes[p.predicted]); map of \(m.classes[p.mapClass])"
-        if let detection { caption += String(format: "; detection %.2f", detection) }
-        g.text(caption, x: x, y: y, style: p.predicted == ex.label ? t.good : t.bad, maxWidth: w)
+        // Whole phrases only, the prediction kept longest ("predicted water" would name an attribute).
+        let maps = m.bundle.hasSpatialMaps
+        var phrases: [Phrase]
+        if let title {
+            // "A pre-trained", or just "A" when the model's name and its prediction do not both fit.
+            let name = title.model.count + 3 + m.classes[p.predicted].count <= w ? title.model : title.side
+            phrases = [Phrase(name, lead: "", priority: 0), Phrase("→ \(m.classes[p.predicted])", priority: 1),
+                       Phrase("map \(m.classes[p.mapClass])", lead: ", ", priority: maps ? 3 : 9)]
+        } else {
+            let full = "\(ex.id): \(m.classes[ex.label]) → predicted \(m.classes[p.predicted])"
+            phrases = full.count <= w ? [Phrase(full, lead: "", priority: 0)]
+                : [Phrase("\(ex.id):", lead: "", priority: 2), Phrase("\(m.classes[ex.label]) → \(m.classes[p.predicted])", priority: 0)]
+            phrases.append(Phrase("map of \(m.classes[p.mapClass])", lead: "; ", priority: maps ? 3 : 9))
+            if let detection { phrases.append(Phrase(String(format: "detection %.2f", detection), lead: "; ", priority: 1)) }
+        }
+        g.text(Phrase.fit(phrases, width: w), x: x, y: y, style: p.predicted == ex.label ? t.good : t.bad, maxWidth: w)
         let map = t.heatmap
         let ascii = ui.ascii || t.monochrome
         // Each picture fits its share of the pane (below the caption, above
@@ -251,6 +288,11 @@ public enum Views {
         }
         // Legend: the colour scale from low to high Grad-CAM weight.
         let ly = y + 2 + size.rows
+        guard m.bundle.hasSpatialMaps else {
+            // A blank map would read as "the model looks nowhere".
+            g.text(Phrase.prefix([("", "no Grad-CAM:"), (" ", "the bundle has no spatial maps")], width: w), x: x, y: ly, style: t.dim)
+            return
+        }
         // "low", the ramp and "high" when they fit the pane (14 columns), else the ramp alone.
         let words = w >= 14
         let steps = words ? min(16, w - 10) : max(2, w)
@@ -289,28 +331,55 @@ public enum Views {
         tokens += ["attribute \(attrs) (a/A)", "epochs \(s.epochs) (+/-)", "lr \(s.learningRate) (l/L)", "batch \(s.batchSize) (b/B)",
                    "optimizer \(s.optimizer.rawValue) (o)", "decay \(s.weightDecay) (w/W)", "sampler \(s.sampler.rawValue) (s)", "e: type"]
         var y = b.y
-        for line in wrap(tokens, width: b.w - 2).prefix(3) {
+        // Every setting with its keys: closer together, and on a fourth line, before any is left out.
+        var settings = wrap(tokens, width: b.w - 2)
+        if settings.count > 3 { settings = wrap(tokens, width: b.w - 2, separator: "  ") }
+        for line in settings.prefix(b.h >= 14 ? 4 : 3) {
             g.text(line, x: 1, y: y, style: t.header, maxWidth: b.w - 2)
             y += 1
         }
-        g.text(s.method.summary, x: 1, y: y, style: t.dim, maxWidth: b.w - 2)
+        let summary = s.method.summary.split(separator: " (", maxSplits: 1).map(String.init)
+        g.text(Phrase.prefix([("", summary[0])] + summary.dropFirst().map { (" ", "(" + $0) }, width: b.w - 2),
+               x: 1, y: y, style: t.dim, maxWidth: b.w - 2)
         y += 1
-        var status = "Run \(s.runID.map(String.init) ?? "–")\(s.runMethod.map { " (\($0))" } ?? ""): \(s.status)"
+        // Whole phrases: the run and its state first, then its best epoch, then the clock.
+        var status = [Phrase("Run \(s.runID.map(String.init) ?? "–")\(s.runMethod.map { " (\($0))" } ?? ""): \(s.status)", lead: "", priority: 0)]
         if let elapsed = s.elapsed, s.runID != nil {
-            status += String(format: "   elapsed %.0fs", elapsed)
-            if let eta = s.eta { status += String(format: ", ETA %.0fs", eta) }
+            status.append(Phrase(String(format: "elapsed %.0fs", elapsed), lead: "   ", priority: 2))
+            if let eta = s.eta { status.append(Phrase(String(format: "ETA %.0fs", eta), lead: ", ", priority: 3)) }
         }
-        if let best = s.best { status += "   best epoch \(best.epoch): worst group \(pct0(best.validation.worstGroup))" }
-        g.text(status, x: 1, y: y, style: s.running ? t.accent : t.text, maxWidth: b.w - 2)
+        if let best = s.best {
+            let full = "best epoch \(best.epoch): worst group \(pct0(best.validation.worstGroup))"
+            let short = status[0].text.count + 3 + full.count <= b.w - 2 ? full : "best \(best.epoch): worst \(pct0(best.validation.worstGroup))"
+            status.append(Phrase(short, lead: "   ", priority: 1))
+        }
+        g.text(Phrase.fit(status, width: b.w - 2), x: 1, y: y, style: s.running ? t.accent : t.text, maxWidth: b.w - 2)
         y += 1
+        // Too narrow for the epoch table: one epoch at a time, scrolled with the table's keys.
+        if b.w < 90, !s.reports.isEmpty {
+            let n = s.reports.count, r = s.reports[max(0, min(n - 1, s.epochCursor ?? n - 1))]
+            var parts: [(lead: String, text: String)] = [("", "epoch \(r.epoch) of \(s.reports.last!.epoch):"), (" ", String(format: "loss %.4f", r.trainLoss)),
+                                                         (", ", "val avg \(pct0(r.validation.average))"), (", ", "worst \(pct0(r.validation.worstGroup))")]
+            if r.epoch == s.best?.epoch { parts.append((" ", "← best")) }
+            parts.append(("   ", "↑↓ g/G: other epochs"))
+            let line = Phrase.prefix(parts, width: b.w - 2)
+            g.text(line, x: 1, y: y, style: r.epoch == s.best?.epoch ? t.good : t.text, maxWidth: b.w - 2)
+            y += 1
+        }
         let height = b.y + b.h - y
         guard height >= 6 else { return }
         // Epoch table on the right (38 columns), curves on the left.
         let tableWidth = b.w >= 90 ? 40 : 0
         let plotW = b.w - tableWidth - 2
-        let plotH = (height - 1) / 2
-        lossPlot(s, ui: ui, &g, x: 1, y: y, w: plotW, h: plotH)
-        validationPlot(s, ui: ui, &g, x: 1, y: y + plotH + 1, w: plotW, h: height - plotH - 1)
+        // Each plot needs three rows between its axis labels (one row would put
+        // 70% on the row labelled 0%): short of that, the validation plot alone.
+        if (height - 1) / 2 - 3 >= 3 {
+            let plotH = (height - 1) / 2
+            lossPlot(s, ui: ui, &g, x: 1, y: y, w: plotW, h: plotH)
+            validationPlot(s, ui: ui, &g, x: 1, y: y + plotH + 1, w: plotW, h: height - plotH - 1)
+        } else if height - 3 >= 3 {
+            validationPlot(s, ui: ui, &g, x: 1, y: y, w: plotW, h: height)
+        }
         if tableWidth > 0 { epochTable(s, ui: ui, &g, x: b.w - tableWidth, y: y, w: tableWidth - 1, h: height) }
         if !s.running && s.reports.isEmpty {
             for (i, line) in wrap(["Enter starts a run in the background;", "keys keep working while it trains."], width: plotW - 9, separator: " ").enumerated() {
@@ -371,16 +440,19 @@ public enum Views {
 
     static func epochTable(_ s: TrainState, ui: UISnapshot, _ g: inout CellGrid, x: Int, y: Int, w: Int, h: Int) {
         let t = ui.theme
-        g.text("epoch    loss  val avg   worst", x: x, y: y, style: t.dim)
+        g.text("  epoch    loss  val avg   worst", x: x, y: y, style: t.dim)
         let visible = h - 2
         let n = s.reports.count
-        let top = s.tableTop.map { max(0, min($0, n - visible)) } ?? max(0, n - visible)
+        // The selected row stays in view (the newest while following).
+        let cursor = s.epochCursor.map { max(0, min(n - 1, $0)) }
+        let top = ListWindow.top(selected: cursor ?? n - 1, count: n, visible: visible)
         let bestEpoch = s.best?.epoch
         for i in top..<min(n, top + visible) {
             let r = s.reports[i]
             let isBest = r.epoch == bestEpoch
-            let line = String(format: "%5d %7.4f  %@  %@", r.epoch, r.trainLoss, pct(r.validation.average), pct(r.validation.worstGroup)) + (isBest ? " ← best" : "")
-            g.text(line, x: x, y: y + 1 + i - top, style: isBest ? t.good : t.text, maxWidth: w)
+            let line = (i == cursor ? "▶ " : "  ") + String(format: "%5d %7.4f  %@  %@", r.epoch, r.trainLoss, pct(r.validation.average), pct(r.validation.worstGroup)) + (isBest ? " ← best" : "")
+            g.text(line, x: x, y: y + 1 + i - top, style: i == cursor ? t.selection : isBest ? t.good : t.text, maxWidth: w)
+            g.targets[y + 1 + i - top] = .row(i, x..<(x + w))
         }
         if n > visible {
             g.text("\(top + 1)–\(min(n, top + visible)) of \(n)  PgUp/PgDn g/G", x: x, y: y + h - 1, style: t.dim, maxWidth: w)
@@ -401,45 +473,70 @@ public enum Views {
             return
         }
         let a = snap.a, m = snap.b
-        g.text("Test groups: \(a.name) vs \(m?.name ?? "no run yet")",
-               x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         let worstA = a.metrics.groups.min { $0.accuracy < $1.accuracy }?.name
         let worstB = m?.metrics.groups.min { $0.accuracy < $1.accuracy }?.name
         let groups = a.metrics.groups
-        var columns = [
-            TableColumn("group", width: groups.map(\.name.count).max() ?? 10, priority: 0, minimumWidth: 8),
-            TableColumn("n", width: 5, priority: 3, rightAligned: true),
-            TableColumn("A " + a.shortName, width: 6, priority: 0, rightAligned: true),
-            TableColumn("✗", width: 4, priority: 4, rightAligned: true),
-            TableColumn("AIoU", width: 5, priority: 5, rightAligned: true),
-        ]
-        if let m {
-            columns += [TableColumn("B " + m.shortName, width: 6, priority: 0, rightAligned: true), TableColumn("✗", width: 4, priority: 4, rightAligned: true),
-                        TableColumn("AIoU", width: 5, priority: 5, rightAligned: true), TableColumn("B−A", width: 6, priority: 2, rightAligned: true)]
+        // The worst group of each model shown.
+        let worst = groups.map { grp -> String in
+            let sides = (grp.name == worstA ? "A" : "") + (m != nil && grp.name == worstB ? "B" : "")
+            return sides.isEmpty ? "" : "← worst " + sides.map(String.init).joined(separator: "+")
         }
-        columns.append(TableColumn("", width: 11, priority: 1))
-        let layout = TableLayout(columns, width: b.w - 4)
+        func columns(named: Bool) -> [TableColumn] {
+            var columns = [
+                TableColumn("group", width: groups.map(\.name.count).max() ?? 10, priority: 0, minimumWidth: 8),
+                TableColumn("n", width: 5, priority: 3, rightAligned: true),
+                TableColumn(named ? "A " + a.shortName : "A", width: 6, priority: 0, rightAligned: true),
+                TableColumn("✗", width: 4, priority: 4, rightAligned: true),
+                TableColumn("AIoU", width: 5, priority: 5, rightAligned: true),
+            ]
+            if let m {
+                columns += [TableColumn(named ? "B " + m.shortName : "B", width: 6, priority: 0, rightAligned: true),
+                            TableColumn("✗", width: 4, priority: 4, rightAligned: true),
+                            TableColumn("AIoU", width: 5, priority: 5, rightAligned: true), TableColumn("B−A", width: 6, priority: 2, rightAligned: true)]
+            }
+            columns.append(TableColumn("", width: worst.map(\.count).max() ?? 0, priority: 1))
+            return columns
+        }
+        // The models' names head their columns when that costs no group name; else "A" and "B" (named in the title).
+        var layout = TableLayout(columns(named: true), width: b.w - 4)
+        let groupNameWidth = groups.map(\.name.count).max() ?? 10
+        if layout.widths[0] != groupNameWidth || !layout.isShown(layout.columns.count - 1) {
+            layout = TableLayout(columns(named: false), width: b.w - 4)
+        }
+        let named = layout.columns[2].title != "A"
+        let title = Phrase.prefix([("", "Test groups:"), (" ", (named ? "" : "A ") + a.name), (" vs ", m.map { (named ? "" : "B ") + $0.name } ?? "no run yet")],
+                                  width: b.w - 2)
+        g.text(title, x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         g.text("  " + layout.header, x: 1, y: b.y + 1, style: t.dim, maxWidth: b.w - 2)
         func cells(_ grp: GroupMetric) -> [String] {
             [pct(grp.accuracy), "\(grp.total - grp.correct)", grp.aiou.map { String(format: "%.3f", $0) } ?? "—"]
         }
-        for (i, grp) in groups.enumerated() {
+        // The summary lines below the table; the table scrolls when the groups do not fit above them.
+        let summaries = m == nil ? 1 : 2
+        let visible = max(1, b.h - 3 - summaries)
+        let top = ListWindow.top(selected: s.selected, count: groups.count, visible: visible)
+        for i in top..<min(groups.count, top + visible) {
+            let grp = groups[i]
             var values = [grp.name, "\(grp.total)"] + cells(grp)
             let r = m.flatMap { i < $0.metrics.groups.count ? $0.metrics.groups[i] : nil }
             if let r { values += cells(r) + [String(format: "%+.1f", 100 * (r.accuracy - grp.accuracy))] }
-            // The worst group of each model shown.
-            let sides = (grp.name == worstA ? "A" : "") + (r != nil && r?.name == worstB ? "B" : "")
-            values.append(sides.isEmpty ? "" : "← worst " + sides.map(String.init).joined(separator: "+"))
-            let style = i == s.selected ? t.selection : (sides.isEmpty ? t.text : t.bad)
-            g.text((i == s.selected ? "▶ " : "  ") + layout.line(values), x: 1, y: b.y + 2 + i, style: style, maxWidth: b.w - 2)
-            g.targets[b.y + 2 + i] = .row(i, 0..<b.w)
+            values.append(worst[i])
+            let style = i == s.selected ? t.selection : (worst[i].isEmpty ? t.text : t.bad)
+            let y = b.y + 2 + i - top
+            g.text((i == s.selected ? "▶ " : "  ") + layout.line(values), x: 1, y: y, style: style, maxWidth: b.w - 2)
+            g.targets[y] = .row(i, 0..<b.w)
         }
-        var y = b.y + 3 + groups.count
+        if groups.count > visible {
+            let counter = " \(top + 1)–\(min(groups.count, top + visible)) of \(groups.count) "
+            g.text(counter, x: 1, y: b.y + 2 + visible, style: t.dim)
+        }
+        var y = b.y + 3 + min(groups.count, visible)
         for (side, e) in [("A", a), ("B", m)] {
             guard let e else { continue }
             let x = e.metrics
-            g.text("\(side) \(e.name): average \(pct0(x.average)), adjusted \(pct0(x.adjustedAverage)), worst group \(pct0(x.worstGroup))",
-                   x: 1, y: y, style: t.text, maxWidth: b.w - 2)
+            let line = Phrase.prefix([("", "\(side) \(e.name):"), (" ", "average \(pct0(x.average))"),
+                                      (", ", "adjusted \(pct0(x.adjustedAverage))"), (", ", "worst group \(pct0(x.worstGroup))")], width: b.w - 2)
+            g.text(line, x: 1, y: y, style: t.text, maxWidth: b.w - 2)
             y += 1
         }
     }
@@ -450,9 +547,9 @@ public enum Views {
         let models = [snap.a] + (snap.b.map { [$0] } ?? [])
         let wrong = models.map { e in s.examples.filter { e.predictions[$0] != grp.label }.count }
         // The counts first: on a narrow terminal the models' names (also in the captions) are what is cut.
-        var head = "\(grp.name): \(s.examples.count) test examples, misclassified: A \(wrong[0])"
-        if snap.b != nil { head += ", B \(wrong[1])" }
-        head += " (A \(snap.a.name)" + (snap.b.map { ", B \($0.name))" } ?? ")")
+        let head = Phrase.prefix([("", "\(grp.name):"), (" ", "\(s.examples.count) test examples"),
+                                  (", ", "misclassified: A \(wrong[0])" + (snap.b != nil ? ", B \(wrong[1])" : "")),
+                                  (" ", "(A \(snap.a.name)" + (snap.b.map { ", B \($0.name))" } ?? ")"))], width: b.w - 2)
         g.text(head, x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         let visible = b.h - 2
         let top = ListWindow.top(selected: s.exampleIndex, count: s.examples.count, visible: visible)
@@ -473,10 +570,10 @@ public enum Views {
         if let after = s.previews.b, let e = snap.b {
             // Before and after: the two models' maps of the same example.
             let half = (pw - 2) / 2
-            drawPreview(before, ui: ui, overlay: true, &g, x: px, y: b.y + 1, w: half, h: b.h - 1, title: "A " + snap.a.shortName)
-            drawPreview(after, ui: ui, overlay: true, &g, x: px + half + 2, y: b.y + 1, w: half, h: b.h - 1, title: "B " + e.shortName)
+            drawPreview(before, ui: ui, overlay: true, &g, x: px, y: b.y + 1, w: half, h: b.h - 1, title: ("A", "A " + snap.a.shortName))
+            drawPreview(after, ui: ui, overlay: true, &g, x: px + half + 2, y: b.y + 1, w: half, h: b.h - 1, title: ("B", "B " + e.shortName))
         } else {
-            drawPreview(before, ui: ui, overlay: s.overlay, &g, x: px, y: b.y + 1, w: pw, h: b.h - 1, title: "A " + snap.a.shortName)
+            drawPreview(before, ui: ui, overlay: s.overlay, &g, x: px, y: b.y + 1, w: pw, h: b.h - 1, title: ("A", "A " + snap.a.shortName))
         }
     }
 
@@ -485,41 +582,61 @@ public enum Views {
     /// The model list of `p` (model B) and `P` (model A): the pre-trained model and every run with a checkpoint.
     static func modelPicker(_ ui: UISnapshot, _ s: GroupsState, side: ModelSide, _ g: inout CellGrid) {
         let t = ui.theme
-        var lines = ["Model \(side == .a ? "A" : "B") (Enter: pick, Esc: close)", ""]
+        let title = Phrase.prefix([("", "Model \(side == .a ? "A" : "B")"), (" ", "(Enter: pick, / find, Esc: close)")], width: g.width - 8)
         let a = s.snapshot?.a.choice, b = s.snapshot?.b?.choice
-        for choice in s.choices {
+        // Columns drop whole (best epoch first, then the status) on a narrow terminal.
+        let layout = TableLayout([TableColumn("", width: 2, priority: 0), TableColumn("", width: 7, priority: 0),
+                                  TableColumn("", width: max(9, s.runs.map(\.method.count).max() ?? 0), priority: 0),
+                                  TableColumn("", width: 11, priority: 1), TableColumn("", width: 13, priority: 2)],
+                                 width: g.width - 8, gap: 1)
+        let rows = s.choices.map { choice -> String in
             let shown = (choice == a ? "A" : " ") + (choice == b ? "B" : " ")
-            switch choice {
-            case .pretrained:
-                lines.append(shown + " pre-trained (zero-shot)")
-            case .run(let id):
-                guard let r = s.runs.first(where: { $0.id == id }) else { continue }
-                let status = r.isInterrupted ? "interrupted" : r.status == .cancelled ? "✗ cancelled" : r.status.rawValue
-                lines.append(shown + " " + "run \(r.id)".padding(toLength: 8, withPad: " ", startingAt: 0) + r.method.padding(toLength: 10, withPad: " ", startingAt: 0)
-                             + status.padding(toLength: 12, withPad: " ", startingAt: 0) + "best epoch \(r.bestEpoch.map(String.init) ?? "–")")
+            guard case .run(let id) = choice, let r = s.runs.first(where: { $0.id == id }) else {
+                return shown + " " + (g.width - 8 >= 26 ? "pre-trained (zero-shot)" : "pre-trained")
             }
+            let status = r.isInterrupted ? "interrupted" : r.status == .cancelled ? "✗ cancelled" : r.status.rawValue
+            return layout.line([shown, "run \(r.id)", r.method, status, "best epoch \(r.bestEpoch.map(String.init) ?? "–")"])
         }
-        let count = lines.count - 2
-        let w = min(g.width - 4, (lines.map(\.count).max() ?? 20) + 4), h = min(g.height - 2, lines.count + 2)
+        let count = rows.count
+        let w = min(g.width - 4, max(title.count, rows.map(\.count).max() ?? 20) + 4), h = min(g.height - 2, count + 4)
         let x0 = (g.width - w) / 2, y0 = max(1, (g.height - h) / 2)
         g.fill(x: x0, y: y0, width: w, height: h, style: t.statusBar)
         let visible = h - 4
         let top = ListWindow.top(selected: s.pickIndex, count: count, visible: visible)
-        g.text(lines[0], x: x0 + 2, y: y0 + 1, style: t.statusBar, maxWidth: w - 4)
+        g.text(title, x: x0 + 2, y: y0 + 1, style: t.statusBar, maxWidth: w - 4)
         for i in top..<min(count, top + visible) {
-            g.text(lines[2 + i], x: x0 + 2, y: y0 + 3 + i - top, style: i == s.pickIndex ? t.selection : t.statusBar, maxWidth: w - 4)
+            let y = y0 + 3 + i - top
+            g.text(rows[i], x: x0 + 2, y: y, style: i == s.pickIndex ? t.selection : t.statusBar, maxWidth: w - 4)
+            g.targets[y] = .choice(i, x0..<(x0 + w))
+        }
+        if count > visible {
+            g.text(" \(top + 1)–\(min(count, top + visible)) of \(count) ", x: x0 + 2, y: y0 + h - 1, style: t.statusBar, maxWidth: w - 4)
         }
     }
 
-    /// The last first line of the help overlay on a terminal this tall.
-    public static func helpMaximumTop(height: Int) -> Int {
-        let n = KeyBindings.helpLines().count
+    /// The help overlay's lines wrapped to a terminal this wide: a long
+    /// description or reason continues under itself, never cut mid-word.
+    static func wrapHelp(_ lines: [String], width: Int) -> [String] {
+        let natural = lines.map(\.count).max() ?? 20
+        let room = max(20, min(width - 8, natural))
+        return lines.flatMap { line -> [String] in
+            guard line.count > room, line.hasPrefix("  ") else { return [line] }
+            let indent = String(repeating: " ", count: 10)
+            let words = line.dropFirst(10).split(separator: " ").map(String.init)
+            return wrap(words, width: room - 10, separator: " ").enumerated().map { (i, l) in (i == 0 ? String(line.prefix(10)) : indent) + l }
+        }
+    }
+
+    /// The last first line of the help overlay on a terminal this size.
+    public static func helpMaximumTop(_ lines: [String] = KeyBindings.helpLines(), width: Int, height: Int) -> Int {
+        let n = wrapHelp(lines, width: width).count
         let visible = min(height - 2, n + 4) - 4
         return max(0, n - visible)
     }
 
-    static func help(_ ui: UISnapshot, _ lines: [String], top helpTop: Int, _ g: inout CellGrid) {
+    static func help(_ ui: UISnapshot, _ given: [String], top helpTop: Int, _ g: inout CellGrid) {
         let t = ui.theme
+        let lines = wrapHelp(given, width: g.width)
         let w = min(g.width - 4, (lines.map(\.count).max() ?? 20) + 4), h = min(g.height - 2, lines.count + 4)
         let x0 = (g.width - w) / 2, y0 = max(1, (g.height - h) / 2)
         let visible = h - 4
@@ -531,7 +648,7 @@ public enum Views {
             g.text(l, x: x0 + 2, y: y0 + 2 + i, style: l.hasPrefix(" ") ? t.statusBar : bold, maxWidth: w - 4)
         }
         let more = lines.count > visible ? "lines \(top + 1)–\(min(lines.count, top + visible)) of \(lines.count), ↑↓ PgUp/PgDn scroll; " : ""
-        g.text(more + "any other key closes", x: x0 + 2, y: y0 + h - 1, style: t.statusBar, maxWidth: w - 4)
+        g.text(Phrase.prefix([("", more + "any other key closes")], width: w - 4), x: x0 + 2, y: y0 + h - 1, style: t.statusBar, maxWidth: w - 4)
     }
 
     static func editor(_ input: TextInput, _ ui: UISnapshot, _ g: inout CellGrid) {
@@ -544,18 +661,18 @@ public enum Views {
             g.fill(x: 0, y: y, width: g.width, height: 1, style: t.statusBar)
             g.text(" find: \(text)▏  (Enter: next match, Esc: close)" + (ui.banner.map { "   " + $0 } ?? ""), x: 0, y: y, style: t.statusBar)
         case .note(let f, let c, let a):
-            drawForm(f, title: "\(c) / \(a) — Tab: next field, Enter: save, Esc: cancel, Ctrl-U: clear", ui, &g)
+            drawForm(f, title: [("", "\(c) / \(a)"), (" — ", "Enter: save"), (", ", "Esc: cancel"), (", ", "Tab: next field"), (", ", "Ctrl-U: clear")], ui, &g)
         case .trainSettings(let f):
-            drawForm(f, title: "Next run's settings — Tab: next field, Enter: apply, Esc: cancel", ui, &g)
+            drawForm(f, title: [("", "Next run's settings"), (" — ", "Enter: apply"), (", ", "Esc: cancel"), (", ", "Tab: next field")], ui, &g)
         }
     }
 
     /// A form of one-line fields; the focused one shows its cursor and scrolls to keep it visible.
-    static func drawForm(_ f: TextForm, title: String, _ ui: UISnapshot, _ g: inout CellGrid) {
+    static func drawForm(_ f: TextForm, title: [(lead: String, text: String)], _ ui: UISnapshot, _ g: inout CellGrid) {
         let t = ui.theme
-        let w = min(g.width - 4, 76), x0 = (g.width - w) / 2, y0 = max(1, g.height / 2 - 3)
+        let w = min(g.width - 4, 84), x0 = (g.width - w) / 2, y0 = max(1, g.height / 2 - 3)
         g.fill(x: x0, y: y0, width: w, height: f.fields.count + 3, style: t.statusBar)
-        g.text(title, x: x0 + 2, y: y0, style: t.statusBar, maxWidth: w - 4)
+        g.text(Phrase.prefix(title, width: w - 4), x: x0 + 2, y: y0, style: t.statusBar, maxWidth: w - 4)
         let labelWidth = (f.labels.map(\.count).max() ?? 0) + 2
         let fieldWidth = max(4, w - 4 - labelWidth)
         for i in f.fields.indices {

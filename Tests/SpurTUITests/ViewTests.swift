@@ -170,12 +170,13 @@ struct AppTests {
         app.handle(.character("c"))
         #expect(app.preview.state.mapClass == (label + 1) % app.model.classes.count)
         app.viewportHeight = 24
+        app.viewportWidth = 80
         app.handle(.character("?"))
         app.handle(.end)
-        let last = Views.helpMaximumTop(height: 24)
+        let last = Views.helpMaximumTop(app.helpLines(), width: 80, height: 24)
         #expect(app.helpTop == last && last > 0)
         let help = Views.render(app, width: 80, height: 24).text
-        #expect(help.contains(try #require(KeyBindings.helpLines().last)))
+        #expect(help.contains(try #require(Views.wrapHelp(app.helpLines(), width: 80).last)))
         app.handle(.up)
         #expect(app.helpTop == last - 1)
     }
@@ -316,9 +317,20 @@ struct TrainScreenTests {
         screen = Views.render(app, width: 120, height: 30).text
         #expect(screen.contains("    7 ") && screen.contains("← best") && screen.contains("1–"))
         app.handle(.character("G"))
-        #expect(app.train.state.tableTop == nil)
+        #expect(app.train.state.epochCursor == nil)
+        // From the newest epoch, PgUp and ↑ move at once (they once moved an
+        // off-screen top row that needed a table's height of presses to show).
+        let following = Views.render(app, width: 120, height: 30).text
         app.handle(.pageUp)
-        #expect(app.train.state.tableTop == 50)
+        #expect(app.train.state.epochCursor == 49)
+        screen = Views.render(app, width: 120, height: 30).text
+        #expect(screen != following && screen.contains("▶    50 "), "\(screen)")
+        app.handle(.up)
+        #expect(Views.render(app, width: 120, height: 30).text.contains("▶    49 "))
+        // At 80 columns (no table) the selected epoch is shown on its own line.
+        #expect(Views.render(app, width: 80, height: 24).text.contains("epoch 49 of 60: loss 1.0000, val avg 50%, worst 20%"))
+        app.handle(.character("g"))
+        #expect(Views.render(app, width: 80, height: 24).text.contains("epoch 1 of 60:"))
     }
 }
 
@@ -354,6 +366,30 @@ struct LayoutTests {
         let bar = HintBar.fit(["a one", "b two", "c three"], always: ["? keys", "q quit"], width: 28)
         #expect(bar == "a one  b two  ? keys  q quit")
         #expect(HintBar.fit(["a one"], always: ["? keys"], width: 3) == "? keys")
+    }
+
+    @Test func hintBarUsesASecondLineOnlyWhenOneCannotHoldEveryHint() {
+        let hints = ["a one", "b two", "c three"]
+        #expect(HintBar.lines(hints, always: ["q quit"], width: 40, maxLines: 2) == ["a one  b two  c three  q quit"])
+        // 29 characters in all: "a one  b two" (12) then "c three  q quit" (15) in 16 columns.
+        #expect(HintBar.lines(hints, always: ["q quit"], width: 16, maxLines: 2) == ["a one  b two", "c three  q quit"])
+        #expect(HintBar.lines(hints, always: ["q quit"], width: 16, maxLines: 1) == ["a one  q quit"])
+    }
+
+    @Test func phrasesAreShownWholeOrNotAtAll() {
+        let caption = [Phrase("s00053:", lead: "", priority: 2), Phrase("landbird → waterbird", priority: 0),
+                       Phrase("detection 0.97", lead: "; ", priority: 1)]
+        #expect(Phrase.fit(caption, width: 80) == "s00053: landbird → waterbird; detection 0.97")
+        // 20 + 2 + 14 = 36 fits; the id (8 more) does not.
+        #expect(Phrase.fit(caption, width: 40) == "landbird → waterbird; detection 0.97")
+        #expect(Phrase.fit(caption, width: 30) == "s00053: landbird → waterbird")
+        #expect(Phrase.fit(caption, width: 21) == "landbird → waterbird")
+        // Not even the first fits: it is cut visibly.
+        #expect(Phrase.fit(caption, width: 10) == "landbird …")
+        let why: [(lead: String, text: String)] = [("", "water present: 38%"), ("; ", "absent: 94%"), (" ", "(little support)")]
+        #expect(Phrase.prefix(why, width: 31) == "water present: 38%; absent: 94%")
+        // A later short phrase never follows when the one before it was left out.
+        #expect(Phrase.prefix(why, width: 30) == "water present: 38%")
     }
 
     @Test func tabsShortenInsteadOfDisappearing() throws {
