@@ -118,7 +118,8 @@ public struct TrainState: Sendable {
     public var batchSize = 128
     public var weightDecay: Float = 1e-4
     public var optimizer = TrainingConfig.OptimizerKind.sgd
-    public var sampler = TrainingConfig.Sampler.natural
+    /// Follows the method (`Method.defaultSampler`, as on the CLI) until `s` changes it.
+    public var sampler = Method.oursLS.defaultSampler
     public var lossForm = TrainingConfig.LossForm.paper
     public var method: Method { Method.allCases[methodIndex] }
 

@@ -28,8 +28,15 @@ final class PreviewController: ScreenController {
         let key = row.classIndex * model.audit.attributes.count + row.attribute
         if let cached = lists[key] { return cached }
         let e = model.examples(class: row.classIndex, attribute: row.attribute, limit: .max)
+        // Only the listed examples' rows of the table: an ImageNet-size bundle
+        // has millions of detections, which this runs on the UI thread.
+        let table = model.bundle.detectionTable
         var scores: [Int: Float] = [:]
-        for d in model.bundle.detections where d.attribute == row.attribute { scores[d.example] = d.score }
+        for example in e.with + e.without {
+            for k in table.range(of: example) where Int(table.attributes[k]) == row.attribute {
+                scores[example] = max(scores[example] ?? -.infinity, table.scores[k])
+            }
+        }
         let list = PreviewList(all: e.with + e.without, withCount: e.with.count, scores: scores)
         lists[key] = list
         return list

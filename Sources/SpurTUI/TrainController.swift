@@ -68,6 +68,7 @@ final class TrainController: ScreenController {
         case .nextMethod, .previousMethod:
             let n = Method.allCases.count
             state.methodIndex = (state.methodIndex + (action == .nextMethod ? 1 : n - 1)) % n
+            state.sampler = state.method.defaultSampler
         case .moreEpochs: state.epochs = min(1000, state.epochs + (state.epochs >= 20 ? 10 : 1))
         case .fewerEpochs: state.epochs = max(1, state.epochs - (state.epochs > 20 ? 10 : 1))
         case .nextAttribute, .previousAttribute:
@@ -85,8 +86,6 @@ final class TrainController: ScreenController {
         case .toggleSampler: state.sampler = state.sampler == .natural ? .groupBalanced : .natural
         case .toggleLossForm:
             state.lossForm = state.lossForm == .paper ? .official : .paper
-            // As on the CLI: the official form defaults to group-balanced batches (s changes it back).
-            state.sampler = state.lossForm == .official ? .groupBalanced : .natural
         case .typeSettings:
             app.input = .trainSettings(TextForm(labels: ["epochs", "learning rate", "batch size", "weight decay"],
                                                 fields: ["\(state.epochs)", "\(state.learningRate)", "\(state.batchSize)", "\(state.weightDecay)"]))

@@ -237,6 +237,11 @@ struct TrainScreenTests {
         app.handle(.character("3"))
         func header() -> String { let g = Views.render(app, width: 160, height: 40); return (2...4).map(g.line).joined(separator: "\n") }
         #expect(header().contains("Method ours-ls") && header().contains("(benchmark groups)") && header().contains("lr 0.001") && header().contains("batch 128"))
+        // The sampler follows the method as on the CLI: group-balanced for the paper's methods.
+        #expect(header().contains("sampler group-balanced"))
+        app.handle(.character("M"))
+        #expect(!header().contains("Method ours-ls") && header().contains("sampler natural"))
+        app.handle(.character("m"))
         app.handle(.character("a"))
         #expect(header().contains("attribute water (a/A)") && !header().contains("(marked)"))
         app.handle(.character("a"))
