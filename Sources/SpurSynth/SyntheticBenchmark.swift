@@ -247,34 +247,33 @@ public enum SyntheticBenchmark {
             for sub in ["images", "masks"] {
                 try FileManager.default.createDirectory(atPath: staging + "/" + sub, withIntermediateDirectories: true)
             }
-            // Encoded on every core; plain writes, as the staging directory
-            // is renamed into place only once it is complete.
+            // Encoded and written on every core, in libpng's fast mode, masks
+            // as greyscale; plain writes, as the staging directory is renamed
+            // into place only once it is complete.
             let files = examples.indices.flatMap { i in [(examples[i].image, i, false), (examples[i].mask!, i, true)] }
-            let encoded = UnsafeMutableBufferPointer<Result<Data, Error>?>.allocate(capacity: files.count)
-            encoded.initialize(repeating: nil)
-            defer { encoded.deallocate() }
-            nonisolated(unsafe) let slots = encoded
+            let failures = UnsafeMutableBufferPointer<Error?>.allocate(capacity: files.count)
+            failures.initialize(repeating: nil)
+            defer { failures.deinitialize(); failures.deallocate() }
+            nonisolated(unsafe) let slots = failures
             DispatchQueue.concurrentPerform(iterations: files.count) { k in
-                let (path, i, isMask) = files[k]
-                let image = isMask ? greyscale(rendered[i].mask, size: r.imageSize) : rendered[i].image
-                slots[k] = Result { try ImageFile.encodePNG(image, for: path) }
-            }
-            for (k, file) in files.enumerated() {
-                let path = staging + "/" + file.0
-                do { try encoded[k]!.get().write(to: URL(fileURLWithPath: path)) } catch let e as InputError { throw e } catch {
-                    throw InputError(file: path, "cannot write: \(error.localizedDescription)")
+                let (name, i, isMask) = files[k]
+                let path = staging + "/" + name
+                do {
+                    let png = isMask
+                        ? try ImageFile.encodeGreyPNG(rendered[i].mask, width: r.imageSize, height: r.imageSize, for: path, fast: true)
+                        : try ImageFile.encodePNG(rendered[i].image, for: path, fast: true)
+                    try png.write(to: URL(fileURLWithPath: path))
+                } catch let e as InputError {
+                    slots[k] = e
+                } catch {
+                    slots[k] = InputError(file: path, "cannot write: \(error.localizedDescription)")
                 }
             }
+            if let first = failures.first(where: { $0 != nil }) { throw first! }
         }
         log("\(elapsed())  wrote \(out)")
         return Summary(examples: examples.count, zeroShot: zeroShot,
                        seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-    }
-
-    static func greyscale(_ mask: [UInt8], size: Int) -> RGBImage {
-        var pixels = [UInt8](repeating: 0, count: 3 * mask.count)
-        for (i, m) in mask.enumerated() { pixels[3 * i] = m; pixels[3 * i + 1] = m; pixels[3 * i + 2] = m }
-        return RGBImage(width: size, height: size, pixels: pixels)
     }
 
     static func boundingBox(_ mask: [UInt8], size: Int) -> BoundingBox? {
