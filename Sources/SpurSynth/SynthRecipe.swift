@@ -28,10 +28,10 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
     /// pre-trained top layers (3×3 and 1×1); the last is the feature dimension.
     public var encoderWidths: [Int] = [32, 64, 128, 128, 128]
     /// The broad corpus the encoder's top layers are pre-trained on, and its steps.
-    public var encoderCorpus: Int = 8000
-    public var encoderSteps: Int = 1000
+    public var encoderCorpus: Int = 12000
+    public var encoderSteps: Int = 600
     /// The encoder pre-training's Adam learning rate (cosine-decayed to 0) and batch.
-    public var encoderLearningRate: Double = 3e-3
+    public var encoderLearningRate: Double = 8e-3
     public var encoderBatch: Int = 64
 
     public init() {}
