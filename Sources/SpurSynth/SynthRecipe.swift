@@ -18,7 +18,7 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
     public var landbirdShare: Double = 0.7679
     /// Size and bias of the caption corpus the projections are pre-trained on.
     public var pretrainExamples: Int = 4000
-    public var pretrainCorrelation: Double = 0.98
+    public var pretrainCorrelation: Double = 0.985
     public var pretrainSteps: Int = 600
     /// Rate at which detections disagree with the ground truth, both ways.
     public var detectionNoise: Double = 0.1
