@@ -17,15 +17,21 @@ struct DetectCommandTests {
     }
 
     /// On the synthetic default the background is what the pre-trained model
-    /// leans on: it tops every class's ranking, far ahead of the harmless sky.
-    @Test func backgroundRanksFirstAndTheSkyIsHarmless() throws {
+    /// leans on: it tops every class's ranking, far ahead of the sky. Clouds
+    /// and sun appear at the same rate for every class and background, so
+    /// whatever δ they have is the model's own (it takes white blobs in the
+    /// sky as a little watery), not the data's; it stays a small fraction of
+    /// the background's.
+    @Test func backgroundRanksFirstFarAheadOfTheSky() throws {
         let byClass = try Self.detect([])
         for name in ["landbird", "waterbird"] {
             let rows = Self.attributes(byClass[name]!)
             #expect(Set(rows.prefix(2).map(\.name)) == ["water", "land"], "\(name): \(rows)")
             #expect(abs(rows[0].delta) > 0.2)
-            let cloud = try #require(rows.first { $0.name == "cloud" })
-            #expect(abs(cloud.delta) < 0.05, "\(name) cloud δ \(cloud.delta)")
+            for sky in ["cloud", "sun"] {
+                let row = try #require(rows.first { $0.name == sky })
+                #expect(abs(row.delta) < abs(rows[1].delta) / 3, "\(name) \(sky) δ \(row.delta) vs \(rows[1])")
+            }
         }
         // Ordered by harm (smallest δ first): land for waterbirds, water for landbirds.
         let harm = try Self.detect(["--sort", "harm"])
