@@ -32,9 +32,11 @@ struct EncoderPretraining {
         }
     }
 
+    /// From the recipe (`encoder_steps`, `encoder_batch`, `encoder_learning_rate`),
+    /// which holds the only defaults.
     var steps: Int
-    var batchSize = 64
-    var learningRate: Float = 3e-3
+    var batchSize: Int
+    var learningRate: Float
     /// Loss weights of the yes/no words relative to the species word.
     var wordWeights: [Float] = [1, 1] + [Float](repeating: 0.5, count: SceneObject.allCases.count)
 
