@@ -17,7 +17,7 @@ REQUIRED_FILES := /usr/include/x86_64-linux-gnu/cblas.h /usr/include/ncursesw/cu
 
 SAMPLE := sample-data/waterbirds-synth
 
-.PHONY: all deps build release test demo bench sample clean extract-deps extract-test results fuzz
+.PHONY: all deps build release test demo bench sample encoder-check clean extract-deps extract-test results fuzz
 
 all: build
 
@@ -39,21 +39,32 @@ release: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(MAKE) sample SPURSCOPE=.build/debug/spurscope
+	$(MAKE) encoder-check SPURSCOPE=.build/debug/spurscope
 	$(SWIFT) test
 	$(MAKE) extract-test
 
 # The embedded default bundle: built from its recipe on first use and checked
-# against the committed digest of its integer-exact files.
+# against the committed digest of its integer-exact files. Its frozen encoder
+# is the committed $(ENCODER) (pre-trained from the same recipe when the file
+# is missing); `encoder-check` pre-trains it again and compares.
 SPURSCOPE ?= .build/release/spurscope
+ENCODER := sample-data/encoder.safetensors
 sample: $(SAMPLE)/manifest.json
 
-$(SAMPLE)/manifest.json: sample-data/recipe.json
-	$(SPURSCOPE) synth --recipe sample-data/recipe.json --out $(SAMPLE) --force
+$(SAMPLE)/manifest.json: sample-data/recipe.json $(ENCODER)
+	$(SPURSCOPE) synth --recipe sample-data/recipe.json --encoder $(ENCODER) --out $(SAMPLE) --force
 	@digest=$$(scripts/sample-digest.sh $(SAMPLE)); want=$$(cat sample-data/waterbirds-synth.sha256); \
 	if [ "$$digest" != "$$want" ]; then \
 	  echo "error: $(SAMPLE) differs from sample-data/waterbirds-synth.sha256 ($$digest, expected $$want)"; \
 	  rm -rf $(SAMPLE); exit 1; fi
 	@echo "$(SAMPLE): digest matches sample-data/waterbirds-synth.sha256"
+
+# Only when missing (no prerequisites: a fresh clone's file times say nothing).
+$(ENCODER):
+	$(SPURSCOPE) synth --recipe sample-data/recipe.json --encoder $@ --encoder-only
+
+encoder-check:
+	scripts/encoder-check.sh $(SPURSCOPE) sample-data/recipe.json $(ENCODER)
 
 # The feature extractor (tools/extract): its own virtualenv with the pinned
 # requirements, rebuilt when requirements.txt changes. torch is the CPU wheel;

@@ -52,9 +52,12 @@ struct EncoderPretraining {
 
     static var tagCount: Int { Species.all.count + 2 + SceneObject.allCases.count }
 
-    /// Loss and gradients for one batch whose stem activations are `stemAct`.
+    /// Loss and gradients for one batch whose stem activations are `stemAct`,
+    /// each example weighted `weight` (the mean over the batch by default; a
+    /// shard of a larger batch passes 1 / that batch's size, so the shards'
+    /// results add up to the whole batch's).
     static func step(_ enc: SyntheticImageEncoder, head: Matrix, headBias: [Float], stemAct: Matrix,
-                     tags: [Tags], wordWeights: [Float]) -> StepResult {
+                     tags: [Tags], wordWeights: [Float], weight: Float? = nil) -> StepResult {
         let b = tags.count, cells = enc.cells, s = Species.all.count
         let f = enc.topForward(stem: stemAct, images: b)
         let pooled = f.output.meanOfRowBlocks(cells)
@@ -66,7 +69,7 @@ struct EncoderPretraining {
         var dLogits = Matrix(rows: b, cols: t)
         var loss: Float = 0
         var correct = 0, classCorrect = 0
-        let invB = 1 / Float(b)
+        let invB = weight ?? 1 / Float(b)
         for r in 0..<b {
             // Species: softmax over the first `s` logits only.
             var m = -Float.infinity
@@ -112,13 +115,31 @@ struct EncoderPretraining {
                                                   dHead.storage, dHeadBias])
     }
 
+    /// Shards per pre-training batch (see `run`).
+    static let shards = 2
+
+    /// The results of a batch's shards, added.
+    static func sum(_ parts: [StepResult]) -> StepResult {
+        var total = parts[0]
+        for p in parts.dropFirst() {
+            total.loss += p.loss
+            total.speciesAccuracy += p.speciesAccuracy
+            total.classAccuracy += p.classAccuracy
+            for g in total.gradients.indices {
+                total.gradients[g].withUnsafeMutableBufferPointer { t in
+                    p.gradients[g].withUnsafeBufferPointer { x in for i in t.indices { t[i] += x[i] } }
+                }
+            }
+        }
+        return total
+    }
+
     static func columnSums(_ m: Matrix) -> [Float] {
         var out = [Float](repeating: 0, count: m.cols)
         for r in 0..<m.rows { for c in 0..<m.cols { out[c] += m.storage[r * m.cols + c] } }
         return out
     }
 
-    /// Trains `enc.top` in place with Adam on mini-batches of the corpus.
     /// Trains `enc.top` in place with Adam on mini-batches of the corpus,
     /// given the stem's output for it (`stemAll`, from `enc.stemOutput`).
     func run(_ enc: inout SyntheticImageEncoder, stemAll: Matrix, tags: [Tags], seed: UInt64,
@@ -133,27 +154,53 @@ struct EncoderPretraining {
         var rng = SeededGenerator(seed: seed, purpose: "encoder-batches")
         var order = Array(images.indices)
         var cursor = order.count
-        let b = min(batchSize, images.count), cells = enc.cells
+        let b = min(batchSize, images.count)
         var accuracy: Float = 0, classAccuracy: Float = 0
-        for step in 0..<steps {
-            if cursor + b > order.count { order.shuffle(using: &rng); cursor = 0 }
-            let idx = Array(order[cursor..<(cursor + b)])
-            cursor += b
-            let rows = idx.flatMap { i in (i * cells)..<((i + 1) * cells) }
-            let r = Self.step(enc, head: head, headBias: headBias, stemAct: stemAll.gatherRows(rows),
-                              tags: idx.map { tags[$0] }, wordWeights: wordWeights)
-            var params = [enc.top[0].weights.storage, enc.top[0].bias, enc.top[1].weights.storage, enc.top[1].bias,
-                          head.storage, headBias]
-            // Cosine decay to zero: the last steps settle instead of rattling.
-            adam.learningRate = learningRate * 0.5 * (1 + cosf(Float.pi * Float(step) / Float(max(steps, 1))))
-            adam.step(&params, gradients: r.gradients)
-            enc.top[0].weights.storage = params[0]; enc.top[0].bias = params[1]
-            enc.top[1].weights.storage = params[2]; enc.top[1].bias = params[3]
-            head.storage = params[4]; headBias = params[5]
-            accuracy = 0.9 * accuracy + 0.1 * r.speciesAccuracy
-            classAccuracy = 0.9 * classAccuracy + 0.1 * r.classAccuracy
-            if step % 50 == 0 || step == steps - 1 { progress(step, r.loss, accuracy, classAccuracy) }
+        BLASInfo.singleThreaded {
+            for step in 0..<steps {
+                if cursor + b > order.count { order.shuffle(using: &rng); cursor = 0 }
+                let idx = Array(order[cursor..<(cursor + b)])
+                cursor += b
+                let r = Self.shardedStep(enc, head: head, headBias: headBias, stemAll: stemAll,
+                                         batch: idx.map { ($0, tags[$0]) }, wordWeights: wordWeights)
+                var params = [enc.top[0].weights.storage, enc.top[0].bias, enc.top[1].weights.storage, enc.top[1].bias,
+                              head.storage, headBias]
+                // Cosine decay to zero: the last steps settle instead of rattling.
+                adam.learningRate = learningRate * 0.5 * (1 + cosf(Float.pi * Float(step) / Float(max(steps, 1))))
+                adam.step(&params, gradients: r.gradients)
+                enc.top[0].weights.storage = params[0]; enc.top[0].bias = params[1]
+                enc.top[1].weights.storage = params[2]; enc.top[1].bias = params[3]
+                head.storage = params[4]; headBias = params[5]
+                accuracy = 0.9 * accuracy + 0.1 * r.speciesAccuracy
+                classAccuracy = 0.9 * classAccuracy + 0.1 * r.classAccuracy
+                if step % 50 == 0 || step == steps - 1 { progress(step, r.loss, accuracy, classAccuracy) }
+            }
         }
+    }
+
+    /// One batch's loss and gradients (`batch`: corpus index and tags), as
+    /// `shards` parts computed side by side and added. Run with BLAS
+    /// single-threaded: this sgemm scales poorly over two BLAS threads
+    /// (measured ≈33 GFLOP/s, against ≈44 for two 1-thread products at once),
+    /// and the loss and im2col loops run in parallel too. The shard count is
+    /// a constant, not the core count, so the summation order, and the
+    /// bundle, are the same on every machine.
+    static func shardedStep(_ enc: SyntheticImageEncoder, head: Matrix, headBias: [Float], stemAll: Matrix,
+                            batch: [(index: Int, tags: Tags)], wordWeights: [Float]) -> StepResult {
+        let b = batch.count, cells = enc.cells
+        let count = min(shards, b)
+        let bounds = (0...count).map { $0 * b / count }
+        let slots = UnsafeMutableBufferPointer<StepResult?>.allocate(capacity: count)
+        slots.initialize(repeating: nil)
+        defer { slots.deinitialize(); slots.deallocate() }
+        nonisolated(unsafe) let results = slots
+        DispatchQueue.concurrentPerform(iterations: count) { k in
+            let part = batch[bounds[k]..<bounds[k + 1]]
+            let rows = part.flatMap { ($0.index * cells)..<(($0.index + 1) * cells) }
+            results[k] = step(enc, head: head, headBias: headBias, stemAct: stemAll.gatherRows(rows),
+                              tags: part.map(\.tags), wordWeights: wordWeights, weight: 1 / Float(b))
+        }
+        return sum(results.map { $0! })
     }
 }
 

@@ -117,10 +117,9 @@ public struct SyntheticImageEncoder: Sendable {
         slots.initialize(repeating: nil)
         defer { slots.deinitialize(); slots.deallocate() }
         nonisolated(unsafe) let results = slots
-        let blasThreads = BLASInfo.threads
-        BLASInfo.setThreads(1)
-        defer { BLASInfo.setThreads(blasThreads) }
-        DispatchQueue.concurrentPerform(iterations: ranges.count) { i in results[i] = body(ranges[i]) }
+        BLASInfo.singleThreaded {
+            DispatchQueue.concurrentPerform(iterations: ranges.count) { i in results[i] = body(ranges[i]) }
+        }
         return results.map { $0! }
     }
 

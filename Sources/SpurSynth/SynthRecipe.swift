@@ -27,6 +27,10 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
     /// The image encoder: stride-2 random stem layers, then the two
     /// pre-trained top layers (3×3 and 1×1); the last is the feature dimension.
     public var encoderWidths: [Int] = [32, 64, 128, 128, 128]
+    /// The encoder's own seed (its stem, its corpus, its pre-training). Like
+    /// CLIP's weights, the encoder does not change with the benchmark's draw
+    /// (`seed`): every benchmark seed is seen through the same encoder.
+    public var encoderSeed: UInt64 = 7
     /// The broad corpus the encoder's top layers are pre-trained on, and its steps.
     public var encoderCorpus: Int = 12000
     public var encoderSteps: Int = 600
@@ -41,7 +45,7 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
         case landbirdShare = "landbird_share", pretrainExamples = "pretrain_examples"
         case pretrainCorrelation = "pretrain_correlation", pretrainSteps = "pretrain_steps"
         case detectionNoise = "detection_noise", textDim = "text_dim", embeddingDim = "embedding_dim"
-        case encoderWidths = "encoder_widths", encoderCorpus = "encoder_corpus", encoderSteps = "encoder_steps"
+        case encoderWidths = "encoder_widths", encoderSeed = "encoder_seed", encoderCorpus = "encoder_corpus", encoderSteps = "encoder_steps"
         case encoderLearningRate = "encoder_learning_rate", encoderBatch = "encoder_batch"
     }
 
@@ -63,6 +67,7 @@ public struct SynthRecipe: Codable, Equatable, Sendable {
         textDim = try c.decodeIfPresent(Int.self, forKey: .textDim) ?? d.textDim
         embeddingDim = try c.decodeIfPresent(Int.self, forKey: .embeddingDim) ?? d.embeddingDim
         encoderWidths = try c.decodeIfPresent([Int].self, forKey: .encoderWidths) ?? d.encoderWidths
+        encoderSeed = try c.decodeIfPresent(UInt64.self, forKey: .encoderSeed) ?? d.encoderSeed
         encoderCorpus = try c.decodeIfPresent(Int.self, forKey: .encoderCorpus) ?? d.encoderCorpus
         encoderSteps = try c.decodeIfPresent(Int.self, forKey: .encoderSteps) ?? d.encoderSteps
         encoderLearningRate = try c.decodeIfPresent(Double.self, forKey: .encoderLearningRate) ?? d.encoderLearningRate

@@ -155,18 +155,57 @@ public enum SyntheticBenchmark {
         public var seconds: Double
     }
 
-    /// Builds the whole bundle at `out` (atomically: nothing is there until it is complete).
-    public static func build(_ r: SynthRecipe, out: String, overwrite: Bool,
+    /// The frozen image encoder of recipe `r`: its stem, then its top layers
+    /// pre-trained on the broad captioned corpus, then its output
+    /// standardisation. Depends only on the recipe's encoder fields
+    /// (`EncoderFile.fields`), never on the benchmark's `seed`, nor on the
+    /// number of cores (BLAS runs single-threaded; see `build`). `log` gets
+    /// one line per stage and every 50 steps.
+    public static func pretrainedEncoder(_ r: SynthRecipe, log: (String) -> Void = { _ in }) -> SyntheticImageEncoder {
+        BLASInfo.singleThreaded { pretrainEncoder(r, log: log) }
+    }
+
+    static func pretrainEncoder(_ r: SynthRecipe, log: (String) -> Void) -> SyntheticImageEncoder {
+        // The broad corpus: every species on both backgrounds equally often.
+        var broadRNG = SeededGenerator(seed: r.encoderSeed, purpose: "encoder-scenes")
+        let broad = (0..<r.encoderCorpus).map { i -> SceneSpec in
+            SceneSpec.sample(BirdClass(rawValue: i % 2)!, Background(rawValue: (i / 2) % 2)!, size: r.imageSize, rng: &broadRNG)
+        }
+        let broadImages = render(broad, size: r.imageSize).map(\.image)
+        log("rendered a broad corpus of \(broad.count) scenes for the encoder")
+        var imageEncoder = SyntheticImageEncoder(seed: r.encoderSeed, imageSize: r.imageSize, widths: r.encoderWidths)
+        let broadStem = imageEncoder.stemOutput(broadImages)
+        log("encoded the broad corpus with the stem")
+        EncoderPretraining(steps: r.encoderSteps, batchSize: r.encoderBatch,
+                           learningRate: Float(r.encoderLearningRate)).run(&imageEncoder, stemAll: broadStem, tags: broad.map(EncoderPretraining.Tags.init),
+                                                      seed: r.encoderSeed) { step, loss, species, birdClass in
+            log("encoder pre-training step \(step): caption-word loss \(String(format: "%.3f", loss)), "
+                + "species \(String(format: "%.0f%%", 100 * species)), class \(String(format: "%.0f%%", 100 * birdClass)) (running means)")
+        }
+        // Calibrated on the first 2,000 (in every group equally often).
+        imageEncoder.calibrate(pooled: imageEncoder.rawPooledFeatures(stemOutput: broadStem.rows(0..<(min(2000, broad.count) * imageEncoder.cells))))
+        return imageEncoder
+    }
+
+    /// Builds the whole bundle at `out` (atomically: nothing is there until
+    /// it is complete), seeing the images through `encoder` (which must have
+    /// been built from `r`'s encoder fields), or through an encoder
+    /// pre-trained here when it is nil.
+    ///
+    /// BLAS runs single-threaded throughout (the heavy stages spread batches
+    /// over the cores themselves), so the bundle does not depend on the
+    /// number of cores.
+    public static func build(_ r: SynthRecipe, out: String, overwrite: Bool, encoder: SyntheticImageEncoder? = nil,
                              log: (String) -> Void = { _ in }) throws -> Summary {
+        try BLASInfo.singleThreaded { try buildBundle(r, out: out, overwrite: overwrite, encoder: encoder, log: log) }
+    }
+
+    static func buildBundle(_ r: SynthRecipe, out: String, overwrite: Bool, encoder: SyntheticImageEncoder?,
+                            log: (String) -> Void) throws -> Summary {
         let start = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> String { String(format: "%5.1fs", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
 
         let data = sampleDataset(r)
-        // The broad corpus: every species on both backgrounds equally often.
-        var broadRNG = SeededGenerator(seed: r.seed, purpose: "encoder-scenes")
-        let broad = (0..<r.encoderCorpus).map { i -> SceneSpec in
-            SceneSpec.sample(BirdClass(rawValue: i % 2)!, Background(rawValue: (i / 2) % 2)!, size: r.imageSize, rng: &broadRNG)
-        }
         // The captioned corpus the projections are pre-trained on: new scenes
         // (the encoder has not seen them), each class on its usual background
         // `pretrainCorrelation` of the time.
@@ -180,24 +219,13 @@ public enum SyntheticBenchmark {
         }
         var captionRNG = SeededGenerator(seed: r.seed, purpose: "captions")
         let captions = corpus.map { caption($0, rng: &captionRNG) }
-        log("\(elapsed())  sampled \(data.specs.count) scenes, a broad corpus of \(broad.count) and a biased captioned corpus of \(corpus.count)")
+        log("\(elapsed())  sampled \(data.specs.count) scenes and a biased captioned corpus of \(corpus.count)")
 
+        let imageEncoder = encoder ?? pretrainedEncoder(r) { log("\(elapsed())  " + $0) }
         let rendered = render(data.specs, size: r.imageSize)
-        let broadImages = render(broad, size: r.imageSize).map(\.image)
         let corpusImages = render(corpus, size: r.imageSize).map(\.image)
-        log("\(elapsed())  rendered \(rendered.count + broadImages.count + corpusImages.count) images")
+        log("\(elapsed())  rendered \(rendered.count + corpusImages.count) images")
 
-        var imageEncoder = SyntheticImageEncoder(seed: r.seed, imageSize: r.imageSize, widths: r.encoderWidths)
-        let broadStem = imageEncoder.stemOutput(broadImages)
-        log("\(elapsed())  encoded the broad corpus with the stem")
-        EncoderPretraining(steps: r.encoderSteps, batchSize: r.encoderBatch,
-                           learningRate: Float(r.encoderLearningRate)).run(&imageEncoder, stemAll: broadStem, tags: broad.map(EncoderPretraining.Tags.init),
-                                                      seed: r.seed) { step, loss, species, birdClass in
-            log("\(elapsed())  encoder pre-training step \(step): caption-word loss \(String(format: "%.3f", loss)), "
-                + "species \(String(format: "%.0f%%", 100 * species)), class \(String(format: "%.0f%%", 100 * birdClass)) (running means)")
-        }
-        // Calibrated on the first 2,000 (in every group equally often).
-        imageEncoder.calibrate(pooled: imageEncoder.rawPooledFeatures(stemOutput: broadStem.rows(0..<(min(2000, broad.count) * imageEncoder.cells))))
         let textEncoder = WordVectorTextEncoder(seed: r.seed, dim: r.textDim)
         let corpusFeatures = Matrix.vstack(imageEncoder.spatialMaps(corpusImages).map { $0.meanOfRowBlocks($0.rows) })
         let maps = imageEncoder.spatialMaps(rendered.map(\.image))

@@ -19,15 +19,32 @@ struct SynthCommand: ParsableCommand {
         with the structure of the real benchmark, not real results. The same recipe on the \
         same machine gives the same bundle, byte for byte; `spurscope probe` tells what its \
         features hold.
+
+        The image encoder depends only on the recipe's encoder_* fields and image_size, not \
+        on the seed: like CLIP's weights, it is pre-trained once and reused. With --encoder \
+        FILE, an existing FILE is read instead of pre-training (about two thirds of the \
+        build), and a missing one is written after pre-training. `make sample` uses \
+        sample-data/encoder.safetensors; `make encoder-check` rebuilds it from the recipe and \
+        compares byte for byte.
         """)
 
     @Option(name: .long, help: "Where to write the bundle.")
-    var out: String
+    var out: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The frozen encoder's weights: read if the file exists, else pre-trained and written there.",
+        valueName: "file"))
+    var encoder: String?
+
+    @Flag(name: .long, help: "Only pre-train the encoder and write it to --encoder; build no bundle.")
+    var encoderOnly = false
 
     @Option(name: .long, help: "A recipe file (JSON); flags below override its fields.")
     var recipe: String?
 
-    @Option(name: .long, parsing: .unconditional, help: "Random seed.") var seed: UInt64?
+    @Option(name: .long, parsing: .unconditional,
+            help: "The benchmark's draw: scenes, captions, projections, detections (the encoder has its own, encoder_seed).")
+    var seed: UInt64?
     @Option(name: .long, parsing: .unconditional, help: "Examples in the training split.") var train: Int?
     @Option(name: .long, parsing: .unconditional, help: "Examples in the validation split.") var val: Int?
     @Option(name: .long, parsing: .unconditional, help: "Examples in the test split.") var test: Int?
@@ -37,6 +54,11 @@ struct SynthCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Replace an existing bundle at --out.") var force = false
     @Flag(name: .long, help: "Print only the summary.") var quiet = false
+
+    func validate() throws {
+        if encoderOnly && encoder == nil { throw ValidationError("--encoder-only needs --encoder FILE to write to") }
+        if !encoderOnly && out == nil { throw ValidationError("Missing expected argument '--out <out>'") }
+    }
 
     func run() throws {
         var r = try recipe.map(SynthRecipe.read) ?? SynthRecipe()
@@ -55,7 +77,30 @@ struct SynthCommand: ParsableCommand {
         // and the system time in half.
         _ = spur_keep_freed_blocks_in_heap()
         let log: (String) -> Void = quiet ? { _ in } : { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-        let s = try SyntheticBenchmark.build(r, out: out, overwrite: force, log: log)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let stamped: (String) -> Void = { line in
+            log(String(format: "%5.1fs  ", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) + line)
+        }
+        var imageEncoder: SyntheticImageEncoder?
+        if let encoder {
+            if FileManager.default.fileExists(atPath: encoder) && !(encoderOnly && force) {
+                guard !encoderOnly else {
+                    throw InputError(file: encoder, "exists; pass --force to replace it")
+                }
+                imageEncoder = try EncoderFile.read(path: encoder, recipe: r)
+                stamped("read the encoder from \(encoder)")
+            } else {
+                let e = SyntheticBenchmark.pretrainedEncoder(r, log: stamped)
+                try EncoderFile.write(e, recipe: r, to: encoder)
+                stamped("wrote the encoder to \(encoder)")
+                imageEncoder = e
+            }
+        }
+        guard let out, !encoderOnly else {
+            print("wrote \(encoder!)")
+            return
+        }
+        let s = try SyntheticBenchmark.build(r, out: out, overwrite: force, encoder: imageEncoder, log: log)
         print(String(format: "wrote %@: %d examples in %.1f s", out, s.examples, s.seconds))
         print("zero-shot accuracy on test, by (class, background):")
         for g in s.zeroShot.groups {

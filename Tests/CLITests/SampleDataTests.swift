@@ -12,6 +12,7 @@ enum SampleData {
     static let ready: Result<String, Error> = Result {
         if !FileManager.default.fileExists(atPath: directory + "/manifest.json") {
             let r = try CLIRunner.run(["synth", "--recipe", CLIRunner.repository.appendingPathComponent("sample-data/recipe.json").path,
+                                       "--encoder", CLIRunner.repository.appendingPathComponent("sample-data/encoder.safetensors").path,
                                        "--out", directory, "--quiet", "--force"])
             guard r.status == 0 else { throw InputError(file: directory, "synth failed: \(r.stderr)") }
         }

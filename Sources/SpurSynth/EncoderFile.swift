@@ -1,0 +1,84 @@
+import Foundation
+import SpurCore
+
+/// The pre-trained, frozen image encoder as a safetensors file: every layer's
+/// weights and bias and both fixed standardisations. A benchmark is then
+/// built from the file instead of pre-training the encoder again, the way
+/// CLIP's weights are fetched once rather than retrained for each data set.
+///
+/// The header's metadata holds the recipe fields the encoder was built from
+/// (`EncoderFile.fields`); reading compares them with the recipe at hand and
+/// refuses a file built from other ones, so a stale file is never used
+/// silently.
+public enum EncoderFile {
+    public static let format = "spurscope-synth-encoder/1"
+
+    /// The recipe fields that determine the encoder, by their recipe names.
+    public static func fields(_ r: SynthRecipe) -> [(String, String)] {
+        [("image_size", "\(r.imageSize)"),
+         ("encoder_widths", r.encoderWidths.map(String.init).joined(separator: ",")),
+         ("encoder_seed", "\(r.encoderSeed)"),
+         ("encoder_corpus", "\(r.encoderCorpus)"),
+         ("encoder_steps", "\(r.encoderSteps)"),
+         ("encoder_learning_rate", "\(r.encoderLearningRate)"),
+         ("encoder_batch", "\(r.encoderBatch)")]
+    }
+
+    public static func write(_ e: SyntheticImageEncoder, recipe: SynthRecipe, to path: String) throws {
+        var w = SafetensorsWriter()
+        for (name, layer) in namedLayers(e) {
+            w.add(name + ".weight", layer.weights)
+            w.add(name + ".bias", shape: [layer.bias.count], floats: layer.bias)
+        }
+        w.add("stem.mean", shape: [e.stemMean.count], floats: e.stemMean)
+        w.add("stem.inverse_std", shape: [e.stemInverseStd.count], floats: e.stemInverseStd)
+        w.add("output.mean", shape: [e.mean.count], floats: e.mean)
+        w.add("output.inverse_std", shape: [e.inverseStd.count], floats: e.inverseStd)
+        w.metadata = Dictionary(uniqueKeysWithValues: fields(recipe))
+        w.metadata["format"] = format
+        // Informative, not checked on reading: another kernel gives other last bits.
+        w.metadata["blas_core"] = BLASInfo.coreName
+        try w.write(to: path)
+    }
+
+    /// The encoder in `path`, which must have been built from `recipe`'s
+    /// encoder fields; every tensor must have the shape that recipe implies
+    /// and finite values.
+    public static func read(path: String, recipe: SynthRecipe) throws -> SyntheticImageEncoder {
+        let file = try SafetensorsFile(path: path)
+        guard file.metadata["format"] == format else {
+            throw InputError(file: path, field: "__metadata__.format",
+                             "is \(file.metadata["format"].map { "\"\($0)\"" } ?? "missing"), expected \"\(format)\" (a file written by `spurscope synth --encoder`)")
+        }
+        for (key, want) in fields(recipe) where file.metadata[key] != want {
+            throw InputError(file: path, field: key,
+                             "the encoder was built with \(file.metadata[key] ?? "none"), the recipe says \(want); "
+                             + "pass another --encoder path to pre-train one for this recipe")
+        }
+        // The recipe gives every shape; the file gives every value.
+        var e = SyntheticImageEncoder(seed: recipe.encoderSeed, imageSize: recipe.imageSize, widths: recipe.encoderWidths)
+        func vector(_ name: String, count: Int) throws -> [Float] {
+            let t = try file.checkedInfo(name, shape: [count], floating: true)
+            let v = try file.floats(t.name)
+            try file.requireFinite(v, name: name)
+            return v
+        }
+        func layer(_ name: String, _ l: SyntheticImageEncoder.Layer) throws -> SyntheticImageEncoder.Layer {
+            var l = l
+            l.weights = try file.matrix(name + ".weight", shape: [l.weights.rows, l.weights.cols])
+            l.bias = try vector(name + ".bias", count: l.outChannels)
+            return l
+        }
+        e.stem = try e.stem.indices.map { try layer("stem.\($0)", e.stem[$0]) }
+        e.top = try e.top.indices.map { try layer("top.\($0)", e.top[$0]) }
+        e.stemMean = try vector("stem.mean", count: e.stemChannels)
+        e.stemInverseStd = try vector("stem.inverse_std", count: e.stemChannels)
+        e.mean = try vector("output.mean", count: e.dim)
+        e.inverseStd = try vector("output.inverse_std", count: e.dim)
+        return e
+    }
+
+    static func namedLayers(_ e: SyntheticImageEncoder) -> [(String, SyntheticImageEncoder.Layer)] {
+        e.stem.indices.map { ("stem.\($0)", e.stem[$0]) } + e.top.indices.map { ("top.\($0)", e.top[$0]) }
+    }
+}
