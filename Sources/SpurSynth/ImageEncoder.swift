@@ -159,7 +159,14 @@ public struct SyntheticImageEncoder: Sendable {
         }
     }
 
-    /// Per-column mean and inverse standard deviation of the rows of `m`.
+    /// Per-column mean and inverse standard deviation of the rows of `m`,
+    /// each variance floored at 1 % of the columns' mean variance.
+    ///
+    /// Without the floor a channel that is dead (or all but dead) on the
+    /// calibration images gets an inverse std of up to 10⁶, and the rare
+    /// image that does wake it gets a pooled feature in the thousands (2,912
+    /// was seen); CLIP's features have no such outliers. Like the ε of a batch
+    /// norm, but relative, so it means the same at any feature scale.
     static func channelStatistics(_ p: Matrix) -> ([Float], [Float]) {
         let d = p.cols
         var sum = [Double](repeating: 0, count: d), sq = [Double](repeating: 0, count: d)
@@ -168,8 +175,9 @@ public struct SyntheticImageEncoder: Sendable {
         }
         let n = Double(max(p.rows, 1))
         let mean = sum.map { Float($0 / n) }
-        let inverseStd = (0..<d).map { c in Float(1 / max((sq[c] / n - sum[c] * sum[c] / (n * n)).squareRoot(), 1e-6)) }
-        return (mean, inverseStd)
+        let variance = (0..<d).map { c in max(sq[c] / n - sum[c] * sum[c] / (n * n), 0) }
+        let floor = max(0.01 * variance.reduce(0, +) / Double(max(d, 1)), 1e-12)
+        return (mean, variance.map { Float(1 / ($0 + floor).squareRoot()) })
     }
 
     /// Fixes the output normalisation from calibration features (the raw

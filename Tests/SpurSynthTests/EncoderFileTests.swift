@@ -142,3 +142,16 @@ struct EncoderPretrainingShardTests {
         }
     }
 }
+
+/// The frozen standardisation, on a hand-worked example: a live channel, a
+/// dead one and a constant one. Mean variance 1/3, so the floor is 1/300.
+struct ChannelStatisticsTests {
+    @Test func deadChannelsAreFlooredNotBlownUp() {
+        let m = Matrix(rows: 2, cols: 3, storage: [1, 0, 5,
+                                                   3, 0, 5])
+        let (mean, inverseStd) = SyntheticImageEncoder.channelStatistics(m)
+        #expect(mean == [2, 0, 5])
+        let want: [Double] = [1 / (1 + 1.0 / 300).squareRoot(), 300.0.squareRoot(), 300.0.squareRoot()]
+        for (got, w) in zip(inverseStd, want) { #expect(abs(Double(got) - w) <= 1e-5 * w, "\(inverseStd)") }
+    }
+}
