@@ -228,9 +228,10 @@ public final class App {
     }
 
     /// The list `/` searches where the user is: the open model list, the
-    /// Groups table or a group's examples, or the Preview's examples.
+    /// Groups table or a group's examples, the epoch table, or the Preview's examples.
     func searchList() -> SearchList {
         if screen == .groups { return groups.searchList() }
+        if screen == .train { return train.searchList() }
         return preview.searchList()
     }
 
@@ -244,7 +245,7 @@ public final class App {
         guard n > 0 else { return false }
         for k in 0..<(after ? n - 1 : n) {
             let i = (list.current + (after ? 1 : 0) + k) % n
-            if list.labels[i].localizedCaseInsensitiveContains(text) {
+            if list.matches(list.labels[i], text) {
                 if i != list.current { list.select(i) }
                 return true
             }
@@ -358,7 +359,15 @@ struct SearchList {
     var noun: String
     var labels: [String]
     var current: Int
+    /// Whether a row's text matches what was typed (by default: contains it, any case).
+    var matches: (_ label: String, _ typed: String) -> Bool = { $0.localizedCaseInsensitiveContains($1) }
     var select: (Int) -> Void
+
+    init(noun: String, labels: [String], current: Int,
+         matches: @escaping (_ label: String, _ typed: String) -> Bool = { $0.localizedCaseInsensitiveContains($1) },
+         select: @escaping (Int) -> Void) {
+        (self.noun, self.labels, self.current, self.matches, self.select) = (noun, labels, current, matches, select)
+    }
 }
 
 /// The last few pictures drawn, keyed by preview, picture and size.

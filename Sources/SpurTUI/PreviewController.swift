@@ -13,7 +13,7 @@ final class PreviewController: ScreenController {
 
     private static let here: Set<Screen> = [.preview]
     static let bindings: [KeyBinding] = [
-        .init(keys: [.character("/")], label: "/", description: "find in the list: an example by id, a group or a model by name (Enter: next)", action: .search, screens: [.preview, .groups], hint: true, short: "find"),
+        .init(keys: [.character("/")], label: "/", description: "find in the list: an example by id, a group or a model by name, an epoch by number (Enter: next)", action: .search, screens: [.preview, .groups, .train], hint: true, short: "find"),
         .init(keys: [.character("c")], label: "c", description: "cycle the class whose map is shown", action: .cycleMapClass, screens: [.preview, .groups], hint: true, short: "map class"),
         .init(keys: [.character("v")], label: "v", description: "side by side or overlay", action: .toggleOverlay, screens: [.preview, .groups], hint: true, short: "overlay"),
     ]

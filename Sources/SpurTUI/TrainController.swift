@@ -59,12 +59,15 @@ final class TrainController: ScreenController {
         case .resumeRun:
             if localRunGoing { return "a run is already training" }
             return state.resumable == nil ? "the run shown is not interrupted or cancelled" : nil
+        case .search:
+            return state.reports.isEmpty ? "no epochs to find yet" : nil
         default: return nil
         }
     }
 
     func perform(_ action: Action) {
         switch action {
+        case .search: app.input = .search("")
         case .nextMethod, .previousMethod:
             let n = Method.allCases.count
             state.methodIndex = (state.methodIndex + (action == .nextMethod ? 1 : n - 1)) % n
@@ -103,6 +106,19 @@ final class TrainController: ScreenController {
         guard n > 0 else { return }
         let row = clamp((state.epochCursor ?? n - 1) + delta, n)
         state.epochCursor = delta > 0 && row == n - 1 ? nil : row
+    }
+
+    /// The epoch table as `/` searches it: a number finds that epoch (typing
+    /// "2" must not stop at epoch 20), "best" the best one.
+    func searchList() -> SearchList {
+        let n = state.reports.count, best = state.best?.epoch
+        let labels = state.reports.map { "\($0.epoch)" + ($0.epoch == best ? " best" : "") }
+        return SearchList(noun: "epoch", labels: labels, current: state.epochCursor ?? max(0, n - 1), matches: { label, typed in
+            let typed = typed.trimmingCharacters(in: .whitespaces)
+            return Int(typed) != nil ? label.split(separator: " ")[0] == typed : label.localizedCaseInsensitiveContains(typed)
+        }) { [unowned self] i in
+            state.epochCursor = i == n - 1 ? nil : i
+        }
     }
 
     /// The epoch row selected (the newest while following): a click on a row of the table selects it.

@@ -200,7 +200,10 @@ public enum Views {
         if m.bundle.hasSpatialMaps { head += [("   ", "c: map class"), ("   ", "v: \(pv.overlay ? "side by side" : "overlay")")] }
         g.text(Phrase.prefix(head, width: b.w - 2), x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         let listWidth = 22
-        let visible = b.h - 1
+        // Column heads over the list, in the rows' own layout: with/without, id, pre-trained right?, detection score.
+        let heads = "  " + TableLayout.fit("example", width: 10) + " " + (ui.ascii ? "ok" : "✓") + " " + "det."
+        g.text(heads, x: 1, y: b.y + 1, style: t.dim, maxWidth: listWidth)
+        let firstRow = b.y + 2, visible = b.h - 2
         let selected = min(pv.selected, max(0, list.count - 1))
         let top = ListWindow.top(selected: selected, count: list.count, visible: visible)
         for i in top..<min(list.count, top + visible) {
@@ -211,9 +214,9 @@ public enum Views {
             let score = scores[e].map { String(format: "%.2f", $0) } ?? "  – "
             let label = (i < withCount ? "+ " : "− ") + TableLayout.fit(ex.id, width: 10) + " " + mark + " " + score
             let style = i == selected ? t.selection : ok == false ? t.bad : (i < withCount ? t.text : t.dim)
-            g.text(label, x: 1, y: b.y + 1 + i - top, style: style, maxWidth: listWidth)
-            g.targets[b.y + 1 + i - top] = .row(i, 0..<(listWidth + 1))
-            if i == selected { g.text("▶", x: 0, y: b.y + 1 + i - top, style: t.selection) }
+            g.text(label, x: 1, y: firstRow + i - top, style: style, maxWidth: listWidth)
+            g.targets[firstRow + i - top] = .row(i, 0..<(listWidth + 1))
+            if i == selected { g.text("▶", x: 0, y: firstRow + i - top, style: t.selection) }
         }
         if let p = pv.current {
             drawPreview(p, ui: ui, overlay: pv.overlay, &g, x: listWidth + 2, y: b.y + 1, w: b.w - listWidth - 3, h: b.h - 1,

@@ -139,6 +139,20 @@ struct AppTests {
         #expect(app.banner == "no example matches 's!'")
     }
 
+    /// The preview list has column heads in its rows' layout, and its first
+    /// row comes right under them.
+    @Test func previewListHasColumnHeads() throws {
+        let app = try Self.app()
+        app.handle(.character("2"))
+        let g = Views.render(app, width: 120, height: 40)
+        let y = try #require((0..<g.height).first { g.line($0).hasPrefix("   example    ✓ det.") }, "\(g.text)")
+        let first = app.model.bundle.examples[try #require(app.preview.list().all.first)].id
+        #expect(g.line(y + 1).hasPrefix("▶+ \(first) "), "\(g.line(y + 1))")
+        let plain = App(model: app.model, theme: .dark, ascii: true)
+        plain.handle(.character("2"))
+        #expect(Views.render(plain, width: 120, height: 40).text.contains("   example    ok det."))
+    }
+
     @Test func clicksSelectTabsAndRowsAndTheWheelScrolls() throws {
         let app = try Self.app()
         func frame() -> CellGrid { let g = Views.render(app, width: 120, height: 40); app.targets = g.targets; return g }
@@ -336,6 +350,38 @@ struct TrainScreenTests {
         #expect(Views.render(app, width: 80, height: 24).text.contains("epoch 49 of 60: loss 1.0000, val avg 50%, worst 20%"))
         app.handle(.character("g"))
         #expect(Views.render(app, width: 80, height: 24).text.contains("epoch 1 of 60:"))
+    }
+
+    /// `/` on the Train screen finds an epoch by its number ("2" is epoch 2,
+    /// not the first epoch whose number contains a 2) or the best one.
+    @Test func slashFindsAnEpochByNumberOrTheBest() throws {
+        let app = try AppTests.app()
+        app.handle(.character("3"))
+        app.handle(.character("/"))
+        #expect(app.input == nil && app.banner == "/: no epochs to find yet")
+        app.train.state.reports = try (1...30).map { e in
+            let json: [String: Any] = ["epoch": e, "step": e, "trainLoss": 1.0, "isBest": e == 17, "bestEpoch": e < 17 ? e : 17, "seconds": 0.1,
+                                       "validation": ["groups": [], "average": 0.5, "adjustedAverage": 0.5,
+                                                      "worstGroup": e == 17 ? 0.9 : 0.2, "worstGroupName": "g"]]
+            return try JSONDecoder().decode(EpochReport.self, from: JSONSerialization.data(withJSONObject: json))
+        }
+        app.train.state.runID = 1
+        app.handle(.character("/"))
+        app.handle(.character("2"))
+        #expect(app.train.state.epochCursor == 1, "epoch 2 is row 1")
+        #expect(Views.render(app, width: 120, height: 30).text.contains("▶     2 "))
+        app.handle(.enter)
+        #expect(app.train.state.epochCursor == 1 && app.banner == "no other epoch matches '2'")
+        app.handle(.character("0"))
+        #expect(app.train.state.epochCursor == 19)
+        for _ in 0..<2 { app.handle(.backspace) }
+        for ch in "best" { app.handle(.character(ch)) }
+        #expect(app.train.state.epochCursor == 16)
+        #expect(Views.render(app, width: 120, height: 30).text.contains("▶    17 "))
+        app.handle(.escape)
+        // Finding the newest epoch follows new ones again, as G does.
+        app.handle(.character("/")); app.handle(.character("3")); app.handle(.character("0"))
+        #expect(app.train.state.epochCursor == nil)
     }
 }
 
