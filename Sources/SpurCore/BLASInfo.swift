@@ -12,7 +12,9 @@ public enum BLASInfo {
 
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    /// Private: the count changes only through `singleThreaded`, whose
+    /// sections would otherwise be undone behind their back.
+    private static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 
     /// Runs `body` with OpenBLAS single-threaded, then restores the thread
     /// count once no such section is running any more.

@@ -7,11 +7,17 @@ import SpurCore
 /// CLIP's weights are fetched once rather than retrained for each data set.
 ///
 /// The header's metadata holds the recipe fields the encoder was built from
-/// (`EncoderFile.fields`); reading compares them with the recipe at hand and
-/// refuses a file built from other ones, so a stale file is never used
-/// silently.
+/// (`EncoderFile.fields`) and the revision of the code that built it;
+/// reading refuses a file built from other fields or by another revision.
+/// That catches a stale file whenever the revision is bumped with the
+/// arithmetic; `make encoder-check` catches a forgotten bump (by
+/// pre-training again and comparing bytes, on the same BLAS kernel).
 public enum EncoderFile {
     public static let format = "spurscope-synth-encoder/1"
+    /// Bump whenever pre-training, calibration or the layers compute
+    /// anything differently: files of another revision are refused.
+    /// 2: two-shard batches and the relative variance ε.
+    public static let revision = 2
 
     /// The recipe fields that determine the encoder, by their recipe names.
     public static func fields(_ r: SynthRecipe) -> [(String, String)] {
@@ -36,6 +42,7 @@ public enum EncoderFile {
         w.add("output.inverse_std", shape: [e.inverseStd.count], floats: e.inverseStd)
         w.metadata = Dictionary(uniqueKeysWithValues: fields(recipe))
         w.metadata["format"] = format
+        w.metadata["encoder_revision"] = "\(revision)"
         // Informative, not checked on reading: another kernel gives other last bits.
         w.metadata["blas_core"] = BLASInfo.coreName
         try w.write(to: path)
@@ -50,10 +57,25 @@ public enum EncoderFile {
             throw InputError(file: path, field: "__metadata__.format",
                              "is \(file.metadata["format"].map { "\"\($0)\"" } ?? "missing"), expected \"\(format)\" (a file written by `spurscope synth --encoder`)")
         }
+        let rebuild = "pre-train it again (spurscope synth --recipe RECIPE --encoder \(path) --encoder-only --force) "
+            + "or pass another --encoder path"
+        guard file.metadata["encoder_revision"] == "\(revision)" else {
+            throw InputError(file: path, field: "__metadata__.encoder_revision",
+                             "is \(file.metadata["encoder_revision"] ?? "missing"), this spurscope computes revision \(revision); " + rebuild)
+        }
         for (key, want) in fields(recipe) where file.metadata[key] != want {
             throw InputError(file: path, field: key,
-                             "the encoder was built with \(file.metadata[key] ?? "none"), the recipe says \(want); "
-                             + "pass another --encoder path to pre-train one for this recipe")
+                             "the encoder was built with \(file.metadata[key] ?? "none"), the recipe says \(want); " + rebuild)
+        }
+        let expected = Set(namedLayers(SyntheticImageEncoder(seed: 0, imageSize: recipe.imageSize, widths: recipe.encoderWidths))
+            .flatMap { [$0.0 + ".weight", $0.0 + ".bias"] } + ["stem.mean", "stem.inverse_std", "output.mean", "output.inverse_std"])
+        for name in file.names where !expected.contains(name) {
+            throw InputError(file: path, field: "tensor '\(name)'", "is not part of an encoder of this recipe")
+        }
+        // F32 only: this is spurscope's own file, and a converted copy would
+        // not give the bundle the file was checked against.
+        for name in expected where file.tensors[name].map({ $0.dtype != .f32 }) == true {
+            throw InputError(file: path, field: "tensor '\(name)'", "dtype is \(file.tensors[name]!.dtype.rawValue), expected F32")
         }
         // The recipe gives every shape; the file gives every value.
         var e = SyntheticImageEncoder(seed: recipe.encoderSeed, imageSize: recipe.imageSize, widths: recipe.encoderWidths)
@@ -75,6 +97,11 @@ public enum EncoderFile {
         e.stemInverseStd = try vector("stem.inverse_std", count: e.stemChannels)
         e.mean = try vector("output.mean", count: e.dim)
         e.inverseStd = try vector("output.inverse_std", count: e.dim)
+        for (name, v) in [("stem.inverse_std", e.stemInverseStd), ("output.inverse_std", e.inverseStd)] {
+            if let i = v.firstIndex(where: { $0 <= 0 }) {
+                throw InputError(file: path, field: "tensor '\(name)'", "element \(i) is \(v[i]), expected a positive scale")
+            }
+        }
         return e
     }
 

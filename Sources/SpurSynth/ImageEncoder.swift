@@ -160,9 +160,9 @@ public struct SyntheticImageEncoder: Sendable {
     }
 
     /// Per-column mean and inverse standard deviation of the rows of `m`,
-    /// each variance floored at 1 % of the columns' mean variance.
+    /// with 1 % of the columns' mean variance added to each variance.
     ///
-    /// Without the floor a channel that is dead (or all but dead) on the
+    /// Without that ε a channel that is dead (or all but dead) on the
     /// calibration images gets an inverse std of up to 10⁶, and the rare
     /// image that does wake it gets a pooled feature in the thousands (2,912
     /// was seen); CLIP's features have no such outliers. Like the ε of a batch
@@ -176,8 +176,8 @@ public struct SyntheticImageEncoder: Sendable {
         let n = Double(max(p.rows, 1))
         let mean = sum.map { Float($0 / n) }
         let variance = (0..<d).map { c in max(sq[c] / n - sum[c] * sum[c] / (n * n), 0) }
-        let floor = max(0.01 * variance.reduce(0, +) / Double(max(d, 1)), 1e-12)
-        return (mean, variance.map { Float(1 / ($0 + floor).squareRoot()) })
+        let epsilon = max(0.01 * variance.reduce(0, +) / Double(max(d, 1)), 1e-12)
+        return (mean, variance.map { Float(1 / ($0 + epsilon).squareRoot()) })
     }
 
     /// Fixes the output normalisation from calibration features (the raw

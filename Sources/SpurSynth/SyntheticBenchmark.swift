@@ -190,19 +190,22 @@ public enum SyntheticBenchmark {
     /// Builds the whole bundle at `out` (atomically: nothing is there until
     /// it is complete), seeing the images through `encoder` (which must have
     /// been built from `r`'s encoder fields), or through an encoder
-    /// pre-trained here when it is nil.
+    /// pre-trained here when it is nil. The log's clock and the summary's
+    /// seconds count from `startedAt` (the caller's start, when it read or
+    /// pre-trained the encoder first).
     ///
     /// BLAS runs single-threaded throughout (the heavy stages spread batches
     /// over the cores themselves), so the bundle does not depend on the
     /// number of cores.
     public static func build(_ r: SynthRecipe, out: String, overwrite: Bool, encoder: SyntheticImageEncoder? = nil,
-                             log: (String) -> Void = { _ in }) throws -> Summary {
-        try BLASInfo.singleThreaded { try buildBundle(r, out: out, overwrite: overwrite, encoder: encoder, log: log) }
+                             startedAt: DispatchTime = .now(), log: (String) -> Void = { _ in }) throws -> Summary {
+        try BLASInfo.singleThreaded {
+            try buildBundle(r, out: out, overwrite: overwrite, encoder: encoder, start: startedAt.uptimeNanoseconds, log: log)
+        }
     }
 
     static func buildBundle(_ r: SynthRecipe, out: String, overwrite: Bool, encoder: SyntheticImageEncoder?,
-                            log: (String) -> Void) throws -> Summary {
-        let start = DispatchTime.now().uptimeNanoseconds
+                            start: UInt64, log: (String) -> Void) throws -> Summary {
         func elapsed() -> String { String(format: "%5.1fs", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
 
         let data = sampleDataset(r)

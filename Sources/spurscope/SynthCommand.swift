@@ -52,12 +52,14 @@ struct SynthCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Rate of wrong detections, misses and false alarms alike.") var detectionNoise: Double?
     @Option(name: .long, parsing: .unconditional, help: "Image side in pixels (multiple of 8).") var imageSize: Int?
 
-    @Flag(name: .long, help: "Replace an existing bundle at --out.") var force = false
+    @Flag(name: .long, help: "Replace an existing bundle at --out (with --encoder-only: the file at --encoder).") var force = false
     @Flag(name: .long, help: "Print only the summary.") var quiet = false
 
     func validate() throws {
         if encoderOnly && encoder == nil { throw ValidationError("--encoder-only needs --encoder FILE to write to") }
+        if encoderOnly && out != nil { throw ValidationError("--encoder-only builds no bundle: drop --out, or drop --encoder-only") }
         if !encoderOnly && out == nil { throw ValidationError("Missing expected argument '--out <out>'") }
+        if encoder?.isEmpty == true { throw ValidationError("--encoder needs a file name") }
     }
 
     func run() throws {
@@ -77,9 +79,20 @@ struct SynthCommand: ParsableCommand {
         // and the system time in half.
         _ = spur_keep_freed_blocks_in_heap()
         let log: (String) -> Void = quiet ? { _ in } : { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = DispatchTime.now()
         let stamped: (String) -> Void = { line in
-            log(String(format: "%5.1fs  ", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) + line)
+            log(String(format: "%5.1fs  ", Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9) + line)
+        }
+        // What would fail at the end fails now, before a minute of pre-training.
+        if let out, !force, FileManager.default.fileExists(atPath: out) {
+            throw InputError(file: out, "already exists (pass --force to replace it)")
+        }
+        if let encoder {
+            let folder = (encoder as NSString).deletingLastPathComponent
+            var isFolder: ObjCBool = false
+            guard folder.isEmpty || (FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) else {
+                throw InputError(file: encoder, "cannot be written: \(folder) is not a directory")
+            }
         }
         var imageEncoder: SyntheticImageEncoder?
         if let encoder {
@@ -100,7 +113,7 @@ struct SynthCommand: ParsableCommand {
             print("wrote \(encoder!)")
             return
         }
-        let s = try SyntheticBenchmark.build(r, out: out, overwrite: force, encoder: imageEncoder, log: log)
+        let s = try SyntheticBenchmark.build(r, out: out, overwrite: force, encoder: imageEncoder, startedAt: start, log: log)
         print(String(format: "wrote %@: %d examples in %.1f s", out, s.examples, s.seconds))
         print("zero-shot accuracy on test, by (class, background):")
         for g in s.zeroShot.groups {

@@ -5,10 +5,10 @@ import SpurCore
 /// `synth --encoder`: the frozen encoder pre-trained once, written to a file,
 /// then read for every later build, as a user reuses CLIP's weights.
 struct SynthEncoderCommandTests {
-    static func recipe(_ name: String, encoderSteps: Int = 4) throws -> String {
+    static func recipe(_ name: String, encoderSteps: Int = 4, imageSize: Int = 32) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("encoder-\(name)-\(getpid()).json").path
         try Data("""
-            {"seed": 3, "image_size": 32, "train": 40, "val": 16, "test": 16, "pretrain_examples": 96, "pretrain_steps": 8,
+            {"seed": 3, "image_size": \(imageSize), "train": 40, "val": 16, "test": 16, "pretrain_examples": 96, "pretrain_steps": 8,
              "encoder_widths": [8, 16, 16, 16], "encoder_corpus": 96, "encoder_steps": \(encoderSteps)}
             """.utf8).write(to: URL(fileURLWithPath: path))
         return path
@@ -48,5 +48,85 @@ struct SynthEncoderCommandTests {
         let flags = try CLIRunner.run(["synth", "--recipe", recipe, "--encoder-only"])
         #expect(flags.status == 2)
         #expect(flags.stderr.contains("--encoder-only needs --encoder FILE to write to"))
+        let both = try CLIRunner.run(["synth", "--recipe", recipe, "--encoder", encoder, "--encoder-only", "--out", out])
+        #expect(both.status == 2 && both.stderr.contains("--encoder-only builds no bundle"), "\(both.stderr)")
+        // --image-size is an encoder field too.
+        let size = try CLIRunner.run(["synth", "--recipe", recipe, "--encoder", encoder, "--image-size", "40", "--out", out])
+        #expect(size.status == 2)
+        #expect(size.stderr.hasPrefix("error: \(encoder): image_size: the encoder was built with 32, the recipe says 40"), "\(size.stderr)")
+    }
+
+    /// What would fail at the end fails before a minute of pre-training.
+    @Test func anExistingBundleOrAMissingFolderFailsFirst() throws {
+        let recipe = try Self.recipe("early")
+        let out = recipe + ".bundle", encoder = recipe + ".encoder.safetensors"
+        try? FileManager.default.removeItem(atPath: encoder)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let r = try CLIRunner.run(["synth", "--recipe", recipe, "--encoder", encoder, "--out", out])
+        #expect(r.status == 2)
+        #expect(r.stderr == "error: \(out): already exists (pass --force to replace it)\n", "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: encoder), "nothing was pre-trained or written")
+        let folder = try CLIRunner.run(["synth", "--recipe", recipe, "--encoder", recipe + ".nofolder/e.safetensors", "--encoder-only"])
+        #expect(folder.status == 2)
+        #expect(folder.stderr == "error: \(recipe).nofolder/e.safetensors: cannot be written: \(recipe).nofolder is not a directory\n", "\(folder.stderr)")
+        #expect(!folder.stderr.contains("pre-training"))
+    }
+
+    /// `--force` with `--encoder-only` pre-trains again and replaces the
+    /// file, with the same bytes: the encoder is deterministic.
+    @Test func forceReplacesTheEncoderWithTheSameBytes() throws {
+        let recipe = try Self.recipe("force")
+        let encoder = recipe + ".encoder.safetensors"
+        try? FileManager.default.removeItem(atPath: encoder)
+        #expect(try CLIRunner.run(["synth", "--recipe", recipe, "--encoder", encoder, "--encoder-only"]).status == 0)
+        let first = try Data(contentsOf: URL(fileURLWithPath: encoder))
+        try Data("stale".utf8).write(to: URL(fileURLWithPath: encoder))
+        let again = try CLIRunner.run(["synth", "--recipe", recipe, "--encoder", encoder, "--encoder-only", "--force"])
+        #expect(again.status == 0 && again.stderr.contains("encoder pre-training step 3"), "\(again.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: encoder)) == first)
+    }
+
+    /// The bundle does not depend on how many threads OpenBLAS may use
+    /// (synth keeps it single-threaded and spreads batches itself).
+    @Test func bundleIsTheSameWithOneBLASThread() throws {
+        let recipe = try Self.recipe("threads")
+        let a = recipe + ".a", b = recipe + ".b"
+        let ra = try CLIRunner.run(["synth", "--recipe", recipe, "--out", a, "--force", "--quiet"], environment: ["OPENBLAS_NUM_THREADS": "1"])
+        let rb = try CLIRunner.run(["synth", "--recipe", recipe, "--out", b, "--force", "--quiet"], environment: ["OPENBLAS_NUM_THREADS": "4"])
+        #expect(ra.status == 0 && rb.status == 0)
+        for name in ["features.safetensors", "examples.csv", "images/00000.png"] {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: a + "/" + name)) == Data(contentsOf: URL(fileURLWithPath: b + "/" + name)), "\(name)")
+        }
+    }
+
+    /// `scripts/encoder-check.sh`: passes on the file the recipe makes, fails
+    /// on a missing or foreign file (it once passed those as "not compared").
+    @Test func encoderCheckPassesTheRealFileAndFailsOthers() throws {
+        let recipe = try Self.recipe("check")
+        let encoder = recipe + ".encoder.safetensors"
+        try? FileManager.default.removeItem(atPath: encoder)
+        #expect(try CLIRunner.run(["synth", "--recipe", recipe, "--encoder", encoder, "--encoder-only"]).status == 0)
+        func check(_ file: String) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = CLIRunner.repository.appendingPathComponent("scripts/encoder-check.sh")
+            p.arguments = [CLIRunner.executable.path, recipe, file]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        let good = try check(encoder)
+        #expect(good.0 == 0 && good.1.contains("byte for byte the same"), "\(good.1)")
+        #expect(try check(recipe + ".missing").0 == 1)
+        try Data("not an encoder".utf8).write(to: URL(fileURLWithPath: recipe + ".foreign"))
+        #expect(try check(recipe + ".foreign").0 == 1)
+        // An encoder of other steps, on the same kernel: differs, fails.
+        let other = try Self.recipe("check-other", encoderSteps: 5)
+        #expect(try CLIRunner.run(["synth", "--recipe", other, "--encoder", recipe + ".other", "--encoder-only", "--force"]).status == 0)
+        let stale = try check(recipe + ".other")
+        #expect(stale.0 == 1 && stale.1.contains("differs from the encoder pre-trained"), "\(stale.1)")
     }
 }

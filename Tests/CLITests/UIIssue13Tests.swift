@@ -25,7 +25,8 @@ struct UIIssue13Tests {
             return listRows.last?.hasPrefix("▶") == true && listRows.last?.contains(id) == true
         }
         let rows = Self.lines(last).filter { $0.range(of: #"^.[+−] s\d{5}"#, options: .regularExpression) != nil }
-        #expect(rows.last?.hasPrefix("▶− ") == true && rows.count == 24 - 5, "\(last)")
+        // 24 rows less the tabs, the screen's title, the column heads, the two-line hint bar and the status line.
+        #expect(rows.last?.hasPrefix("▶− ") == true && rows.count == 24 - 6, "\(last)")
 
         let (groups, _) = try TerminalUITests.session("follow-cursor-4")
         try groups.wait { $0.contains("Class landbird") }

@@ -148,3 +148,23 @@ struct ArgmaxRowsTests {
         #expect(Matrix(rows: 0, cols: 3).argmaxRows() == [])
     }
 }
+
+/// `BLASInfo.singleThreaded`: OpenBLAS runs on one thread inside, also after
+/// an inner section closes or throws (a plain save-and-restore in each
+/// section would switch threads back on in the middle of the outer one).
+struct SingleThreadedSectionTests {
+    struct Stop: Error {}
+
+    @Test func innerSectionsDoNotEndTheOuterOne() {
+        BLASInfo.singleThreaded {
+            #expect(BLASInfo.threads == 1)
+            BLASInfo.singleThreaded { #expect(BLASInfo.threads == 1) }
+            #expect(BLASInfo.threads == 1)
+            #expect(throws: Stop.self) { try BLASInfo.singleThreaded { throw Stop() } }
+            #expect(BLASInfo.threads == 1)
+            // Sections open and close on other threads meanwhile.
+            DispatchQueue.concurrentPerform(iterations: 8) { _ in BLASInfo.singleThreaded { _ = BLASInfo.threads } }
+            #expect(BLASInfo.threads == 1)
+        }
+    }
+}

@@ -46,7 +46,8 @@ struct EncoderFileTests {
         var other = r
         other.encoderSteps += 1
         #expect(throws: InputError(file: path, field: "encoder_steps",
-                                   "the encoder was built with 4, the recipe says 5; pass another --encoder path to pre-train one for this recipe")) {
+                                   "the encoder was built with 4, the recipe says 5; pre-train it again (spurscope synth --recipe RECIPE "
+                                   + "--encoder \(path) --encoder-only --force) or pass another --encoder path")) {
             try EncoderFile.read(path: path, recipe: other)
         }
         other = r
@@ -54,28 +55,57 @@ struct EncoderFileTests {
         #expect(throws: InputError.self) { try EncoderFile.read(path: path, recipe: other) }
     }
 
-    @Test func refusesAWrongTensorOrAnotherFile() throws {
-        let r = tinyRecipe()
-        let path = temporaryDirectory("encoder-shape") + ".safetensors"
-        let e = Self.encoder(r)
-        var w = SafetensorsWriter()
-        for (name, layer) in EncoderFile.namedLayers(e) {
-            // top.0's weights transposed: the right count, the wrong shape.
-            let m = name == "top.0" ? Matrix(rows: layer.weights.cols, cols: layer.weights.rows, storage: layer.weights.storage) : layer.weights
-            w.add(name + ".weight", m)
-            w.add(name + ".bias", shape: [layer.bias.count], floats: layer.bias)
+    /// Writes `e` as `EncoderFile.write` does, with one tensor changed by
+    /// `change` (nil drops it) and `metadata` on top of the right one.
+    static func craft(_ e: SyntheticImageEncoder, _ r: SynthRecipe, to path: String, metadata: [String: String] = [:],
+                      extra: Bool = false, change: (String, Matrix) -> (Matrix, half: Bool)? = { ($1, false) }) throws {
+        var tensors = EncoderFile.namedLayers(e).flatMap { name, layer in
+            [(name + ".weight", layer.weights), (name + ".bias", Matrix(rows: 1, cols: layer.bias.count, storage: layer.bias))]
         }
-        for name in ["stem.mean", "stem.inverse_std"] { w.add(name, shape: [e.stemChannels], floats: e.stemMean) }
-        for name in ["output.mean", "output.inverse_std"] { w.add(name, shape: [e.dim], floats: e.mean) }
+        tensors += [("stem.mean", Matrix(rows: 1, cols: e.stemMean.count, storage: e.stemMean)),
+                    ("stem.inverse_std", Matrix(rows: 1, cols: e.stemInverseStd.count, storage: e.stemInverseStd)),
+                    ("output.mean", Matrix(rows: 1, cols: e.mean.count, storage: e.mean)),
+                    ("output.inverse_std", Matrix(rows: 1, cols: e.inverseStd.count, storage: e.inverseStd))]
+        var w = SafetensorsWriter()
+        for (name, m) in tensors {
+            guard let (m, half) = change(name, m) else { continue }
+            let shape = name.hasSuffix(".weight") ? [m.rows, m.cols] : [m.storage.count]
+            if half { w.add(name, shape: shape, float16s: m.storage) } else { w.add(name, shape: shape, floats: m.storage) }
+        }
+        if extra { w.add("top.2.weight", shape: [1], floats: [0]) }
         w.metadata = Dictionary(uniqueKeysWithValues: EncoderFile.fields(r))
         w.metadata["format"] = EncoderFile.format
+        w.metadata["encoder_revision"] = "\(EncoderFile.revision)"
+        w.metadata.merge(metadata) { _, new in new }
         try w.write(to: path)
-        do {
-            _ = try EncoderFile.read(path: path, recipe: r)
-            Issue.record("a transposed layer was accepted")
-        } catch let error as InputError {
-            #expect(error.field == "tensor 'top.0.weight'", "\(error)")
+    }
+
+    /// Each way a file can be wrong is named by its field; the untouched
+    /// craft reads, so each refusal is the change's doing.
+    @Test func refusesEachWrongPartNamingIt() throws {
+        let r = tinyRecipe()
+        let e = Self.encoder(r)
+        let path = temporaryDirectory("encoder-wrong") + ".safetensors"
+        func refusal(metadata: [String: String] = [:], extra: Bool = false,
+                     _ change: @escaping (String, Matrix) -> (Matrix, half: Bool)? = { ($1, false) }) throws -> InputError? {
+            try Self.craft(e, r, to: path, metadata: metadata, extra: extra, change: change)
+            do { _ = try EncoderFile.read(path: path, recipe: r); return nil } catch let error as InputError { return error }
         }
+        #expect(try refusal() == nil)
+        // top.0's weights transposed: the right count, the wrong shape.
+        #expect(try refusal { name, m in (name == "top.0.weight" ? Matrix(rows: m.cols, cols: m.rows, storage: m.storage) : m, false) }?.field
+                == "tensor 'top.0.weight'")
+        #expect(try refusal { name, m in name == "stem.mean" ? nil : (m, false) }?.field == "tensor 'stem.mean'")
+        #expect(try refusal { name, m in (m, name == "top.1.bias") }?.description
+                == "\(path): tensor 'top.1.bias': dtype is F16, expected F32")
+        var nan = e.top[1].weights
+        nan.storage[3] = .nan
+        #expect(try refusal { name, m in (name == "top.1.weight" ? nan : m, false) }?.field == "tensor 'top.1.weight'")
+        #expect(try refusal { name, m in (name == "output.inverse_std" ? Matrix(rows: 1, cols: m.cols, storage: m.storage.map { _ in 0 }) : m, false) }?
+                .description == "\(path): tensor 'output.inverse_std': element 0 is 0.0, expected a positive scale")
+        #expect(try refusal(extra: true)?.field == "tensor 'top.2.weight'")
+        #expect(try refusal(metadata: ["encoder_revision": "1"])?.field == "__metadata__.encoder_revision")
+        #expect(try refusal(metadata: ["format": "other"])?.field == "__metadata__.format")
         // A safetensors file of something else altogether.
         var plain = SafetensorsWriter()
         plain.add("x", shape: [1], floats: [0])
@@ -132,21 +162,30 @@ struct EncoderPretrainingShardTests {
             EncoderPretraining.step(enc, head: head, headBias: bias, stemAct: stem.rows((range.lowerBound * cells)..<(range.upperBound * cells)),
                                     tags: Array(tags[range]), wordWeights: weights, weight: 1 / 5)
         }
-        let summed = EncoderPretraining.sum(parts)
-        #expect(abs(summed.loss - whole.loss) <= 1e-5 * abs(whole.loss))
-        #expect(summed.speciesAccuracy == whole.speciesAccuracy)
-        for (g, (a, b)) in zip(summed.gradients, whole.gradients).enumerated() {
-            let scale = b.map(abs).max()!
-            #expect(scale > 0)
-            #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 * scale }, "gradient \(g)")
+        func expectSame(_ summed: EncoderPretraining.StepResult, _ whole: EncoderPretraining.StepResult) {
+            #expect(abs(summed.loss - whole.loss) <= 1e-5 * abs(whole.loss))
+            #expect(abs(summed.speciesAccuracy - whole.speciesAccuracy) <= 1e-6)
+            for (g, (a, b)) in zip(summed.gradients, whole.gradients).enumerated() {
+                let scale = b.map(abs).max()!
+                #expect(scale > 0)
+                #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 * scale }, "gradient \(g)")
+            }
         }
+        expectSame(EncoderPretraining.sum(parts), whole)
+        // The step pre-training runs: its own split (2 + 3) on both cores.
+        let batch = Array(zip(0..<5, tags))
+        expectSame(EncoderPretraining.shardedStep(enc, head: head, headBias: bias, stemAll: stem, batch: batch.map { ($0.0, $0.1) },
+                                                  wordWeights: weights), whole)
+        // A batch of one: one shard, the plain step.
+        let one = EncoderPretraining.step(enc, head: head, headBias: bias, stemAct: stem.rows(0..<cells), tags: [tags[0]], wordWeights: weights)
+        expectSame(EncoderPretraining.shardedStep(enc, head: head, headBias: bias, stemAll: stem, batch: [(0, tags[0])], wordWeights: weights), one)
     }
 }
 
 /// The frozen standardisation, on a hand-worked example: a live channel, a
-/// dead one and a constant one. Mean variance 1/3, so the floor is 1/300.
+/// dead one and a constant one. Mean variance 1/3, so ε is 1/300.
 struct ChannelStatisticsTests {
-    @Test func deadChannelsAreFlooredNotBlownUp() {
+    @Test func deadChannelsGetAnEpsilonNotAMillionfoldScale() {
         let m = Matrix(rows: 2, cols: 3, storage: [1, 0, 5,
                                                    3, 0, 5])
         let (mean, inverseStd) = SyntheticImageEncoder.channelStatistics(m)
