@@ -319,16 +319,21 @@ struct TrainScreenTests {
         #expect(app.train.state.batchSize == 64)
     }
 
+    /// Epochs 1...n as the workspace stores them (JSON): worst group 90 % at
+    /// `best`, 20 % elsewhere.
+    static func reports(_ n: Int, best: Int) throws -> [EpochReport] {
+        try (1...n).map { e in
+            let json: [String: Any] = ["epoch": e, "step": e, "trainLoss": 1.0, "isBest": e == best, "bestEpoch": min(e, best), "seconds": 0.1,
+                                       "validation": ["groups": [], "average": 0.5, "adjustedAverage": 0.5,
+                                                      "worstGroup": e == best ? 0.9 : 0.2, "worstGroupName": "g"]]
+            return try JSONDecoder().decode(EpochReport.self, from: JSONSerialization.data(withJSONObject: json))
+        }
+    }
+
     @Test func epochTableScrollsAndKeepsTheBestReachable() throws {
         let app = try AppTests.app()
         app.handle(.character("3"))
-        // Reports as the workspace stores them (JSON).
-        app.train.state.reports = try (1...60).map { e in
-            let json: [String: Any] = ["epoch": e, "step": e, "trainLoss": 1.0, "isBest": e == 7, "bestEpoch": e < 7 ? e : 7, "seconds": 0.1,
-                                       "validation": ["groups": [], "average": 0.5, "adjustedAverage": 0.5,
-                                                      "worstGroup": e == 7 ? 0.9 : 0.2, "worstGroupName": "g"]]
-            return try JSONDecoder().decode(EpochReport.self, from: JSONSerialization.data(withJSONObject: json))
-        }
+        app.train.state.reports = try Self.reports(60, best: 7)
         app.train.state.runID = 1
         var screen = Views.render(app, width: 120, height: 30).text
         #expect(screen.contains("   60 ") && !screen.contains("← best") && screen.contains("best epoch 7: worst group 90%"))
@@ -359,12 +364,7 @@ struct TrainScreenTests {
         app.handle(.character("3"))
         app.handle(.character("/"))
         #expect(app.input == nil && app.banner == "/: no epochs to find yet")
-        app.train.state.reports = try (1...30).map { e in
-            let json: [String: Any] = ["epoch": e, "step": e, "trainLoss": 1.0, "isBest": e == 17, "bestEpoch": e < 17 ? e : 17, "seconds": 0.1,
-                                       "validation": ["groups": [], "average": 0.5, "adjustedAverage": 0.5,
-                                                      "worstGroup": e == 17 ? 0.9 : 0.2, "worstGroupName": "g"]]
-            return try JSONDecoder().decode(EpochReport.self, from: JSONSerialization.data(withJSONObject: json))
-        }
+        app.train.state.reports = try Self.reports(30, best: 17)
         app.train.state.runID = 1
         app.handle(.character("/"))
         app.handle(.character("2"))
