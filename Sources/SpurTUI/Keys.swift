@@ -73,8 +73,12 @@ public enum KeyBindings {
     /// The action of a key on a screen: a screen's own binding first, then a global one.
     public static func action(for key: Key, on screen: Screen) -> Action? { binding(for: key, on: screen)?.action }
 
+    /// The hint bar's keys, in the order space is given out: the screen's
+    /// own first (Train's "Enter start" before the "/ find" it shares with
+    /// two other screens), then shared ones, then global ones.
     public static func hints(for screen: Screen) -> [KeyBinding] {
-        all.filter { $0.hint && ($0.screens == nil || $0.screens!.contains(screen)) }
+        let shown = all.filter { $0.hint && ($0.screens == nil || $0.screens!.contains(screen)) }
+        return shown.filter { $0.screens == [screen] } + shown.filter { ($0.screens?.count ?? 0) > 1 } + shown.filter { $0.screens == nil }
     }
 
     /// The `?` overlay: every key once, grouped by where it works; a key

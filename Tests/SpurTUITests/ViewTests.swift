@@ -19,6 +19,10 @@ struct KeyBindingTests {
         // Every action a screen answers to appears in the help table.
         let hints = KeyBindings.hints(for: .attributes).map(\.hintText)
         #expect(hints.contains("s spurious") && hints.contains("? keys") && !hints.contains("x cancel"))
+        // A screen's own keys get the hint bar's space before the ones it shares.
+        let train = KeyBindings.hints(for: .train).map(\.hintText)
+        #expect(train.first == "Enter start")
+        #expect(train.firstIndex(of: "/ find")! > train.firstIndex(of: "f form")!, "\(train)")
     }
 }
 
