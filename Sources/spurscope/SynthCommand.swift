@@ -62,6 +62,37 @@ struct SynthCommand: ParsableCommand {
         if encoder?.isEmpty == true { throw ValidationError("--encoder needs a file name") }
     }
 
+    /// What would fail at the end fails now, before a minute of pre-training.
+    func checkTargets() throws {
+        if let out, !force, FileManager.default.fileExists(atPath: out) {
+            throw InputError(file: out, "already exists (pass --force to replace it)")
+        }
+        guard let encoder else { return }
+        if encoderOnly && !force && FileManager.default.fileExists(atPath: encoder) {
+            throw InputError(file: encoder, "exists; pass --force to replace it")
+        }
+        let folder = (encoder as NSString).deletingLastPathComponent
+        var isFolder: ObjCBool = false
+        guard folder.isEmpty || (FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) else {
+            throw InputError(file: encoder, "cannot be written: \(folder) is not a directory")
+        }
+    }
+
+    /// The encoder in `path`, which must have been built from the recipe's
+    /// encoder fields; or, when the file is missing (or replaced with
+    /// `--encoder-only --force`), pre-trained here and written there.
+    func loadOrPretrain(_ path: String, recipe r: SynthRecipe, log: (String) -> Void) throws -> SyntheticImageEncoder {
+        if FileManager.default.fileExists(atPath: path) && !encoderOnly {
+            let e = try EncoderFile.read(path: path, recipe: r)
+            log("read the encoder from \(path)")
+            return e
+        }
+        let e = SyntheticBenchmark.pretrainedEncoder(r, log: log)
+        try EncoderFile.write(e, recipe: r, to: path)
+        log("wrote the encoder to \(path)")
+        return e
+    }
+
     func run() throws {
         var r = try recipe.map(SynthRecipe.read) ?? SynthRecipe()
         if let seed { r.seed = seed }
@@ -83,32 +114,8 @@ struct SynthCommand: ParsableCommand {
         let stamped: (String) -> Void = { line in
             log(String(format: "%5.1fs  ", Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9) + line)
         }
-        // What would fail at the end fails now, before a minute of pre-training.
-        if let out, !force, FileManager.default.fileExists(atPath: out) {
-            throw InputError(file: out, "already exists (pass --force to replace it)")
-        }
-        if let encoder {
-            let folder = (encoder as NSString).deletingLastPathComponent
-            var isFolder: ObjCBool = false
-            guard folder.isEmpty || (FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) else {
-                throw InputError(file: encoder, "cannot be written: \(folder) is not a directory")
-            }
-        }
-        var imageEncoder: SyntheticImageEncoder?
-        if let encoder {
-            if FileManager.default.fileExists(atPath: encoder) && !(encoderOnly && force) {
-                guard !encoderOnly else {
-                    throw InputError(file: encoder, "exists; pass --force to replace it")
-                }
-                imageEncoder = try EncoderFile.read(path: encoder, recipe: r)
-                stamped("read the encoder from \(encoder)")
-            } else {
-                let e = SyntheticBenchmark.pretrainedEncoder(r, log: stamped)
-                try EncoderFile.write(e, recipe: r, to: encoder)
-                stamped("wrote the encoder to \(encoder)")
-                imageEncoder = e
-            }
-        }
+        try checkTargets()
+        let imageEncoder = try encoder.map { try loadOrPretrain($0, recipe: r, log: stamped) }
         guard let out, !encoderOnly else {
             print("wrote \(encoder!)")
             return
