@@ -49,8 +49,8 @@ public enum EncoderFile {
     }
 
     /// The encoder in `path`, which must have been built from `recipe`'s
-    /// encoder fields; every tensor must have the shape that recipe implies
-    /// and finite values.
+    /// encoder fields by this code revision: exactly the tensors that recipe
+    /// implies, F32, of their shapes, finite, the scales positive.
     public static func read(path: String, recipe: SynthRecipe) throws -> SyntheticImageEncoder {
         let file = try SafetensorsFile(path: path)
         guard file.metadata["format"] == format else {
@@ -67,8 +67,10 @@ public enum EncoderFile {
             throw InputError(file: path, field: key,
                              "the encoder was built with \(file.metadata[key] ?? "none"), the recipe says \(want); " + rebuild)
         }
-        let expected = Set(namedLayers(SyntheticImageEncoder(seed: 0, imageSize: recipe.imageSize, widths: recipe.encoderWidths))
-            .flatMap { [$0.0 + ".weight", $0.0 + ".bias"] } + ["stem.mean", "stem.inverse_std", "output.mean", "output.inverse_std"])
+        // The recipe gives every shape; the file gives every value.
+        var e = SyntheticImageEncoder(seed: recipe.encoderSeed, imageSize: recipe.imageSize, widths: recipe.encoderWidths)
+        let expected = Set(namedLayers(e).flatMap { [$0.0 + ".weight", $0.0 + ".bias"] }
+            + ["stem.mean", "stem.inverse_std", "output.mean", "output.inverse_std"])
         for name in file.names where !expected.contains(name) {
             throw InputError(file: path, field: "tensor '\(name)'", "is not part of an encoder of this recipe")
         }
@@ -77,8 +79,6 @@ public enum EncoderFile {
         for name in expected where file.tensors[name].map({ $0.dtype != .f32 }) == true {
             throw InputError(file: path, field: "tensor '\(name)'", "dtype is \(file.tensors[name]!.dtype.rawValue), expected F32")
         }
-        // The recipe gives every shape; the file gives every value.
-        var e = SyntheticImageEncoder(seed: recipe.encoderSeed, imageSize: recipe.imageSize, widths: recipe.encoderWidths)
         func vector(_ name: String, count: Int) throws -> [Float] {
             let t = try file.checkedInfo(name, shape: [count], floating: true)
             let v = try file.floats(t.name)
