@@ -178,6 +178,9 @@ extension TuningCandidate {
             parts.append(c.sampler.rawValue)
         }
         if c.method.hasLossForm { parts.append("\(c.lossForm.rawValue) form") }
+        if candidate.termWeight != nil, let term = c.method.ownTerm {
+            parts.append("λ_\(term.rawValue) " + String(format: "%g", c.lambda(term)))
+        }
         return parts.isEmpty ? "—" : parts.joined(separator: ", ")
     }
 }

@@ -29,6 +29,10 @@ struct CompareCommand: ParsableCommand {
     @Flag(name: .long, help: "Pick each method's lr (and sampler, and ours-*' loss form) by validation worst group, once on the first seed.") var tune = false
     @Flag(name: .long, help: "Like --tune, picking separately for every seed.") var tunePerSeed = false
     @Option(name: .long, help: ArgumentHelp("Learning rates of the tuning grid.", valueName: "lrs")) var tuneLr: String = "0.001,0.01"
+    @Option(name: .long, help: ArgumentHelp(
+        "Weights of ours-ls' L_ls and ours-vs' L_vs to tune over too, e.g. 0.3,1,3 (default: not tuned; each weight multiplies their grid).",
+        valueName: "lambdas"))
+    var tuneLambda: String?
     @OptionGroup var options: TrainingOptions
     @OptionGroup var workspaceOption: WorkspaceOption
 
@@ -36,6 +40,9 @@ struct CompareCommand: ParsableCommand {
         let b = try FeatureBundle.open(bundle)
         let ws = try workspaceOption.open(bundle: bundle)
         let chosen = try (methods?.split(separator: ",").map { try parseMethod(String($0)) }) ?? Method.allCases
+        if tuneLambda != nil && !(tune || tunePerSeed) {
+            throw InputError(file: "--tune-lambda", "tunes nothing without --tune or --tune-per-seed")
+        }
         if seeds != nil || tune || tunePerSeed {
             try runSeeds(methods: chosen, workspace: ws)
             return
@@ -103,9 +110,17 @@ extension CompareCommand {
             }
             return v
         }
+        let weights = try tuneLambda.map { text in
+            try text.split(separator: ",", omittingEmptySubsequences: false).map { item -> Float in
+                guard let v = Float(item.trimmingCharacters(in: .whitespaces)), v >= 0, v.isFinite else {
+                    throw InputError(file: "--tune-lambda", "'\(item)' in '\(text)' is not a weight (a finite number ≥ 0)")
+                }
+                return v
+            }
+        } ?? []
         let compare = SeedCompare(bundlePath: bundle, methods: methods, seeds: seedList,
                                   tuning: tunePerSeed ? .everySeed : tune ? .firstSeed : .off,
-                                  grid: TuningGrid(learningRates: rates), options: options, workspace: workspace, rerun: rerun)
+                                  grid: TuningGrid(learningRates: rates, termWeights: weights), options: options, workspace: workspace, rerun: rerun)
         let report = try compare.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         if json {
             // snake_case keys, as every other command's JSON.

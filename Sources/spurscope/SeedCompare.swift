@@ -77,6 +77,8 @@ struct SeedCompare {
             if let lr = candidate.learningRate { o.lr = lr }
             if let s = candidate.sampler { o.sampler = s.rawValue }
             if let f = candidate.lossForm { o.lossForm = f.rawValue }
+            // Appended last, so it wins over a --lambda for the same term.
+            if let w = candidate.termWeight, let term = method.ownTerm { o.lambda.append("\(term.rawValue)=\(w)") }
             return try o.config(method: method, bundle: bundlePath, workspace: workspace, dropInapplicable: true)
         }
         let runs = WorkspaceComparisonRuns(bundle: b, workspace: workspace, rerun: rerun, log: log)
@@ -135,7 +137,9 @@ enum SeedCompareMarkdown {
                        + (r.tuning == .firstSeed ? "once, on seed \(r.seeds[0]); the other seeds reuse the pick" : "separately for every seed")
                        + ": lr ∈ {\(lrs)}; sampler ∈ {\(g.samplers.map(\.rawValue).joined(separator: ", "))} "
                        + "for clip-ft, erm, sfr, starft, ours-*; loss form ∈ {\(g.lossForms.map(\.rawValue).joined(separator: ", "))} for ours-* "
-                       + "(official only with --absent-word). zeroshot, orth-proj and dfr have nothing to tune.")
+                       + "(official only with --absent-word)"
+                       + (g.termWeights.isEmpty ? "" : "; λ of the method's own term (L_ls, L_vs) ∈ {\(g.termWeights.map { String(format: "%g", $0) }.joined(separator: ", "))} for ours-*")
+                       + ". zeroshot, orth-proj and dfr have nothing to tune.")
             out.append("")
         }
         // The baseline: erm as a user who tunes nothing trains it, else the pre-trained model.

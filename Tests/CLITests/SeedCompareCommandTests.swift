@@ -105,6 +105,31 @@ struct SeedCompareCommandTests {
         #expect((report["trained_runs"] as! Int) <= 4 + 2 + 2 + 1)
     }
 
+    /// `--tune-lambda`: the weight of ours-ls' own term joins its grid; the
+    /// pick trains with it and says so.
+    @Test func tuneLambdaAddsTheTermWeightToTheOursGrid() throws {
+        let bundle = try Self.tinyBundle("tune-lambda"), ws = temporaryWorkspace("seeds-tune-lambda")
+        let r = try CLIRunner.run(["compare", bundle, "--workspace", ws, "--seeds", "0", "--methods", "ours-ls", "--tune", "--tune-lr", "0.01",
+                                   "--tune-lambda", "0.5,2", "--epochs", "2", "--batch-size", "8", "--attribute", "water", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let detected = try #require(try rows(object(r.stdout))["ours-ls, detected groups"])
+        let candidates = try #require(detected["candidates"] as? [[String: Any]])
+        // lr 0.01 × 2 samplers × 2 weights (paper form only: no --absent-word).
+        #expect(candidates.count == 4 && Set(candidates.compactMap { $0["term_weight"] as? Double }) == [0.5, 2])
+        let seed = try #require((detected["seeds"] as? [[String: Any]])?.first)
+        let weight = try #require((seed["candidate"] as? [String: Any])?["term_weight"] as? Double)
+        #expect((seed["config"] as? [String: Any])?["lambdas"] as? [String: Double] == ["ls": weight])
+        let markdown = try CLIRunner.run(["compare", bundle, "--workspace", ws, "--seeds", "0", "--methods", "ours-ls", "--tune", "--tune-lr", "0.01",
+                                          "--tune-lambda", "0.5,2", "--epochs", "2", "--batch-size", "8", "--attribute", "water"])
+        #expect(markdown.stdout.contains("λ of the method's own term (L_ls, L_vs) ∈ {0.5, 2} for ours-*"), "\(markdown.stdout)")
+        #expect(markdown.stdout.contains(String(format: "λ_ls %g", weight)), "\(markdown.stdout)")
+        for (args, message) in [(["--tune", "--tune-lambda", "1,-2"], "'-2' in '1,-2' is not a weight"),
+                                (["--tune-lambda", "1"], "tunes nothing without --tune")] {
+            let bad = try CLIRunner.run(["compare", bundle, "--workspace", ws, "--methods", "ours-ls", "--seeds", "0"] + args)
+            #expect(bad.status == 2 && bad.stderr.contains("--tune-lambda") && bad.stderr.contains(message), "\(bad.stderr)")
+        }
+    }
+
     @Test func badSeedsAreRefused() throws {
         let bundle = try Self.tinyBundle("bad")
         for (args, flag) in [(["--seeds", "0,x"], "--seeds"), (["--seeds", "1,1"], "--seeds"), (["--tune", "--tune-lr", "0.1,-1"], "--tune-lr")] {

@@ -121,6 +121,14 @@ struct TuningTests {
         #expect(g.candidates(for: .erm, officialFormAvailable: true).count == 4)
         #expect(g.candidates(for: .oursLS, officialFormAvailable: true).count == 8)
         #expect(g.candidates(for: .oursLS, officialFormAvailable: false).allSatisfy { $0.lossForm == .paper })
+        #expect(g.candidates(for: .oursLS, officialFormAvailable: true).allSatisfy { $0.termWeight == nil })
+        // Term weights multiply the ours-* grid only.
+        let weighted = TuningGrid(learningRates: [0.001, 0.01], termWeights: [0.3, 1, 3])
+        let ours = weighted.candidates(for: .oursVS, officialFormAvailable: false)
+        #expect(ours.count == 2 * 2 * 3 && Set(ours.compactMap(\.termWeight)) == [0.3, 1, 3])
+        #expect(Set(ours).count == ours.count, "no candidate twice")
+        #expect(weighted.candidates(for: .erm, officialFormAvailable: true).count == 4)
+        #expect(weighted.candidates(for: .erm, officialFormAvailable: true).allSatisfy { $0.termWeight == nil })
     }
 
     /// Group-aware methods get a detected and a true-groups row (the latter
