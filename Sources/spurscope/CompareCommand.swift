@@ -104,20 +104,8 @@ extension CompareCommand {
             }
         } ?? [options.seed]
         guard Set(seedList).count == seedList.count else { throw InputError(file: "--seeds", "names a seed twice") }
-        let rates = try tuneLr.split(separator: ",", omittingEmptySubsequences: false).map { item -> Float in
-            guard let v = Float(item.trimmingCharacters(in: .whitespaces)), v > 0, v.isFinite else {
-                throw InputError(file: "--tune-lr", "'\(item)' in '\(tuneLr)' is not a positive learning rate")
-            }
-            return v
-        }
-        let weights = try tuneLambda.map { text in
-            try text.split(separator: ",", omittingEmptySubsequences: false).map { item -> Float in
-                guard let v = Float(item.trimmingCharacters(in: .whitespaces)), v >= 0, v.isFinite else {
-                    throw InputError(file: "--tune-lambda", "'\(item)' in '\(text)' is not a weight (a finite number ≥ 0)")
-                }
-                return v
-            }
-        } ?? []
+        let rates = try Self.numbers(tuneLr, flag: "--tune-lr", what: "a positive learning rate") { $0 > 0 }
+        let weights = try tuneLambda.map { try Self.numbers($0, flag: "--tune-lambda", what: "a weight (a finite number ≥ 0)") { $0 >= 0 } } ?? []
         let compare = SeedCompare(bundlePath: bundle, methods: methods, seeds: seedList,
                                   tuning: tunePerSeed ? .everySeed : tune ? .firstSeed : .off,
                                   grid: TuningGrid(learningRates: rates, termWeights: weights), options: options, workspace: workspace, rerun: rerun)
@@ -129,6 +117,18 @@ extension CompareCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print(SeedCompareMarkdown.render(report, options: options))
+        }
+    }
+}
+
+extension CompareCommand {
+    /// A comma-separated list of finite numbers, each `valid`.
+    static func numbers(_ text: String, flag: String, what: String, valid: (Float) -> Bool) throws -> [Float] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { item -> Float in
+            guard let v = Float(item.trimmingCharacters(in: .whitespaces)), v.isFinite, valid(v) else {
+                throw InputError(file: flag, "'\(item)' in '\(text)' is not \(what)")
+            }
+            return v
         }
     }
 }
