@@ -120,6 +120,10 @@ struct SynthCommand: ParsableCommand {
             print("wrote \(encoder!)")
             return
         }
+        if imageEncoder == nil {
+            log("note: pre-training the encoder, which depends only on the recipe's encoder fields: "
+                + "--encoder FILE keeps it for the next build (sample-data/encoder.safetensors is the default recipe's)")
+        }
         let s = try SyntheticBenchmark.build(r, out: out, overwrite: force, encoder: imageEncoder, startedAt: start, log: log)
         print(String(format: "wrote %@: %d examples in %.1f s", out, s.examples, s.seconds))
         print("zero-shot accuracy on test, by (class, background):")
