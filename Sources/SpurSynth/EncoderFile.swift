@@ -32,14 +32,7 @@ public enum EncoderFile {
 
     public static func write(_ e: SyntheticImageEncoder, recipe: SynthRecipe, to path: String) throws {
         var w = SafetensorsWriter()
-        for (name, layer) in namedLayers(e) {
-            w.add(name + ".weight", layer.weights)
-            w.add(name + ".bias", shape: [layer.bias.count], floats: layer.bias)
-        }
-        w.add("stem.mean", shape: [e.stemMean.count], floats: e.stemMean)
-        w.add("stem.inverse_std", shape: [e.stemInverseStd.count], floats: e.stemInverseStd)
-        w.add("output.mean", shape: [e.mean.count], floats: e.mean)
-        w.add("output.inverse_std", shape: [e.inverseStd.count], floats: e.inverseStd)
+        for t in tensors(e) { w.add(t.name, shape: t.shape, floats: t.values) }
         w.metadata = Dictionary(uniqueKeysWithValues: fields(recipe))
         w.metadata["format"] = format
         w.metadata["encoder_revision"] = "\(revision)"
@@ -69,8 +62,7 @@ public enum EncoderFile {
         }
         // The recipe gives every shape; the file gives every value.
         var e = SyntheticImageEncoder(seed: recipe.encoderSeed, imageSize: recipe.imageSize, widths: recipe.encoderWidths)
-        let expected = Set(namedLayers(e).flatMap { [$0.0 + ".weight", $0.0 + ".bias"] }
-            + ["stem.mean", "stem.inverse_std", "output.mean", "output.inverse_std"])
+        let expected = Set(tensors(e).map(\.name))
         for name in file.names where !expected.contains(name) {
             throw InputError(file: path, field: "tensor '\(name)'", "is not part of an encoder of this recipe")
         }
@@ -103,6 +95,15 @@ public enum EncoderFile {
             }
         }
         return e
+    }
+
+    /// Every tensor of the file, in the order written.
+    static func tensors(_ e: SyntheticImageEncoder) -> [(name: String, shape: [Int], values: [Float])] {
+        namedLayers(e).flatMap { name, layer in
+            [(name + ".weight", [layer.weights.rows, layer.weights.cols], layer.weights.storage),
+             (name + ".bias", [layer.bias.count], layer.bias)]
+        } + [("stem.mean", [e.stemMean.count], e.stemMean), ("stem.inverse_std", [e.stemInverseStd.count], e.stemInverseStd),
+             ("output.mean", [e.mean.count], e.mean), ("output.inverse_std", [e.inverseStd.count], e.inverseStd)]
     }
 
     static func namedLayers(_ e: SyntheticImageEncoder) -> [(String, SyntheticImageEncoder.Layer)] {

@@ -190,17 +190,12 @@ struct EncoderPretraining {
         let b = batch.count, cells = enc.cells
         let count = min(shards, b)
         let bounds = (0...count).map { $0 * b / count }
-        let slots = UnsafeMutableBufferPointer<StepResult?>.allocate(capacity: count)
-        slots.initialize(repeating: nil)
-        defer { slots.deinitialize(); slots.deallocate() }
-        nonisolated(unsafe) let results = slots
-        DispatchQueue.concurrentPerform(iterations: count) { k in
+        return sum(Parallel.map(count) { k in
             let part = batch[bounds[k]..<bounds[k + 1]]
             let rows = part.flatMap { ($0.index * cells)..<(($0.index + 1) * cells) }
-            results[k] = step(enc, head: head, headBias: headBias, stemAct: stemAll.gatherRows(rows),
-                              tags: part.map(\.tags), wordWeights: wordWeights, weight: 1 / Float(b))
-        }
-        return sum(results.map { $0! })
+            return step(enc, head: head, headBias: headBias, stemAct: stemAll.gatherRows(rows),
+                        tags: part.map(\.tags), wordWeights: wordWeights, weight: 1 / Float(b))
+        })
     }
 }
 

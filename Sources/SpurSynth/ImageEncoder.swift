@@ -113,14 +113,7 @@ public struct SyntheticImageEncoder: Sendable {
     /// computed it, so the output stays deterministic.
     static func inParallel(batchesOf count: Int, _ body: @Sendable (Range<Int>) -> Matrix) -> [Matrix] {
         let ranges = stride(from: 0, to: count, by: batch).map { $0..<min(count, $0 + batch) }
-        let slots = UnsafeMutableBufferPointer<Matrix?>.allocate(capacity: ranges.count)
-        slots.initialize(repeating: nil)
-        defer { slots.deinitialize(); slots.deallocate() }
-        nonisolated(unsafe) let results = slots
-        BLASInfo.singleThreaded {
-            DispatchQueue.concurrentPerform(iterations: ranges.count) { i in results[i] = body(ranges[i]) }
-        }
-        return results.map { $0! }
+        return BLASInfo.singleThreaded { Parallel.map(ranges.count) { body(ranges[$0]) } }
     }
 
     /// Pooled features, before normalisation, from a stem output (`stemOutput`).

@@ -68,15 +68,7 @@ public enum SyntheticBenchmark {
     /// Renders scenes on every core; each scene has its own seed, so the
     /// result does not depend on scheduling.
     public static func render(_ specs: [SceneSpec], size: Int) -> [SceneRenderer.Rendered] {
-        let out = UnsafeMutableBufferPointer<SceneRenderer.Rendered?>.allocate(capacity: specs.count)
-        out.initialize(repeating: nil)
-        defer { out.deallocate() }
-        // Each iteration writes only its own slot.
-        nonisolated(unsafe) let slots = out
-        DispatchQueue.concurrentPerform(iterations: specs.count) { i in
-            slots[i] = SceneRenderer.render(specs[i], size: size)
-        }
-        return out.map { $0! }
+        Parallel.map(specs.count) { SceneRenderer.render(specs[$0], size: size) }
     }
 
     /// Pre-trains `W_v`, `W_t` and the temperature with the CLIP loss on
@@ -282,11 +274,7 @@ public enum SyntheticBenchmark {
             // as greyscale; plain writes, as the staging directory is renamed
             // into place only once it is complete.
             let files = examples.indices.flatMap { i in [(examples[i].image, i, false), (examples[i].mask!, i, true)] }
-            let failures = UnsafeMutableBufferPointer<Error?>.allocate(capacity: files.count)
-            failures.initialize(repeating: nil)
-            defer { failures.deinitialize(); failures.deallocate() }
-            nonisolated(unsafe) let slots = failures
-            DispatchQueue.concurrentPerform(iterations: files.count) { k in
+            let failures = Parallel.map(files.count) { k -> InputError? in
                 let (name, i, isMask) = files[k]
                 let path = staging + "/" + name
                 do {
@@ -294,10 +282,11 @@ public enum SyntheticBenchmark {
                         ? try ImageFile.encodeGreyPNG(rendered[i].mask, width: r.imageSize, height: r.imageSize, for: path, fast: true)
                         : try ImageFile.encodePNG(rendered[i].image, for: path, fast: true)
                     try png.write(to: URL(fileURLWithPath: path))
+                    return nil
                 } catch let e as InputError {
-                    slots[k] = e
+                    return e
                 } catch {
-                    slots[k] = InputError(file: path, "cannot write: \(error.localizedDescription)")
+                    return InputError(file: path, "cannot write: \(error.localizedDescription)")
                 }
             }
             if let first = failures.first(where: { $0 != nil }) { throw first! }

@@ -59,18 +59,12 @@ struct EncoderFileTests {
     /// `change` (nil drops it) and `metadata` on top of the right one.
     static func craft(_ e: SyntheticImageEncoder, _ r: SynthRecipe, to path: String, metadata: [String: String] = [:],
                       extra: Bool = false, change: (String, Matrix) -> (Matrix, half: Bool)? = { ($1, false) }) throws {
-        var tensors = EncoderFile.namedLayers(e).flatMap { name, layer in
-            [(name + ".weight", layer.weights), (name + ".bias", Matrix(rows: 1, cols: layer.bias.count, storage: layer.bias))]
-        }
-        tensors += [("stem.mean", Matrix(rows: 1, cols: e.stemMean.count, storage: e.stemMean)),
-                    ("stem.inverse_std", Matrix(rows: 1, cols: e.stemInverseStd.count, storage: e.stemInverseStd)),
-                    ("output.mean", Matrix(rows: 1, cols: e.mean.count, storage: e.mean)),
-                    ("output.inverse_std", Matrix(rows: 1, cols: e.inverseStd.count, storage: e.inverseStd))]
         var w = SafetensorsWriter()
-        for (name, m) in tensors {
-            guard let (m, half) = change(name, m) else { continue }
-            let shape = name.hasSuffix(".weight") ? [m.rows, m.cols] : [m.storage.count]
-            if half { w.add(name, shape: shape, float16s: m.storage) } else { w.add(name, shape: shape, floats: m.storage) }
+        for t in EncoderFile.tensors(e) {
+            let m = Matrix(rows: t.shape.count == 2 ? t.shape[0] : 1, cols: t.shape.last!, storage: t.values)
+            guard let (m, half) = change(t.name, m) else { continue }
+            let shape = t.shape.count == 2 ? [m.rows, m.cols] : [m.storage.count]
+            if half { w.add(t.name, shape: shape, float16s: m.storage) } else { w.add(t.name, shape: shape, floats: m.storage) }
         }
         if extra { w.add("top.2.weight", shape: [1], floats: [0]) }
         w.metadata = Dictionary(uniqueKeysWithValues: EncoderFile.fields(r))
