@@ -9,15 +9,15 @@
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libopenblas-dev libncursesw5-dev libpng-dev libsqlite3-dev libjpeg62-turbo-dev tmux pkg-config
+APT_PACKAGES := zlib1g-dev libopenblas-dev libncursesw5-dev libpng-dev libsqlite3-dev libjpeg62-turbo-dev tmux pkg-config
 # One file per package that proves it is installed.
-REQUIRED_FILES := /usr/include/x86_64-linux-gnu/cblas.h /usr/include/ncursesw/curses.h \
+REQUIRED_FILES := /usr/include/zlib.h /usr/include/x86_64-linux-gnu/cblas.h /usr/include/ncursesw/curses.h \
                   /usr/include/png.h /usr/include/sqlite3.h /usr/include/jpeglib.h \
                   /usr/bin/tmux /usr/bin/pkg-config
 
 SAMPLE := sample-data/waterbirds-synth
 
-.PHONY: all deps build release test demo bench sample encoder-check clean extract-deps extract-test results fuzz
+.PHONY: all deps build release test demo bench sample encoder-check clean extract-deps extract-test reference-test results fuzz
 
 all: build
 
@@ -83,6 +83,11 @@ $(EXTRACT_VENV)/.installed: tools/extract/requirements.txt
 extract-test: extract-deps build
 	$(MAKE) sample SPURSCOPE=.build/debug/spurscope
 	cd tools/extract && SPURSCOPE=$(CURDIR)/.build/debug/spurscope $(CURDIR)/$(EXTRACT_VENV)/bin/python -m pytest -q
+
+# Native CLIP (Sources/SpurCLIP) against torch, transformers and OpenAI's
+# clip files on random weights and the real BPE vocabulary; same venv.
+reference-test: extract-deps build
+	cd tools/reference && SPURSCOPE=$(CURDIR)/.build/debug/spurscope $(CURDIR)/$(EXTRACT_VENV)/bin/python -m pytest -q
 
 demo: release
 	$(MAKE) sample SPURSCOPE=.build/release/spurscope

@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // libjpeg reports errors by longjmp, which Swift cannot host: the
         // decoder's error path lives in this small C target.
@@ -37,12 +38,16 @@ let package = Package(
             .product(name: "CSV", package: "CSV.swift"),
         ], swiftSettings: optimisedInDebug),
         .target(name: "SpurEngine", dependencies: ["SpurCore"], swiftSettings: optimisedInDebug),
+        // CLIP's tokenizer and towers, natively on BLAS (inference only: the
+        // encoders are frozen). On SpurCore; the front ends hand it to the
+        // bundle as its live text encoder.
+        .target(name: "SpurCLIP", dependencies: ["SpurCore", "CBLAS", "CZlib"], swiftSettings: optimisedInDebug),
         .target(name: "SpurAudit", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
         .target(name: "SpurTUI", dependencies: ["CNcursesw", "SpurAudit", "SpurEngine", "SpurCore",
                                               .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "SpurSynth", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
         .executableTarget(name: "spurscope", dependencies: [
-            "CMalloc", "SpurCore", "SpurEngine", "SpurAudit", "SpurSynth", "SpurTUI",
+            "CMalloc", "SpurCore", "SpurEngine", "SpurAudit", "SpurSynth", "SpurTUI", "SpurCLIP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -52,6 +57,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SpurAuditTests", dependencies: ["SpurAudit", "SpurEngine", "SpurCore"]),
         .testTarget(name: "SpurTUITests", dependencies: ["SpurTUI", "SpurAudit", "SpurEngine", "SpurCore"]),
+        .testTarget(name: "SpurCLIPTests", dependencies: ["SpurCLIP", "SpurCore"]),
         .testTarget(name: "SpurSynthTests", dependencies: ["SpurSynth", "SpurEngine", "SpurCore"]),
         // Runs the real binary; depends on it so `swift test` builds it first.
         .testTarget(name: "CLITests", dependencies: ["spurscope", "SpurCore", "SpurEngine"],
