@@ -42,6 +42,7 @@ test: deps
 	$(MAKE) encoder-check SPURSCOPE=.build/debug/spurscope
 	$(SWIFT) test
 	$(MAKE) extract-test
+	$(MAKE) reference-test
 
 # The embedded default bundle: built from its recipe on first use and checked
 # against the committed digest of its integer-exact files. Its frozen encoder

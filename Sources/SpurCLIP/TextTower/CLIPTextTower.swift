@@ -1,0 +1,126 @@
+import SpurCore
+
+/// The shape of a CLIP text transformer, read from the checkpoint's tensor
+/// shapes (and its configuration where only that says it: heads in Hugging
+/// Face folders, the activation, the pooling rule).
+public struct TextTowerShape: Equatable, Sendable, Codable {
+    public var vocabularySize: Int
+    public var contextLength: Int
+    public var width: Int
+    public var layers: Int
+    public var heads: Int
+    public var activation: Activation
+    public var pooling: TextPooling
+}
+
+/// Which token's final state is a text's feature.
+public enum TextPooling: Equatable, Sendable, Codable {
+    /// The position of the largest token id: the end token, the highest id
+    /// of CLIP's vocabulary (OpenAI's `text.argmax(-1)`; Hugging Face configs
+    /// whose `eos_token_id` is the legacy 2).
+    case largestTokenID
+    /// The first position holding this id (Hugging Face's current rule).
+    case firstToken(Int)
+    /// The last position (open_clip's `pool_type: last`).
+    case last
+}
+
+/// CLIP's text tower, forward only: token and position embeddings, pre-LN
+/// causal blocks, the final LayerNorm at the pooled token. Its output is the
+/// feature a bundle's `text_prompts` holds: before `text_projection`.
+public final class CLIPTextTower: Sendable {
+    public let shape: TextTowerShape
+    /// The weights file, named in errors.
+    public let source: String
+    let tokenEmbedding: Weight
+    let positionEmbedding: Weight
+    let blocks: [TransformerBlock]
+    let finalNorm: LayerNorm
+    /// `text_projection` as `[E, Dt]` (a bundle's `W_t`).
+    public let projection: Weight
+
+    init(shape: TextTowerShape, source: String, tokenEmbedding: Weight, positionEmbedding: Weight,
+         blocks: [TransformerBlock], finalNorm: LayerNorm, projection: Weight) {
+        self.shape = shape; self.source = source
+        self.tokenEmbedding = tokenEmbedding; self.positionEmbedding = positionEmbedding
+        self.blocks = blocks; self.finalNorm = finalNorm; self.projection = projection
+    }
+
+    /// Most rows packed into one pass: bounds the work buffers (the MLP's
+    /// `[rows, 4W]` is the largest) whatever the number of texts.
+    static let rowsPerPass = 4096
+
+    /// Features `[texts, width]` of token sequences (start … end, unpadded,
+    /// each at most `contextLength` long).
+    public func features(tokens: [[Int]]) throws -> Matrix {
+        for (i, t) in tokens.enumerated() {
+            guard !t.isEmpty, t.count <= shape.contextLength else {
+                throw InputError(file: source, field: "text \(i)",
+                                 "has \(t.count) tokens, expected 1 to \(shape.contextLength) (the tower's context)")
+            }
+            if let bad = t.first(where: { $0 < 0 || $0 >= shape.vocabularySize }) {
+                throw InputError(file: source, field: "token embedding",
+                                 "has \(shape.vocabularySize) rows but the tokenizer gave id \(bad): the vocabulary does not belong to this checkpoint")
+            }
+        }
+        var out = Matrix(rows: tokens.count, cols: shape.width)
+        var scratch = BlockScratch()
+        var start = 0
+        while start < tokens.count {
+            var end = start, rows = 0
+            while end < tokens.count && (end == start || rows + tokens[end].count <= Self.rowsPerPass) {
+                rows += tokens[end].count; end += 1
+            }
+            let pooled = pass(Array(tokens[start..<end]), scratch: &scratch)
+            out.storage.replaceSubrange(start * shape.width ..< end * shape.width, with: pooled)
+            start = end
+        }
+        return out
+    }
+
+    private func pass(_ batch: [[Int]], scratch: inout BlockScratch) -> [Float] {
+        let w = shape.width
+        var sequences: [Range<Int>] = []
+        var row = 0
+        for t in batch { sequences.append(row ..< row + t.count); row += t.count }
+        var x = [Float](repeating: 0, count: row * w)
+        x.withUnsafeMutableBufferPointer { xp in
+            tokenEmbedding.withFloats { te in
+                positionEmbedding.withFloats { pe in
+                    for (t, s) in zip(batch, sequences) {
+                        for (p, id) in t.enumerated() {
+                            let dst = xp.baseAddress! + (s.lowerBound + p) * w
+                            for i in 0..<w { dst[i] = te[id * w + i] + pe[p * w + i] }
+                        }
+                    }
+                }
+            }
+        }
+        for block in blocks { block.forward(&x, sequences: sequences, causal: true, scratch: &scratch) }
+        var pooled = [Float](repeating: 0, count: batch.count * w)
+        x.withUnsafeBufferPointer { xp in
+            pooled.withUnsafeMutableBufferPointer { pp in
+                for (i, (t, s)) in zip(batch, sequences).enumerated() {
+                    let at = s.lowerBound + poolPosition(t)
+                    finalNorm.apply(xp.baseAddress! + at * w, rows: 1, width: w, into: pp.baseAddress! + i * w)
+                }
+            }
+        }
+        return pooled
+    }
+
+    /// Where a sequence's feature is read, by the checkpoint's rule; ties and
+    /// misses resolve as `torch.argmax` does (the first maximum, position 0).
+    func poolPosition(_ tokens: [Int]) -> Int {
+        switch shape.pooling {
+        case .largestTokenID:
+            var best = 0
+            for (i, id) in tokens.enumerated() where id > tokens[best] { best = i }
+            return best
+        case .firstToken(let id):
+            return tokens.firstIndex(of: id) ?? 0
+        case .last:
+            return tokens.count - 1
+        }
+    }
+}
