@@ -149,6 +149,9 @@ enum ConfigFile {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let DecodingError.typeMismatch(_, context) {
             throw InputError(file: path, field: context.codingPath.map(\.stringValue).joined(separator: "."), "has the wrong type")
+        } catch let DecodingError.keyNotFound(key, context) {
+            let field = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
+            throw InputError(file: path, field: field, "is missing")
         } catch let DecodingError.valueNotFound(_, context) {
             throw InputError(file: path, field: context.codingPath.map(\.stringValue).joined(separator: "."), "is null")
         } catch {
