@@ -18,7 +18,9 @@ public struct TokenizedText: Equatable, Sendable {
 /// Words are cached, since prompts repeat their templates' words.
 public final class CLIPTokenizer: Sendable {
     public let vocabulary: BPEVocabulary
-    private let cache = Mutex<[String: [Int]]>([:])
+    /// Keyed by UTF-8 bytes: `String` keys would merge canonically
+    /// equivalent words, which BPE tells apart.
+    private let cache = Mutex<[[UInt8]: [Int]]>([:])
 
     public init(vocabulary: BPEVocabulary) {
         self.vocabulary = vocabulary
@@ -53,9 +55,10 @@ public final class CLIPTokenizer: Sendable {
         case BPEVocabulary.endToken: return [vocabulary.endID]
         default: break
         }
-        if let known = cache.withLock({ $0[word] }) { return known }
+        let key = Array(word.utf8)
+        if let known = cache.withLock({ $0[key] }) { return known }
         let ids = vocabulary.encode(word: word)
-        cache.withLock { $0[word] = ids }
+        cache.withLock { $0[key] = ids }
         return ids
     }
 }

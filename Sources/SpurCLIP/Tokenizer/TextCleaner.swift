@@ -34,7 +34,9 @@ public enum TextCleaner {
                 return [c]
             }
             s = s.precomposedStringWithCanonicalMapping
-            if s == current { break }
+            // Scalars, not `==`: Swift strings compare up to canonical
+            // equivalence, so NFC would look like no change.
+            if s.unicodeScalars.elementsEqual(current.unicodeScalars) { break }
             current = s
         }
         return current

@@ -148,14 +148,19 @@ enum ConfigFile {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let DecodingError.typeMismatch(_, context) {
-            throw InputError(file: path, field: context.codingPath.map(\.stringValue).joined(separator: "."), "has the wrong type")
+            throw InputError(file: path, field: fieldName(context.codingPath), "has the wrong type")
         } catch let DecodingError.keyNotFound(key, context) {
-            let field = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
-            throw InputError(file: path, field: field, "is missing")
+            throw InputError(file: path, field: fieldName(context.codingPath + [key]), "is missing")
         } catch let DecodingError.valueNotFound(_, context) {
-            throw InputError(file: path, field: context.codingPath.map(\.stringValue).joined(separator: "."), "is null")
+            throw InputError(file: path, field: fieldName(context.codingPath), "is null")
         } catch {
             throw InputError(file: path, "is not valid JSON")
         }
+    }
+
+    /// `a.b[2].c`-style, nil for the document itself.
+    private static func fieldName(_ path: [CodingKey]) -> String? {
+        guard !path.isEmpty else { return nil }
+        return path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".").description
     }
 }

@@ -51,7 +51,8 @@ def run_spurscope(*args, check=True):
 
 
 def json_lines(text):
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    # split("\n"), not splitlines(): JSON leaves U+2028 and U+001C unescaped.
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
 
 
 def perturb(module, scale=0.02, seed=0):
