@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // libjpeg reports errors by longjmp, which Swift cannot host: the
         // decoder's error path lives in this small C target.
@@ -41,7 +42,7 @@ let package = Package(
         // CLIP's tokenizer and towers, natively on BLAS (inference only: the
         // encoders are frozen). On SpurCore; the front ends hand it to the
         // bundle as its live text encoder.
-        .target(name: "SpurCLIP", dependencies: ["SpurCore", "CBLAS", "CZlib"], swiftSettings: optimisedInDebug),
+        .target(name: "SpurCLIP", dependencies: ["SpurCore", "CBLAS", "CZlib", "CCrypto", "CSQLite"], swiftSettings: optimisedInDebug),
         .target(name: "SpurAudit", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
         .target(name: "SpurTUI", dependencies: ["CNcursesw", "SpurAudit", "SpurEngine", "SpurCore",
                                               .product(name: "TOMLKit", package: "TOMLKit")]),

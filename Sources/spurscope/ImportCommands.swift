@@ -6,7 +6,7 @@ struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Build a feature bundle from a dataset and exported encoder outputs.",
-        subcommands: [ImportWaterbirds.self, ImportTensors.self, ImportDetections.self])
+        subcommands: [ImportWaterbirds.self, ImportTensors.self, ImportDetections.self, ImportCheckpoint.self])
 }
 
 /// Options every importer shares: the exported tensors and their prompts.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SpurCLIP
 import SpurCore
 
 /// The root command. Every subcommand reports bad input as an `InputError`,
@@ -19,6 +20,7 @@ struct Spurscope {
         defaultSubcommand: UICommand.self)
 
     static func main() {
+        BundleTextResolver.install()
         do {
             var command = try RootCommand.parseAsRoot()
             try command.run()

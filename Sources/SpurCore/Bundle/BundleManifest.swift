@@ -52,6 +52,10 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     /// default of every presence decision (audit, training, UI) on this
     /// bundle. Absent (bundles from before the field): 0.5.
     public var detectionThreshold: Float?
+    /// The checkpoint whose text tower encoded `text_prompts`: phrases the
+    /// table lacks are encoded with it. Absent: the table is all there is
+    /// (or the text encoder is built in).
+    public var textCheckpoint: TextCheckpointRecord?
 
     /// The threshold of bundles whose manifest does not give one.
     public static let defaultDetectionThreshold: Float = 0.5
@@ -63,11 +67,12 @@ public struct BundleManifest: Codable, Equatable, Sendable {
         case formatVersion = "format_version", model, textEncoder = "text_encoder", dims, grid, pooling
         case classes, templates, attributes, tensors, groups, detections
         case detectionThreshold = "detection_threshold"
+        case textCheckpoint = "text_checkpoint"
     }
 
     public init(model: String, textEncoder: String, dims: Dims, grid: Grid, pooling: Pooling,
                 classes: [String], templates: [String], attributes: [String], tensors: [String], groups: [String]? = nil,
-                detections: String? = nil, detectionThreshold: Float? = nil) {
+                detections: String? = nil, detectionThreshold: Float? = nil, textCheckpoint: TextCheckpointRecord? = nil) {
         formatVersion = Self.currentFormatVersion
         self.model = model
         self.textEncoder = textEncoder
@@ -81,6 +86,7 @@ public struct BundleManifest: Codable, Equatable, Sendable {
         self.groups = groups
         self.detections = detections
         self.detectionThreshold = detectionThreshold
+        self.textCheckpoint = textCheckpoint
     }
 
     /// Tensors every bundle must have.

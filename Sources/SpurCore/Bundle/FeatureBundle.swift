@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 public enum Split: String, CaseIterable, Sendable, Codable {
     case train, val, test
@@ -150,30 +151,55 @@ public final class FeatureBundle: @unchecked Sendable {
     public func promptRow(_ text: String) -> Int? { promptIndex[text] }
 
     private let promptIndex: [String: Int]
+    private let liveEncoder = Mutex<(any LiveTextEncoder)?>(nil)
 
     /// Text features of `texts`, from the bundle's prompt table; a prompt it
-    /// lacks is encoded by the bundle's built-in text encoder when it has one,
-    /// and otherwise reported by name (never silently replaced).
+    /// lacks is encoded by the bundle's built-in text encoder, or by the text
+    /// tower of its recorded checkpoint, and otherwise reported by name
+    /// (never silently replaced).
     public func textFeatures(for texts: [String]) throws -> Matrix {
         let table = try promptFeatures()
-        let encoder = WordVectorTextEncoder(descriptor: manifest.textEncoder)
+        let builtIn = WordVectorTextEncoder(descriptor: manifest.textEncoder).flatMap { $0.dim == table.cols ? $0 : nil }
         var out = Matrix(rows: texts.count, cols: table.cols)
-        var missing: [String] = []
+        var missing: [Int] = []
         for (i, t) in texts.enumerated() {
             if let r = promptRow(t) {
                 out.storage.replaceSubrange(i * table.cols ..< (i + 1) * table.cols, with: table.row(r))
-            } else if let encoder, encoder.dim == table.cols {
-                out.storage.replaceSubrange(i * table.cols ..< (i + 1) * table.cols, with: encoder.encode(t))
+            } else if let builtIn {
+                out.storage.replaceSubrange(i * table.cols ..< (i + 1) * table.cols, with: builtIn.encode(t))
             } else {
-                missing.append(t)
+                missing.append(i)
             }
         }
-        if !missing.isEmpty {
-            let shown = missing.prefix(3).map { "'\($0)'" }.joined(separator: ", ")
+        guard !missing.isEmpty else { return out }
+        guard let live = try liveTextEncoder() else {
+            let shown = missing.prefix(3).map { "'\(texts[$0])'" }.joined(separator: ", ")
+            let more = missing.count > 3 ? " and \(missing.count - 3) more" : ""
             throw InputError(file: path(Self.promptsFile),
-                             "has no text feature for \(shown)\(missing.count > 3 ? " and \(missing.count - 3) more" : "") and the bundle's text encoder '\(manifest.textEncoder)' is not built in: encode them with that model, add them to prompts.csv and text_prompts, and re-import with `spurscope import tensors`")
+                             "has no text feature for \(shown)\(more), and the bundle records no text checkpoint to encode them with (manifest.json text_checkpoint; `spurscope import checkpoint` records one)")
+        }
+        let encoded = try live.features(for: missing.map { texts[$0] })
+        guard encoded.rows == missing.count, encoded.cols == table.cols else {
+            throw InputError(file: path(Self.manifestFile), field: "text_checkpoint",
+                             "encodes \(encoded.cols)-wide text features, but text_prompts is \(table.cols) wide")
+        }
+        for (k, i) in missing.enumerated() {
+            out.storage.replaceSubrange(i * table.cols ..< (i + 1) * table.cols, with: encoded.row(k))
         }
         return out
+    }
+
+    /// The encoder of `text_checkpoint`, resolved on first use and kept.
+    private func liveTextEncoder() throws -> (any LiveTextEncoder)? {
+        guard let record = manifest.textCheckpoint else { return nil }
+        if let known = liveEncoder.withLock({ $0 }) { return known }
+        guard let resolve = LiveTextEncoding.resolver else {
+            throw InputError(file: path(Self.manifestFile), field: "text_checkpoint",
+                             "names \(record.path), but this program cannot run a CLIP text tower")
+        }
+        let encoder = try resolve(record, self)
+        liveEncoder.withLock { $0 = encoder }
+        return encoder
     }
 
     /// The class-template prompts `[C·K, Dt]`, row `c·K + k`.

@@ -20,6 +20,10 @@ def parser():
     c.add_argument("--vocabulary", metavar="FILE", help="Attribute words, one a line (default: the shipped vg-objects.txt); class names are removed.")
     c.add_argument("--exclude", action="append", metavar="WORD", help="Also remove this word from the vocabulary (repeatable).")
     c.add_argument("--group-vocabulary", metavar="FILE", help="Encode L_ls group prompts and StarFT captions only for these words (default: all).")
+    c.add_argument("--all-prompts", action="store_true",
+                   help="Encode every prompt a method may ask for (L_ls group prompts, StarFT captions) even when the bundle "
+                        "records its text checkpoint, from which spurscope encodes them when needed (a --model folder with "
+                        "model.safetensors; other models always get the whole table).")
     c.add_argument("--out", required=True, help="The bundle directory (with --shard: this shard's directory).")
     c.add_argument("--shard", metavar="N/M", help="Extract only worker N's slice of M (1 ≤ N ≤ M).")
     c.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...).")

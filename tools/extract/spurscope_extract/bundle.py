@@ -19,7 +19,7 @@ FEATURES = "features.safetensors"
 FORMAT_VERSION = 1
 
 
-def manifest(model, dims, grid, pooling, classes, templates, attributes, tensors, groups=None):
+def manifest(model, dims, grid, pooling, classes, templates, attributes, tensors, groups=None, text_checkpoint=None):
     m = {
         "format_version": FORMAT_VERSION,
         "model": model,
@@ -34,6 +34,8 @@ def manifest(model, dims, grid, pooling, classes, templates, attributes, tensors
     }
     if groups:
         m["groups"] = list(groups)
+    if text_checkpoint:
+        m["text_checkpoint"] = dict(text_checkpoint)
     return m
 
 

@@ -15,6 +15,7 @@ order) and its `post_layernorm` `LN`:
   [E, Dt]`, `logit_scale` = the checkpoint's (log) temperature.
 """
 
+import hashlib
 import os
 import sys
 
@@ -49,6 +50,21 @@ def load_clip(name, device="cpu"):
     tokenizer = AutoTokenizer.from_pretrained(name)
     processor = CLIPImageProcessorPil.from_pretrained(name)
     return model, tokenizer, processor
+
+
+def text_checkpoint(name):
+    """The manifest's `text_checkpoint` for a save_pretrained folder with
+    model.safetensors (its absolute path, SHA-256, layout), which spurscope
+    reads natively to encode prompts the table lacks; None for a model in
+    the hub cache or with other weights files."""
+    weights = os.path.join(name, "model.safetensors")
+    if not os.path.isfile(weights):
+        return None
+    digest = hashlib.sha256()
+    with open(weights, "rb") as f:
+        for piece in iter(lambda: f.read(1 << 22), b""):
+            digest.update(piece)
+    return {"path": os.path.abspath(name), "digest": "sha256:" + digest.hexdigest(), "layout": "hf"}
 
 
 def grid_of(model):
@@ -166,7 +182,9 @@ def run(args):
         classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
         data = dataset.from_labels(args.labels, args.images, classes)
     attributes, group_attributes = vocabulary(args, data)
-    prompt_texts = prompts.prompt_table(data.classes, IMAGENET80, attributes, group_attributes)
+    checkpoint = text_checkpoint(args.model)
+    prompt_texts = prompts.prompt_table(data.classes, IMAGENET80, attributes, group_attributes,
+                                        full=args.all_prompts or checkpoint is None)
     n, m = shards.parse(args.shard) if args.shard else (1, 1)
     for name, value in (("--batch", args.batch), ("--text-batch", args.text_batch)):
         if value < 1:
@@ -179,7 +197,7 @@ def run(args):
     spatial = not args.no_spatial
     tensors = ["image_pooled"] + (["image_spatial"] if spatial else []) + ["text_prompts", "W_v", "W_t", "logit_scale"]
     man = bundle.manifest(args.model, (dv, dt, e), (gh, gw), "token", data.classes, IMAGENET80, attributes,
-                          tensors, data.groups)
+                          tensors, data.groups, text_checkpoint=checkpoint)
     rows = shards.slice_range(len(data.examples), n, m)
     prompt_rows = shards.slice_range(len(prompt_texts), n, m)
     quiet = args.quiet

@@ -1,6 +1,7 @@
 """`clip` against the library's own forward pass and against spurscope."""
 
 import csv
+import hashlib
 import json
 import os
 import re
@@ -75,7 +76,7 @@ def test_star_contexts_mirror_spurscope():
     assert re.findall(r'"((?:[^"\\]|\\.)*)"', body) == STAR_CONTEXTS
 
 
-def test_manifest_and_examples(bundle, dataset):
+def test_manifest_and_examples(bundle, dataset, clip_dir):
     m = read_manifest(bundle)
     assert m["classes"] == CLASSES
     assert m["attributes"] == VOCABULARY            # 'landbird' (a class) was removed
@@ -88,7 +89,13 @@ def test_manifest_and_examples(bundle, dataset):
     # The images listed are the model's views: resized, center-cropped, square.
     assert [e["image"] for e in examples] == [f"images/{i:07d}.png" for i in range(12)]
     assert [e["source_image"] for e in examples] == [str(dataset["images"] / r[1]) for r in dataset["rows"]]
-    assert read_prompts(bundle) == prompt_table(CLASSES, IMAGENET80, VOCABULARY)
+    # The checkpoint is recorded, so the table stops at the class and
+    # attribute prompts: spurscope encodes the rest when a method asks.
+    assert read_prompts(bundle) == prompt_table(CLASSES, IMAGENET80, VOCABULARY, full=False)
+    record = m["text_checkpoint"]
+    weights = clip_dir / "model.safetensors"
+    assert record == {"path": str(clip_dir.resolve()), "layout": "hf",
+                      "digest": "sha256:" + hashlib.sha256(weights.read_bytes()).hexdigest()}
 
 
 def test_tensors_equal_the_models_own_forward_pass(bundle, reference):
@@ -158,13 +165,57 @@ def test_zero_shot_through_spurscope_equals_the_models(bundle, reference, work):
     assert right == sum(CLASSES[p] == r["label"] for r, p in zip(rows, predictions))
 
 
-def test_a_short_training_run(bundle, work):
-    """ours-ls reads the L_ls group prompts, starft the StarFT captions."""
-    copy = work / "bundle-train"
+METHODS = ["zeroshot", "clip-ft", "erm", "groupdro", "ours-ls", "ours-vs", "sfr", "starft", "dfr", "orth-proj"]
+
+
+def test_every_method_runs_with_the_experts_own_words(bundle, work, reference, monkeypatch):
+    """The expert's phrases were never encoded at extraction: spurscope encodes
+    them (and every template, caption and context a method asks for) with the
+    checkpoint's own text tower, and caches them per user."""
+    copy = work / "bundle-words"
     shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns(".spurscope"))
-    for method in ("ours-ls", "starft"):
-        r = spurscope("train", copy, "--method", method, "--attribute", "water", "--epochs", 2, "--batch-size", 4, "--json")
-        assert '"status":"finished"' in r.stdout.splitlines()[-1], r.stdout
+    cache = work / "text-cache"
+    monkeypatch.setenv("SPURSCOPE_CACHE", str(cache))
+    present, absent = "swimming on a misty lake", "perched in a pine forest"
+    for c in CLASSES:
+        spurscope("mark", copy, "--class", c, "--attribute", "water", "--verdict", "spurious",
+                  "--phrase-present", present, "--phrase-absent", absent)
+    common = ["--attribute", "water", "--epochs", 2, "--batch-size", 4, "--json"]
+    for method in METHODS:
+        r = spurscope("train", copy, "--method", method, *common)
+        assert '"status":"finished"' in r.stdout.splitlines()[-1], (method, r.stdout, r.stderr)
+    # "land" is not in the vocabulary: the official form's absent word is encoded too.
+    r = spurscope("train", copy, "--method", "ours-ls", "--loss-form", "official", "--absent-word", "water=land", *common)
+    assert '"status":"finished"' in r.stdout.splitlines()[-1], r.stdout
+    # What was encoded is the model's own text feature of the phrase prompt.
+    text = f"a bad photo of a {CLASSES[0]} {present}."
+    rows = [json.loads(line) for line in spurscope("encode", "--checkpoint", reference_checkpoint(bundle), text, "--json").stdout.splitlines()]
+    model, tokenizer = reference["model"], reference["tokenizer"]
+    with torch.inference_mode():
+        want = model.text_model(**tokenizer([text], return_tensors="pt")).pooler_output[0].numpy()
+    np.testing.assert_allclose(rows[0]["feature"], want, atol=ATOL_F32 * 10, rtol=0)
+    assert rows[0]["tokens"] == tokenizer([text])["input_ids"][0]
+    assert (cache / "text-features.sqlite").exists()
+
+
+def reference_checkpoint(bundle):
+    return read_manifest(bundle)["text_checkpoint"]["path"]
+
+
+def test_a_bundle_whose_checkpoint_changed_says_so(bundle, work, clip_dir):
+    copy = work / "bundle-moved"
+    shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns(".spurscope"))
+    m = read_manifest(copy)
+    m["text_checkpoint"]["digest"] = "sha256:" + "0" * 64
+    (copy / "manifest.json").write_text(json.dumps(m))
+    r = spurscope("train", copy, "--method", "orth-proj", "--attribute", "water", check=False)
+    assert r.returncode == 2
+    assert "text_checkpoint.digest: is sha256:0000000000…" in r.stderr and "not the checkpoint that encoded this bundle" in r.stderr, r.stderr
+    # Recording it again (after checks against the bundle) mends it.
+    r = spurscope("import", "checkpoint", copy, "--checkpoint", clip_dir, "--force")
+    assert "prompts encoded again match text_prompts" in r.stdout, r.stdout
+    r = spurscope("train", copy, "--method", "orth-proj", "--attribute", "water", "--json")
+    assert '"status":"finished"' in r.stdout.splitlines()[-1]
 
 
 def test_spurscope_cam_reads_the_spatial_maps(bundle, work):
