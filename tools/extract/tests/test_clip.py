@@ -210,7 +210,7 @@ def test_a_bundle_whose_checkpoint_changed_says_so(bundle, work, clip_dir):
     (copy / "manifest.json").write_text(json.dumps(m))
     r = spurscope("train", copy, "--method", "orth-proj", "--attribute", "water", check=False)
     assert r.returncode == 2
-    assert "text_checkpoint.digest: is sha256:0000000000…" in r.stderr and "not the checkpoint that encoded this bundle" in r.stderr, r.stderr
+    assert "text_checkpoint.digest: is sha256:000000000000…" in r.stderr and "not the checkpoint that encoded this bundle" in r.stderr, r.stderr
     # Recording it again (after checks against the bundle) mends it.
     r = spurscope("import", "checkpoint", copy, "--checkpoint", clip_dir, "--force")
     assert "prompts encoded again match text_prompts" in r.stdout, r.stdout
