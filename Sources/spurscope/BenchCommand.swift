@@ -24,7 +24,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Timed training steps per model size.")
     var steps: Int = 20
 
-    @Option(name: .long, help: "What to measure: step (BLAS peak and training step), bundle (open a 2.4 GB bundle, in child processes) audit (δ ranking at ImageNet scale), train (epochs on the default bundle and at Waterbirds scale) or ui (frame times).")
+    @Option(name: .long, help: "What to measure: step (BLAS peak and training step), bundle (open a 2.4 GB bundle, in child processes) audit (δ ranking at ImageNet scale), train (epochs on the default bundle and at Waterbirds scale), ui (frame times) or text (CLIP's tokenizer and text tower at ViT-B/32 size).")
     var suite: String = "step"
 
     @Option(name: .long, help: "Where the bundle suite writes its bundle (removed afterwards unless --keep).")
@@ -44,7 +44,8 @@ struct BenchCommand: ParsableCommand {
         case "audit": try runAuditSuite()
         case "train": try runTrainSuite()
         case "ui": try runUISuite()
-        default: throw InputError(file: "--suite", "'\(suite)' is not a suite (expected step, bundle, audit, train or ui)")
+        case "text": try runTextSuite()
+        default: throw InputError(file: "--suite", "'\(suite)' is not a suite (expected step, bundle, audit, train, ui or text)")
         }
     }
 
@@ -104,6 +105,34 @@ struct BenchCommand: ParsableCommand {
                   + String(format: " %6d %6d %8.3f %13.3f %9.2f", r.trainExamples, r.stepsPerEpoch, r.epochSeconds, r.evalSeconds,
                            1 / (r.epochSeconds + r.evalSeconds)))
         }
+    }
+
+    @Option(name: .long, help: ArgumentHelp("The text suite's tokenizer vocabulary (default: openai-clip's in .venv-extract, else bytes).", valueName: "PATH"))
+    var vocab: String?
+
+    func runTextSuite() throws {
+        let reps = quick ? 2 : 5
+        let peak = SgemmPeak.measure(size: 2048, repetitions: reps)
+        let r = try TextBenchmark.measure(scratch: NSTemporaryDirectory() + "spurscope-bench-text-\(getpid())", vocab: vocab, repetitions: reps)
+        let gflops = r.batchFLOPs / r.batchSeconds / 1e9
+        if json {
+            print(try JSONOutput.line([
+                "blas_core": BLASInfo.coreName, "blas_threads": BLASInfo.threads, "sgemm_peak_gflops": peak.gflops,
+                "vocabulary": r.vocabulary, "load_s": r.loadSeconds, "verdict_s": r.verdictSeconds, "verdict_tokens": r.verdictTokens,
+                "batch_prompts": r.batchPrompts, "batch_tokens": r.batchTokens, "batch_s": r.batchSeconds,
+                "prompts_per_s": Double(r.batchPrompts) / r.batchSeconds, "gflops": gflops, "ratio_to_peak": gflops / peak.gflops,
+                "tokenize_s": r.tokenizeSeconds,
+            ]))
+            return
+        }
+        print("OpenBLAS core \(BLASInfo.coreName), \(BLASInfo.threads) threads")
+        print(String(format: "sgemm peak (%d³, best of %d): %.1f GFLOP/s", peak.size, reps, peak.gflops))
+        print("text tower at ViT-B/32 size (width 512, 12 layers, 8 heads), random weights; vocabulary: \(r.vocabulary)")
+        print(String(format: "  load (weights mapped):                          %7.3f s", r.loadSeconds))
+        print(String(format: "  one phrase × 80 templates, tokenized + encoded: %7.3f s   (%d tokens, best of %d)", r.verdictSeconds, r.verdictTokens, reps))
+        print(String(format: "  %d prompts (%d tokens) through the tower:     %7.3f s   %.0f prompts/s, %.1f GFLOP/s, %.0f%% of peak",
+                     r.batchPrompts, r.batchTokens, r.batchSeconds, Double(r.batchPrompts) / r.batchSeconds, gflops, 100 * gflops / peak.gflops))
+        print(String(format: "  tokenizing them (cold word cache):              %7.3f s", r.tokenizeSeconds))
     }
 
     func runUISuite() throws {

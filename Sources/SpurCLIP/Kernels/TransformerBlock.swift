@@ -6,7 +6,9 @@ import CBLAS
 /// Sequences are packed row after row with no padding: attention is the only
 /// step that mixes rows, and it runs per sequence, so each sequence costs its
 /// own length and nothing more (the causal mask makes tokens after a text's
-/// end irrelevant anyway).
+/// end irrelevant anyway). Under the causal mask a row depends only on the
+/// rows before it, so sequences that start alike (80 templates around one
+/// phrase) share the rows of their common prefix: each is computed once.
 struct TransformerBlock: Sendable {
     let norm1: LayerNorm
     /// The input projection as it is stored: one fused `[3W, W]` layer
@@ -22,14 +24,15 @@ struct TransformerBlock: Sendable {
 
     var width: Int { out.outFeatures }
 
-    /// The packed sequences of `x` (`[rows, W]`, rows `sequences[i]`), updated in place.
-    func forward(_ x: inout [Float], sequences: [Range<Int>], causal: Bool, scratch: inout BlockScratch) {
+    /// The packed sequences of `x` (`[rows, W]`), updated in place.
+    func forward(_ x: inout [Float], sequences: [PackedSequence], causal: Bool, scratch: inout BlockScratch) {
+        precondition(causal || sequences.allSatisfy { $0.prefix.isEmpty }, "only a causal mask lets sequences share rows")
         let rows = x.count / width
         let w = width, d = width / heads, hidden = fc.outFeatures
-        scratch.reserve(rows: rows, width: w, hidden: hidden, longest: sequences.map(\.count).max() ?? 0)
+        scratch.reserve(rows: rows, width: w, hidden: hidden, longest: sequences.map(\.length).max() ?? 0)
         x.withUnsafeMutableBufferPointer { xp in
             let x = xp.baseAddress!
-            scratch.withBuffers { normed, qkvBuffer, attended, hiddenBuffer, scores in
+            scratch.withBuffers { normed, qkvBuffer, attended, hiddenBuffer, scores, pathKV in
                 norm1.apply(x, rows: rows, width: w, into: normed)
                 var column = 0
                 for layer in qkv {
@@ -37,16 +40,28 @@ struct TransformerBlock: Sendable {
                     column += layer.outFeatures
                 }
                 let scale = 1 / Float(d).squareRoot()
-                for s in sequences where !s.isEmpty {
-                    let n = s.count
+                for s in sequences where !s.rows.isEmpty {
+                    let n = s.rows.count, total = s.length
+                    // Keys and values of the whole path: in place when the
+                    // sequence shares nothing, else gathered (shared rows,
+                    // then its own) into one [total, 2W] block.
+                    let kv: UnsafeMutablePointer<Float>, ldkv: Int
+                    if s.prefix.isEmpty {
+                        kv = qkvBuffer + s.rows.lowerBound * 3 * w + w; ldkv = 3 * w
+                    } else {
+                        for (p, r) in (s.prefix + Array(s.rows)).enumerated() {
+                            (pathKV + p * 2 * w).update(from: qkvBuffer + r * 3 * w + w, count: 2 * w)
+                        }
+                        kv = pathKV; ldkv = 2 * w
+                    }
                     for h in 0..<heads {
-                        let q = qkvBuffer + s.lowerBound * 3 * w + h * d
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(n), blasint(d),
-                                    scale, q, blasint(3 * w), q + w, blasint(3 * w), 0, scores, blasint(n))
-                        softmaxRows(scores, n: n, causal: causal)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(n), blasint(d), blasint(n),
-                                    1, scores, blasint(n), q + 2 * w, blasint(3 * w),
-                                    0, attended + s.lowerBound * w + h * d, blasint(w))
+                        let q = qkvBuffer + s.rows.lowerBound * 3 * w + h * d
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(total), blasint(d),
+                                    scale, q, blasint(3 * w), kv + h * d, blasint(ldkv), 0, scores, blasint(total))
+                        softmaxRows(scores, rows: n, columns: total, causal: causal)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(n), blasint(d), blasint(total),
+                                    1, scores, blasint(total), kv + w + h * d, blasint(ldkv),
+                                    0, attended + s.rows.lowerBound * w + h * d, blasint(w))
                     }
                 }
                 // x += out(attended): the residual rides in as C with beta = 1.
@@ -73,21 +88,34 @@ struct TransformerBlock: Sendable {
         }
     }
 
-    /// Row-wise softmax of an `n × n` score block; with `causal`, row `i`
-    /// sees columns `0...i` and the rest become exact zeros.
-    private func softmaxRows(_ s: UnsafeMutablePointer<Float>, n: Int, causal: Bool) {
-        for i in 0..<n {
-            let row = s + i * n
-            let seen = causal ? i + 1 : n
+    /// Row-wise softmax of a `rows × columns` score block whose rows are the
+    /// last `rows` positions of the sequence; with `causal`, row `i` sees
+    /// columns up to its own position and the rest become exact zeros.
+    private func softmaxRows(_ s: UnsafeMutablePointer<Float>, rows: Int, columns: Int, causal: Bool) {
+        let offset = columns - rows
+        for i in 0..<rows {
+            let row = s + i * columns
+            let seen = causal ? offset + i + 1 : columns
             var m = -Float.infinity
             for j in 0..<seen { m = max(m, row[j]) }
             var total: Float = 0
             for j in 0..<seen { let e = expf(row[j] - m); row[j] = e; total += e }
             let inv = 1 / total
             for j in 0..<seen { row[j] *= inv }
-            for j in seen..<n { row[j] = 0 }
+            for j in seen..<columns { row[j] = 0 }
         }
     }
+}
+
+/// One sequence of a packed batch: the rows it adds, after the rows of a
+/// prefix it shares with sequences before it.
+struct PackedSequence: Sendable, Equatable {
+    /// Its own rows, contiguous, in position order.
+    var rows: Range<Int>
+    /// The shared prefix's rows, in position order (empty: nothing shared).
+    var prefix: [Int] = []
+
+    var length: Int { prefix.count + rows.count }
 }
 
 /// Work buffers of a block's forward pass, kept across blocks and batches so
@@ -98,6 +126,7 @@ struct BlockScratch {
     private var attended: [Float] = []
     private var hidden: [Float] = []
     private var scores: [Float] = []
+    private var pathKV: [Float] = []
 
     mutating func reserve(rows: Int, width: Int, hidden h: Int, longest: Int) {
         func grow(_ a: inout [Float], _ n: Int) { if a.count < n { a = [Float](repeating: 0, count: n) } }
@@ -106,16 +135,19 @@ struct BlockScratch {
         grow(&attended, rows * width)
         grow(&hidden, rows * h)
         grow(&scores, longest * longest)
+        grow(&pathKV, longest * 2 * width)
     }
 
     mutating func withBuffers(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
-                                       UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+                                       UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
         normed.withUnsafeMutableBufferPointer { a in
             qkv.withUnsafeMutableBufferPointer { b in
                 attended.withUnsafeMutableBufferPointer { c in
                     hidden.withUnsafeMutableBufferPointer { d in
                         scores.withUnsafeMutableBufferPointer { e in
-                            body(a.baseAddress!, b.baseAddress!, c.baseAddress!, d.baseAddress!, e.baseAddress!)
+                            pathKV.withUnsafeMutableBufferPointer { f in
+                                body(a.baseAddress!, b.baseAddress!, c.baseAddress!, d.baseAddress!, e.baseAddress!, f.baseAddress!)
+                            }
                         }
                     }
                 }

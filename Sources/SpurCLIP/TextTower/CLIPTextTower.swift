@@ -80,28 +80,24 @@ public final class CLIPTextTower: Sendable {
 
     private func pass(_ batch: [[Int]], scratch: inout BlockScratch) -> [Float] {
         let w = shape.width
-        var sequences: [Range<Int>] = []
-        var row = 0
-        for t in batch { sequences.append(row ..< row + t.count); row += t.count }
-        var x = [Float](repeating: 0, count: row * w)
+        let packing = PrefixPacking(batch)
+        var x = [Float](repeating: 0, count: packing.rowTokens.count * w)
         x.withUnsafeMutableBufferPointer { xp in
             tokenEmbedding.withFloats { te in
                 positionEmbedding.withFloats { pe in
-                    for (t, s) in zip(batch, sequences) {
-                        for (p, id) in t.enumerated() {
-                            let dst = xp.baseAddress! + (s.lowerBound + p) * w
-                            for i in 0..<w { dst[i] = te[id * w + i] + pe[p * w + i] }
-                        }
+                    for (r, (id, p)) in packing.rowTokens.enumerated() {
+                        let dst = xp.baseAddress! + r * w
+                        for i in 0..<w { dst[i] = te[id * w + i] + pe[p * w + i] }
                     }
                 }
             }
         }
-        for block in blocks { block.forward(&x, sequences: sequences, causal: true, scratch: &scratch) }
+        for block in blocks { block.forward(&x, sequences: packing.sequences, causal: true, scratch: &scratch) }
         var pooled = [Float](repeating: 0, count: batch.count * w)
         x.withUnsafeBufferPointer { xp in
             pooled.withUnsafeMutableBufferPointer { pp in
-                for (i, (t, s)) in zip(batch, sequences).enumerated() {
-                    let at = s.lowerBound + poolPosition(t)
+                for (i, t) in batch.enumerated() {
+                    let at = packing.row(sequence: i, position: poolPosition(t))
                     finalNorm.apply(xp.baseAddress! + at * w, rows: 1, width: w, into: pp.baseAddress! + i * w)
                 }
             }
@@ -123,4 +119,43 @@ public final class CLIPTextTower: Sendable {
             return tokens.count - 1
         }
     }
+}
+
+/// Token sequences packed as a prefix tree: a row per distinct prefix, so
+/// sequences that begin alike share the rows of their common beginning.
+struct PrefixPacking {
+    /// Each row's token id and position.
+    private(set) var rowTokens: [(token: Int, position: Int)] = []
+    private(set) var sequences: [PackedSequence] = []
+    /// Each sequence's row at each position.
+    private var paths: [[Int]] = []
+
+    private struct Edge: Hashable { var parent: Int; var token: Int }
+
+    init(_ batch: [[Int]]) {
+        var child: [Edge: Int] = [:]
+        for t in batch {
+            var path: [Int] = []
+            var parent = -1
+            var shared = 0
+            for (p, token) in t.enumerated() {
+                let edge = Edge(parent: parent, token: token)
+                if shared == p, let row = child[edge] {
+                    parent = row; shared += 1
+                } else {
+                    // A new row: every later row of this sequence is new too.
+                    parent = rowTokens.count
+                    child[edge] = parent
+                    rowTokens.append((token, p))
+                }
+                path.append(parent)
+            }
+            let own = path[shared...]
+            sequences.append(PackedSequence(rows: (own.first ?? rowTokens.count) ..< (own.last.map { $0 + 1 } ?? rowTokens.count),
+                                            prefix: Array(path[..<shared])))
+            paths.append(path)
+        }
+    }
+
+    func row(sequence: Int, position: Int) -> Int { paths[sequence][position] }
 }

@@ -1,0 +1,48 @@
+import Foundation
+import SpurCore
+
+/// A CLIP text tower with random weights, written as an OpenAI-layout
+/// `.safetensors` state dict: real CLIP shapes without real weights, for
+/// `spurscope bench --suite text` and for tests (nothing can be downloaded).
+/// Weights are N(0, 0.02²) as CLIP initialises its projections; LayerNorm
+/// gains near 1 and biases near 0, both perturbed so that neither is trivial.
+public enum RandomTextCheckpoint {
+    public struct Size: Sendable {
+        public var vocabularySize: Int
+        public var contextLength: Int
+        public var width: Int
+        public var layers: Int
+        public var embeddingDim: Int
+        /// ViT-B/32's text tower (and RN50's).
+        public static let vitB32 = Size(vocabularySize: 49_408, contextLength: 77, width: 512, layers: 12, embeddingDim: 512)
+
+        public init(vocabularySize: Int, contextLength: Int, width: Int, layers: Int, embeddingDim: Int) {
+            self.vocabularySize = vocabularySize; self.contextLength = contextLength
+            self.width = width; self.layers = layers; self.embeddingDim = embeddingDim
+        }
+    }
+
+    public static func write(_ size: Size, to path: String, seed: UInt64 = 0) throws {
+        var rng = SeededGenerator(seed: seed, purpose: "random-text-checkpoint")
+        var file = SafetensorsWriter()
+        let w = size.width
+        func gaussian(_ name: String, _ shape: [Int], std: Float = 0.02, mean: Float = 0) {
+            let n = shape.reduce(1, *)
+            file.add(name, shape: shape, floats: (0..<n).map { _ in mean + std * rng.nextGaussian() })
+        }
+        gaussian("token_embedding.weight", [size.vocabularySize, w])
+        gaussian("positional_embedding", [size.contextLength, w], std: 0.01)
+        for i in 0..<size.layers {
+            let l = "transformer.resblocks.\(i)."
+            gaussian(l + "ln_1.weight", [w], mean: 1); gaussian(l + "ln_1.bias", [w])
+            gaussian(l + "attn.in_proj_weight", [3 * w, w]); gaussian(l + "attn.in_proj_bias", [3 * w])
+            gaussian(l + "attn.out_proj.weight", [w, w]); gaussian(l + "attn.out_proj.bias", [w])
+            gaussian(l + "ln_2.weight", [w], mean: 1); gaussian(l + "ln_2.bias", [w])
+            gaussian(l + "mlp.c_fc.weight", [4 * w, w]); gaussian(l + "mlp.c_fc.bias", [4 * w])
+            gaussian(l + "mlp.c_proj.weight", [w, 4 * w]); gaussian(l + "mlp.c_proj.bias", [w])
+        }
+        gaussian("ln_final.weight", [w], mean: 1); gaussian("ln_final.bias", [w])
+        gaussian("text_projection", [w, size.embeddingDim], std: 1 / Float(w).squareRoot())
+        try file.write(to: path)
+    }
+}
