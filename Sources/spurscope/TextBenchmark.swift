@@ -17,7 +17,12 @@ enum TextBenchmark {
         var batchTokens: Int
         var batchSeconds: Double
         var batchFLOPs: Double
+        /// The same batch with every row computed (no shared prefixes).
+        var unsharedSeconds: Double
+        var unsharedFLOPs: Double
         var tokenizeSeconds: Double
+        /// The verdict's arithmetic, shared rows counted once.
+        var verdictFloorFLOPs: Double
     }
 
     /// The real vocabulary when the test venv or a given path has it; else
@@ -67,22 +72,20 @@ enum TextBenchmark {
         let fresh = CLIPTokenizer(vocabulary: tokenizer.vocabulary)
         let batch = batchTexts.map { fresh.tokenize($0).ids }
         let tokenize = monotonicSeconds() - t0
-        var best = Double.infinity
-        for _ in 0..<repetitions {
-            t0 = monotonicSeconds()
-            _ = try tower.features(tokens: batch)
-            best = min(best, monotonicSeconds() - t0)
+        func best(sharing: Bool) throws -> Double {
+            var best = Double.infinity
+            for _ in 0..<repetitions {
+                t0 = monotonicSeconds()
+                _ = try tower.features(tokens: batch, sharingPrefixes: sharing)
+                best = min(best, monotonicSeconds() - t0)
+            }
+            return best
         }
-        let w = Double(size.width)
-        // Per token and layer: QKV, output and MLP products (24·W²) and the
-        // attention scores and mixing over the sequence (4·L·W, causal
-        // masking not subtracted).
-        let flops = batch.reduce(0.0) { sum, t in
-            let l = Double(t.count)
-            return sum + l * Double(size.layers) * (24 * w * w + 4 * l * w)
-        }
+        let shared = try best(sharing: true), unshared = try best(sharing: false)
+        let sharedFLOPs = tower.flops(tokens: batch), unsharedFLOPs = tower.flops(tokens: batch, sharingPrefixes: false)
         return Result(vocabulary: vocabName, loadSeconds: load, verdictSeconds: verdict, verdictTokens: verdictTokens,
-                      batchPrompts: batch.count, batchTokens: batch.reduce(0) { $0 + $1.count }, batchSeconds: best,
-                      batchFLOPs: flops, tokenizeSeconds: tokenize)
+                      batchPrompts: batch.count, batchTokens: batch.reduce(0) { $0 + $1.count }, batchSeconds: shared,
+                      batchFLOPs: sharedFLOPs, unsharedSeconds: unshared, unsharedFLOPs: unsharedFLOPs, tokenizeSeconds: tokenize,
+                      verdictFloorFLOPs: tower.flops(tokens: verdictTexts.map { tokenizer.tokenize($0).ids }))
     }
 }

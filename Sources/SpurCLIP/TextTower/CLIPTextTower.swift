@@ -52,7 +52,9 @@ public final class CLIPTextTower: Sendable {
 
     /// Features `[texts, width]` of token sequences (start … end, unpadded,
     /// each at most `contextLength` long).
-    public func features(tokens: [[Int]]) throws -> Matrix {
+    /// `sharingPrefixes: false` computes every row of every text (for the
+    /// benchmark's like-for-like comparison with a padded batch).
+    public func features(tokens: [[Int]], sharingPrefixes: Bool = true) throws -> Matrix {
         for (i, t) in tokens.enumerated() {
             guard !t.isEmpty, t.count <= shape.contextLength else {
                 throw InputError(file: source, field: "text \(i)",
@@ -71,16 +73,16 @@ public final class CLIPTextTower: Sendable {
             while end < tokens.count && (end == start || rows + tokens[end].count <= Self.rowsPerPass) {
                 rows += tokens[end].count; end += 1
             }
-            let pooled = pass(Array(tokens[start..<end]), scratch: &scratch)
+            let pooled = pass(Array(tokens[start..<end]), sharingPrefixes: sharingPrefixes, scratch: &scratch)
             out.storage.replaceSubrange(start * shape.width ..< end * shape.width, with: pooled)
             start = end
         }
         return out
     }
 
-    private func pass(_ batch: [[Int]], scratch: inout BlockScratch) -> [Float] {
+    private func pass(_ batch: [[Int]], sharingPrefixes: Bool, scratch: inout BlockScratch) -> [Float] {
         let w = shape.width
-        let packing = PrefixPacking(batch)
+        let packing = PrefixPacking(batch, sharing: sharingPrefixes)
         var x = [Float](repeating: 0, count: packing.rowTokens.count * w)
         x.withUnsafeMutableBufferPointer { xp in
             tokenEmbedding.withFloats { te in
@@ -103,6 +105,16 @@ public final class CLIPTextTower: Sendable {
             }
         }
         return pooled
+    }
+
+    /// The multiply-adds ×2 of `features(tokens:)`: per computed row and
+    /// layer, the QKV, output and MLP products (24·W²) and attention over the
+    /// row's sequence (4·L·W, the causal mask's zeros not subtracted).
+    public func flops(tokens: [[Int]], sharingPrefixes: Bool = true) -> Double {
+        let w = Double(shape.width), layers = Double(shape.layers)
+        return PrefixPacking(tokens, sharing: sharingPrefixes).sequences.reduce(0.0) { sum, s in
+            sum + Double(s.rows.count) * layers * (24 * w * w + 4 * Double(s.length) * w)
+        }
     }
 
     /// Where a sequence's feature is read, by the checkpoint's rule; ties and
@@ -132,7 +144,7 @@ struct PrefixPacking {
 
     private struct Edge: Hashable { var parent: Int; var token: Int }
 
-    init(_ batch: [[Int]]) {
+    init(_ batch: [[Int]], sharing: Bool = true) {
         var child: [Edge: Int] = [:]
         for t in batch {
             var path: [Int] = []
@@ -140,7 +152,7 @@ struct PrefixPacking {
             var shared = 0
             for (p, token) in t.enumerated() {
                 let edge = Edge(parent: parent, token: token)
-                if shared == p, let row = child[edge] {
+                if sharing, shared == p, let row = child[edge] {
                     parent = row; shared += 1
                 } else {
                     // A new row: every later row of this sequence is new too.
