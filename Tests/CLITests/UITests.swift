@@ -76,10 +76,14 @@ final class TmuxSession {
     }
     func resize(_ w: Int, _ h: Int) throws { try tmux(["resize-window", "-t", "ui", "-x", "\(w)", "-y", "\(h)"]) }
 
-    /// Polls the screen until `condition` holds (and the UI says it is idle,
-    /// unless `idle` is false); returns the last screen either way.
+    /// Polls the screen until `condition` holds (and the UI says it is
+    /// idle, unless `idle` is false). A step that waits for a screen and
+    /// never sees it must fail where it waited, not let the test go on to
+    /// assert on whatever was there: on timeout this throws with the last
+    /// screen and the line of the wait.
     @discardableResult
-    func wait(timeout: Double = 20, idle: Bool = true, _ condition: (String) -> Bool) throws -> String {
+    func wait(timeout: Double = 20, idle: Bool = true, sourceLocation: SourceLocation = #_sourceLocation,
+              _ condition: (String) -> Bool) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         var screen = ""
         while Date() < deadline {
@@ -87,7 +91,18 @@ final class TmuxSession {
             if condition(screen) && (!idle || screen.contains("ready")) { return screen }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        return screen
+        throw ScreenWaitTimedOut(seconds: timeout, idle: idle, sourceLocation: sourceLocation, screen: screen)
+    }
+}
+
+/// The screen a `TmuxSession.wait` waited for never came.
+struct ScreenWaitTimedOut: Error, CustomStringConvertible {
+    var seconds: Double
+    var idle: Bool
+    var sourceLocation: SourceLocation
+    var screen: String
+    var description: String {
+        "\(sourceLocation.fileName):\(sourceLocation.line): the screen waited for did not appear\(idle ? " with the UI ready" : "") within \(seconds) s; the last screen:\n\(screen)"
     }
 }
 
@@ -176,6 +191,29 @@ struct TerminalUITests {
         #expect(seen == ["png-500x375", "jpg-500x375", "png-64x48", "jpg-64x48", "png-375x500", "jpg-375x500"], "\(seen)")
         try ui.send("q")
         #expect(try ui.wait(idle: false) { $0.contains("EXITED 0") }.contains("EXITED 0"))
+    }
+
+    /// Issue 22 item 6 in a real terminal: stepping through the Preview,
+    /// every screen that says `ready` captions the example selected in the
+    /// list (▶), under a whole picture.
+    @Test func steppingThroughPreviewsKeepsCaptionPictureAndSelectionTogether() throws {
+        let (ui, _) = try Self.session("preview-steps")
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("2")
+        var previous = ""
+        for step in 0..<15 {
+            let screen = try ui.wait { $0.contains("→ predicted") && !$0.contains(previous) }
+            let lines = screen.split(separator: "\n")
+            let caption = try #require(lines.first { $0.contains("→ predicted") })
+            let id = try #require(caption.firstMatch(of: /(s\d{5}): \w+ → predicted/)?.1)
+            let selected = try #require(lines.first { $0.hasPrefix("▶") })
+            #expect(selected.contains(" \(id) "), "step \(step): caption \(id), list selection \(selected)\n\(screen)")
+            // The sample's images are square: 16 rows of 32 half blocks.
+            let art = lines.filter { $0.contains("▀") }
+            #expect(art.count == 16 && art.allSatisfy { $0.filter { $0 == "▀" }.count == 32 }, "step \(step)\n\(screen)")
+            previous = "\(id): "
+            try ui.send("j")
+        }
     }
 
     @Test func trainingFromTheTrainScreenAdvancesAndEndsWithABestEpoch() throws {

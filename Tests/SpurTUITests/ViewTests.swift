@@ -62,8 +62,8 @@ struct AppTests {
     }
 
     /// The stored decision of a pair, once the workspace writes are done.
-    func verdict(_ app: App, _ className: String, attribute: String) -> Decision? {
-        app.settle()
+    func verdict(_ app: App, _ className: String, attribute: String) throws -> Decision? {
+        try app.settle()
         return app.decisions[Decision.key(className: className, attribute: attribute)]
     }
 
@@ -76,11 +76,11 @@ struct AppTests {
         // Shown at once, before the write is back; the banner says when it is saved.
         #expect(Views.render(app, width: 120, height: 40).text.contains("landbird / \(app.model.audit.attributes[app.attributes.rows()[1].attribute]): healthy (saving…)"))
         #expect(Views.render(app, width: 120, height: 40).text.split(separator: "\n").contains { $0.hasPrefix(" ▶ ") && $0.contains("healthy") })
-        app.settle()
+        try app.settle()
         screen = Views.render(app, width: 120, height: 40).text
         let second = try #require(app.attributes.rows().dropFirst().first)
         let name = app.model.audit.attributes[second.attribute]
-        #expect(verdict(app, "landbird", attribute: name)?.verdict == .healthy)
+        #expect(try verdict(app, "landbird", attribute: name)?.verdict == .healthy)
         #expect(screen.contains("landbird / \(name): healthy (saved)"))
         // Filter narrows the table to matching names.
         app.handle(.character("/"))
@@ -112,14 +112,14 @@ struct AppTests {
         let name = app.model.audit.attributes[try #require(app.attributes.rows().first).attribute]
         app.handle(.character("h"))
         app.handle(.character("s"))
-        #expect(verdict(app, "landbird", attribute: name)?.verdict == .spurious)
+        #expect(try verdict(app, "landbird", attribute: name)?.verdict == .spurious)
         app.handle(.character("U"))
-        #expect(verdict(app, "landbird", attribute: name)?.verdict == .healthy)
+        #expect(try verdict(app, "landbird", attribute: name)?.verdict == .healthy)
         app.handle(.control("z"))
-        #expect(verdict(app, "landbird", attribute: name)?.verdict == .undecided)
+        #expect(try verdict(app, "landbird", attribute: name)?.verdict == .undecided)
         #expect(try app.model.workspace.current(className: "landbird", attribute: name)?.verdict == .undecided)
         app.handle(.character("U"))
-        app.settle()
+        try app.settle()
         #expect(app.banner == "Nothing to undo.")
     }
 
@@ -211,7 +211,7 @@ struct AppTests {
         app.apply(.workspace(stale, generation: before))
         let row = { Views.render(app, width: 120, height: 40).text.split(separator: "\n").first { $0.hasPrefix(" ▶ ") } ?? "" }
         #expect(row().contains("spurious"), "\(row())")
-        app.settle()
+        try app.settle()
         #expect(row().contains("spurious") && app.banner == "landbird / \(name): spurious (saved)")
         let history = try app.model.workspace.history().map(\.verdict)
         #expect(history == [.spurious, .healthy, .spurious])
@@ -229,9 +229,9 @@ struct AppTests {
         for _ in 0..<"with water".count { app.handle(.backspace) }
         for ch in "on a lake" { app.handle(.character(ch)) }
         app.handle(.enter)
-        app.settle()
+        try app.settle()
         let row = try #require(app.attributes.rows().first)
-        let d = try #require(verdict(app, "landbird", attribute: app.model.audit.attributes[row.attribute]))
+        let d = try #require(try verdict(app, "landbird", attribute: app.model.audit.attributes[row.attribute]))
         #expect(d.note == "bg")
         #expect(d.phrasePresent == "on a lake")   // ten backspaces clear "with water" (or "with land")
         #expect(d.phraseAbsent.hasPrefix("without "))
