@@ -35,72 +35,47 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "SFR: feature dropout rate on the pooled image feature.") var sfrDropout: Float = 0.1
     @Option(name: .long, parsing: .unconditional, help: "SFR: epochs of the ERM reference model.") var sfrReferenceEpochs: Int = 1
 
-    /// The run's configuration. With `dropInapplicable`, options that do not
-    /// apply to `method` (the loss form and the defaults it brings) are left
-    /// out instead of rejected, so `compare` can pass one set to every method.
+    /// The run's configuration, by the engine's rules (`TrainingSettings`).
+    /// With `dropInapplicable`, options that do not apply to `method` (the
+    /// loss form and the defaults it brings) are left out instead of
+    /// rejected, so `compare` can pass one set to every method.
     func config(method: Method, bundle: String, workspace: Workspace, dropInapplicable: Bool = false,
                 opened: FeatureBundle? = nil) throws -> TrainingConfig {
-        var c = TrainingConfig(method: method)
-        c.attributes = attribute
-        var fallback = false
-        if c.attributes.isEmpty && method != .zeroshot {
-            // The engine's rule, as in compare and the UI: marked spurious,
-            // else the benchmark groups (for methods that use no attribute
-            // they only name the evaluation groups).
-            let decisions = try workspace.currentDecisions()
-            let b = try opened ?? FeatureBundle.open(bundle)
-            c.attributes = GroupAssignment.runAttributes(given: [], decisions: decisions, bundle: b)
-            fallback = method.usesAttribute && Decision.spuriousAttributes(decisions).isEmpty && !c.attributes.isEmpty
-        }
-        c.groundTruth = groundTruth
-        c.epochs = epochs; c.learningRate = lr; c.weightDecay = wd; c.momentum = momentum
-        c.batchSize = batchSize; c.seed = seed; c.patience = patience; c.threshold = threshold
-        c.templatesPerStep = templatesPerStep
-        guard let o = TrainingConfig.OptimizerKind(rawValue: optimizer) else {
-            throw InputError(file: "--optimizer", "'\(optimizer)' is not sgd or adam")
-        }
-        c.optimizer = o
+        var s = TrainingSettings(method: method)
+        s.attributes = attribute
+        s.dropInapplicable = dropInapplicable
+        s.base.groundTruth = groundTruth
+        s.base.epochs = epochs; s.base.learningRate = lr; s.base.weightDecay = wd; s.base.momentum = momentum
+        s.base.batchSize = batchSize; s.base.seed = seed; s.base.patience = patience; s.base.threshold = threshold
+        s.base.templatesPerStep = templatesPerStep
         func choice<T: RawRepresentable & CaseIterable>(_ text: String, _ flag: String) throws -> T where T.RawValue == String {
             guard let v = T(rawValue: text) else {
                 throw InputError(file: flag, "'\(text)' is not \(T.allCases.map(\.rawValue).joined(separator: " or "))")
             }
             return v
         }
-        let form: TrainingConfig.LossForm = try choice(lossForm, "--loss-form")
-        c.lossForm = dropInapplicable && !method.hasLossForm ? .paper : form
-        let official = c.lossForm == .official
-        if let sampler {
-            guard let s = TrainingConfig.Sampler(rawValue: sampler) else {
-                throw InputError(file: "--sampler", "'\(sampler)' is not natural or group-balanced")
-            }
-            c.sampler = s
-        } else {
-            c.sampler = method.defaultSampler
-        }
-        switch temperature ?? (official ? "0.07" : "pretrained") {
-        case "pretrained": c.initialTemperature = nil
-        case let text:
+        s.base.optimizer = try choice(optimizer, "--optimizer")
+        s.base.lossForm = try choice(lossForm, "--loss-form")
+        s.sampler = try sampler.map { try choice($0, "--sampler") }
+        s.temperature = try temperature.map { text in
+            if text == "pretrained" { return .pretrained }
             guard let t = Float(text) else { throw InputError(file: "--temperature", "'\(text)' is not a number or 'pretrained'") }
-            c.initialTemperature = t
+            return .value(t)
         }
         for item in absentWord {
             let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
                 throw InputError(file: "--absent-word", "'\(item)' is not ATTR=WORD, e.g. water=land")
             }
-            c.absentWords[parts[0]] = parts[1]
+            s.absentWords[parts[0]] = parts[1]
         }
-        if !official && !dropInapplicable && !absentWord.isEmpty {
-            throw InputError(file: "--absent-word", "applies to --loss-form official only")
-        }
-        if !official { c.absentWords = [:] }
-        c.starLambda = starLambda
-        c.starDecay = try choice(starDecay, "--star-decay")
-        c.starContexts = try starContexts.map(StarContexts.read)
-        c.sfrWeight = try choice(sfrWeight, "--sfr-weight")
-        c.sfrGamma = sfrGamma
-        c.sfrDropout = sfrDropout
-        c.sfrReferenceEpochs = sfrReferenceEpochs
+        s.base.starLambda = starLambda
+        s.base.starDecay = try choice(starDecay, "--star-decay")
+        s.base.starContexts = try starContexts.map(StarContexts.read)
+        s.base.sfrWeight = try choice(sfrWeight, "--sfr-weight")
+        s.base.sfrGamma = sfrGamma
+        s.base.sfrDropout = sfrDropout
+        s.base.sfrReferenceEpochs = sfrReferenceEpochs
         for item in lambda {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, LossTerm(rawValue: parts[0]) != nil, let v = Float(parts[1]) else {
@@ -112,13 +87,13 @@ struct TrainingOptions: ParsableArguments {
             guard v >= 0 && v.isFinite else {
                 throw InputError(file: "--lambda", "'\(item)': the weight of \(parts[0]) is \(v), expected a finite number ≥ 0")
             }
-            c.lambdas[parts[0]] = v
+            s.base.lambdas[parts[0]] = v
         }
-        try c.check()
-        if fallback {
-            FileHandle.standardError.write(Data("note: no attribute is marked spurious; \(method.rawValue) uses the bundle's benchmark groups (\(c.attributes.joined(separator: ", "))). Mark one or pass --attribute to choose.\n".utf8))
+        let built = try s.build(decisions: try workspace.currentDecisions(), bundle: try opened ?? FeatureBundle.open(bundle))
+        if built.usesBenchmarkGroups {
+            FileHandle.standardError.write(Data("note: no attribute is marked spurious; \(method.rawValue) uses the bundle's benchmark groups (\(built.config.attributes.joined(separator: ", "))). Mark one or pass --attribute to choose.\n".utf8))
         }
-        return c
+        return built.config
     }
 }
 

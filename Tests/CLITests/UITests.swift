@@ -233,6 +233,25 @@ struct TerminalUITests {
         #expect(run.status == .finished && run.method == "ours-ls" && run.bestEpoch != nil)
     }
 
+    /// Issue 22 item 1: `f` then Enter on screen 3 starts an official-form
+    /// run (it failed for want of an absent word, with a command-line hint).
+    @Test func theOfficialFormTrainsFromTheTrainScreen() throws {
+        let (ui, ws) = try Self.session("train-official")
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("3")
+        try ui.wait { $0.contains("Method ours-ls") }
+        for _ in 0..<9 { try ui.send("-") }   // 10 → 1 epoch
+        try ui.send("f")
+        let settings = try ui.wait { $0.contains("form official (f)") && $0.contains("epochs 1 ") }
+        #expect(settings.contains("absent water: 'without water' (e)") && settings.contains("as the authors' code has them"), "\(settings)")
+        try ui.send("Enter")
+        let done = try ui.wait(timeout: 60) { $0.contains("finished   elapsed") }
+        #expect(!done.contains("absentWords") && !done.contains("=WORD"), "\(done)")
+        let run = try #require(try Workspace(path: ws + "/workspace.sqlite").run(1))
+        #expect(run.status == .finished && run.method == "ours-ls")
+        #expect(run.config.contains("\"lossForm\":\"official\"") && run.config.contains("without water"), "\(run.config)")
+    }
+
     @Test func aRunStartedFromTheCLIIsFollowedLive() throws {
         let (ui, ws) = try Self.session("follow")
         try ui.wait { $0.contains("Class landbird") }

@@ -274,15 +274,15 @@ struct TrainScreenTests {
         #expect(header().contains("epochs 7 "))
         // Optimizer, sampler, weight decay and loss form reach the run's configuration.
         app.handle(.character("o")); app.handle(.character("w")); app.handle(.character("f"))
-        var c = app.train.trainingConfig()
+        var c = try app.train.trainingConfig()
         #expect(c.optimizer == .adam && c.weightDecay == 1e-3 && c.lossForm == .official && c.sampler == .groupBalanced)
         #expect(c.initialTemperature == 0.07 && header().contains("form official (f)") && header().contains("sampler group-balanced"))
         app.handle(.character("s")); app.handle(.character("W")); app.handle(.character("W"))
-        c = app.train.trainingConfig()
+        c = try app.train.trainingConfig()
         #expect(c.sampler == .natural && c.weightDecay == 1e-5)
         // Every method is reachable, dfr and orth-proj included.
         var seen = Set<String>()
-        for _ in 0..<20 { app.handle(.character("m")); seen.insert(app.train.trainingConfig().method.rawValue) }
+        for _ in 0..<20 { app.handle(.character("m")); seen.insert(try app.train.trainingConfig().method.rawValue) }
         #expect(seen.isSuperset(of: ["dfr", "orth-proj", "zeroshot", "erm", "groupdro", "sfr", "starft", "clip-ft"]))
     }
 
@@ -314,7 +314,9 @@ struct TrainScreenTests {
         app.handle(.tab); app.handle(.control("u")); type("0.02")
         app.handle(.tab); app.handle(.control("u")); type("0")   // not a batch size
         app.handle(.enter)
-        #expect(app.banner?.contains("batch size: '0'") == true && app.input != nil && app.train.state.epochs == 10)
+        // The engine's bound (TrainingConfig.check), named as this screen names the setting.
+        #expect(app.banner == "batch size (b/B or e): is 0, expected 2...65536" && app.input != nil && app.train.state.epochs == 10,
+                "\(app.banner ?? "")")
         app.handle(.backspace); type("48")
         app.handle(.enter)
         #expect(app.input == nil && app.train.state.epochs == 25 && app.train.state.learningRate == 0.02 && app.train.state.batchSize == 48)
