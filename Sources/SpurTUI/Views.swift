@@ -582,7 +582,10 @@ public enum Views {
             if i == s.exampleIndex { g.text("▶", x: 0, y: y, style: t.selection) }
         }
         let px = 26, pw = b.w - px - 1
-        guard let before = s.previews.a else { return }
+        guard let before = s.previews.a else {
+            if !s.examples.isEmpty { g.text("rendering…", x: px, y: b.y + 2, style: t.dim) }
+            return
+        }
         if let after = s.previews.b, let e = snap.b {
             // Before and after: the two models' maps of the same example.
             let half = (pw - 2) / 2

@@ -8,10 +8,10 @@ import Testing
 /// over the previous example. These tests stop at exactly that moment.
 @Suite(.serialized)
 struct PreviewReadyTests {
-    /// Waits until the preview runner has finished, without delivering its result.
-    static func renderFinished(_ app: App) throws {
+    /// Waits until a preview runner has finished, without delivering its result.
+    static func renderFinished(_ app: App, _ runner: KeyPath<App, JobRunner> = \.previewJobs) throws {
         let deadline = Date().addingTimeInterval(30)
-        while app.previewJobs.busy {
+        while app[keyPath: runner].busy {
             guard Date() < deadline else { throw SettleTimedOut(seconds: 30) }
             Thread.sleep(forTimeInterval: 0.002)
         }
@@ -71,5 +71,25 @@ struct PreviewReadyTests {
             }
         }
         #expect(readyFrames == 4)
+    }
+
+    /// The same on screen 4 while browsing a group: the two models' maps of
+    /// the example the selection left are not drawn under the new row.
+    @Test func groupBrowsingShowsOnlyTheSelectedExamplesMaps() throws {
+        let app = try AppTests.app()
+        app.handle(.character("4"))
+        try app.settle()
+        app.handle(.enter)
+        try app.settle()
+        #expect(app.groups.state.previews.a != nil)
+        for _ in 0..<4 {
+            app.handle(.character("j"))
+            try Self.renderFinished(app, \.groupPreviewJobs)
+            let waiting = Views.render(app, width: 120, height: 40).text
+            #expect(!Self.saysReady(app) && waiting.contains("rendering…") && !waiting.contains("A pre-trained →"), "\(waiting)")
+            try app.settle()
+            let shown = Views.render(app, width: 120, height: 40).text
+            #expect(Self.saysReady(app) && shown.contains("A pre-trained →"), "\(shown)")
+        }
     }
 }
