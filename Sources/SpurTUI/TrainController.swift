@@ -214,7 +214,8 @@ final class TrainController: ScreenController {
                 if let a = trainingAttributes().first(where: { SettingKeys.absentWordLabel($0) == label }) { trial.absentWords[a] = t }
             }
         }
-        do { _ = try trainingConfig(trial) } catch let e as SettingError { return SettingKeys.message(e) } catch {}
+        do { _ = try trainingConfig(trial) } catch let e as SettingError { return SettingKeys.message(e) }
+        catch { return "\(error)" }
         state = trial
         return nil
     }
