@@ -138,6 +138,11 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
     public init(method: Method) { self.method = method }
 
+    /// Every setting's default, for front ends to start from and show (the
+    /// CLI's `--help`): the values above are the only place defaults are
+    /// written. The method is a placeholder; it has no default.
+    public static let defaults = TrainingConfig(method: .zeroshot)
+
     public func lambda(_ term: LossTerm) -> Float { lambdas[term.rawValue] ?? 1 }
 
     /// StarFT's weight in epoch `epoch` (0-based): `λ·(1 − (e+1)/E)` when

@@ -12,28 +12,28 @@ struct TrainingOptions: ParsableArguments {
     var attribute: [String] = []
     @Flag(name: .long, help: "Per-image attribute values from the bundle's ground truth instead of its detections.")
     var groundTruth = false
-    @Option(name: .long, parsing: .unconditional, help: "Epochs.") var epochs: Int = 10
-    @Option(name: .long, parsing: .unconditional, help: "Learning rate.") var lr: Float = 0.001
-    @Option(name: .long, parsing: .unconditional, help: "Decoupled weight decay.") var wd: Float = 1e-4
-    @Option(name: .long, parsing: .unconditional, help: "SGD momentum.") var momentum: Float = 0.9
-    @Option(name: .long, help: "sgd or adam.") var optimizer: String = "sgd"
-    @Option(name: .long, parsing: .unconditional, help: "Examples per step.") var batchSize: Int = 128
-    @Option(name: .long, parsing: .unconditional, help: "Random seed (data order, captions, dropout).") var seed: UInt64 = 0
+    @Option(name: .long, parsing: .unconditional, help: "Epochs.") var epochs: Int = TrainingConfig.defaults.epochs
+    @Option(name: .long, parsing: .unconditional, help: "Learning rate.") var lr: Float = TrainingConfig.defaults.learningRate
+    @Option(name: .long, parsing: .unconditional, help: "Decoupled weight decay.") var wd: Float = TrainingConfig.defaults.weightDecay
+    @Option(name: .long, parsing: .unconditional, help: "SGD momentum.") var momentum: Float = TrainingConfig.defaults.momentum
+    @Option(name: .long, help: "sgd or adam.") var optimizer: String = TrainingConfig.defaults.optimizer.rawValue
+    @Option(name: .long, parsing: .unconditional, help: "Examples per step.") var batchSize: Int = TrainingConfig.defaults.batchSize
+    @Option(name: .long, parsing: .unconditional, help: "Random seed (data order, captions, dropout).") var seed: UInt64 = TrainingConfig.defaults.seed
     @Option(name: .long, help: "natural (shuffle) or group-balanced (1/group size, with replacement). Default: group-balanced for ours-ls and ours-vs, natural otherwise.") var sampler: String?
-    @Option(name: .long, parsing: .unconditional, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = 0
+    @Option(name: .long, parsing: .unconditional, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = TrainingConfig.defaults.patience
     @Option(name: .long, help: "Weight of a loss term, TERM=VALUE (repeatable), e.g. ls=0.5.") var lambda: [String] = []
     @Option(name: .long, parsing: .unconditional, help: "Detection score at which an attribute is present (default: the manifest's detection_threshold, 0.5 without one).") var threshold: Float?
-    @Option(name: .long, parsing: .unconditional, help: "Templates sampled per step for L_lc / L_ls (0: all).") var templatesPerStep: Int = 0
-    @Option(name: .long, help: ArgumentHelp("ours-ls / ours-vs: paper (the paper's formulas) or official (the authors' code: mean-cosine in-modal terms, L_ls as |cos| to the attribute's words, L_vs as cross-entropy over the attribute's value prompts; defaults to --temperature 0.07).", valueName: "form")) var lossForm: String = "paper"
+    @Option(name: .long, parsing: .unconditional, help: "Templates sampled per step for L_lc / L_ls (0: all).") var templatesPerStep: Int = TrainingConfig.defaults.templatesPerStep
+    @Option(name: .long, help: ArgumentHelp("ours-ls / ours-vs: paper (the paper's formulas) or official (the authors' code: mean-cosine in-modal terms, L_ls as |cos| to the attribute's words, L_vs as cross-entropy over the attribute's value prompts; defaults to --temperature 0.07).", valueName: "form")) var lossForm: String = TrainingConfig.defaults.lossForm.rawValue
     @Option(name: .long, help: ArgumentHelp("Official form: the word of an attribute's absent value, ATTR=WORD (repeatable), e.g. water=land; the prompts are \"a photo of WORD.\".", valueName: "attr=word")) var absentWord: [String] = []
     @Option(name: .long, help: ArgumentHelp("Starting temperature τ of the learnable scale s = 1/τ: a number, or 'pretrained' (the bundle's). Default: pretrained; 0.07 with --loss-form official.", valueName: "tau")) var temperature: String?
-    @Option(name: .long, parsing: .unconditional, help: "StarFT: weight λ of the regulariser.") var starLambda: Float = 0.5
-    @Option(name: .long, help: "StarFT: linear (λ·(1 − (e+1)/E) in epoch e of E, the authors' schedule) or none.") var starDecay: String = "linear"
+    @Option(name: .long, parsing: .unconditional, help: "StarFT: weight λ of the regulariser.") var starLambda: Float = TrainingConfig.defaults.starLambda
+    @Option(name: .long, help: "StarFT: linear (λ·(1 − (e+1)/E) in epoch e of E, the authors' schedule) or none.") var starDecay: String = TrainingConfig.defaults.starDecay.rawValue
     @Option(name: .long, help: "StarFT: file of generic contexts, one per line, instead of the built-in list.") var starContexts: String?
-    @Option(name: .long, help: "SFR: inverse (w ∝ 1/(d+ε), the reviewed reading) or exp (w ∝ exp(γ·d)).") var sfrWeight: String = "inverse"
-    @Option(name: .long, parsing: .unconditional, help: "SFR: γ of the exp weighting.") var sfrGamma: Float = 5
-    @Option(name: .long, parsing: .unconditional, help: "SFR: feature dropout rate on the pooled image feature.") var sfrDropout: Float = 0.1
-    @Option(name: .long, parsing: .unconditional, help: "SFR: epochs of the ERM reference model.") var sfrReferenceEpochs: Int = 1
+    @Option(name: .long, help: "SFR: inverse (w ∝ 1/(d+ε), the reviewed reading) or exp (w ∝ exp(γ·d)).") var sfrWeight: String = TrainingConfig.defaults.sfrWeight.rawValue
+    @Option(name: .long, parsing: .unconditional, help: "SFR: γ of the exp weighting.") var sfrGamma: Float = TrainingConfig.defaults.sfrGamma
+    @Option(name: .long, parsing: .unconditional, help: "SFR: feature dropout rate on the pooled image feature.") var sfrDropout: Float = TrainingConfig.defaults.sfrDropout
+    @Option(name: .long, parsing: .unconditional, help: "SFR: epochs of the ERM reference model.") var sfrReferenceEpochs: Int = TrainingConfig.defaults.sfrReferenceEpochs
 
     /// The run's configuration, by the engine's rules (`TrainingSettings`).
     /// With `dropInapplicable`, options that do not apply to `method` (the
