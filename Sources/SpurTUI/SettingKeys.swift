@@ -26,4 +26,13 @@ enum SettingKeys {
         guard let s = TrainingSetting(rawValue: e.setting), let c = controls[s] else { return "\(e.setting): \(e.problem)" }
         return "\(c.label) (\(c.keys)): \(e.problem)"
     }
+
+    /// Runs `body`, a setting's error reworded for this screen: errors
+    /// raised once the data is read (an attribute the bundle lacks) reach
+    /// the screen as the engine's failure message, past `message`.
+    static func worded<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as SettingError { throw Worded(description: message(e)) }
+    }
+
+    struct Worded: Error, CustomStringConvertible { var description: String }
 }

@@ -252,14 +252,14 @@ final class TrainController: ScreenController {
         do { config = try trainingConfig() } catch let e as SettingError { app.banner = SettingKeys.message(e); return }
         catch { app.banner = "\(error)"; return }
         let bundle = app.model.bundle, workspace = app.model.workspace
-        launch(method: config.method.rawValue) { try Trainer.create(bundle: bundle, config: config, workspace: workspace) }
+        launch(method: config.method.rawValue) { try SettingKeys.worded { try Trainer.create(bundle: bundle, config: config, workspace: workspace) } }
     }
 
     func resumeRun() {
         guard !(state.running && !state.external) else { app.banner = "A run is already going (x cancels it)."; return }
         guard let id = state.resumable else { app.banner = "R: the run shown is not interrupted or cancelled"; return }
         let bundle = app.model.bundle, workspace = app.model.workspace
-        launch(method: state.runMethod ?? "") { try Trainer.resume(bundle: bundle, run: id, workspace: workspace) }
+        launch(method: state.runMethod ?? "") { try SettingKeys.worded { try Trainer.resume(bundle: bundle, run: id, workspace: workspace) } }
     }
 
     fileprivate func launch(method: String, _ make: @escaping @Sendable () throws -> Trainer) {

@@ -63,4 +63,16 @@ struct TrainSettingsScreenTests {
         let erm = Self.settingsLines(app)
         #expect(erm.contains("epochs 10 ") && erm.contains("sampler natural") && !erm.contains("form "), "\(erm)")
     }
+
+    /// A setting's error raised inside the engine (once the data is read)
+    /// reaches the banner with this screen's name and keys for it; a setting
+    /// the screen does not offer keeps the engine's name.
+    @Test func engineSettingErrorsNameTheScreensKeys() throws {
+        let error = #expect(throws: SettingKeys.Worded.self) {
+            try SettingKeys.worded { throw SettingError("attributes", "method ours-ls needs a spurious attribute") }
+        }
+        #expect(error?.description == "attribute (a/A, or mark one spurious on screen 1): method ours-ls needs a spurious attribute")
+        #expect(SettingKeys.message(SettingError("momentum", "is 2, expected 0 ≤ momentum < 1")) == "momentum: is 2, expected 0 ≤ momentum < 1")
+        #expect(try SettingKeys.worded { 7 } == 7)
+    }
 }
