@@ -49,6 +49,14 @@ public enum Method: String, CaseIterable, Codable, Sendable {
     /// others use only to pick a checkpoint: say so wherever they are reported.
     public var usesValidationGroupLabels: Bool { self == .dfr }
 
+    /// The summary of the objective that will run: the official form's terms are the authors' code's.
+    public func summary(lossForm: TrainingConfig.LossForm) -> String {
+        guard hasLossForm && lossForm == .official else { return summary }
+        return self == .oursLS
+            ? "L_clip + L_vc + L_lc + L_ls as the authors' code has them (mean-cosine in-modal terms, L_ls as |cos| to the attribute's words)"
+            : "L_clip + L_vc + L_lc + L_vs as the authors' code has them (mean-cosine in-modal terms, L_vs as cross-entropy over the attribute's value prompts)"
+    }
+
     public var summary: String {
         switch self {
         case .zeroshot: return "no training: the pre-trained projections"
@@ -68,8 +76,8 @@ public enum Method: String, CaseIterable, Codable, Sendable {
 /// Everything that determines a run. Stored with the run, so it can be
 /// resumed or reproduced exactly.
 public struct TrainingConfig: Codable, Equatable, Sendable {
-    public enum OptimizerKind: String, Codable, Sendable { case sgd, adam }
-    public enum Sampler: String, Codable, Sendable {
+    public enum OptimizerKind: String, Codable, Sendable, CaseIterable { case sgd, adam }
+    public enum Sampler: String, Codable, Sendable, CaseIterable {
         /// Shuffle the training split each epoch.
         case natural
         /// Draw each batch's examples with probability 1/(group size), with replacement.
@@ -130,6 +138,11 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
     public init(method: Method) { self.method = method }
 
+    /// Every setting's default, for front ends to start from and show (the
+    /// CLI's `--help`): the values above are the only place defaults are
+    /// written. The method is a placeholder; it has no default.
+    public static let defaults = TrainingConfig(method: .zeroshot)
+
     public func lambda(_ term: LossTerm) -> Float { lambdas[term.rawValue] ?? 1 }
 
     /// StarFT's weight in epoch `epoch` (0-based): `λ·(1 − (e+1)/E)` when
@@ -162,7 +175,19 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         }
         try require(lossForm == .paper || method.hasLossForm, "lossForm",
                     "official applies to ours-ls and ours-vs, not \(method.rawValue)")
+        try checkAbsentWords()
         try require(attributes.count <= 4, "attributes", "\(attributes.count) attributes make \(1 << attributes.count) groups per class; at most 4 are supported")
         try require(Set(attributes).count == attributes.count, "attributes", "names an attribute twice")
+    }
+
+    /// The official form's words: one for every attribute of the run, none
+    /// for another. Also checked when the data is prepared, whoever built the config.
+    public func checkAbsentWords() throws {
+        for a in absentWords.keys.sorted() where !attributes.contains(a) {
+            throw SettingError("absentWords", "'\(a)' is not a spurious attribute of this run (\(attributes.joined(separator: ", ")))")
+        }
+        if lossForm == .official && method.hasLossForm, let a = attributes.first(where: { (absentWords[$0] ?? "").isEmpty }) {
+            throw SettingError("absentWords", "the official loss form needs a word for images without '\(a)', as the authors use \"land\" for \"water\"")
+        }
     }
 }

@@ -65,13 +65,8 @@ public struct TrainingData: Sendable {
         if config.method.needsAttribute && config.attributes.isEmpty {
             throw SettingError("attributes", "method \(config.method.rawValue) needs a spurious attribute: mark one spurious or name one for the run")
         }
-        for a in config.absentWords.keys.sorted() where !config.attributes.contains(a) {
-            throw SettingError("absentWords", "'\(a)' is not a spurious attribute of this run (\(config.attributes.joined(separator: ", ")))")
-        }
+        try config.checkAbsentWords()
         let official = config.lossForm == .official && config.method.hasLossForm
-        if official, let a = config.attributes.first(where: { config.absentWords[$0] == nil }) {
-            throw SettingError("absentWords", "the official loss form needs a word for images without '\(a)', as the authors use \"land\" for \"water\": give a word for '\(a)' (\(a)=WORD)")
-        }
         if config.groundTruth && config.attributes.isEmpty {
             throw SettingError("groundTruth", "ground-truth groups need a spurious attribute")
         }

@@ -85,21 +85,28 @@ public final class App {
     /// Stops a local run (Ctrl-C in the UI); its best checkpoint is kept.
     public func engineCancel() { train.engine?.cancel() }
 
-    /// No background work pending: what end-to-end tests wait for.
-    public var isIdle: Bool { jobsIdle && !train.state.running }
+    /// The screen is final: no background job runs, none has a result
+    /// waiting in the inbox, and no run trains. What the status bar's
+    /// `ready` says and end-to-end tests wait for. The runners are asked
+    /// before the inbox: a job posts its result before it stops being busy,
+    /// so a job that finishes between the two questions is still seen.
+    public var isIdle: Bool { jobsIdle && inbox.isEmpty && !train.state.running }
 
     var jobsIdle: Bool {
         !previewJobs.busy && !groupPreviewJobs.busy && !groupJobs.busy && !projectionJobs.busy && !writes.busy
     }
 
-    /// Waits for the background jobs (not a training run) and applies their results: for tests.
-    public func settle(timeout: Double = 30) {
+    /// Waits for the background jobs (not a training run) and applies their
+    /// results: for tests, which must not go on to assert on a screen that
+    /// is still changing, so a timeout throws.
+    public func settle(timeout: Double = 30) throws {
         let deadline = Date().addingTimeInterval(timeout)
         repeat {
             drain()
             if jobsIdle && inbox.isEmpty { return }
             Thread.sleep(forTimeInterval: 0.005)
         } while Date() < deadline
+        throw SettleTimedOut(seconds: timeout)
     }
 
     /// Before the process exits: cancel a local run and give its thread a
@@ -352,6 +359,12 @@ public final class App {
                           groups: screen == .groups ? groups.snapshot() : nil,
                           pictures: pictures)
     }
+}
+
+/// Background jobs were still running (or their results undelivered) when `App.settle` gave up.
+public struct SettleTimedOut: Error, CustomStringConvertible {
+    public var seconds: Double
+    public var description: String { "the UI's background jobs did not settle within \(seconds) s" }
 }
 
 /// A list `/` searches: each row's text, the selected row, and how to select another.

@@ -107,21 +107,25 @@ public struct PreviewState: Sendable {
 }
 
 public struct TrainState: Sendable {
-    public var methodIndex = Method.allCases.firstIndex(of: .oursLS) ?? 0
-    public var epochs = 10
+    /// The next run's settings; the engine's rules resolve the rest (`TrainingSettings.build`).
+    public var settings = TrainingSettings(method: .oursLS)
     /// nil: the attributes marked spurious (or the bundle's groups); else one vocabulary attribute.
     public var attribute: String?
     public static let learningRates: [Float] = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]
     public static let batchSizes = [32, 64, 128, 256]
     public static let weightDecays: [Float] = [0, 1e-5, 1e-4, 1e-3, 1e-2]
-    public var learningRate: Float = 1e-3
-    public var batchSize = 128
-    public var weightDecay: Float = 1e-4
-    public var optimizer = TrainingConfig.OptimizerKind.sgd
+    public var method: Method { settings.method }
+    public var epochs: Int { settings.base.epochs }
+    public var learningRate: Float { settings.base.learningRate }
+    public var batchSize: Int { settings.base.batchSize }
+    public var weightDecay: Float { settings.base.weightDecay }
+    public var optimizer: TrainingConfig.OptimizerKind { settings.base.optimizer }
+    public var lossForm: TrainingConfig.LossForm { settings.base.lossForm }
     /// Follows the method (`Method.defaultSampler`, as on the CLI) until `s` changes it.
-    public var sampler = Method.oursLS.defaultSampler
-    public var lossForm = TrainingConfig.LossForm.paper
-    public var method: Method { Method.allCases[methodIndex] }
+    public var sampler: TrainingConfig.Sampler { settings.sampler ?? settings.method.defaultSampler }
+    /// The official form's absent word of each attribute, as shown and as
+    /// the run gets it (filled in by the controller from the verdicts).
+    public var absentWords: [String: String] = [:]
 
     // The run shown (a local one, one followed from another process, or the latest).
     public var runID: Int64?

@@ -246,5 +246,15 @@ final class GroupsController: ScreenController {
         }
     }
 
-    func snapshot() -> GroupsState { state }
+    /// The state drawn: the previews only if they are of the selected example
+    /// and map class. Renders arrive asynchronously, and one still held
+    /// after the selection moved would caption another example's row.
+    func snapshot() -> GroupsState {
+        var shown = state
+        if let e = currentExample(), let a = state.previews.a,
+           a.example != e || a.mapClass != (state.mapClass ?? app.model.bundle.examples[e].label) {
+            shown.previews = (nil, nil)
+        }
+        return shown
+    }
 }

@@ -92,10 +92,22 @@ final class PreviewController: ScreenController {
         }
     }
 
+    /// The map class the selection asks for: the one cycled to with `c`, else the example's label.
+    func wantedMapClass(_ example: Int) -> Int { state.mapClass ?? app.model.bundle.examples[example].label }
+
+    /// The rendering delivered, if it is of the selected example and map
+    /// class. Renders arrive asynchronously: one still on screen after the
+    /// selection moved would put another image under the list's selection.
+    var currentRendering: Preview? {
+        guard let p = state.current, let example = currentExample(),
+              p.example == example, p.mapClass == wantedMapClass(example) else { return nil }
+        return p
+    }
+
     /// Renders the selected example off the UI thread (latest wins).
     func load() {
         guard let example = currentExample() else { state.current = nil; return }
-        let mapClass = state.mapClass ?? app.model.bundle.examples[example].label
+        let mapClass = wantedMapClass(example)
         let model = app.model, inbox = app.inbox
         app.previewJobs.submit {
             do { inbox.post(.preview(try model.preview(example: example, mapClass: mapClass, classifier: nil))) }
@@ -104,6 +116,6 @@ final class PreviewController: ScreenController {
     }
 
     func snapshot() -> PreviewView {
-        PreviewView(row: app.attributes.selectedRow, list: list(), selected: state.selected, overlay: state.overlay, current: state.current)
+        PreviewView(row: app.attributes.selectedRow, list: list(), selected: state.selected, overlay: state.overlay, current: currentRendering)
     }
 }

@@ -61,4 +61,8 @@ public struct TrainView {
     public let state: TrainState
     /// The next run's spurious attributes, and where they come from.
     public let attributes: String
+    /// Under the official form: each attribute with its absent word.
+    public let absentWords: [(attribute: String, word: String)]
+    /// The objective of the method under the loss form selected.
+    public let summary: String
 }

@@ -27,7 +27,7 @@ final class TrainController: ScreenController {
         .init(keys: [k("A")], label: "A", description: "previous attribute", action: .previousAttribute, screens: here, hint: false, inHelp: false),
         .init(keys: [k("+")], label: "+/-", description: "more or fewer epochs", action: .moreEpochs, screens: here, hint: true, short: "epochs"),
         .init(keys: [k("-")], label: "-", description: "fewer epochs", action: .fewerEpochs, screens: here, hint: false, inHelp: false),
-        .init(keys: [k("e")], label: "e", description: "type epochs, lr, batch size and weight decay", action: .typeSettings, screens: here, hint: true, short: "edit"),
+        .init(keys: [k("e")], label: "e", description: "type epochs, lr, batch size, weight decay (and the official form's absent words)", action: .typeSettings, screens: here, hint: true, short: "edit"),
         .init(keys: [k("l")], label: "l/L", description: "larger or smaller learning rate", action: .nextLearningRate, screens: here, hint: true, short: "lr"),
         .init(keys: [k("L")], label: "L", description: "smaller learning rate", action: .previousLearningRate, screens: here, hint: false, inHelp: false),
         .init(keys: [k("b")], label: "b/B", description: "larger or smaller batch", action: .nextBatchSize, screens: here, hint: true, short: "batch"),
@@ -42,12 +42,31 @@ final class TrainController: ScreenController {
     /// A local run is training: its settings are fixed and another cannot start.
     var localRunGoing: Bool { state.running && !state.external }
 
+    /// The setting a key changes, where it changes one.
+    static func setting(of action: Action) -> TrainingSetting? {
+        switch action {
+        case .moreEpochs, .fewerEpochs: return .epochs
+        case .nextAttribute, .previousAttribute: return .attributes
+        case .nextLearningRate, .previousLearningRate: return .learningRate
+        case .nextBatchSize, .previousBatchSize: return .batchSize
+        case .nextWeightDecay, .previousWeightDecay: return .weightDecay
+        case .toggleOptimizer: return .optimizer
+        case .toggleSampler: return .sampler
+        default: return nil
+        }
+    }
+
     func disabledReason(_ action: Action) -> String? {
         switch action {
         case .nextMethod, .previousMethod, .moreEpochs, .fewerEpochs, .nextAttribute, .previousAttribute,
              .nextLearningRate, .previousLearningRate, .nextBatchSize, .previousBatchSize, .nextWeightDecay,
              .previousWeightDecay, .toggleOptimizer, .toggleSampler, .typeSettings:
-            return localRunGoing ? "settings apply to the next run; this one is training (x cancels it)" : nil
+            if localRunGoing { return "settings apply to the next run; this one is training (x cancels it)" }
+            if let setting = Self.setting(of: action), !state.settings.applicable.contains(setting) {
+                return "\(state.method.rawValue) has no \(SettingKeys.label(setting)) setting"
+            }
+            if action == .typeSettings && typedFields().isEmpty { return "\(state.method.rawValue) has no setting to type" }
+            return nil
         case .toggleLossForm:
             if localRunGoing { return "settings apply to the next run; this one is training (x cancels it)" }
             return state.method.hasLossForm ? nil : "only ours-ls and ours-vs have a loss form"
@@ -69,29 +88,31 @@ final class TrainController: ScreenController {
         switch action {
         case .search: app.input = .search("")
         case .nextMethod, .previousMethod:
-            let n = Method.allCases.count
-            state.methodIndex = (state.methodIndex + (action == .nextMethod ? 1 : n - 1)) % n
-            state.sampler = state.method.defaultSampler
-        case .moreEpochs: state.epochs = min(1000, state.epochs + (state.epochs >= 20 ? 10 : 1))
-        case .fewerEpochs: state.epochs = max(1, state.epochs - (state.epochs > 20 ? 10 : 1))
+            let all = Method.allCases, n = all.count
+            let i = all.firstIndex(of: state.method) ?? 0
+            state.settings.method = all[(i + (action == .nextMethod ? 1 : n - 1)) % n]
+            // The sampler follows the method again, as on the CLI.
+            state.settings.sampler = nil
+        case .moreEpochs: state.settings.base.epochs = min(1000, state.epochs + (state.epochs >= 20 ? 10 : 1))
+        case .fewerEpochs: state.settings.base.epochs = max(1, state.epochs - (state.epochs > 20 ? 10 : 1))
         case .nextAttribute, .previousAttribute:
             // nil (the marked attributes) and each vocabulary attribute, in a cycle.
             let choices: [String?] = [nil] + app.model.bundle.manifest.attributes.map(Optional.some)
             let i = choices.firstIndex(of: state.attribute) ?? 0
             state.attribute = choices[(i + (action == .nextAttribute ? 1 : choices.count - 1)) % choices.count]
         case .nextLearningRate, .previousLearningRate:
-            state.learningRate = step(TrainState.learningRates, state.learningRate, up: action == .nextLearningRate)
+            state.settings.base.learningRate = step(TrainState.learningRates, state.learningRate, up: action == .nextLearningRate)
         case .nextBatchSize, .previousBatchSize:
-            state.batchSize = step(TrainState.batchSizes, state.batchSize, up: action == .nextBatchSize)
+            state.settings.base.batchSize = step(TrainState.batchSizes, state.batchSize, up: action == .nextBatchSize)
         case .nextWeightDecay, .previousWeightDecay:
-            state.weightDecay = step(TrainState.weightDecays, state.weightDecay, up: action == .nextWeightDecay)
-        case .toggleOptimizer: state.optimizer = state.optimizer == .sgd ? .adam : .sgd
-        case .toggleSampler: state.sampler = state.sampler == .natural ? .groupBalanced : .natural
+            state.settings.base.weightDecay = step(TrainState.weightDecays, state.weightDecay, up: action == .nextWeightDecay)
+        case .toggleOptimizer: state.settings.base.optimizer = state.optimizer == .sgd ? .adam : .sgd
+        case .toggleSampler: state.settings.sampler = state.sampler == .natural ? .groupBalanced : .natural
         case .toggleLossForm:
-            state.lossForm = state.lossForm == .paper ? .official : .paper
+            state.settings.base.lossForm = state.lossForm == .paper ? .official : .paper
         case .typeSettings:
-            app.input = .trainSettings(TextForm(labels: ["epochs", "learning rate", "batch size", "weight decay"],
-                                                fields: ["\(state.epochs)", "\(state.learningRate)", "\(state.batchSize)", "\(state.weightDecay)"]))
+            let fields = typedFields()
+            app.input = .trainSettings(TextForm(labels: fields.map(\.label), fields: fields.map(\.text)))
         case .startTraining: startTraining()
         case .cancelTraining: engine?.cancel(); state.status = "cancelling…"
         case .resumeRun: resumeRun()
@@ -128,7 +149,7 @@ final class TrainController: ScreenController {
         var form = form
         switch key {
         case .escape: app.input = nil
-        case .enter: if let error = applyTyped(form.fields) { app.banner = error } else { app.input = nil }
+        case .enter: if let error = applyTyped(form) { app.banner = error } else { app.input = nil }
         default: if form.edit(key) { app.input = .trainSettings(form) }
         }
     }
@@ -136,7 +157,11 @@ final class TrainController: ScreenController {
     func snapshot() -> TrainView {
         let marked = !Decision.spuriousAttributes(Array(app.decisions.values)).isEmpty
         let source = state.attribute != nil ? "" : marked ? " (marked)" : " (benchmark groups)"
-        return TrainView(state: state, attributes: state.method == .zeroshot ? "—" : trainingAttributes().joined(separator: " + ") + source)
+        let attributes = trainingAttributes()
+        let words = state.settings.isOfficialForm ? absentWords(state, attributes: attributes) : [:]
+        return TrainView(state: state, attributes: attributes.joined(separator: " + ") + source,
+                         absentWords: attributes.compactMap { a in words[a].map { (a, $0) } },
+                         summary: state.method.summary(lossForm: state.lossForm))
     }
 
     /// The next or previous value of a ladder (from the nearest rung when the value was typed).
@@ -145,49 +170,96 @@ final class TrainController: ScreenController {
         return ladder.last { $0 < value } ?? ladder.first!
     }
 
-    /// Typed epochs, learning rate, batch size and weight decay: all or none applied.
-    func applyTyped(_ fields: [String]) -> String? {
-        let t = fields.map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let epochs = Int(t[0]), (1...100_000).contains(epochs) else { return "epochs: '\(t[0])' is not a whole number from 1 to 100000" }
-        guard let lr = Float(t[1]), lr.isFinite, lr > 0 else { return "learning rate: '\(t[1])' is not a number above 0" }
-        guard let batch = Int(t[2]), batch >= 1 else { return "batch size: '\(t[2])' is not a whole number ≥ 1" }
-        guard let wd = Float(t[3]), wd.isFinite, wd >= 0 else { return "weight decay: '\(t[3])' is not a number ≥ 0" }
-        state.epochs = epochs; state.learningRate = lr; state.batchSize = batch; state.weightDecay = wd
+    /// The `e` form's fields: the typed settings the method uses, then under
+    /// the official form each attribute's absent word.
+    func typedFields() -> [(label: String, text: String)] {
+        let applicable = state.settings.applicable
+        var fields: [(label: String, text: String)] = SettingKeys.typed.filter(applicable.contains).map { setting in
+            let b = state.settings.base
+            switch setting {
+            case .epochs: return (SettingKeys.label(setting), "\(b.epochs)")
+            case .learningRate: return (SettingKeys.label(setting), "\(b.learningRate)")
+            case .batchSize: return (SettingKeys.label(setting), "\(b.batchSize)")
+            default: return (SettingKeys.label(setting), "\(b.weightDecay)")
+            }
+        }
+        if applicable.contains(.absentWords) {
+            let attributes = trainingAttributes()
+            let words = absentWords(state, attributes: attributes)
+            fields += attributes.map { (SettingKeys.absentWordLabel($0), words[$0] ?? "") }
+        }
+        return fields
+    }
+
+    /// The typed settings: all or none applied. Whether a value is in range
+    /// is the engine's rule (`TrainingConfig.check`), worded for this screen.
+    func applyTyped(_ form: TextForm) -> String? {
+        var trial = state
+        for (label, text) in zip(form.labels, form.fields) {
+            let t = text.trimmingCharacters(in: .whitespaces)
+            switch label {
+            case SettingKeys.label(.epochs):
+                guard let v = Int(t) else { return "\(label): '\(t)' is not a whole number" }
+                trial.settings.base.epochs = v
+            case SettingKeys.label(.batchSize):
+                guard let v = Int(t) else { return "\(label): '\(t)' is not a whole number" }
+                trial.settings.base.batchSize = v
+            case SettingKeys.label(.learningRate):
+                guard let v = Float(t) else { return "\(label): '\(t)' is not a number" }
+                trial.settings.base.learningRate = v
+            case SettingKeys.label(.weightDecay):
+                guard let v = Float(t) else { return "\(label): '\(t)' is not a number" }
+                trial.settings.base.weightDecay = v
+            default:
+                if let a = trainingAttributes().first(where: { SettingKeys.absentWordLabel($0) == label }) { trial.absentWords[a] = t }
+            }
+        }
+        do { _ = try trainingConfig(trial) } catch let e as SettingError { return SettingKeys.message(e) }
+        catch { return "\(error)" }
+        state = trial
         return nil
     }
 
     public func trainingAttributes() -> [String] {
-        GroupAssignment.runAttributes(given: state.attribute.map { [$0] } ?? [], decisions: Array(app.decisions.values), bundle: app.model.bundle)
+        if state.method == .zeroshot { return [] }
+        return GroupAssignment.runAttributes(given: state.attribute.map { [$0] } ?? [], decisions: Array(app.decisions.values), bundle: app.model.bundle)
     }
 
-    public func trainingConfig() -> TrainingConfig {
-        var config = TrainingConfig(method: state.method)
-        config.attributes = state.method == .zeroshot ? [] : trainingAttributes()
-        config.epochs = state.epochs
-        config.learningRate = state.learningRate
-        config.batchSize = state.batchSize
-        config.weightDecay = state.weightDecay
-        config.optimizer = state.optimizer
-        config.sampler = state.sampler
-        config.lossForm = state.lossForm
-        // As on the CLI, the official form starts from τ = 0.07.
-        if state.method.hasLossForm && state.lossForm == .official { config.initialTemperature = 0.07 }
-        return config
+    /// The official form's absent word of each attribute: typed with `e`,
+    /// else the engine's default (the verdict's absent phrase).
+    func absentWords(_ s: TrainState, attributes: [String]) -> [String: String] {
+        let decisions = Array(app.decisions.values)
+        return Dictionary(uniqueKeysWithValues: attributes.map { a in
+            (a, s.absentWords[a] ?? TrainingSettings.defaultAbsentWord(a, decisions: decisions))
+        })
     }
+
+    /// The settings of a state as the engine takes them, its configuration built by the engine's rules.
+    func trainingConfig(_ s: TrainState) throws -> TrainingConfig {
+        var settings = s.settings
+        // The form chosen for ours-ls/vs stays for when m comes back to them; other methods run without it.
+        settings.dropInapplicable = true
+        settings.attributes = trainingAttributes()
+        settings.absentWords = settings.isOfficialForm ? absentWords(s, attributes: settings.attributes) : [:]
+        return try settings.build(decisions: Array(app.decisions.values), bundle: app.model.bundle).config
+    }
+
+    public func trainingConfig() throws -> TrainingConfig { try trainingConfig(state) }
 
     func startTraining() {
         guard !(state.running && !state.external) else { app.banner = "A run is already going (x cancels it)."; return }
-        let config = trainingConfig()
-        do { try config.check() } catch { app.banner = "\(error)"; return }
+        let config: TrainingConfig
+        do { config = try trainingConfig() } catch let e as SettingError { app.banner = SettingKeys.message(e); return }
+        catch { app.banner = "\(error)"; return }
         let bundle = app.model.bundle, workspace = app.model.workspace
-        launch(method: config.method.rawValue) { try Trainer.create(bundle: bundle, config: config, workspace: workspace) }
+        launch(method: config.method.rawValue) { try SettingKeys.worded { try Trainer.create(bundle: bundle, config: config, workspace: workspace) } }
     }
 
     func resumeRun() {
         guard !(state.running && !state.external) else { app.banner = "A run is already going (x cancels it)."; return }
         guard let id = state.resumable else { app.banner = "R: the run shown is not interrupted or cancelled"; return }
         let bundle = app.model.bundle, workspace = app.model.workspace
-        launch(method: state.runMethod ?? "") { try Trainer.resume(bundle: bundle, run: id, workspace: workspace) }
+        launch(method: state.runMethod ?? "") { try SettingKeys.worded { try Trainer.resume(bundle: bundle, run: id, workspace: workspace) } }
     }
 
     fileprivate func launch(method: String, _ make: @escaping @Sendable () throws -> Trainer) {

@@ -329,10 +329,23 @@ public enum Views {
         guard let tv = ui.train else { return }
         let t = ui.theme, s = tv.state
         let attrs = tv.attributes
+        // Only the settings the method uses: a setting shown must change the run.
+        let applicable = s.settings.applicable
         var tokens = ["Method \(s.method.rawValue) (m/M)"]
-        if s.method.hasLossForm { tokens.append("form \(s.lossForm.rawValue) (f)") }
-        tokens += ["attribute \(attrs) (a/A)", "epochs \(s.epochs) (+/-)", "lr \(s.learningRate) (l/L)", "batch \(s.batchSize) (b/B)",
-                   "optimizer \(s.optimizer.rawValue) (o)", "decay \(s.weightDecay) (w/W)", "sampler \(s.sampler.rawValue) (s)", "e: type"]
+        for setting in applicable {
+            switch setting {
+            case .lossForm: tokens.append("form \(s.lossForm.rawValue) (f)")
+            case .absentWords: tokens += tv.absentWords.map { "absent \($0.attribute): '\($0.word)' (e)" }
+            case .attributes: tokens.append("attribute \(attrs) (a/A)")
+            case .epochs: tokens.append("epochs \(s.epochs) (+/-)")
+            case .learningRate: tokens.append("lr \(s.learningRate) (l/L)")
+            case .batchSize: tokens.append("batch \(s.batchSize) (b/B)")
+            case .optimizer: tokens.append("optimizer \(s.optimizer.rawValue) (o)")
+            case .weightDecay: tokens.append("decay \(s.weightDecay) (w/W)")
+            case .sampler: tokens.append("sampler \(s.sampler.rawValue) (s)")
+            }
+        }
+        if applicable.contains(where: SettingKeys.typed.contains) { tokens.append("e: type") }
         var y = b.y
         // Every setting with its keys: closer together, and on a fourth line, before any is left out.
         var settings = wrap(tokens, width: b.w - 2)
@@ -341,7 +354,7 @@ public enum Views {
             g.text(line, x: 1, y: y, style: t.header, maxWidth: b.w - 2)
             y += 1
         }
-        let summary = s.method.summary.split(separator: " (", maxSplits: 1).map(String.init)
+        let summary = tv.summary.split(separator: " (", maxSplits: 1).map(String.init)
         g.text(Phrase.prefix([("", summary[0])] + summary.dropFirst().map { (" ", "(" + $0) }, width: b.w - 2),
                x: 1, y: y, style: t.dim, maxWidth: b.w - 2)
         y += 1
@@ -569,7 +582,10 @@ public enum Views {
             if i == s.exampleIndex { g.text("▶", x: 0, y: y, style: t.selection) }
         }
         let px = 26, pw = b.w - px - 1
-        guard let before = s.previews.a else { return }
+        guard let before = s.previews.a else {
+            if !s.examples.isEmpty { g.text("rendering…", x: px, y: b.y + 2, style: t.dim) }
+            return
+        }
         if let after = s.previews.b, let e = snap.b {
             // Before and after: the two models' maps of the same example.
             let half = (pw - 2) / 2

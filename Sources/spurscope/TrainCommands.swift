@@ -12,95 +12,70 @@ struct TrainingOptions: ParsableArguments {
     var attribute: [String] = []
     @Flag(name: .long, help: "Per-image attribute values from the bundle's ground truth instead of its detections.")
     var groundTruth = false
-    @Option(name: .long, parsing: .unconditional, help: "Epochs.") var epochs: Int = 10
-    @Option(name: .long, parsing: .unconditional, help: "Learning rate.") var lr: Float = 0.001
-    @Option(name: .long, parsing: .unconditional, help: "Decoupled weight decay.") var wd: Float = 1e-4
-    @Option(name: .long, parsing: .unconditional, help: "SGD momentum.") var momentum: Float = 0.9
-    @Option(name: .long, help: "sgd or adam.") var optimizer: String = "sgd"
-    @Option(name: .long, parsing: .unconditional, help: "Examples per step.") var batchSize: Int = 128
-    @Option(name: .long, parsing: .unconditional, help: "Random seed (data order, captions, dropout).") var seed: UInt64 = 0
+    @Option(name: .long, parsing: .unconditional, help: "Epochs.") var epochs: Int = TrainingConfig.defaults.epochs
+    @Option(name: .long, parsing: .unconditional, help: "Learning rate.") var lr: Float = TrainingConfig.defaults.learningRate
+    @Option(name: .long, parsing: .unconditional, help: "Decoupled weight decay.") var wd: Float = TrainingConfig.defaults.weightDecay
+    @Option(name: .long, parsing: .unconditional, help: "SGD momentum.") var momentum: Float = TrainingConfig.defaults.momentum
+    @Option(name: .long, help: "sgd or adam.") var optimizer: String = TrainingConfig.defaults.optimizer.rawValue
+    @Option(name: .long, parsing: .unconditional, help: "Examples per step.") var batchSize: Int = TrainingConfig.defaults.batchSize
+    @Option(name: .long, parsing: .unconditional, help: "Random seed (data order, captions, dropout).") var seed: UInt64 = TrainingConfig.defaults.seed
     @Option(name: .long, help: "natural (shuffle) or group-balanced (1/group size, with replacement). Default: group-balanced for ours-ls and ours-vs, natural otherwise.") var sampler: String?
-    @Option(name: .long, parsing: .unconditional, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = 0
+    @Option(name: .long, parsing: .unconditional, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = TrainingConfig.defaults.patience
     @Option(name: .long, help: "Weight of a loss term, TERM=VALUE (repeatable), e.g. ls=0.5.") var lambda: [String] = []
     @Option(name: .long, parsing: .unconditional, help: "Detection score at which an attribute is present (default: the manifest's detection_threshold, 0.5 without one).") var threshold: Float?
-    @Option(name: .long, parsing: .unconditional, help: "Templates sampled per step for L_lc / L_ls (0: all).") var templatesPerStep: Int = 0
-    @Option(name: .long, help: ArgumentHelp("ours-ls / ours-vs: paper (the paper's formulas) or official (the authors' code: mean-cosine in-modal terms, L_ls as |cos| to the attribute's words, L_vs as cross-entropy over the attribute's value prompts; defaults to --temperature 0.07).", valueName: "form")) var lossForm: String = "paper"
+    @Option(name: .long, parsing: .unconditional, help: "Templates sampled per step for L_lc / L_ls (0: all).") var templatesPerStep: Int = TrainingConfig.defaults.templatesPerStep
+    @Option(name: .long, help: ArgumentHelp("ours-ls / ours-vs: paper (the paper's formulas) or official (the authors' code: mean-cosine in-modal terms, L_ls as |cos| to the attribute's words, L_vs as cross-entropy over the attribute's value prompts; defaults to --temperature 0.07).", valueName: "form")) var lossForm: String = TrainingConfig.defaults.lossForm.rawValue
     @Option(name: .long, help: ArgumentHelp("Official form: the word of an attribute's absent value, ATTR=WORD (repeatable), e.g. water=land; the prompts are \"a photo of WORD.\".", valueName: "attr=word")) var absentWord: [String] = []
     @Option(name: .long, help: ArgumentHelp("Starting temperature τ of the learnable scale s = 1/τ: a number, or 'pretrained' (the bundle's). Default: pretrained; 0.07 with --loss-form official.", valueName: "tau")) var temperature: String?
-    @Option(name: .long, parsing: .unconditional, help: "StarFT: weight λ of the regulariser.") var starLambda: Float = 0.5
-    @Option(name: .long, help: "StarFT: linear (λ·(1 − (e+1)/E) in epoch e of E, the authors' schedule) or none.") var starDecay: String = "linear"
+    @Option(name: .long, parsing: .unconditional, help: "StarFT: weight λ of the regulariser.") var starLambda: Float = TrainingConfig.defaults.starLambda
+    @Option(name: .long, help: "StarFT: linear (λ·(1 − (e+1)/E) in epoch e of E, the authors' schedule) or none.") var starDecay: String = TrainingConfig.defaults.starDecay.rawValue
     @Option(name: .long, help: "StarFT: file of generic contexts, one per line, instead of the built-in list.") var starContexts: String?
-    @Option(name: .long, help: "SFR: inverse (w ∝ 1/(d+ε), the reviewed reading) or exp (w ∝ exp(γ·d)).") var sfrWeight: String = "inverse"
-    @Option(name: .long, parsing: .unconditional, help: "SFR: γ of the exp weighting.") var sfrGamma: Float = 5
-    @Option(name: .long, parsing: .unconditional, help: "SFR: feature dropout rate on the pooled image feature.") var sfrDropout: Float = 0.1
-    @Option(name: .long, parsing: .unconditional, help: "SFR: epochs of the ERM reference model.") var sfrReferenceEpochs: Int = 1
+    @Option(name: .long, help: "SFR: inverse (w ∝ 1/(d+ε), the reviewed reading) or exp (w ∝ exp(γ·d)).") var sfrWeight: String = TrainingConfig.defaults.sfrWeight.rawValue
+    @Option(name: .long, parsing: .unconditional, help: "SFR: γ of the exp weighting.") var sfrGamma: Float = TrainingConfig.defaults.sfrGamma
+    @Option(name: .long, parsing: .unconditional, help: "SFR: feature dropout rate on the pooled image feature.") var sfrDropout: Float = TrainingConfig.defaults.sfrDropout
+    @Option(name: .long, parsing: .unconditional, help: "SFR: epochs of the ERM reference model.") var sfrReferenceEpochs: Int = TrainingConfig.defaults.sfrReferenceEpochs
 
-    /// The run's configuration. With `dropInapplicable`, options that do not
-    /// apply to `method` (the loss form and the defaults it brings) are left
-    /// out instead of rejected, so `compare` can pass one set to every method.
+    /// The run's configuration, by the engine's rules (`TrainingSettings`).
+    /// With `dropInapplicable`, options that do not apply to `method` (the
+    /// loss form and the defaults it brings) are left out instead of
+    /// rejected, so `compare` can pass one set to every method.
     func config(method: Method, bundle: String, workspace: Workspace, dropInapplicable: Bool = false,
                 opened: FeatureBundle? = nil) throws -> TrainingConfig {
-        var c = TrainingConfig(method: method)
-        c.attributes = attribute
-        var fallback = false
-        if c.attributes.isEmpty && method != .zeroshot {
-            // The engine's rule, as in compare and the UI: marked spurious,
-            // else the benchmark groups (for methods that use no attribute
-            // they only name the evaluation groups).
-            let decisions = try workspace.currentDecisions()
-            let b = try opened ?? FeatureBundle.open(bundle)
-            c.attributes = GroupAssignment.runAttributes(given: [], decisions: decisions, bundle: b)
-            fallback = method.usesAttribute && Decision.spuriousAttributes(decisions).isEmpty && !c.attributes.isEmpty
-        }
-        c.groundTruth = groundTruth
-        c.epochs = epochs; c.learningRate = lr; c.weightDecay = wd; c.momentum = momentum
-        c.batchSize = batchSize; c.seed = seed; c.patience = patience; c.threshold = threshold
-        c.templatesPerStep = templatesPerStep
-        guard let o = TrainingConfig.OptimizerKind(rawValue: optimizer) else {
-            throw InputError(file: "--optimizer", "'\(optimizer)' is not sgd or adam")
-        }
-        c.optimizer = o
+        var s = TrainingSettings(method: method)
+        s.attributes = attribute
+        s.dropInapplicable = dropInapplicable
+        s.base.groundTruth = groundTruth
+        s.base.epochs = epochs; s.base.learningRate = lr; s.base.weightDecay = wd; s.base.momentum = momentum
+        s.base.batchSize = batchSize; s.base.seed = seed; s.base.patience = patience; s.base.threshold = threshold
+        s.base.templatesPerStep = templatesPerStep
         func choice<T: RawRepresentable & CaseIterable>(_ text: String, _ flag: String) throws -> T where T.RawValue == String {
             guard let v = T(rawValue: text) else {
                 throw InputError(file: flag, "'\(text)' is not \(T.allCases.map(\.rawValue).joined(separator: " or "))")
             }
             return v
         }
-        let form: TrainingConfig.LossForm = try choice(lossForm, "--loss-form")
-        c.lossForm = dropInapplicable && !method.hasLossForm ? .paper : form
-        let official = c.lossForm == .official
-        if let sampler {
-            guard let s = TrainingConfig.Sampler(rawValue: sampler) else {
-                throw InputError(file: "--sampler", "'\(sampler)' is not natural or group-balanced")
-            }
-            c.sampler = s
-        } else {
-            c.sampler = method.defaultSampler
-        }
-        switch temperature ?? (official ? "0.07" : "pretrained") {
-        case "pretrained": c.initialTemperature = nil
-        case let text:
+        s.base.optimizer = try choice(optimizer, "--optimizer")
+        s.base.lossForm = try choice(lossForm, "--loss-form")
+        s.sampler = try sampler.map { try choice($0, "--sampler") }
+        s.temperature = try temperature.map { text in
+            if text == "pretrained" { return .pretrained }
             guard let t = Float(text) else { throw InputError(file: "--temperature", "'\(text)' is not a number or 'pretrained'") }
-            c.initialTemperature = t
+            return .value(t)
         }
         for item in absentWord {
             let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
                 throw InputError(file: "--absent-word", "'\(item)' is not ATTR=WORD, e.g. water=land")
             }
-            c.absentWords[parts[0]] = parts[1]
+            s.absentWords[parts[0]] = parts[1]
         }
-        if !official && !dropInapplicable && !absentWord.isEmpty {
-            throw InputError(file: "--absent-word", "applies to --loss-form official only")
-        }
-        if !official { c.absentWords = [:] }
-        c.starLambda = starLambda
-        c.starDecay = try choice(starDecay, "--star-decay")
-        c.starContexts = try starContexts.map(StarContexts.read)
-        c.sfrWeight = try choice(sfrWeight, "--sfr-weight")
-        c.sfrGamma = sfrGamma
-        c.sfrDropout = sfrDropout
-        c.sfrReferenceEpochs = sfrReferenceEpochs
+        s.base.starLambda = starLambda
+        s.base.starDecay = try choice(starDecay, "--star-decay")
+        s.base.starContexts = try starContexts.map(StarContexts.read)
+        s.base.sfrWeight = try choice(sfrWeight, "--sfr-weight")
+        s.base.sfrGamma = sfrGamma
+        s.base.sfrDropout = sfrDropout
+        s.base.sfrReferenceEpochs = sfrReferenceEpochs
         for item in lambda {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, LossTerm(rawValue: parts[0]) != nil, let v = Float(parts[1]) else {
@@ -112,13 +87,13 @@ struct TrainingOptions: ParsableArguments {
             guard v >= 0 && v.isFinite else {
                 throw InputError(file: "--lambda", "'\(item)': the weight of \(parts[0]) is \(v), expected a finite number ≥ 0")
             }
-            c.lambdas[parts[0]] = v
+            s.base.lambdas[parts[0]] = v
         }
-        try c.check()
-        if fallback {
-            FileHandle.standardError.write(Data("note: no attribute is marked spurious; \(method.rawValue) uses the bundle's benchmark groups (\(c.attributes.joined(separator: ", "))). Mark one or pass --attribute to choose.\n".utf8))
+        let built = try s.build(decisions: try workspace.currentDecisions(), bundle: try opened ?? FeatureBundle.open(bundle))
+        if built.usesBenchmarkGroups {
+            FileHandle.standardError.write(Data("note: no attribute is marked spurious; \(method.rawValue) uses the bundle's benchmark groups (\(built.config.attributes.joined(separator: ", "))). Mark one or pass --attribute to choose.\n".utf8))
         }
-        return c
+        return built.config
     }
 }
 

@@ -14,9 +14,18 @@ import Testing
         var found: String
     }
 
-    static var caseNames: [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    /// Every saved case. Throws when the directory cannot be read: a
+    /// parameterised test over no arguments runs nothing and passes.
+    static func caseNames() throws -> [String] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         return names.filter { FileManager.default.fileExists(atPath: directory.appendingPathComponent("\($0)/case.json").path) }.sorted()
+    }
+
+    /// The replay below passes vacuously without cases: a moved or emptied
+    /// directory must fail here instead.
+    @Test func casesAreFound() throws {
+        let names = try Self.caseNames()
+        #expect(names.count >= 4, "\(Self.directory.path) holds \(names.count) cases: \(names)")
     }
 
     /// The seed itself is sound: the cases test the mutations, not a broken seed.
@@ -27,7 +36,7 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
     }
 
-    @Test(arguments: FuzzCaseTests.caseNames)
+    @Test(arguments: try FuzzCaseTests.caseNames())
     func replay(_ name: String) throws {
         let c = try JSONDecoder().decode(Case.self, from: Data(contentsOf: Self.directory.appendingPathComponent("\(name)/case.json")))
         let dir = try Self.materialise(name, deleting: c.deleted)

@@ -76,10 +76,14 @@ final class TmuxSession {
     }
     func resize(_ w: Int, _ h: Int) throws { try tmux(["resize-window", "-t", "ui", "-x", "\(w)", "-y", "\(h)"]) }
 
-    /// Polls the screen until `condition` holds (and the UI says it is idle,
-    /// unless `idle` is false); returns the last screen either way.
+    /// Polls the screen until `condition` holds (and the UI says it is
+    /// idle, unless `idle` is false). A step that waits for a screen and
+    /// never sees it must fail where it waited, not let the test go on to
+    /// assert on whatever was there: on timeout this throws with the last
+    /// screen and the line of the wait.
     @discardableResult
-    func wait(timeout: Double = 20, idle: Bool = true, _ condition: (String) -> Bool) throws -> String {
+    func wait(timeout: Double = 20, idle: Bool = true, sourceLocation: SourceLocation = #_sourceLocation,
+              _ condition: (String) -> Bool) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         var screen = ""
         while Date() < deadline {
@@ -87,7 +91,18 @@ final class TmuxSession {
             if condition(screen) && (!idle || screen.contains("ready")) { return screen }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        return screen
+        throw ScreenWaitTimedOut(seconds: timeout, idle: idle, sourceLocation: sourceLocation, screen: screen)
+    }
+}
+
+/// The screen a `TmuxSession.wait` waited for never came.
+struct ScreenWaitTimedOut: Error, CustomStringConvertible {
+    var seconds: Double
+    var idle: Bool
+    var sourceLocation: SourceLocation
+    var screen: String
+    var description: String {
+        "\(sourceLocation.fileName):\(sourceLocation.line): the screen waited for did not appear\(idle ? " with the UI ready" : "") within \(seconds) s; the last screen:\n\(screen)"
     }
 }
 
@@ -178,6 +193,29 @@ struct TerminalUITests {
         #expect(try ui.wait(idle: false) { $0.contains("EXITED 0") }.contains("EXITED 0"))
     }
 
+    /// Issue 22 item 6 in a real terminal: stepping through the Preview,
+    /// every screen that says `ready` captions the example selected in the
+    /// list (▶), under a whole picture.
+    @Test func steppingThroughPreviewsKeepsCaptionPictureAndSelectionTogether() throws {
+        let (ui, _) = try Self.session("preview-steps")
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("2")
+        var previous = ""
+        for step in 0..<15 {
+            let screen = try ui.wait { $0.contains("→ predicted") && !$0.contains(previous) }
+            let lines = screen.split(separator: "\n")
+            let caption = try #require(lines.first { $0.contains("→ predicted") })
+            let id = try #require(caption.firstMatch(of: /(s\d{5}): \w+ → predicted/)?.1)
+            let selected = try #require(lines.first { $0.hasPrefix("▶") })
+            #expect(selected.contains(" \(id) "), "step \(step): caption \(id), list selection \(selected)\n\(screen)")
+            // The sample's images are square: 16 rows of 32 half blocks.
+            let art = lines.filter { $0.contains("▀") }
+            #expect(art.count == 16 && art.allSatisfy { $0.filter { $0 == "▀" }.count == 32 }, "step \(step)\n\(screen)")
+            previous = "\(id): "
+            try ui.send("j")
+        }
+    }
+
     @Test func trainingFromTheTrainScreenAdvancesAndEndsWithABestEpoch() throws {
         let (ui, ws) = try Self.session("train")
         try ui.wait { $0.contains("Class landbird") }
@@ -193,6 +231,25 @@ struct TerminalUITests {
         #expect(epochRows.count == 3, "\(done)")
         let run = try #require(try Workspace(path: ws + "/workspace.sqlite").run(1))
         #expect(run.status == .finished && run.method == "ours-ls" && run.bestEpoch != nil)
+    }
+
+    /// Issue 22 item 1: `f` then Enter on screen 3 starts an official-form
+    /// run (it failed for want of an absent word, with a command-line hint).
+    @Test func theOfficialFormTrainsFromTheTrainScreen() throws {
+        let (ui, ws) = try Self.session("train-official")
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("3")
+        try ui.wait { $0.contains("Method ours-ls") }
+        for _ in 0..<9 { try ui.send("-") }   // 10 → 1 epoch
+        try ui.send("f")
+        let settings = try ui.wait { $0.contains("form official (f)") && $0.contains("epochs 1 ") }
+        #expect(settings.contains("absent water: 'without water' (e)") && settings.contains("as the authors' code has them"), "\(settings)")
+        try ui.send("Enter")
+        let done = try ui.wait(timeout: 60) { $0.contains("finished   elapsed") }
+        #expect(!done.contains("absentWords") && !done.contains("=WORD"), "\(done)")
+        let run = try #require(try Workspace(path: ws + "/workspace.sqlite").run(1))
+        #expect(run.status == .finished && run.method == "ours-ls")
+        #expect(run.config.contains("\"lossForm\":\"official\"") && run.config.contains("without water"), "\(run.config)")
     }
 
     @Test func aRunStartedFromTheCLIIsFollowedLive() throws {

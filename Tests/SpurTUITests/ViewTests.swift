@@ -62,8 +62,8 @@ struct AppTests {
     }
 
     /// The stored decision of a pair, once the workspace writes are done.
-    func verdict(_ app: App, _ className: String, attribute: String) -> Decision? {
-        app.settle()
+    func verdict(_ app: App, _ className: String, attribute: String) throws -> Decision? {
+        try app.settle()
         return app.decisions[Decision.key(className: className, attribute: attribute)]
     }
 
@@ -76,11 +76,11 @@ struct AppTests {
         // Shown at once, before the write is back; the banner says when it is saved.
         #expect(Views.render(app, width: 120, height: 40).text.contains("landbird / \(app.model.audit.attributes[app.attributes.rows()[1].attribute]): healthy (saving…)"))
         #expect(Views.render(app, width: 120, height: 40).text.split(separator: "\n").contains { $0.hasPrefix(" ▶ ") && $0.contains("healthy") })
-        app.settle()
+        try app.settle()
         screen = Views.render(app, width: 120, height: 40).text
         let second = try #require(app.attributes.rows().dropFirst().first)
         let name = app.model.audit.attributes[second.attribute]
-        #expect(verdict(app, "landbird", attribute: name)?.verdict == .healthy)
+        #expect(try verdict(app, "landbird", attribute: name)?.verdict == .healthy)
         #expect(screen.contains("landbird / \(name): healthy (saved)"))
         // Filter narrows the table to matching names.
         app.handle(.character("/"))
@@ -112,14 +112,14 @@ struct AppTests {
         let name = app.model.audit.attributes[try #require(app.attributes.rows().first).attribute]
         app.handle(.character("h"))
         app.handle(.character("s"))
-        #expect(verdict(app, "landbird", attribute: name)?.verdict == .spurious)
+        #expect(try verdict(app, "landbird", attribute: name)?.verdict == .spurious)
         app.handle(.character("U"))
-        #expect(verdict(app, "landbird", attribute: name)?.verdict == .healthy)
+        #expect(try verdict(app, "landbird", attribute: name)?.verdict == .healthy)
         app.handle(.control("z"))
-        #expect(verdict(app, "landbird", attribute: name)?.verdict == .undecided)
+        #expect(try verdict(app, "landbird", attribute: name)?.verdict == .undecided)
         #expect(try app.model.workspace.current(className: "landbird", attribute: name)?.verdict == .undecided)
         app.handle(.character("U"))
-        app.settle()
+        try app.settle()
         #expect(app.banner == "Nothing to undo.")
     }
 
@@ -211,7 +211,7 @@ struct AppTests {
         app.apply(.workspace(stale, generation: before))
         let row = { Views.render(app, width: 120, height: 40).text.split(separator: "\n").first { $0.hasPrefix(" ▶ ") } ?? "" }
         #expect(row().contains("spurious"), "\(row())")
-        app.settle()
+        try app.settle()
         #expect(row().contains("spurious") && app.banner == "landbird / \(name): spurious (saved)")
         let history = try app.model.workspace.history().map(\.verdict)
         #expect(history == [.spurious, .healthy, .spurious])
@@ -229,9 +229,9 @@ struct AppTests {
         for _ in 0..<"with water".count { app.handle(.backspace) }
         for ch in "on a lake" { app.handle(.character(ch)) }
         app.handle(.enter)
-        app.settle()
+        try app.settle()
         let row = try #require(app.attributes.rows().first)
-        let d = try #require(verdict(app, "landbird", attribute: app.model.audit.attributes[row.attribute]))
+        let d = try #require(try verdict(app, "landbird", attribute: app.model.audit.attributes[row.attribute]))
         #expect(d.note == "bg")
         #expect(d.phrasePresent == "on a lake")   // ten backspaces clear "with water" (or "with land")
         #expect(d.phraseAbsent.hasPrefix("without "))
@@ -274,15 +274,15 @@ struct TrainScreenTests {
         #expect(header().contains("epochs 7 "))
         // Optimizer, sampler, weight decay and loss form reach the run's configuration.
         app.handle(.character("o")); app.handle(.character("w")); app.handle(.character("f"))
-        var c = app.train.trainingConfig()
+        var c = try app.train.trainingConfig()
         #expect(c.optimizer == .adam && c.weightDecay == 1e-3 && c.lossForm == .official && c.sampler == .groupBalanced)
         #expect(c.initialTemperature == 0.07 && header().contains("form official (f)") && header().contains("sampler group-balanced"))
         app.handle(.character("s")); app.handle(.character("W")); app.handle(.character("W"))
-        c = app.train.trainingConfig()
+        c = try app.train.trainingConfig()
         #expect(c.sampler == .natural && c.weightDecay == 1e-5)
         // Every method is reachable, dfr and orth-proj included.
         var seen = Set<String>()
-        for _ in 0..<20 { app.handle(.character("m")); seen.insert(app.train.trainingConfig().method.rawValue) }
+        for _ in 0..<20 { app.handle(.character("m")); seen.insert(try app.train.trainingConfig().method.rawValue) }
         #expect(seen.isSuperset(of: ["dfr", "orth-proj", "zeroshot", "erm", "groupdro", "sfr", "starft", "clip-ft"]))
     }
 
@@ -314,7 +314,9 @@ struct TrainScreenTests {
         app.handle(.tab); app.handle(.control("u")); type("0.02")
         app.handle(.tab); app.handle(.control("u")); type("0")   // not a batch size
         app.handle(.enter)
-        #expect(app.banner?.contains("batch size: '0'") == true && app.input != nil && app.train.state.epochs == 10)
+        // The engine's bound (TrainingConfig.check), named as this screen names the setting.
+        #expect(app.banner == "batch size (b/B or e): is 0, expected 2...65536" && app.input != nil && app.train.state.epochs == 10,
+                "\(app.banner ?? "")")
         app.handle(.backspace); type("48")
         app.handle(.enter)
         #expect(app.input == nil && app.train.state.epochs == 25 && app.train.state.learningRate == 0.02 && app.train.state.batchSize == 48)
