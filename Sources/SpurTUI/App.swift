@@ -310,6 +310,7 @@ public final class App {
         case .groupsPreview(let a, let b): groups.state.previews = (a, b)
         case .jobFailed(let text): banner = text
         case .projection(let key, let p): attributes.applyProjection(key: key, p)
+        case .projectionFailed(let key, let text): attributes.projectionFailed(key: key); banner = text
         case .groups(let s): groups.apply(s)
         case .workspace(let w, let generation): applyWorkspace(w, generation: generation)
         case .engine(let e): train.applyEngine(e)

@@ -249,6 +249,7 @@ public enum Message: Sendable {
     /// `generation`: the UI's write count when the read was asked for.
     case workspace(WorkspaceSnapshot, generation: Int)
     case projection(key: String, OrthogonalProjection.Preview)
+    case projectionFailed(key: String, String)
     /// A workspace write is done (`generation`: the writes submitted so far when it finished).
     case written(WriteResult, generation: Int)
 }

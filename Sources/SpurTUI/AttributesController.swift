@@ -11,6 +11,9 @@ final class AttributesController: ScreenController {
     /// The orth-proj preview for the attributes marked spurious: zero-shot
     /// and projected zero-shot test metrics (key: the attributes joined).
     var projection: (key: String, preview: OrthogonalProjection.Preview)?
+    /// The request `projection` answers, and the one being computed.
+    private var projectionIdentity: String?
+    private var projectionPending: String?
     /// Undo bookkeeping, touched only by jobs on the (serial) write queue.
     let undoLog = UndoLog()
     /// Verdicts shown before their write has come back: the newest one per pair and how many writes are pending.
@@ -183,21 +186,40 @@ final class AttributesController: ScreenController {
 
     // MARK: orth-proj preview
 
-    /// What orth-proj would do with the attributes marked spurious, computed off the UI thread.
+    /// The attributes marked spurious, and what identifies a preview of
+    /// them: the attributes and every phrase orth-proj projects out, so an
+    /// edited phrase is a new preview (encoded live on a real bundle).
+    private func projectionRequest() -> (label: String, identity: String, attributes: [String])? {
+        let decisions = Array(app.decisions.values)
+        let spurious = Decision.spuriousAttributes(decisions)
+        guard !spurious.isEmpty else { return nil }
+        let label = spurious.joined(separator: " + ")
+        let words = OrthogonalProjection.phrases(attributes: spurious, classes: app.model.bundle.manifest.classes, decisions: decisions)
+        return (label, ([label] + words).joined(separator: "\n"), spurious)
+    }
+
+    /// What orth-proj would do with the attributes marked spurious, computed
+    /// off the UI thread; the screen says so while it runs.
     func loadProjection() {
-        let spurious = Decision.spuriousAttributes(Array(app.decisions.values))
-        guard !spurious.isEmpty else { projection = nil; return }
-        let key = spurious.joined(separator: " + ")
-        if projection?.key == key { return }
+        guard let request = projectionRequest() else { projection = nil; projectionIdentity = nil; projectionPending = nil; return }
+        if projectionIdentity == request.identity || projectionPending == request.identity { return }
+        projectionPending = request.identity
         let bundle = app.model.bundle, decisions = Array(app.decisions.values), inbox = app.inbox
         app.projectionJobs.submit {
-            do { inbox.post(.projection(key: key, try OrthogonalProjection.preview(bundle: bundle, attributes: spurious, decisions: decisions))) }
-            catch { inbox.post(.jobFailed("orth-proj preview: \(error)")) }
+            do { inbox.post(.projection(key: request.identity, try OrthogonalProjection.preview(bundle: bundle, attributes: request.attributes, decisions: decisions))) }
+            catch { inbox.post(.projectionFailed(key: request.identity, "orth-proj preview: \(error)")) }
         }
     }
 
-    func applyProjection(key: String, _ p: OrthogonalProjection.Preview) {
-        if key == Decision.spuriousAttributes(Array(app.decisions.values)).joined(separator: " + ") { projection = (key, p) }
+    func applyProjection(key identity: String, _ p: OrthogonalProjection.Preview) {
+        guard let request = projectionRequest(), request.identity == identity else { return }
+        projection = (request.label, p)
+        projectionIdentity = identity
+        if projectionPending == identity { projectionPending = nil }
+    }
+
+    func projectionFailed(key identity: String) {
+        if projectionPending == identity { projectionPending = nil }
     }
 
     // MARK: snapshot
@@ -207,7 +229,7 @@ final class AttributesController: ScreenController {
         return AttributesView(classIndex: state.classIndex, order: state.order, filter: state.filter, rows: rows,
                               selected: rows.isEmpty ? 0 : min(state.selected, rows.count - 1), decisions: app.decisions,
                               pending: pending.mapValues(\.verdict),
-                              projection: projection, nameWidth: nameWidth)
+                              projection: projection, projectionPending: projectionPending != nil, nameWidth: nameWidth)
     }
 }
 

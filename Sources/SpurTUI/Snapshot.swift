@@ -37,6 +37,8 @@ public struct AttributesView {
     /// Verdicts shown while their write is pending.
     public let pending: [String: Verdict]
     public let projection: (key: String, preview: OrthogonalProjection.Preview)?
+    /// A preview for the current verdicts and phrases is being computed.
+    public let projectionPending: Bool
     public let nameWidth: Int
 
     public var selectedRow: DiscrepancyRow? { rows.isEmpty ? nil : rows[selected] }

@@ -122,11 +122,17 @@ public enum Views {
         if let p = a.projection {
             let z = p.preview.zeroShot, o = p.preview.projected
             let wide = "orth-proj preview (\(p.key)): test worst group \(pct0(z.worstGroup)) zero-shot → \(pct0(o.worstGroup)) projected"
-            let line = wide.count <= b.w - 2
-                ? Phrase.prefix([("", wide), ("; ", "average \(pct0(z.average)) → \(pct0(o.average))")], width: b.w - 2)
-                : Phrase.prefix([("", "orth-proj (\(p.key)): test worst group \(pct0(z.worstGroup)) → \(pct0(o.worstGroup))"),
-                                 ("; ", "average \(pct0(z.average)) → \(pct0(o.average))")], width: b.w - 2)
-            g.text(line, x: 1, y: tableY, style: t.accent, maxWidth: b.w - 2)
+            let words = p.preview.phrases.map { "“\($0)”" }.joined(separator: " ")
+            var parts: [(lead: String, text: String)] = wide.count <= b.w - 2
+                ? [("", wide), ("; ", "average \(pct0(z.average)) → \(pct0(o.average))")]
+                : [("", "orth-proj (\(p.key)): test worst group \(pct0(z.worstGroup)) → \(pct0(o.worstGroup))"),
+                   ("; ", "average \(pct0(z.average)) → \(pct0(o.average))")]
+            if a.projectionPending { parts.insert(("; ", "updating…"), at: 1) }
+            parts.append(("; ", "without \(words)"))
+            g.text(Phrase.prefix(parts, width: b.w - 2), x: 1, y: tableY, style: t.accent, maxWidth: b.w - 2)
+            tableY += 1
+        } else if a.projectionPending {
+            g.text("orth-proj preview: encoding the phrases…", x: 1, y: tableY, style: t.dim, maxWidth: b.w - 2)
             tableY += 1
         }
         if rows.isEmpty {

@@ -237,6 +237,27 @@ struct AppTests {
         #expect(d.phraseAbsent.hasPrefix("without "))
     }
 
+    /// An edited phrase is a new orth-proj preview, computed off the UI
+    /// thread: the screen says it is updating, then shows the new words.
+    @Test func editedPhrasesUpdateTheOrthProjPreview() throws {
+        let app = try Self.app()
+        func screen() -> String { Views.render(app, width: 200, height: 40).text }
+        app.handle(.character("s"))
+        try app.settle()
+        let attribute = app.model.audit.attributes[try #require(app.attributes.rows().first).attribute]
+        #expect(screen().contains("orth-proj preview (\(attribute))") && screen().contains("“with \(attribute)”")
+                && !screen().contains("misty"), "\(screen())")
+        app.handle(.character("n"))
+        app.handle(.tab)
+        for _ in 0..<"with \(attribute)".count { app.handle(.backspace) }
+        for ch in "on a misty lake" { app.handle(.character(ch)) }
+        app.handle(.enter)
+        try app.settle()
+        // The other class keeps its default phrases.
+        #expect(screen().contains("“on a misty lake”") && screen().contains("“without \(attribute)”"), "\(screen())")
+        #expect(!screen().contains("updating…") && !screen().contains("encoding the phrases"))
+    }
+
     @Test func tooSmallSaysSoAndHelpListsEveryKey() throws {
         let app = try Self.app()
         #expect(Views.render(app, width: 40, height: 10).text.contains("Terminal too small"))
