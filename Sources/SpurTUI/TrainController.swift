@@ -197,22 +197,22 @@ final class TrainController: ScreenController {
         var trial = state
         for (label, text) in zip(form.labels, form.fields) {
             let t = text.trimmingCharacters(in: .whitespaces)
+            /// The typed value, or why it is not one.
+            func read<T: LosslessStringConvertible>(_ set: (inout TrainingSettings, T) -> Void) -> String? {
+                guard let v = T(t) else { return "\(label): '\(t)' is not \(T.self == Int.self ? "a whole number" : "a number")" }
+                set(&trial.settings, v)
+                return nil
+            }
+            var problem: String?
             switch label {
-            case SettingKeys.label(.epochs):
-                guard let v = Int(t) else { return "\(label): '\(t)' is not a whole number" }
-                trial.settings.base.epochs = v
-            case SettingKeys.label(.batchSize):
-                guard let v = Int(t) else { return "\(label): '\(t)' is not a whole number" }
-                trial.settings.base.batchSize = v
-            case SettingKeys.label(.learningRate):
-                guard let v = Float(t) else { return "\(label): '\(t)' is not a number" }
-                trial.settings.base.learningRate = v
-            case SettingKeys.label(.weightDecay):
-                guard let v = Float(t) else { return "\(label): '\(t)' is not a number" }
-                trial.settings.base.weightDecay = v
+            case SettingKeys.label(.epochs): problem = read { (s, v: Int) in s.base.epochs = v }
+            case SettingKeys.label(.batchSize): problem = read { (s, v: Int) in s.base.batchSize = v }
+            case SettingKeys.label(.learningRate): problem = read { (s, v: Float) in s.base.learningRate = v }
+            case SettingKeys.label(.weightDecay): problem = read { (s, v: Float) in s.base.weightDecay = v }
             default:
                 if let a = trainingAttributes().first(where: { SettingKeys.absentWordLabel($0) == label }) { trial.absentWords[a] = t }
             }
+            if let problem { return problem }
         }
         do { _ = try trainingConfig(trial) } catch let e as SettingError { return SettingKeys.message(e) }
         catch { return "\(error)" }
