@@ -12,6 +12,18 @@ struct TrainSettingsScreenTests {
         return (2...6).map(g.line).joined(separator: "\n")
     }
 
+    @Test func typedValuesThatAreNotNumbersAreNamedAndChangeNothing() throws {
+        let app = try AppTests.app()
+        app.handle(.character("3"))
+        let before = try app.train.trainingConfig()
+        #expect(app.train.applyTyped(TextForm(labels: ["epochs", "learning rate"], fields: ["7", "fast"])) == "learning rate: 'fast' is not a number")
+        #expect(app.train.applyTyped(TextForm(labels: ["batch size"], fields: ["1.5"])) == "batch size: '1.5' is not a whole number")
+        #expect(try app.train.trainingConfig().epochs == before.epochs)
+        #expect(app.train.applyTyped(TextForm(labels: ["epochs", "weight decay"], fields: [" 7 ", "0.01"])) == nil)
+        let after = try app.train.trainingConfig()
+        #expect(after.epochs == 7 && after.weightDecay == 0.01)
+    }
+
     /// `f` then Enter used to fail with a command-line hint: the official
     /// form now gets the absent word, shows it and its own method line.
     @Test func officialFormHasAnAbsentWordAndItsOwnSummary() throws {
