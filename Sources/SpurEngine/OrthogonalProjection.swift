@@ -58,7 +58,11 @@ public enum OrthogonalProjection {
 
     /// The phrases filled into the bundle's templates, encoded: `[J·K, Dt]`.
     public static func phrasePrompts(bundle: FeatureBundle, phrases: [String]) throws -> Matrix {
-        try bundle.textFeatures(for: phrases.flatMap { p in bundle.manifest.templates.map { FeatureBundle.fill($0, with: p) } })
+        try bundle.textFeatures(for: filledPrompts(bundle: bundle, phrases: phrases))
+    }
+
+    static func filledPrompts(bundle: FeatureBundle, phrases: [String]) -> [String] {
+        phrases.flatMap { p in bundle.manifest.templates.map { FeatureBundle.fill($0, with: p) } }
     }
 
     /// Zero-shot and projected zero-shot metrics on one split, groups by
@@ -67,6 +71,9 @@ public enum OrthogonalProjection {
     /// "preview before you train".
     public struct Preview: Sendable {
         public var phrases: [String]
+        /// Phrases some of whose template prompts the text tower reads cut
+        /// to its context (long phrases on a bundle that encodes live).
+        public var truncatedPhrases: [String] = []
         public var zeroShot: SplitMetrics
         public var projected: SplitMetrics
     }
@@ -81,7 +88,9 @@ public enum OrthogonalProjection {
         let projected = try classifier(heads: h, classTemplates: data.classTemplates, templateCount: data.templateCount,
                                        phrasePrompts: try phrasePrompts(bundle: bundle, phrases: words))
         let s = split == .train ? data.train : split == .val ? data.val : data.test
-        return Preview(phrases: words, zeroShot: try Evaluation.metrics(h, data: data, split: s),
+        let cut = Set(bundle.truncatedTexts(filledPrompts(bundle: bundle, phrases: words)))
+        return Preview(phrases: words, truncatedPhrases: words.filter { w in filledPrompts(bundle: bundle, phrases: [w]).contains(where: cut.contains) },
+                       zeroShot: try Evaluation.metrics(h, data: data, split: s),
                        projected: try Evaluation.metrics(projected, data: data, split: s))
     }
 }

@@ -128,6 +128,9 @@ public enum Views {
                 : [("", "orth-proj (\(p.key)): test worst group \(pct0(z.worstGroup)) → \(pct0(o.worstGroup))"),
                    ("; ", "average \(pct0(z.average)) → \(pct0(o.average))")]
             if a.projectionPending { parts.insert(("; ", "updating…"), at: 1) }
+            if !p.preview.truncatedPhrases.isEmpty {
+                parts.insert(("; ", "\(p.preview.truncatedPhrases.count == 1 ? "a phrase" : "\(p.preview.truncatedPhrases.count) phrases") cut to CLIP's 77 tokens"), at: 1)
+            }
             parts.append(("; ", "without \(words)"))
             g.text(Phrase.prefix(parts, width: b.w - 2), x: 1, y: tableY, style: t.accent, maxWidth: b.w - 2)
             tableY += 1

@@ -14,6 +14,10 @@ public final class CLIPTextEncoder: LiveTextEncoder {
         self.tokenizer = tokenizer; self.tower = tower; self.digest = digest; self.cache = cache
     }
 
+    public func truncated(_ texts: [String]) -> [String] {
+        texts.filter { tokenizer.tokenize($0, contextLength: tower.shape.contextLength).truncated }
+    }
+
     public func features(for texts: [String]) throws -> Matrix {
         let width = tower.shape.width
         let cached = cache?.features(model: digest, texts: texts, width: width) ?? texts.map { _ in nil }

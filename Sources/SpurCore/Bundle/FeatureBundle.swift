@@ -189,6 +189,16 @@ public final class FeatureBundle: @unchecked Sendable {
         return out
     }
 
+    /// Those of `texts` that the prompt table lacks and the recorded text
+    /// tower reads cut to its context: what a screen or command should say
+    /// it did to a long phrase. Empty when nothing is encoded live.
+    public func truncatedTexts(_ texts: [String]) -> [String] {
+        let live = texts.filter { promptRow($0) == nil }
+        guard !live.isEmpty, WordVectorTextEncoder(descriptor: manifest.textEncoder) == nil,
+              let encoder = try? liveTextEncoder() else { return [] }
+        return encoder.truncated(live)
+    }
+
     /// The encoder of `text_checkpoint`, resolved on first use and kept.
     private func liveTextEncoder() throws -> (any LiveTextEncoder)? {
         guard let record = manifest.textCheckpoint else { return nil }

@@ -5,6 +5,9 @@ import Synchronization
 public protocol LiveTextEncoder: Sendable {
     /// Features `[texts, Dt]`, as `text_prompts` rows.
     func features(for texts: [String]) throws -> Matrix
+    /// Those of `texts` that are longer than the tower's context, which it
+    /// reads cut (as CLIP does, the end token kept).
+    func truncated(_ texts: [String]) -> [String]
 }
 
 /// Where bundles find the encoder of their `text_checkpoint`. SpurCore

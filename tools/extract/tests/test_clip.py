@@ -279,3 +279,17 @@ def test_bad_input_names_the_file_and_exits_2(work, clip_dir, dataset):
     r = extract("clip", "--model", work / "no-such-model", "--images", dataset["images"], "--labels", dataset["labels"],
                 "--out", work / "never", check=False)
     assert r.returncode == 2 and "error: --model:" in r.stderr
+
+
+def test_a_phrase_longer_than_the_context_is_cut_and_said(bundle, work, monkeypatch):
+    copy = work / "bundle-long"
+    shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns(".spurscope"))
+    monkeypatch.setenv("SPURSCOPE_CACHE", str(work / "text-cache-long"))
+    long = " ".join(["standing in very deep and very cold water"] * 12)
+    r = spurscope("mark", copy, "--class", CLASSES[0], "--attribute", "water", "--verdict", "spurious", "--phrase-present", long)
+    assert "makes prompts longer than CLIP's 77 tokens" in r.stderr and "without water" not in r.stderr, r.stderr
+    r = spurscope("encode", "--bundle", copy, f"a photo of a {CLASSES[0]} {long}.", "--json")
+    row = json.loads(r.stdout.splitlines()[0])
+    assert row["truncated"] and len(row["tokens"]) == 77 and not row["in_table"]
+    r = spurscope("train", copy, "--method", "orth-proj", "--attribute", "water", "--json")
+    assert '"status":"finished"' in r.stdout.splitlines()[-1]
