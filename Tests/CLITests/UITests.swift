@@ -116,6 +116,28 @@ struct TerminalUITests {
         return (s, ws)
     }
 
+    /// Issue 19: the expert's own words on screen 1. A verdict brings the
+    /// orth-proj preview with the default phrases; editing the present phrase
+    /// in the `n` form brings a preview for the new words.
+    @Test func editedPhrasesReachTheOrthProjPreview() throws {
+        let (ui, _) = try Self.session("phrases", width: 200)
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("s")
+        let marked = try ui.wait { $0.contains("orth-proj preview (") && $0.contains("“with ") }
+        let line = try #require(marked.split(separator: "\n").first { $0.contains("orth-proj preview (") })
+        let attribute = String(try #require(line.split(separator: "(").dropFirst().first?.split(separator: ")").first))
+        #expect(line.contains("“with \(attribute)”") && !line.contains("misty"), "\(line)")
+        try ui.send("n")
+        try ui.wait { $0.contains("phrase present") }
+        try ui.send("Tab")
+        for _ in 0..<"with \(attribute)".count { try ui.send("BSpace") }
+        try ui.send("-l", "on a misty lake")
+        try ui.send("Enter")
+        let edited = try ui.wait(timeout: 30) { $0.contains("“on a misty lake”") && !$0.contains("updating…") }
+        let after = try #require(edited.split(separator: "\n").first { $0.contains("orth-proj preview (") })
+        #expect(after.contains("“on a misty lake”") && after.contains("test worst group"), "\(after)")
+    }
+
     @Test func rankedTableAndAVerdictStoredWithS() throws {
         let (ui, ws) = try Self.session("verdict")
         let screen = try ui.wait { $0.contains("Class landbird") }
