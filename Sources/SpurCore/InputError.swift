@@ -15,6 +15,12 @@ public struct InputError: Error, CustomStringConvertible, Equatable, Sendable {
         self.problem = problem
     }
 
+    /// A JSON field's name as errors give it: `a.b[2].c`.
+    public static func fieldName(_ path: [CodingKey]) -> String {
+        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            .replacingOccurrences(of: ".[", with: "[")
+    }
+
     public var description: String {
         if let field { return "\(file): \(field): \(problem)" }
         return "\(file): \(problem)"

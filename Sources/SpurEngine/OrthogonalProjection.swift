@@ -88,8 +88,9 @@ public enum OrthogonalProjection {
         let projected = try classifier(heads: h, classTemplates: data.classTemplates, templateCount: data.templateCount,
                                        phrasePrompts: try phrasePrompts(bundle: bundle, phrases: words))
         let s = split == .train ? data.train : split == .val ? data.val : data.test
-        let cut = Set(bundle.truncatedTexts(filledPrompts(bundle: bundle, phrases: words)))
-        return Preview(phrases: words, truncatedPhrases: words.filter { w in filledPrompts(bundle: bundle, phrases: [w]).contains(where: cut.contains) },
+        let prompts = words.map { filledPrompts(bundle: bundle, phrases: [$0]) }
+        let cut = Set(bundle.truncatedTexts(prompts.flatMap { $0 }))
+        return Preview(phrases: words, truncatedPhrases: zip(words, prompts).filter { $0.1.contains(where: cut.contains) }.map(\.0),
                        zeroShot: try Evaluation.metrics(h, data: data, split: s),
                        projected: try Evaluation.metrics(projected, data: data, split: s))
     }

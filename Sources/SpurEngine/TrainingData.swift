@@ -16,6 +16,12 @@ public struct SplitData: Sendable {
 
 /// Everything a run reads from the bundle, prepared once.
 public struct TrainingData: Sendable {
+    /// L_ls's prompts of one group: every template filled with
+    /// "{class} {phrase}".
+    public static func groupPrompts(className: String, phrase: String, templates: [String]) -> [String] {
+        templates.map { FeatureBundle.fill($0, with: "\(className) \(phrase)") }
+    }
+
     public var classes: [String]
     public var templateCount: Int
     /// The run's spurious attribute(s): they define the training groups.
@@ -99,7 +105,7 @@ public struct TrainingData: Sendable {
             for a in config.attributes {
                 let p = phrase(c, a)
                 for text in [p.absent, p.present] {
-                    groupTexts += m.templates.map { FeatureBundle.fill($0, with: "\(c) \(text)") }
+                    groupTexts += Self.groupPrompts(className: c, phrase: text, templates: m.templates)
                 }
             }
         }

@@ -192,11 +192,10 @@ struct MarkCommand: ParsableCommand {
             phrasePresent: phrasePresent, phraseAbsent: phraseAbsent)
         if json { print(try JSONOutput.line(DecisionsCommand.object(d))) }
         else { print("\(d.className) / \(d.attribute): \(d.previousVerdict?.rawValue ?? "undecided") → \(d.verdict.rawValue)") }
-        // L_ls fills "{class} {phrase}" into every template.
         let given = [phrasePresent, phraseAbsent].compactMap { $0 }
-        let prompts = given.flatMap { p in b.manifest.templates.map { FeatureBundle.fill($0, with: "\(`class`) \(p)") } }
-        let cut = Set(b.truncatedTexts(prompts))
-        for p in given where b.manifest.templates.contains(where: { cut.contains(FeatureBundle.fill($0, with: "\(`class`) \(p)")) }) {
+        let prompts = given.map { TrainingData.groupPrompts(className: `class`, phrase: $0, templates: b.manifest.templates) }
+        let cut = Set(b.truncatedTexts(prompts.flatMap { $0 }))
+        for (p, filled) in zip(given, prompts) where filled.contains(where: cut.contains) {
             FileHandle.standardError.write(Data("note: '\(p)' makes prompts longer than CLIP's 77 tokens; the text tower reads them cut, as CLIP does\n".utf8))
         }
     }

@@ -89,7 +89,7 @@ struct EncodeCommand: ParsableCommand {
         let projected = Matrix.product(features, heads.text, transposeB: true).normalizedRows().output
         let cosines = Matrix.product(projected, classes, transposeB: true)
         // Token ids where the text is tokenized here (a recorded checkpoint).
-        let tokenizer = try b.manifest.textCheckpoint.map { try BundleTextResolver.encoder(for: $0, bundle: b).tokenizer }
+        let tokenizer = (try b.textCheckpointEncoder() as? CLIPTextEncoder)?.tokenizer
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for (i, t) in all.enumerated() {

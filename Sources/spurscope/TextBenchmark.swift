@@ -32,13 +32,7 @@ enum TextBenchmark {
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) {
             return (try CLIPTokenizer(contentsOf: found), found)
         }
-        var ids: [String: Int] = [:]
-        for (i, byte) in (0..<256).enumerated() {
-            let s = String(Unicode.Scalar(UInt32(byte < 33 ? 256 + byte : byte))!)
-            ids[s] = i; ids[s + BPEVocabulary.endOfWord] = 256 + i
-        }
-        ids[BPEVocabulary.startToken] = 49_406; ids[BPEVocabulary.endToken] = 49_407
-        return (CLIPTokenizer(vocabulary: try BPEVocabulary(ids: ids, merges: [], source: "bytes")), "bytes, no merges (no vocabulary found: pass --vocab)")
+        return (CLIPTokenizer(vocabulary: .bytesOnly()), "bytes, no merges (no vocabulary found: pass --vocab)")
     }
 
     static func measure(scratch: String, vocab: String?, repetitions: Int) throws -> Result {

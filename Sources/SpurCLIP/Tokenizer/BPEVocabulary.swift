@@ -55,6 +55,21 @@ public struct BPEVocabulary: Sendable {
         self.tokenCount = ids.count
     }
 
+    /// Every byte a token and no merges (ids as OpenAI orders the bytes, the
+    /// special tokens at CLIP's 49406 and 49407): sequences longer than
+    /// CLIP's, for a benchmark without the real vocabulary.
+    public static func bytesOnly() -> BPEVocabulary {
+        var ids: [String: Int] = [:]
+        for (i, byte) in ByteAlphabet.vocabularyOrder.enumerated() {
+            let s = String(ByteAlphabet.scalars[byte])
+            ids[s] = i
+            ids[s + endOfWord] = 256 + i
+        }
+        ids[startToken] = 49_406
+        ids[endToken] = 49_407
+        return try! BPEVocabulary(ids: ids, merges: [], source: "bytes")
+    }
+
     /// The token ids of one word (BPE as CLIP runs it over the word's UTF-8
     /// bytes: the lowest-ranked adjacent pair merged everywhere, until no
     /// pair of the word is a merge).

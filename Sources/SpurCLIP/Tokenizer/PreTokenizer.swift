@@ -11,6 +11,8 @@
 enum PreTokenizer {
     static let specialTokens = ["<|startoftext|>", "<|endoftext|>"].map { Array($0.unicodeScalars) }
     static let contractions = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"].map { Array($0.unicodeScalars) }
+    /// The pattern's literal alternatives, in its order.
+    private static let literals = specialTokens + contractions
 
     /// The words of `text`, which is already cleaned and lower-cased.
     static func words(_ text: String) -> [String] {
@@ -24,7 +26,7 @@ enum PreTokenizer {
             i += n
         }
         while i < s.count {
-            if let literal = (specialTokens + contractions).first(where: { matches($0, in: s, at: i) }) {
+            if let literal = literals.first(where: { matches($0, in: s, at: i) }) {
                 take(literal.count)
             } else if isLetter(s[i]) {
                 var j = i + 1

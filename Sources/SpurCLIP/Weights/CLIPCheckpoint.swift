@@ -158,9 +158,8 @@ enum ConfigFile {
         }
     }
 
-    /// `a.b[2].c`-style, nil for the document itself.
+    /// Nil for the document itself.
     private static func fieldName(_ path: [CodingKey]) -> String? {
-        guard !path.isEmpty else { return nil }
-        return path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".").description
+        path.isEmpty ? nil : InputError.fieldName(path)
     }
 }

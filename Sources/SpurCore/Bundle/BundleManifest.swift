@@ -99,14 +99,14 @@ public struct BundleManifest: Codable, Equatable, Sendable {
         do {
             return try JSONDecoder().decode(BundleManifest.self, from: data)
         } catch let DecodingError.keyNotFound(key, context) {
-            throw InputError(file: path, field: Self.fieldPath(context.codingPath + [key]), "is missing")
+            throw InputError(file: path, field: InputError.fieldName(context.codingPath + [key]), "is missing")
         } catch let DecodingError.typeMismatch(type, context) {
-            throw InputError(file: path, field: Self.fieldPath(context.codingPath), "has the wrong type, expected \(Self.describe(type))")
+            throw InputError(file: path, field: InputError.fieldName(context.codingPath), "has the wrong type, expected \(Self.describe(type))")
         } catch let DecodingError.valueNotFound(type, context) {
-            throw InputError(file: path, field: Self.fieldPath(context.codingPath), "is null, expected \(Self.describe(type))")
+            throw InputError(file: path, field: InputError.fieldName(context.codingPath), "is null, expected \(Self.describe(type))")
         } catch let DecodingError.dataCorrupted(context) {
             if context.codingPath.isEmpty { throw InputError(file: path, "is not valid JSON") }
-            throw InputError(file: path, field: Self.fieldPath(context.codingPath),
+            throw InputError(file: path, field: InputError.fieldName(context.codingPath),
                              context.codingPath.last?.stringValue == "pooling"
                                 ? "is not a known pooling, expected \"mean\" or \"token\"" : context.debugDescription)
         }
@@ -116,10 +116,6 @@ public struct BundleManifest: Codable, Equatable, Sendable {
         try AtomicFile.write(JSONEncoder.readable.encode(self) + Data("\n".utf8), to: path)
     }
 
-    private static func fieldPath(_ path: [CodingKey]) -> String {
-        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-            .replacingOccurrences(of: ".[", with: "[")
-    }
 
     private static func describe(_ type: Any.Type) -> String {
         switch type {

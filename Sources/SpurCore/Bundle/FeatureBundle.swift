@@ -159,7 +159,7 @@ public final class FeatureBundle: @unchecked Sendable {
     /// (never silently replaced).
     public func textFeatures(for texts: [String]) throws -> Matrix {
         let table = try promptFeatures()
-        let builtIn = WordVectorTextEncoder(descriptor: manifest.textEncoder).flatMap { $0.dim == table.cols ? $0 : nil }
+        let builtIn = builtInTextEncoder
         var out = Matrix(rows: texts.count, cols: table.cols)
         var missing: [Int] = []
         for (i, t) in texts.enumerated() {
@@ -172,7 +172,7 @@ public final class FeatureBundle: @unchecked Sendable {
             }
         }
         guard !missing.isEmpty else { return out }
-        guard let live = try liveTextEncoder() else {
+        guard let live = try textCheckpointEncoder() else {
             let shown = missing.prefix(3).map { "'\(texts[$0])'" }.joined(separator: ", ")
             let more = missing.count > 3 ? " and \(missing.count - 3) more" : ""
             throw InputError(file: path(Self.promptsFile),
@@ -194,13 +194,19 @@ public final class FeatureBundle: @unchecked Sendable {
     /// it did to a long phrase. Empty when nothing is encoded live.
     public func truncatedTexts(_ texts: [String]) -> [String] {
         let live = texts.filter { promptRow($0) == nil }
-        guard !live.isEmpty, WordVectorTextEncoder(descriptor: manifest.textEncoder) == nil,
-              let encoder = try? liveTextEncoder() else { return [] }
+        guard !live.isEmpty, builtInTextEncoder == nil, let encoder = try? textCheckpointEncoder() else { return [] }
         return encoder.truncated(live)
     }
 
-    /// The encoder of `text_checkpoint`, resolved on first use and kept.
-    private func liveTextEncoder() throws -> (any LiveTextEncoder)? {
+    /// The synthetic bundles' word-vector encoder, when the bundle names one
+    /// of the table's width.
+    private var builtInTextEncoder: WordVectorTextEncoder? {
+        WordVectorTextEncoder(descriptor: manifest.textEncoder).flatMap { $0.dim == manifest.dims.textDim ? $0 : nil }
+    }
+
+    /// The encoder of `text_checkpoint` (nil without one), resolved on first
+    /// use and kept.
+    public func textCheckpointEncoder() throws -> (any LiveTextEncoder)? {
         guard let record = manifest.textCheckpoint else { return nil }
         if let known = liveEncoder.withLock({ $0 }) { return known }
         guard let resolve = LiveTextEncoding.resolver else {
