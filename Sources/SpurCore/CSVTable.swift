@@ -64,6 +64,11 @@ public struct CSVTable: Sendable {
 
     /// Encodes rows as CSV (quoting where needed) and writes them atomically.
     public static func write(header: [String], rows: [[String]], to path: String) throws {
+        try AtomicFile.write(encode(header: header, rows: rows, for: path), to: path)
+    }
+
+    /// The file's bytes, for writers that compare or stage them first.
+    public static func encode(header: [String], rows: [[String]], for path: String = "CSV") throws -> Data {
         let stream = OutputStream(toMemory: ())
         let writer = try CSVWriter(stream: stream)
         try writer.write(row: header)
@@ -72,6 +77,6 @@ public struct CSVTable: Sendable {
         guard let data = stream.property(forKey: .dataWrittenToMemoryStreamKey) as? Data else {
             throw InputError(file: path, "could not encode CSV")
         }
-        try AtomicFile.write(data + Data("\n".utf8), to: path)
+        return data + Data("\n".utf8)
     }
 }

@@ -329,7 +329,7 @@ public struct SafetensorsWriter {
 /// declared shapes, then the data in declaration order; `finish` checks that
 /// every byte arrived, fsyncs and renames the file into place.
 public final class SafetensorsStreamWriter {
-    public struct Declaration {
+    public struct Declaration: Sendable, Equatable {
         public var name: String
         public var dtype: DType
         public var shape: [Int]

@@ -106,8 +106,8 @@ public struct CAMRenderer {
         let f = try bundle.spatialMap(example: e)
         // The gradient is taken where the head reads the image: the mean of
         // the map for mean pooling (then this is exactly Grad-CAM on the
-        // map), the stored pooled feature (a ViT's class token) for token pooling.
-        let pooled = bundle.manifest.pooling == .token
+        // map), the stored pooled feature (a ViT's class token) for token and attention pooling.
+        let pooled = bundle.manifest.pooling != .mean
             ? try bundle.pooledFeatures(rows: [e]).storage : f.meanOfRowBlocks(f.rows).storage
         let g = GradCAM.classGradients(pooled: pooled, heads: heads, classEmbeddings: classEmbeddings, scale: classifier.scale)
         return (0..<g.rows).map { y in GradCAM.map(spatial: f, gradient: Array(g.row(y))) }

@@ -150,7 +150,7 @@ struct BundleCorruptionTests {
         ("Dv not a number", replace("manifest.json", "\"Dv\" : 4", "\"Dv\" : \"four\""), false,
          ["manifest.json: dims.Dv: has the wrong type, expected an integer"]),
         ("unknown pooling", replace("manifest.json", "\"pooling\" : \"mean\"", "\"pooling\" : \"max\""), false,
-         ["manifest.json: pooling: is not a known pooling, expected \"mean\" or \"token\""]),
+         ["manifest.json: pooling: is not a known pooling, expected \"mean\", \"token\" or \"attention\""]),
         ("future format", replace("manifest.json", "\"format_version\" : 1", "\"format_version\" : 2"), false,
          ["manifest.json: format_version: is 2, expected 1"]),
         ("template without placeholder", replace("manifest.json", "a {} in the wild.", "a bird in the wild."), false,

@@ -24,7 +24,11 @@ public struct BundleManifest: Codable, Equatable, Sendable {
 
     /// How the encoder turned its spatial map into the pooled feature. With
     /// `mean`, Grad-CAM through the head is exactly Grad-CAM on the last map.
-    public enum Pooling: String, Codable, Sendable { case mean, token }
+    /// `token`: a ViT's class token; `attention`: a ModifiedResNet's
+    /// attention pool (the map is each position through the pool's value
+    /// path). For both, the map shown is read through the head at the stored
+    /// pooled feature.
+    public enum Pooling: String, Codable, Sendable { case mean, token, attention }
 
     public var formatVersion: Int
     public var model: String
@@ -108,7 +112,7 @@ public struct BundleManifest: Codable, Equatable, Sendable {
             if context.codingPath.isEmpty { throw InputError(file: path, "is not valid JSON") }
             throw InputError(file: path, field: InputError.fieldName(context.codingPath),
                              context.codingPath.last?.stringValue == "pooling"
-                                ? "is not a known pooling, expected \"mean\" or \"token\"" : context.debugDescription)
+                                ? "is not a known pooling, expected \"mean\", \"token\" or \"attention\"" : context.debugDescription)
         }
     }
 
