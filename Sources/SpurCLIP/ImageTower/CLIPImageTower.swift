@@ -15,7 +15,7 @@ public enum ImagePooling: String, Sendable, Codable {
 /// The shape of a CLIP image tower, read from the checkpoint.
 public struct ImageTowerShape: Equatable, Sendable, Codable {
     /// `ViT-B/32`, `RN50`, … (or `ViT-W<width>-L<layers>-P<patch>` for sizes
-    /// that have no released name).
+    /// that have no released name; `@<S>px` added for inputs other than 224).
     public var architecture: String
     /// The side of the square input, in pixels.
     public var imageSize: Int

@@ -23,7 +23,7 @@ public enum CLIPImageTowers {
     public static func load(_ c: CLIPCheckpoint) throws -> any CLIPImageTower {
         switch try kind(of: c) {
         case .visionTransformer:
-            throw InputError(file: c.weightsPath, "holds a ViT image tower, which is not read yet")
+            return try VisionTransformer.load(c)
         case .modifiedResNet:
             throw InputError(file: c.weightsPath, "holds a ModifiedResNet image tower, which is not read yet")
         }

@@ -23,17 +23,43 @@ public enum RandomTextCheckpoint {
     }
 
     public static func write(_ size: Size, to path: String, seed: UInt64 = 0) throws {
-        var rng = SeededGenerator(seed: seed, purpose: "random-text-checkpoint")
-        var file = SafetensorsWriter()
+        var tensors = RandomTensors(seed: seed, purpose: "random-text-checkpoint")
+        addTower(size, to: &tensors)
+        try tensors.file.write(to: path)
+    }
+
+    /// The text tower's tensors under OpenAI's names.
+    static func addTower(_ size: Size, to t: inout RandomTensors) {
         let w = size.width
-        func gaussian(_ name: String, _ shape: [Int], std: Float = 0.02, mean: Float = 0) {
-            let n = shape.reduce(1, *)
-            file.add(name, shape: shape, floats: (0..<n).map { _ in mean + std * rng.nextGaussian() })
-        }
-        gaussian("token_embedding.weight", [size.vocabularySize, w])
-        gaussian("positional_embedding", [size.contextLength, w], std: 0.01)
-        for i in 0..<size.layers {
-            let l = "transformer.resblocks.\(i)."
+        t.gaussian("token_embedding.weight", [size.vocabularySize, w])
+        t.gaussian("positional_embedding", [size.contextLength, w], std: 0.01)
+        t.addOpenAIBlocks(prefix: "transformer.resblocks.", layers: size.layers, width: w)
+        t.gaussian("ln_final.weight", [w], mean: 1); t.gaussian("ln_final.bias", [w])
+        t.gaussian("text_projection", [w, size.embeddingDim], std: 1 / Float(w).squareRoot())
+    }
+}
+
+/// A state dict of random normal tensors being built, in F32 or F16.
+struct RandomTensors {
+    var rng: SeededGenerator
+    var file = SafetensorsWriter()
+    var float16 = false
+
+    init(seed: UInt64, purpose: String, float16: Bool = false) {
+        rng = SeededGenerator(seed: seed, purpose: purpose)
+        self.float16 = float16
+    }
+
+    mutating func gaussian(_ name: String, _ shape: [Int], std: Float = 0.02, mean: Float = 0) {
+        let n = shape.reduce(1, *)
+        let values = (0..<n).map { _ in mean + std * rng.nextGaussian() }
+        if float16 { file.add(name, shape: shape, float16s: values) } else { file.add(name, shape: shape, floats: values) }
+    }
+
+    /// OpenAI's `ResidualAttentionBlock`s, numbered under `prefix`.
+    mutating func addOpenAIBlocks(prefix: String, layers: Int, width w: Int) {
+        for i in 0..<layers {
+            let l = "\(prefix)\(i)."
             gaussian(l + "ln_1.weight", [w], mean: 1); gaussian(l + "ln_1.bias", [w])
             gaussian(l + "attn.in_proj_weight", [3 * w, w]); gaussian(l + "attn.in_proj_bias", [3 * w])
             gaussian(l + "attn.out_proj.weight", [w, w]); gaussian(l + "attn.out_proj.bias", [w])
@@ -41,8 +67,5 @@ public enum RandomTextCheckpoint {
             gaussian(l + "mlp.c_fc.weight", [4 * w, w]); gaussian(l + "mlp.c_fc.bias", [4 * w])
             gaussian(l + "mlp.c_proj.weight", [w, 4 * w]); gaussian(l + "mlp.c_proj.bias", [w])
         }
-        gaussian("ln_final.weight", [w], mean: 1); gaussian("ln_final.bias", [w])
-        gaussian("text_projection", [w, size.embeddingDim], std: 1 / Float(w).squareRoot())
-        try file.write(to: path)
     }
 }

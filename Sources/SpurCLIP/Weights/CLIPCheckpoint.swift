@@ -101,9 +101,23 @@ public struct HuggingFaceCLIPConfig: Decodable, Sendable {
             case numAttentionHeads = "num_attention_heads", eosTokenId = "eos_token_id"
         }
     }
+    public struct Vision: Decodable, Sendable {
+        public var hiddenAct: String?
+        public var layerNormEps: Double?
+        public var numAttentionHeads: Int?
+        public var imageSize: Int?
+        public var patchSize: Int?
+        enum CodingKeys: String, CodingKey {
+            case hiddenAct = "hidden_act", layerNormEps = "layer_norm_eps"
+            case numAttentionHeads = "num_attention_heads", imageSize = "image_size", patchSize = "patch_size"
+        }
+    }
     public var textConfig: Text?
+    public var visionConfig: Vision?
     public var projectionDim: Int?
-    enum CodingKeys: String, CodingKey { case textConfig = "text_config", projectionDim = "projection_dim" }
+    enum CodingKeys: String, CodingKey {
+        case textConfig = "text_config", visionConfig = "vision_config", projectionDim = "projection_dim"
+    }
 
     static func read(path: String) throws -> HuggingFaceCLIPConfig {
         try ConfigFile.decode(HuggingFaceCLIPConfig.self, path: path)
@@ -127,9 +141,25 @@ public struct OpenCLIPConfig: Decodable, Sendable {
                 case poolType = "pool_type", noCausalMask = "no_causal_mask", embedCls = "embed_cls"
             }
         }
+        /// The ViT options that change what is computed without adding
+        /// tensors (those that add tensors are refused by name anyway).
+        public struct Vision: Decodable, Sendable {
+            public var headWidth: Int?
+            public var poolType: String?
+            public var globalAveragePool: Bool?
+            public var attentionalPool: Bool?
+            public var noLnPre: Bool?
+            enum CodingKeys: String, CodingKey {
+                case headWidth = "head_width", poolType = "pool_type", globalAveragePool = "global_average_pool"
+                case attentionalPool = "attentional_pool", noLnPre = "no_ln_pre"
+            }
+        }
         public var quickGELU: Bool?
         public var textConfig: Text?
-        enum CodingKeys: String, CodingKey { case quickGELU = "quick_gelu", textConfig = "text_cfg" }
+        public var visionConfig: Vision?
+        enum CodingKeys: String, CodingKey {
+            case quickGELU = "quick_gelu", textConfig = "text_cfg", visionConfig = "vision_cfg"
+        }
     }
     public var model: Model?
     enum CodingKeys: String, CodingKey { case model = "model_cfg" }

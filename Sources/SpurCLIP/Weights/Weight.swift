@@ -57,6 +57,18 @@ public struct Weight: @unchecked Sendable {
         }
     }
 
+    /// The transpose of a 2-D weight: OpenAI stores its projections `[W, E]`
+    /// for `x @ P`, a bundle keeps them `[E, W]`.
+    public func transposed(as newName: String) -> Weight {
+        precondition(shape.count == 2, "\(name): transposing shape \(shape)")
+        let rows = shape[0], cols = shape[1]
+        var t = [Float](repeating: 0, count: count)
+        withFloats { v in
+            for i in 0..<rows { for j in 0..<cols { t[j * rows + i] = v[i * cols + j] } }
+        }
+        return Weight(name: newName, shape: [cols, rows], values: t)
+    }
+
     /// A copy of the values (for tests and small tensors such as biases).
     public var values: [Float] {
         withFloats { Array(UnsafeBufferPointer(start: $0, count: count)) }
