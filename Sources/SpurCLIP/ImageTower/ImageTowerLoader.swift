@@ -25,7 +25,7 @@ public enum CLIPImageTowers {
         case .visionTransformer:
             return try VisionTransformer.load(c)
         case .modifiedResNet:
-            throw InputError(file: c.weightsPath, "holds a ModifiedResNet image tower, which is not read yet")
+            return try ModifiedResNetTower.load(c)
         }
     }
 }
