@@ -23,8 +23,15 @@ public enum RandomTextCheckpoint {
     }
 
     public static func write(_ size: Size, to path: String, seed: UInt64 = 0) throws {
-        var rng = SeededGenerator(seed: seed, purpose: "random-text-checkpoint")
         var file = SafetensorsWriter()
+        add(size, to: &file, seed: seed)
+        try file.write(to: path)
+    }
+
+    /// The text tower's tensors, added to a state dict that other towers'
+    /// writers fill too (a whole CLIP checkpoint).
+    public static func add(_ size: Size, to file: inout SafetensorsWriter, seed: UInt64 = 0) {
+        var rng = SeededGenerator(seed: seed, purpose: "random-text-checkpoint")
         let w = size.width
         func gaussian(_ name: String, _ shape: [Int], std: Float = 0.02, mean: Float = 0) {
             let n = shape.reduce(1, *)
@@ -43,6 +50,5 @@ public enum RandomTextCheckpoint {
         }
         gaussian("ln_final.weight", [w], mean: 1); gaussian("ln_final.bias", [w])
         gaussian("text_projection", [w, size.embeddingDim], std: 1 / Float(w).squareRoot())
-        try file.write(to: path)
     }
 }
