@@ -101,13 +101,14 @@ struct Convolution2D: Sendable {
     /// residual already in `y`); then ReLU with `relu`. `y` holds
     /// `outputShape(shape)` and must not overlap `x`.
     func apply(_ x: UnsafePointer<Float>, shape s: MapShape, into y: UnsafeMutablePointer<Float>,
-               accumulate: Bool = false, relu: Bool = false, scratch: ConvolutionScratch) {
+               accumulate: Bool = false, relu: Bool = false, scratch: ConvolutionScratch,
+               columnBudget: Int = Convolution2D.columnBudget) {
         precondition(s.channels == inChannels)
         let out = outputShape(s)
         let rows = out.pixels, k = kernel * kernel * inChannels
         guard rows > 0 else { return }
         let direct = kernel == 1 && stride == 1 && padding == 0
-        let chunk = direct ? rows : max(1, min(rows, Self.columnBudget / k))
+        let chunk = direct ? rows : max(1, min(rows, columnBudget / k))
         let columns = direct ? nil : scratch.columns(chunk * k)
         weight.withUnsafeBufferPointer { w in
             var start = 0

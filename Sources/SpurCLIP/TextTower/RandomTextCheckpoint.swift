@@ -28,6 +28,15 @@ public enum RandomTextCheckpoint {
         try tensors.file.write(to: path)
     }
 
+    /// The text tower's tensors, added to a state dict that other towers'
+    /// writers fill too (a whole CLIP checkpoint).
+    public static func add(_ size: Size, to file: inout SafetensorsWriter, seed: UInt64 = 0) {
+        var t = RandomTensors(seed: seed, purpose: "random-text-checkpoint")
+        t.file = file
+        addTower(size, to: &t)
+        file = t.file
+    }
+
     /// The text tower's tensors under OpenAI's names.
     static func addTower(_ size: Size, to t: inout RandomTensors) {
         let w = size.width
