@@ -30,12 +30,15 @@ let package = Package(
         // libjpeg reports errors by longjmp, which Swift cannot host: the
         // decoder's error path lives in this small C target.
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        // The same for reading PNG with libpng's full API (writing uses the
+        // simplified one, through CPNG).
+        .target(name: "CPNGDecode", linkerSettings: [.linkedLibrary("png16")]),
 
         // The numerical modules are loop-heavy Swift (rendering, encoding,
         // softmax rows): optimised even in debug builds, so the test suite
         // and `make demo` run at release speed.
         .target(name: "SpurCore", dependencies: [
-            "CBLAS", "CPNG", "CJPEG", "CSQLite",
+            "CBLAS", "CPNG", "CPNGDecode", "CJPEG", "CSQLite",
             .product(name: "CSV", package: "CSV.swift"),
         ], swiftSettings: optimisedInDebug),
         .target(name: "SpurEngine", dependencies: ["SpurCore"], swiftSettings: optimisedInDebug),

@@ -55,12 +55,55 @@ static void spur_output_message(j_common_ptr cinfo) {
     (void)cinfo;  // never write to stderr: it would scribble over the terminal UI
 }
 
+static unsigned char *spur_append(unsigned char *buffer, size_t *size, const unsigned char *bytes, size_t count) {
+    unsigned char *grown = realloc(buffer, *size + count + 1);
+    if (grown == NULL) return buffer;
+    memcpy(grown + *size, bytes, count);
+    *size += count;
+    return grown;
+}
+
+static const char spur_xmp_namespace[] = "http://ns.adobe.com/xap/1.0/";
+
+// The APP1 segments Pillow reads the orientation from: the first Exif one
+// (later ones appended without their header, as Pillow does) and the last
+// XMP one (its packet, after the namespace's NUL).
+static void spur_take_metadata(j_decompress_ptr cinfo, unsigned char **exif, size_t *exif_size,
+                               unsigned char **xmp, size_t *xmp_size) {
+    for (jpeg_saved_marker_ptr m = cinfo->marker_list; m != NULL; m = m->next) {
+        if (m->marker != JPEG_APP0 + 1) continue;
+        if (m->data_length >= 6 && memcmp(m->data, "Exif\0\0", 6) == 0) {
+            size_t skip = *exif == NULL ? 0 : 6;
+            *exif = spur_append(*exif, exif_size, m->data + skip, m->data_length - skip);
+        } else if (m->data_length > sizeof spur_xmp_namespace
+                   && memcmp(m->data, spur_xmp_namespace, sizeof spur_xmp_namespace) == 0) {
+            size_t skip = sizeof spur_xmp_namespace;  // with its NUL
+            free(*xmp);
+            *xmp = NULL;
+            *xmp_size = 0;
+            *xmp = spur_append(NULL, xmp_size, m->data + skip, m->data_length - skip);
+        }
+    }
+}
+
+// (a * b) / 255, rounded, in Pillow's integer arithmetic.
+static unsigned char spur_muldiv255(unsigned a, unsigned b) {
+    unsigned t = a * b + 128;
+    return (unsigned char)(((t >> 8) + t) >> 8);
+}
+
 int spur_jpeg_decode_file(const char *path, size_t max_pixels, size_t max_side,
                           unsigned char **pixels, int *width, int *height,
+                          unsigned char **exif, size_t *exif_size,
+                          unsigned char **xmp, size_t *xmp_size,
                           char *message, size_t message_size) {
     *pixels = NULL;
     *width = 0;
     *height = 0;
+    *exif = NULL;
+    *exif_size = 0;
+    *xmp = NULL;
+    *xmp_size = 0;
     if (message_size > 0) message[0] = '\0';
 
     FILE *file = fopen(path, "rb");
@@ -75,6 +118,10 @@ int spur_jpeg_decode_file(const char *path, size_t max_pixels, size_t max_side,
     memset(&err, 0, sizeof err);
     // Assigned after setjmp and read after longjmp: must not live in a register.
     unsigned char *volatile out = NULL;
+    unsigned char *volatile row4 = NULL;
+    unsigned char *volatile found_exif = NULL;
+    unsigned char *volatile found_xmp = NULL;
+    volatile size_t found_exif_size = 0, found_xmp_size = 0;
 
     cinfo.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = spur_error_exit;
@@ -85,23 +132,25 @@ int spur_jpeg_decode_file(const char *path, size_t max_pixels, size_t max_side,
         snprintf(message, message_size, "corrupt JPEG: %s", err.message);
         jpeg_destroy_decompress(&cinfo);
         free(out);
+        free(row4);
+        free(found_exif);
+        free(found_xmp);
         fclose(file);
         return 0;
     }
 
     jpeg_create_decompress(&cinfo);
     jpeg_stdio_src(&cinfo, file);
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&cinfo, TRUE);
 
     int ok = 0;
-    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
-        // libjpeg-turbo has no CMYK -> RGB conversion, and doing it well
-        // needs the ICC profile such files usually carry.
-        snprintf(message, message_size, "CMYK JPEG is not supported");
-    } else if (cinfo.num_components != 1 && cinfo.num_components != 3) {
-        // Greyscale and YCbCr/RGB are what photos use; anything else is a
-        // colour space we would only guess at.
-        snprintf(message, message_size, "JPEG has %d colour components, expected 1 or 3",
+    // libjpeg turns YCCK into CMYK itself; the CMYK to RGB step is Pillow's.
+    int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+    if (!cmyk && cinfo.num_components != 1 && cinfo.num_components != 3) {
+        // Greyscale, YCbCr/RGB and CMYK/YCCK are what files use; anything
+        // else is a colour space we would only guess at.
+        snprintf(message, message_size, "JPEG has %d colour components, expected 1, 3 or 4 (CMYK)",
                  cinfo.num_components);
     } else if (cinfo.image_width > max_side || cinfo.image_height > max_side) {
         snprintf(message, message_size, "image is %ux%u pixels, over the limit of %zu pixels a side",
@@ -112,29 +161,65 @@ int spur_jpeg_decode_file(const char *path, size_t max_pixels, size_t max_side,
         snprintf(message, message_size, "image is %ux%u pixels, over the limit of %zu",
                  (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, max_pixels);
     } else {
-        cinfo.out_color_space = JCS_RGB;  // also converts greyscale
+        // JCS_RGB also converts greyscale. Pillow decodes with libjpeg's
+        // defaults otherwise (JDCT_ISLOW, fancy upsampling), and so do we.
+        cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
         jpeg_start_decompress(&cinfo);
         size_t stride = (size_t)cinfo.output_width * 3;
-        if (cinfo.output_components != 3) {
-            snprintf(message, message_size, "corrupt JPEG: decoder produced %d channels, not 3",
-                     cinfo.output_components);
-        } else if ((out = malloc(stride * cinfo.output_height)) == NULL) {
+        int channels = cmyk ? 4 : 3;
+        if (cinfo.output_components != channels) {
+            snprintf(message, message_size, "corrupt JPEG: decoder produced %d channels, not %d",
+                     cinfo.output_components, channels);
+        } else if ((out = malloc(stride * cinfo.output_height)) == NULL
+                   || (cmyk && (row4 = malloc((size_t)cinfo.output_width * 4)) == NULL)) {
             snprintf(message, message_size, "out of memory for %ux%u pixels",
                      (unsigned)cinfo.output_width, (unsigned)cinfo.output_height);
         } else {
             while (cinfo.output_scanline < cinfo.output_height) {
                 JSAMPROW row = out + (size_t)cinfo.output_scanline * stride;
-                jpeg_read_scanlines(&cinfo, &row, 1);
+                if (!cmyk) {
+                    jpeg_read_scanlines(&cinfo, &row, 1);
+                    continue;
+                }
+                JSAMPROW source = row4;
+                jpeg_read_scanlines(&cinfo, &source, 1);
+                // Pillow reads every CMYK JPEG as Adobe's inverted CMYK
+                // (mode CMYK;I), so the stored samples s are 255 - ink, and
+                // its CMYK to RGB is (255 - ink) * (255 - k) / 255 = s * s_k / 255.
+                for (size_t x = 0; x < cinfo.output_width; x++) {
+                    const unsigned char *p = row4 + 4 * x;
+                    row[3 * x] = spur_muldiv255(p[0], p[3]);
+                    row[3 * x + 1] = spur_muldiv255(p[1], p[3]);
+                    row[3 * x + 2] = spur_muldiv255(p[2], p[3]);
+                }
             }
+            // Before jpeg_finish_decompress, which frees the saved markers.
+            unsigned char *e = NULL, *x = NULL;
+            size_t es = 0, xs = 0;
+            spur_take_metadata(&cinfo, &e, &es, &x, &xs);
+            found_exif = e;
+            found_exif_size = es;
+            found_xmp = x;
+            found_xmp_size = xs;
             // Reads on to EOI, so a file cut anywhere, even just before EOI,
             // is refused: a partial file is never passed off as the image.
             jpeg_finish_decompress(&cinfo);
             *pixels = out;
             *width = (int)cinfo.output_width;
             *height = (int)cinfo.output_height;
+            *exif = found_exif;
+            *exif_size = found_exif_size;
+            *xmp = found_xmp;
+            *xmp_size = found_xmp_size;
             ok = 1;
         }
     }
+    if (!ok) {
+        free(out);
+        free(found_exif);
+        free(found_xmp);
+    }
+    free(row4);
     jpeg_destroy_decompress(&cinfo);
     fclose(file);
     return ok;

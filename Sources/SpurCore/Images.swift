@@ -1,5 +1,6 @@
 import CJPEG
 import CPNG
+import CPNGDecode
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -86,7 +87,20 @@ public enum ImageFile {
     /// valid and tiny, and nothing a dataset holds).
     public static let maxSide = 30_000
 
+    /// The picture as Pillow's `ImageOps.exif_transpose(Image.open(path)).convert("RGB")`
+    /// gives it, sample for sample: upright (the file's EXIF orientation
+    /// applied, so a phone photo stored sideways is seen as taken), alpha
+    /// dropped without compositing, no gamma or colour-profile processing,
+    /// CMYK converted as Pillow does (see spur_jpeg.h, spur_png_decode.h).
+    /// Previews, masks and the model's pixels all read images here, so they
+    /// see the same picture the Python extractor does.
     public static func read(path: String) throws -> RGBImage {
+        let stored = try readAsStored(path: path)
+        return stored.image.oriented(stored.orientation)
+    }
+
+    /// The pixels as the file stores them, and the turn that makes them upright.
+    public static func readAsStored(path: String) throws -> (image: RGBImage, orientation: ImageOrientation) {
         let magic = try prefix(of: path, count: 4)
         if magic.isEmpty { throw InputError(file: path, "empty file") }
         // 4 bytes, not PNG's full 8-byte signature: a PNG mangled by a
@@ -141,55 +155,36 @@ public enum ImageFile {
         return encoded
     }
 
-    private static func readPNG(path: String) throws -> RGBImage {
-        var png = pngImage()
-        // libpng's simplified API frees its state itself on most failures,
-        // but not when we give up between its calls; freeing twice is safe.
-        defer { png_image_free(&png) }
-        guard png_image_begin_read_from_file(&png, path) != 0 else {
-            throw InputError(file: path, "corrupt PNG: \(message(of: png))")
-        }
-        try checkSize(Int(png.width), Int(png.height), path)
-        png.format = spur_png_format_rgb()
-        // Without this flag libpng takes 16-bit samples lacking a gAMA/sRGB
-        // chunk as linear light and brightens them when reducing to 8 bits;
-        // files from numpy, Pillow or most tools hold sRGB-encoded values.
-        png.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
-        var pixels = [UInt8](repeating: 0, count: Int(spur_png_image_size(png)))
-        // Alpha is composited over black (libpng blends in linear light).
-        var black = png_color(red: 0, green: 0, blue: 0)
-        let ok = pixels.withUnsafeMutableBytes {
-            png_image_finish_read(&png, &black, $0.baseAddress, 0, nil)
-        }
-        guard ok != 0 else {
-            // libpng's stdio reader says only this when the file ends early.
-            let reason = message(of: png)
-            throw InputError(file: path, "corrupt PNG: \(reason == "Read Error" ? "Read Error (truncated file?)" : reason)")
-        }
-        return RGBImage(width: Int(png.width), height: Int(png.height), pixels: pixels)
-    }
+    /// What both C decoders hand back: pixels and metadata, each malloc'd.
+    private typealias Decoder = (UnsafePointer<CChar>, Int, Int,
+                                 UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, UnsafeMutablePointer<Int32>,
+                                 UnsafeMutablePointer<Int32>,
+                                 UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, UnsafeMutablePointer<Int>,
+                                 UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, UnsafeMutablePointer<Int>,
+                                 UnsafeMutablePointer<CChar>, Int) -> Int32
 
-    private static func readJPEG(path: String) throws -> RGBImage {
-        var pixels: UnsafeMutablePointer<UInt8>?
-        var width: Int32 = 0
-        var height: Int32 = 0
-        var message = [CChar](repeating: 0, count: Int(SPUR_JPEG_MESSAGE_SIZE))
-        let ok = spur_jpeg_decode_file(path, maxPixels, maxSide, &pixels, &width, &height, &message, message.count)
-        defer { spur_jpeg_free(pixels) }
+    private static func decode(path: String, messageSize: Int, with decoder: Decoder,
+                               free release: (UnsafeMutablePointer<UInt8>?) -> Void) throws -> (image: RGBImage, orientation: ImageOrientation) {
+        var pixels: UnsafeMutablePointer<UInt8>?, exif: UnsafeMutablePointer<UInt8>?, xmp: UnsafeMutablePointer<UInt8>?
+        var width: Int32 = 0, height: Int32 = 0
+        var exifSize = 0, xmpSize = 0
+        var message = [CChar](repeating: 0, count: messageSize)
+        let ok = decoder(path, maxPixels, maxSide, &pixels, &width, &height, &exif, &exifSize, &xmp, &xmpSize,
+                         &message, message.count)
+        defer { release(pixels); release(exif); release(xmp) }
         guard ok != 0, let pixels else { throw InputError(file: path, cString(message)) }
-        let count = Int(width) * Int(height) * 3
-        return RGBImage(width: Int(width), height: Int(height),
-                        pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
+        func bytes(_ p: UnsafeMutablePointer<UInt8>?, _ n: Int) -> [UInt8]? { p.map { Array(UnsafeBufferPointer(start: $0, count: n)) } }
+        let image = RGBImage(width: Int(width), height: Int(height),
+                             pixels: Array(UnsafeBufferPointer(start: pixels, count: Int(width) * Int(height) * 3)))
+        return (image, ImageOrientation.from(exif: bytes(exif, exifSize), xmp: bytes(xmp, xmpSize)))
     }
 
-    private static func checkSize(_ width: Int, _ height: Int, _ path: String) throws {
-        // Same wording as spur_jpeg.c.
-        if width > maxSide || height > maxSide {
-            throw InputError(file: path, "image is \(width)x\(height) pixels, over the limit of \(maxSide) pixels a side")
-        }
-        if width * height > maxPixels {
-            throw InputError(file: path, "image is \(width)x\(height) pixels, over the limit of \(maxPixels)")
-        }
+    private static func readPNG(path: String) throws -> (image: RGBImage, orientation: ImageOrientation) {
+        try decode(path: path, messageSize: Int(SPUR_PNG_MESSAGE_SIZE), with: spur_png_decode_file, free: spur_png_free)
+    }
+
+    private static func readJPEG(path: String) throws -> (image: RGBImage, orientation: ImageOrientation) {
+        try decode(path: path, messageSize: Int(SPUR_JPEG_MESSAGE_SIZE), with: spur_jpeg_decode_file, free: spur_jpeg_free)
     }
 
     private static func pngImage() -> png_image {

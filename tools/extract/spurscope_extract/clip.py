@@ -106,7 +106,8 @@ def view_path(row, directory=VIEW_DIR):
 
 
 def crop_box(box_text, size, processor):
-    """A box `x0 y0 x1 y1` in the original image, in the model's view: resized
+    """A box `x0 y0 x1 y1` in the original image (upright: `size` is
+    images.upright_size), in the model's view: resized
     (shortest edge) and center-cropped like the pixels, to within a pixel of
     the processor's rounding; blank when nothing of it is left."""
     if not box_text:
@@ -135,7 +136,7 @@ def model_views(data, processor):
             extra["mask"] = view_path(row, MASK_DIR)
         if extra.get("bbox"):
             with Image.open(e.image) as img:
-                extra["bbox"] = crop_box(extra["bbox"], img.size, processor)
+                extra["bbox"] = crop_box(extra["bbox"], images.upright_size(img), processor)
         examples.append(dataset.Example(e.id, view_path(row), e.label, e.split, extra))
     return dataset.Dataset(examples, data.classes, data.extra_columns + ["source_image"], data.groups, data.source)
 
@@ -148,8 +149,7 @@ def save_views(staging, data, processor, first_row, views):
         mask = data.examples[row].extra.get("mask")
         if mask:
             try:
-                with Image.open(mask) as m:
-                    rgb = m.convert("RGB")
+                rgb = images.open_rgb(mask)
             except OSError as e:
                 raise InputError(mask, f"cannot be read as a mask image: {e}")
             Image.fromarray(images.model_view(processor, rgb)).save(os.path.join(staging, view_path(row, MASK_DIR)))

@@ -6,9 +6,23 @@ import time
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 from .errors import InputError
+
+
+def open_rgb(path):
+    """The picture upright (its EXIF orientation applied: a phone photo stored
+    sideways is seen as taken) in RGB, as spurscope's Swift reader gives it."""
+    with Image.open(path) as img:
+        return ImageOps.exif_transpose(img).convert("RGB")
+
+
+def upright_size(img):
+    """(width, height) of an opened image once its EXIF orientation is
+    applied, without decoding it."""
+    w, h = img.size
+    return (h, w) if img.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8) else (w, h)
 
 
 def model_view(processor, rgb):
@@ -28,9 +42,8 @@ class _Decoded(torch.utils.data.Dataset):
     def __getitem__(self, i):
         # Errors travel as text: a worker's exception cannot carry InputError's fields.
         try:
-            with Image.open(self.paths[i]) as img:
-                rgb = img.convert("RGB")
-                size = rgb.size
+            rgb = open_rgb(self.paths[i])
+            size = rgb.size
             pixels = self.processor(images=rgb, return_tensors="np")["pixel_values"][0]
             view = model_view(self.processor, rgb) if self.views else None
             return i, torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)), (size, view), None

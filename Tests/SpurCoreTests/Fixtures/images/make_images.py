@@ -111,3 +111,9 @@ sof = jpeg.index(b"\xff\xc0")
 huge = bytearray(jpeg)
 huge[sof + 5: sof + 9] = struct.pack(">HH", 60000, 60000)  # height, width
 write("huge.jpg", bytes(huge))
+
+# Pillow's own decodings of the CMYK files, the reference for ours (both
+# libjpeg-turbo; Pillow reads CMYK JPEGs as Adobe-inverted). ycck.jpg is
+# written by make_ycck.c: Pillow cannot write YCCK.
+write("cmyk.expected.rgb", Image.open("cmyk.jpg").convert("RGB").tobytes())
+write("ycck.expected.rgb", Image.open("ycck.jpg").convert("RGB").tobytes())

@@ -1,0 +1,199 @@
+import SpurCore
+
+/// Pillow's `Image.resize` for 8-bit RGB with a convolution filter, pixel
+/// for pixel (checked against Pillow in tools/reference/tests/test_preprocessing.py).
+///
+/// The algorithm, as Pillow documents and implements it: separable, the
+/// horizontal pass first, then the vertical one, each rounded and clipped to
+/// 8 bits; a pass is skipped when its side keeps its size. Output sample `i`
+/// is centred on source position `(i + 0.5) * scale` (`scale = in / out`);
+/// when shrinking, the filter is stretched by `scale` (antialiasing), so it
+/// reaches `support * max(scale, 1)` source pixels each way. Weights are the
+/// filter at `(j - centre + 0.5) / max(scale, 1)` for the source pixels `j`
+/// in reach, normalised to sum 1 in double precision, then rounded to
+/// 22-bit fixed point (half away from zero); each output is
+/// `(2^21 + Σ w_j p_j) >> 22`, clipped to 0...255.
+public enum ResamplingFilter: String, Sendable, Equatable, CaseIterable {
+    /// Keys's cubic convolution with a = -0.5, support 2 (PIL.Image.BICUBIC).
+    case bicubic
+    /// The triangle, support 1 (PIL.Image.BILINEAR).
+    case bilinear
+
+    var support: Double {
+        switch self {
+        case .bicubic: 2
+        case .bilinear: 1
+        }
+    }
+
+    func weight(_ t: Double) -> Double {
+        let x = abs(t)
+        switch self {
+        case .bicubic:
+            let a = -0.5
+            if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
+            if x < 2 { return (((x - 5) * x + 8) * x - 4) * a }
+            return 0
+        case .bilinear:
+            return x < 1 ? 1 - x : 0
+        }
+    }
+}
+
+/// One pass's taps: output sample `i` reads source samples
+/// `first[i] ..< first[i] + count[i]` with `weights[i * stride + k]`.
+struct ResamplingTaps: Equatable {
+    static let precisionBits = 22
+
+    let first: [Int]
+    let count: [Int]
+    let stride: Int
+    let weights: [Int32]
+
+    /// Taps for resampling `inSize` samples to `outSize`, in double precision
+    /// before fixed point: `real[i]` are output `i`'s normalised weights.
+    static func real(filter: ResamplingFilter, inSize: Int, outSize: Int) -> (first: [Int], weights: [[Double]]) {
+        let scale = Double(inSize) / Double(outSize)
+        let stretch = max(scale, 1)
+        let support = filter.support * stretch
+        var first: [Int] = [], weights: [[Double]] = []
+        first.reserveCapacity(outSize)
+        weights.reserveCapacity(outSize)
+        for i in 0..<outSize {
+            let centre = (Double(i) + 0.5) * scale
+            // Int() truncates toward zero, as Pillow's C cast does.
+            let lo = max(Int(centre - support + 0.5), 0)
+            let hi = min(Int(centre + support + 0.5), inSize)
+            var w = (lo..<hi).map { filter.weight((Double($0) - centre + 0.5) / stretch) }
+            let sum = w.reduce(0, +)
+            if sum != 0 { w = w.map { $0 / sum } }
+            first.append(lo)
+            weights.append(w)
+        }
+        return (first, weights)
+    }
+
+    init(filter: ResamplingFilter, inSize: Int, outSize: Int) {
+        let (first, real) = Self.real(filter: filter, inSize: inSize, outSize: outSize)
+        let stride = real.map(\.count).max() ?? 0
+        var weights = [Int32](repeating: 0, count: stride * outSize)
+        let one = Double(1 << Self.precisionBits)
+        for (i, w) in real.enumerated() {
+            for (k, v) in w.enumerated() {
+                weights[i * stride + k] = Int32((v * one + (v < 0 ? -0.5 : 0.5)).rounded(.towardZero))
+            }
+        }
+        self.first = first
+        self.count = real.map(\.count)
+        self.stride = stride
+        self.weights = weights
+    }
+}
+
+extension RGBImage {
+    /// The picture resized to `width` × `height` as Pillow's
+    /// `img.resize((width, height), filter)` does, but computing only the
+    /// output pixels inside `window` (x, y, width, height; the whole output
+    /// when nil): each output pixel depends only on its own taps, so this is
+    /// exactly Pillow's result cropped, without the work for what a centre
+    /// crop throws away.
+    public func resampled(width outWidth: Int, height outHeight: Int, filter: ResamplingFilter,
+                          window: (x: Int, y: Int, width: Int, height: Int)? = nil) -> RGBImage {
+        precondition(outWidth > 0 && outHeight > 0 && width > 0 && height > 0, "resampling needs non-empty sizes")
+        let window = window ?? (0, 0, outWidth, outHeight)
+        precondition(window.x >= 0 && window.y >= 0 && window.width > 0 && window.height > 0
+                     && window.x + window.width <= outWidth && window.y + window.height <= outHeight,
+                     "window \(window) outside \(outWidth)x\(outHeight)")
+        // Horizontal pass: only the source rows the vertical pass will read.
+        var rows = window.y..<(window.y + window.height)
+        var vertical: ResamplingTaps?
+        if outHeight != height {
+            let taps = ResamplingTaps(filter: filter, inSize: height, outSize: outHeight)
+            let top = taps.first[window.y]
+            let bottom = (window.y..<(window.y + window.height)).map { taps.first[$0] + taps.count[$0] }.max() ?? top
+            rows = top..<bottom
+            vertical = taps
+        }
+        let horizontal: RGBImage
+        if outWidth != width {
+            let taps = ResamplingTaps(filter: filter, inSize: width, outSize: outWidth)
+            horizontal = pass(taps, outputs: window.x..<(window.x + window.width), sourceRows: rows)
+        } else {
+            horizontal = cropped(x: window.x, y: rows.lowerBound, width: window.width, height: rows.count)
+        }
+        guard let vertical else {
+            return horizontal.cropped(x: 0, y: window.y - rows.lowerBound, width: window.width, height: window.height)
+        }
+        return horizontal.verticalPass(vertical, outputs: window.y..<(window.y + window.height), rowOffset: rows.lowerBound)
+    }
+
+    /// Columns `outputs` of the horizontal pass, for source rows `sourceRows`.
+    private func pass(_ taps: ResamplingTaps, outputs: Range<Int>, sourceRows: Range<Int>) -> RGBImage {
+        let outW = outputs.count, w = width
+        var out = [UInt8](repeating: 0, count: outW * sourceRows.count * 3)
+        pixels.withUnsafeBufferPointer { src in
+            taps.weights.withUnsafeBufferPointer { weights in
+                out.withUnsafeMutableBufferPointer { dst in
+                    for (r, y) in sourceRows.enumerated() {
+                        let row = y * w * 3
+                        for (o, i) in outputs.enumerated() {
+                            var s0 = 1 << (ResamplingTaps.precisionBits - 1), s1 = s0, s2 = s0
+                            let base = i * taps.stride
+                            var p = row + taps.first[i] * 3
+                            for k in 0..<taps.count[i] {
+                                let wk = Int(weights[base + k])
+                                s0 += Int(src[p]) * wk; s1 += Int(src[p + 1]) * wk; s2 += Int(src[p + 2]) * wk
+                                p += 3
+                            }
+                            let d = (r * outW + o) * 3
+                            dst[d] = Self.clip(s0); dst[d + 1] = Self.clip(s1); dst[d + 2] = Self.clip(s2)
+                        }
+                    }
+                }
+            }
+        }
+        return RGBImage(width: outW, height: sourceRows.count, pixels: out)
+    }
+
+    /// Rows `outputs` of the vertical pass; this image's row 0 is source row `rowOffset`.
+    private func verticalPass(_ taps: ResamplingTaps, outputs: Range<Int>, rowOffset: Int) -> RGBImage {
+        let rowBytes = width * 3
+        var out = [UInt8](repeating: 0, count: rowBytes * outputs.count)
+        var sums = [Int](repeating: 0, count: rowBytes)
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                sums.withUnsafeMutableBufferPointer { acc in
+                    for (o, i) in outputs.enumerated() {
+                        for j in 0..<rowBytes { acc[j] = 1 << (ResamplingTaps.precisionBits - 1) }
+                        for k in 0..<taps.count[i] {
+                            let wk = Int(taps.weights[i * taps.stride + k])
+                            let row = (taps.first[i] + k - rowOffset) * rowBytes
+                            for j in 0..<rowBytes { acc[j] += Int(src[row + j]) * wk }
+                        }
+                        let d = o * rowBytes
+                        for j in 0..<rowBytes { dst[d + j] = Self.clip(acc[j]) }
+                    }
+                }
+            }
+        }
+        return RGBImage(width: width, height: outputs.count, pixels: out)
+    }
+
+    private static func clip(_ sum: Int) -> UInt8 {
+        UInt8(clamping: sum >> ResamplingTaps.precisionBits)
+    }
+
+    /// The `width` × `height` region at (`x`, `y`).
+    public func cropped(x: Int, y: Int, width w: Int, height h: Int) -> RGBImage {
+        precondition(x >= 0 && y >= 0 && w >= 0 && h >= 0 && x + w <= width && y + h <= height,
+                     "crop \(w)x\(h) at (\(x), \(y)) outside \(width)x\(height)")
+        if x == 0 && y == 0 && w == width && h == height { return self }
+        var out = [UInt8]()
+        out.reserveCapacity(w * h * 3)
+        for row in y..<(y + h) {
+            let start = (row * width + x) * 3
+            out.append(contentsOf: pixels[start..<(start + w * 3)])
+        }
+        return RGBImage(width: w, height: h, pixels: out)
+    }
+}
