@@ -33,6 +33,9 @@ public final class ModifiedResNetTower: CLIPImageTower {
     /// Images run through the network together: their sgemms share one
     /// call per convolution (layer4's 7×7 maps alone give sgemm an M of 49).
     static let imagesPerPass = 8
+    /// Most floats the pass buffers hold (256 MB): RN50x64's 448-pixel stem
+    /// maps are 8 times RN50's, so it runs fewer images per pass.
+    static let passBudget = 1 << 26
 
     init(shape: ImageTowerShape, source: String, blockCounts: [Int], stem: [Convolution2D], blocks: [Bottleneck],
          attentionPool: AttentionPool) {
@@ -72,8 +75,9 @@ public final class ModifiedResNetTower: CLIPImageTower {
         pooled.reserveCapacity(count * e)
         var map: [Float]? = spatial ? [] : nil
         map?.reserveCapacity(count * cells * e)
-        let batch = max(1, min(imagesPerPass, count))
-        let buffers = PassBuffers(floats: batch * largestMapPerImage())
+        let largest = largestMapPerImage()
+        let batch = max(1, min(imagesPerPass, count, Self.passBudget / (PassBuffers.maps * largest)))
+        let buffers = PassBuffers(floats: batch * largest)
         pixels.withUnsafeBufferPointer { px in
             var start = 0
             while start < count {
@@ -88,12 +92,14 @@ public final class ModifiedResNetTower: CLIPImageTower {
     }
 
     /// Multiply-adds ×2 per image: the convolutions and the attention pool's
-    /// projections (the attention itself is a rounding error beside them).
-    public var flopsPerImage: Double {
+    /// projections (the attention itself is a rounding error beside them),
+    /// with the spatial map's `c_proj` when it is asked for.
+    public func flopsPerImage(spatial: Bool) -> Double {
         var total = 0.0
         walkShapes { conv, input in total += conv.flops(input) }
         let c = Double(attentionPool.width), cells = Double(shape.gridHeight * shape.gridWidth)
-        total += 2 * c * c * (2 * (cells + 1) + 1) + 2 * c * Double(shape.featureWidth)
+        let e = Double(shape.featureWidth)
+        total += 2 * c * c * (2 * (cells + 1) + 1) + 2 * c * e * (spatial ? cells + 1 : 1)
         return total
     }
 
@@ -284,6 +290,7 @@ struct AttentionPool: Sendable {
 /// The maps of one pass: two that alternate as block input and output,
 /// three for a block's inner steps, and im2col's columns.
 final class PassBuffers {
+    static let maps = 5
     let a: UnsafeMutablePointer<Float>
     let b: UnsafeMutablePointer<Float>
     let t1: UnsafeMutablePointer<Float>

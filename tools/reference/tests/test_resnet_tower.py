@@ -109,3 +109,15 @@ def test_matches_model_py(tmp_path, openai_model_py, layers, width, resolution, 
         print(f"  {name}: max |Δ| / max |ref| = {err:.2e}")
     assert spread > 0.05
     assert all(err <= 1e-4 for err in errors.values()), errors
+
+
+def test_wrong_shape_names_the_tensor(tmp_path, openai_model_py):
+    model = resnet_clip(openai_model_py, (1, 1, 1, 1), 8, 64, 32, seed=3)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    state["visual.layer2.0.downsample.1.running_mean"] = torch.zeros(31)
+    save_file(state, tmp_path / "bad.safetensors")
+    save_file({"pixel_values": torch.zeros(1, 3, 64, 64)}, tmp_path / "pixels.safetensors")
+    out = run_spurscope("encode-images", "--checkpoint", tmp_path / "bad.safetensors", "--pixels", tmp_path / "pixels.safetensors",
+                        "--out", tmp_path / "out.safetensors", check=False)
+    assert out.returncode == 2
+    assert "visual.layer2.0.downsample.1.running_mean" in out.stderr and "bad.safetensors" in out.stderr and "64" in out.stderr
