@@ -3,9 +3,10 @@ import SpurCore
 /// Pillow's `Image.resize` for 8-bit RGB with a convolution filter, pixel
 /// for pixel (checked against Pillow in tools/reference/tests/test_preprocessing.py).
 ///
-/// The algorithm, as Pillow documents and implements it: separable, the
-/// horizontal pass first, then the vertical one, each rounded and clipped to
-/// 8 bits; a pass is skipped when its side keeps its size. Output sample `i`
+/// The algorithm, as Pillow documents and implements it: separable, one
+/// pass per side, each rounded and clipped to 8 bits (the horizontal pass
+/// first, unless the height shrinks much more: see `resampled`); a pass is
+/// skipped when its side keeps its size. Output sample `i`
 /// is centred on source position `(i + 0.5) * scale` (`scale = in / out`);
 /// when shrinking, the filter is stretched by `scale` (antialiasing), so it
 /// reaches `support * max(scale, 1)` source pixels each way. Weights are the
@@ -44,6 +45,8 @@ public enum ResamplingFilter: String, Sendable, Equatable, CaseIterable {
 /// `first[i] ..< first[i] + count[i]` with `weights[i * stride + k]`.
 struct ResamplingTaps: Equatable {
     static let precisionBits = 22
+    /// Added before the shift, so it rounds half up.
+    static let half = 1 << (precisionBits - 1)
 
     let first: [Int]
     let count: [Int]
@@ -71,6 +74,12 @@ struct ResamplingTaps: Equatable {
             weights.append(w)
         }
         return (first, weights)
+    }
+
+    /// The source samples outputs `outputs` read.
+    func reach(of outputs: Range<Int>) -> Range<Int> {
+        let end = outputs.map { first[$0] + count[$0] }.max() ?? first[outputs.lowerBound]
+        return first[outputs.lowerBound]..<end
     }
 
     init(filter: ResamplingFilter, inSize: Int, outSize: Int) {
@@ -104,31 +113,36 @@ extension RGBImage {
         precondition(window.x >= 0 && window.y >= 0 && window.width > 0 && window.height > 0
                      && window.x + window.width <= outWidth && window.y + window.height <= outHeight,
                      "window \(window) outside \(outWidth)x\(outHeight)")
-        // Horizontal pass: only the source rows the vertical pass will read.
-        var rows = window.y..<(window.y + window.height)
-        var vertical: ResamplingTaps?
-        if outHeight != height {
-            let taps = ResamplingTaps(filter: filter, inSize: height, outSize: outHeight)
-            let top = taps.first[window.y]
-            let bottom = (window.y..<(window.y + window.height)).map { taps.first[$0] + taps.count[$0] }.max() ?? top
-            rows = top..<bottom
-            vertical = taps
+        let columns = window.x..<(window.x + window.width), rows = window.y..<(window.y + window.height)
+        let horizontal = outWidth != width ? ResamplingTaps(filter: filter, inSize: width, outSize: outWidth) : nil
+        let vertical = outHeight != height ? ResamplingTaps(filter: filter, inSize: height, outSize: outHeight) : nil
+        switch (horizontal, vertical) {
+        case (nil, nil):
+            return cropped(x: window.x, y: window.y, width: window.width, height: window.height)
+        case (let h?, nil):
+            return horizontalPass(h, outputs: columns, sourceRows: rows, columnOffset: 0)
+        case (nil, let v?):
+            return verticalPass(v, outputs: rows, sourceColumns: columns, rowOffset: 0)
+        case (let h?, let v?):
+            // Pillow 13 runs the vertical pass first when the height shrinks
+            // by more than twice what the width does (Pillow #9549; found by
+            // experiment, as the rounding between passes makes the order
+            // visible), else the horizontal one first.
+            if outHeight < height && 2 * (width - outWidth) < height - outHeight {
+                let needed = h.reach(of: columns)
+                return verticalPass(v, outputs: rows, sourceColumns: needed, rowOffset: 0)
+                    .horizontalPass(h, outputs: columns, sourceRows: 0..<window.height, columnOffset: needed.lowerBound)
+            }
+            let needed = v.reach(of: rows)
+            return horizontalPass(h, outputs: columns, sourceRows: needed, columnOffset: 0)
+                .verticalPass(v, outputs: rows, sourceColumns: 0..<window.width, rowOffset: needed.lowerBound)
         }
-        let horizontal: RGBImage
-        if outWidth != width {
-            let taps = ResamplingTaps(filter: filter, inSize: width, outSize: outWidth)
-            horizontal = pass(taps, outputs: window.x..<(window.x + window.width), sourceRows: rows)
-        } else {
-            horizontal = cropped(x: window.x, y: rows.lowerBound, width: window.width, height: rows.count)
-        }
-        guard let vertical else {
-            return horizontal.cropped(x: 0, y: window.y - rows.lowerBound, width: window.width, height: window.height)
-        }
-        return horizontal.verticalPass(vertical, outputs: window.y..<(window.y + window.height), rowOffset: rows.lowerBound)
     }
 
-    /// Columns `outputs` of the horizontal pass, for source rows `sourceRows`.
-    private func pass(_ taps: ResamplingTaps, outputs: Range<Int>, sourceRows: Range<Int>) -> RGBImage {
+    /// Output columns `outputs` for source rows `sourceRows`; this image's
+    /// column 0 is source column `columnOffset`.
+    private func horizontalPass(_ taps: ResamplingTaps, outputs: Range<Int>, sourceRows: Range<Int>,
+                                columnOffset: Int) -> RGBImage {
         let outW = outputs.count, w = width
         var out = [UInt8](repeating: 0, count: outW * sourceRows.count * 3)
         pixels.withUnsafeBufferPointer { src in
@@ -137,9 +151,9 @@ extension RGBImage {
                     for (r, y) in sourceRows.enumerated() {
                         let row = y * w * 3
                         for (o, i) in outputs.enumerated() {
-                            var s0 = 1 << (ResamplingTaps.precisionBits - 1), s1 = s0, s2 = s0
+                            var s0 = ResamplingTaps.half, s1 = s0, s2 = s0
                             let base = i * taps.stride
-                            var p = row + taps.first[i] * 3
+                            var p = row + (taps.first[i] - columnOffset) * 3
                             for k in 0..<taps.count[i] {
                                 let wk = Int(weights[base + k])
                                 s0 += Int(src[p]) * wk; s1 += Int(src[p + 1]) * wk; s2 += Int(src[p + 2]) * wk
@@ -155,28 +169,30 @@ extension RGBImage {
         return RGBImage(width: outW, height: sourceRows.count, pixels: out)
     }
 
-    /// Rows `outputs` of the vertical pass; this image's row 0 is source row `rowOffset`.
-    private func verticalPass(_ taps: ResamplingTaps, outputs: Range<Int>, rowOffset: Int) -> RGBImage {
-        let rowBytes = width * 3
-        var out = [UInt8](repeating: 0, count: rowBytes * outputs.count)
-        var sums = [Int](repeating: 0, count: rowBytes)
+    /// Output rows `outputs` for source columns `sourceColumns`; this image's
+    /// row 0 is source row `rowOffset`.
+    private func verticalPass(_ taps: ResamplingTaps, outputs: Range<Int>, sourceColumns: Range<Int>,
+                              rowOffset: Int) -> RGBImage {
+        let rowBytes = width * 3, outBytes = sourceColumns.count * 3, skip = sourceColumns.lowerBound * 3
+        var out = [UInt8](repeating: 0, count: outBytes * outputs.count)
+        var sums = [Int](repeating: 0, count: outBytes)
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 sums.withUnsafeMutableBufferPointer { acc in
                     for (o, i) in outputs.enumerated() {
-                        for j in 0..<rowBytes { acc[j] = 1 << (ResamplingTaps.precisionBits - 1) }
+                        for j in 0..<outBytes { acc[j] = ResamplingTaps.half }
                         for k in 0..<taps.count[i] {
                             let wk = Int(taps.weights[i * taps.stride + k])
-                            let row = (taps.first[i] + k - rowOffset) * rowBytes
-                            for j in 0..<rowBytes { acc[j] += Int(src[row + j]) * wk }
+                            let row = (taps.first[i] + k - rowOffset) * rowBytes + skip
+                            for j in 0..<outBytes { acc[j] += Int(src[row + j]) * wk }
                         }
-                        let d = o * rowBytes
-                        for j in 0..<rowBytes { dst[d + j] = Self.clip(acc[j]) }
+                        let d = o * outBytes
+                        for j in 0..<outBytes { dst[d + j] = Self.clip(acc[j]) }
                     }
                 }
             }
         }
-        return RGBImage(width: width, height: outputs.count, pixels: out)
+        return RGBImage(width: sourceColumns.count, height: outputs.count, pixels: out)
     }
 
     private static func clip(_ sum: Int) -> UInt8 {

@@ -13,9 +13,15 @@ from .errors import InputError
 
 def open_rgb(path):
     """The picture upright (its EXIF orientation applied: a phone photo stored
-    sideways is seen as taken) in RGB, as spurscope's Swift reader gives it."""
+    sideways is seen as taken) in RGB, transparency ignored, as spurscope's
+    Swift reader gives it."""
     with Image.open(path) as img:
-        return ImageOps.exif_transpose(img).convert("RGB")
+        rgb = ImageOps.exif_transpose(img).convert("RGB")
+    # convert("RGB") keeps a tRNS colour key (grey, RGB, or a palette's one
+    # transparent entry) as info["transparency"], and transformers'
+    # convert_to_rgb would then paint every pixel of that colour white.
+    rgb.info.pop("transparency", None)
+    return rgb
 
 
 def upright_size(img):

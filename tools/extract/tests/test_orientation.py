@@ -1,5 +1,6 @@
-"""EXIF orientation: a phone photo stored sideways (orientation 6) is seen
-upright, in its features, its view, its mask and its box."""
+"""How the extractor reads pictures: EXIF orientation (a phone photo stored
+sideways, orientation 6, is seen upright, in its features, its view, its mask
+and its box) and transparency (ignored, as spurscope's reader ignores it)."""
 
 import io
 
@@ -77,3 +78,18 @@ def test_boxes_and_masks_are_upright(clip_dir, pair, tmp_path):
     rgb = np.asarray(images.open_rgb(mask))
     assert rgb.shape == (150, 200, 3)
     assert rgb[:30].mean() > 250 and rgb[50:].mean() < 5
+
+
+def test_a_transparent_colour_key_is_ignored(clip_dir, tmp_path):
+    """A grey PNG with tRNS: transformers would paint the key colour white
+    if the RGB picture still carried it."""
+    processor = CLIPImageProcessorPil.from_pretrained(clip_dir)
+    grey = Image.fromarray((np.arange(96 * 80) % 256).reshape(80, 96).astype(np.uint8))
+    path = tmp_path / "keyed.png"
+    grey.save(path, transparency=128)
+    (_, pixels, _), = list(images.batches([str(path)], processor, batch_size=1))
+    plain = processor(images=grey.convert("RGB"), return_tensors="pt")["pixel_values"]
+    np.testing.assert_array_equal(pixels.numpy(), plain.numpy())
+    with Image.open(path) as img:
+        keyed = processor(images=img.convert("RGB"), return_tensors="pt")["pixel_values"]
+    assert np.abs(keyed.numpy() - plain.numpy()).max() > 0.1
