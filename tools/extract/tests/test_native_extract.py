@@ -91,21 +91,21 @@ def test_a_killed_extraction_resumes_to_the_same_bundle(work, clip_dir, dataset)
 
 
 def test_native_shards_merge_natively_and_with_the_python_merger(work, clip_dir, dataset):
-    whole = work / "shard-whole"
+    whole = work / "native-shard-whole"
     native(clip_dir, dataset, whole)
-    shards = [work / f"shard-{n}" for n in (1, 2, 3)]
+    shards = [work / f"native-shard-{n}" for n in (1, 2, 3)]
     for n, d in enumerate(shards, start=1):
         native(clip_dir, dataset, d, "--shard", f"{n}/3")
     # torchrun's environment names the worker for --shard auto.
-    auto = work / "shard-auto"
+    auto = work / "native-shard-auto"
     r = subprocess.run([spurscope_binary(), "extract", "--checkpoint", str(clip_dir), "--images", str(dataset["images"]),
                         "--labels", str(dataset["labels"]), "--vocabulary", str(dataset["vocabulary"]), "--out", str(auto),
                         "--shard", "auto", "--quiet"], env=dict(os.environ, RANK="1", WORLD_SIZE="3"), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (auto / "shard.json").read_bytes() == (shards[1] / "shard.json").read_bytes()
-    merged = work / "shard-merged"
+    merged = work / "native-shard-merged"
     spurscope("extract", "merge", *reversed(shards), "--out", merged)
-    python_merged = work / "shard-merged-py"
+    python_merged = work / "native-shard-merged-py"
     extract("merge", *shards, "--out", python_merged)
     ref = load_file(whole / "features.safetensors")
     ours, theirs = load_file(merged / "features.safetensors"), load_file(python_merged / "features.safetensors")
@@ -118,7 +118,7 @@ def test_native_shards_merge_natively_and_with_the_python_merger(work, clip_dir,
         for name in SMALL_FILES:
             assert (m / name).read_bytes() == (whole / name).read_bytes()
         assert sorted(os.listdir(m / "images")) == sorted(os.listdir(whole / "images"))
-    r = spurscope("extract", "merge", shards[0], shards[2], "--out", work / "shard-missing", check=False)
+    r = spurscope("extract", "merge", shards[0], shards[2], "--out", work / "native-shard-missing", check=False)
     assert r.returncode == 2 and "shards 2 are missing" in r.stderr
 
 
