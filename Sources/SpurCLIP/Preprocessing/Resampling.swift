@@ -145,22 +145,28 @@ extension RGBImage {
                                 columnOffset: Int) -> RGBImage {
         let outW = outputs.count, w = width
         var out = [UInt8](repeating: 0, count: outW * sourceRows.count * 3)
+        // Each output's start and weights, looked up once rather than per row.
+        let starts = outputs.map { (taps.first[$0] - columnOffset) * 3 }
+        let counts = outputs.map { taps.count[$0] }
+        let weights = outputs.flatMap { i in (0..<taps.stride).map { Int(taps.weights[i * taps.stride + $0]) } }
+        let stride = taps.stride
         pixels.withUnsafeBufferPointer { src in
-            taps.weights.withUnsafeBufferPointer { weights in
+            weights.withUnsafeBufferPointer { weights in
                 out.withUnsafeMutableBufferPointer { dst in
                     for (r, y) in sourceRows.enumerated() {
                         let row = y * w * 3
-                        for (o, i) in outputs.enumerated() {
+                        var d = r * outW * 3
+                        for o in 0..<outW {
                             var s0 = ResamplingTaps.half, s1 = s0, s2 = s0
-                            let base = i * taps.stride
-                            var p = row + (taps.first[i] - columnOffset) * 3
-                            for k in 0..<taps.count[i] {
-                                let wk = Int(weights[base + k])
+                            var p = row + starts[o], q = o * stride
+                            for _ in 0..<counts[o] {
+                                let wk = weights[q]
                                 s0 += Int(src[p]) * wk; s1 += Int(src[p + 1]) * wk; s2 += Int(src[p + 2]) * wk
                                 p += 3
+                                q += 1
                             }
-                            let d = (r * outW + o) * 3
                             dst[d] = Self.clip(s0); dst[d + 1] = Self.clip(s1); dst[d + 2] = Self.clip(s2)
+                            d += 3
                         }
                     }
                 }
