@@ -59,3 +59,14 @@ public protocol CLIPImageTower: AnyObject, Sendable {
     /// `[count, 3, S, S]` (channel-first, as PyTorch's `pixel_values`).
     func features(pixels: [Float], count: Int, spatial: Bool) throws -> ImageFeatureBatch
 }
+
+extension CLIPImageTower {
+    /// Refuses a pixel buffer that is not `count` images of the tower's input size.
+    func checkPixels(_ pixels: [Float], count: Int) throws {
+        let s = shape.imageSize
+        guard count >= 0, pixels.count == count * 3 * s * s else {
+            throw InputError(file: source, field: "pixels",
+                             "has \(pixels.count) values, expected \(count) images × 3 × \(s) × \(s) (the tower's input size)")
+        }
+    }
+}

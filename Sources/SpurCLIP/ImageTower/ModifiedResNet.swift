@@ -66,10 +66,7 @@ public final class ModifiedResNetTower: CLIPImageTower {
 
     func features(pixels: [Float], count: Int, spatial: Bool, imagesPerPass: Int) throws -> ImageFeatureBatch {
         let side = shape.imageSize, perImage = 3 * side * side
-        guard count >= 0, pixels.count == count * perImage else {
-            throw InputError(file: source, field: "pixels",
-                             "hold \(pixels.count) values, expected \(count) images × 3 × \(side) × \(side)")
-        }
+        try checkPixels(pixels, count: count)
         let e = shape.featureWidth, cells = shape.gridHeight * shape.gridWidth
         var pooled: [Float] = []
         pooled.reserveCapacity(count * e)

@@ -46,10 +46,7 @@ public final class VisionTransformer: CLIPImageTower {
 
     func features(pixels: [Float], count: Int, spatial: Bool, rowsPerPass: Int) throws -> ImageFeatureBatch {
         let s = shape.imageSize, perImage = 3 * s * s
-        guard count >= 0, pixels.count == count * perImage else {
-            throw InputError(file: source, field: "pixels",
-                             "has \(pixels.count) values, expected \(count) images × 3 × \(s) × \(s) (the tower's input size)")
-        }
+        try checkPixels(pixels, count: count)
         let w = width, n = patchCount, t = tokens
         var pooled = [Float](repeating: 0, count: count * w)
         var map = [Float](repeating: 0, count: spatial ? count * n * w : 0)
