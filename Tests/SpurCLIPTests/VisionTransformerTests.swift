@@ -187,6 +187,21 @@ struct VisionTransformerTests {
         }
     }
 
+    @Test func openCLIPPoolingOtherThanTheClassTokenIsRefused() throws {
+        let folder = NSTemporaryDirectory() + "vit-avg-\(getpid())"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try RandomCLIPCheckpoint.write(Self.tiny, to: folder + "/" + CLIPCheckpoint.openCLIPWeights)
+        let config = #"{"model_cfg": {"quick_gelu": true, "vision_cfg": {"width": 8, "layers": 1, "patch_size": 2, "pool_type": "avg"}}}"#
+        try config.write(toFile: folder + "/open_clip_config.json", atomically: true, encoding: .utf8)
+        do {
+            _ = try Self.vit(folder)
+            Issue.record("average pooling was accepted")
+        } catch let error as InputError {
+            #expect(error.field == "model_cfg.vision_cfg.pool_type", "\(error)")
+        }
+    }
+
     @Test func wrongPixelCountIsAnInputError() throws {
         let path = try Self.checkpoint(Self.tiny, "pixels")
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -44,15 +44,25 @@ struct LayerNorm: Sendable {
     func apply(_ x: UnsafePointer<Float>, rows: Int, width: Int, into y: UnsafeMutablePointer<Float>) {
         gamma.withFloats { g in
             beta.withFloats { b in
+                // Eight lanes at a time: a float sum does not vectorise by
+                // itself, since it would reorder the additions.
+                let body = width - width % 8
                 for r in 0..<rows {
                     let xr = x + r * width, yr = y + r * width
-                    var mean: Float = 0
-                    for i in 0..<width { mean += xr[i] }
+                    var lanes = SIMD8<Float>()
+                    for i in stride(from: 0, to: body, by: 8) { lanes += Lanes.load(xr + i) }
+                    var mean = lanes.sum()
+                    for i in body..<width { mean += xr[i] }
                     mean /= Float(width)
-                    var variance: Float = 0
-                    for i in 0..<width { let d = xr[i] - mean; variance += d * d }
+                    lanes = SIMD8<Float>()
+                    for i in stride(from: 0, to: body, by: 8) { let d = Lanes.load(xr + i) - mean; lanes += d * d }
+                    var variance = lanes.sum()
+                    for i in body..<width { let d = xr[i] - mean; variance += d * d }
                     let inv = 1 / (variance / Float(width) + eps).squareRoot()
-                    for i in 0..<width { yr[i] = (xr[i] - mean) * inv * g[i] + b[i] }
+                    for i in stride(from: 0, to: body, by: 8) {
+                        Lanes.store((Lanes.load(xr + i) - mean) * inv * Lanes.load(g + i) + Lanes.load(b + i), yr + i)
+                    }
+                    for i in body..<width { yr[i] = (xr[i] - mean) * inv * g[i] + b[i] }
                 }
             }
         }
@@ -69,7 +79,13 @@ public enum Activation: String, Sendable, Codable {
     func apply(_ x: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
         case .quickGELU:
-            for i in 0..<count { let v = x[i]; x[i] = v / (1 + expf(-1.702 * v)) }
+            var i = 0
+            while i + 8 <= count {
+                let v = Lanes.load(x + i)
+                Lanes.store(v / (1 + vectorExp(-1.702 * v)), x + i)
+                i += 8
+            }
+            for j in i..<count { let v = x[j]; x[j] = v / (1 + expf(-1.702 * v)) }
         case .gelu:
             for i in 0..<count { let v = x[i]; x[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
         }

@@ -98,9 +98,7 @@ struct TransformerBlock: Sendable {
             let seen = causal ? offset + i + 1 : columns
             var m = -Float.infinity
             for j in 0..<seen { m = max(m, row[j]) }
-            var total: Float = 0
-            for j in 0..<seen { let e = expf(row[j] - m); row[j] = e; total += e }
-            let inv = 1 / total
+            let inv = 1 / Lanes.expSubtracting(m, row, count: seen)
             for j in 0..<seen { row[j] *= inv }
             for j in seen..<columns { row[j] = 0 }
         }

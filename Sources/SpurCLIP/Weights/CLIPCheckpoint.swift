@@ -142,16 +142,16 @@ public struct OpenCLIPConfig: Decodable, Sendable {
             }
         }
         /// The ViT options that change what is computed without adding
-        /// tensors (those that add tensors are refused by name anyway).
+        /// tensors (those that add tensors, such as an attentional pool or
+        /// layer scale, are refused by name anyway).
         public struct Vision: Decodable, Sendable {
             public var headWidth: Int?
             public var poolType: String?
             public var globalAveragePool: Bool?
-            public var attentionalPool: Bool?
             public var noLnPre: Bool?
             enum CodingKeys: String, CodingKey {
                 case headWidth = "head_width", poolType = "pool_type", globalAveragePool = "global_average_pool"
-                case attentionalPool = "attentional_pool", noLnPre = "no_ln_pre"
+                case noLnPre = "no_ln_pre"
             }
         }
         public var quickGELU: Bool?
