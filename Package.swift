@@ -41,7 +41,7 @@ let package = Package(
             "CBLAS", "CPNG", "CPNGDecode", "CJPEG", "CSQLite",
             .product(name: "CSV", package: "CSV.swift"),
         ], swiftSettings: optimisedInDebug),
-        .target(name: "SpurEngine", dependencies: ["SpurCore"], swiftSettings: optimisedInDebug),
+        .target(name: "SpurEngine", dependencies: ["SpurCore", "CBLAS"], swiftSettings: optimisedInDebug),
         // CLIP's tokenizer and towers, natively on BLAS (inference only: the
         // encoders are frozen). On SpurCore; the front ends hand it to the
         // bundle as its live text encoder.

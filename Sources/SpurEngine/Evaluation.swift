@@ -56,8 +56,8 @@ public enum Evaluation {
         let acc = accuracy(classifier, split: split)
         var aiouByGroup: [GroupAccuracy.Group: [Double]] = [:]
         var aiouAll: [Double] = []
-        if let bundle, bundle.hasSpatialMaps, bundle.examples.contains(where: { $0.mask != nil }) {
-            let cam = CAMRenderer(bundle: bundle, classifier: classifier)
+        if let bundle, bundle.hasHeatmaps, bundle.examples.contains(where: { $0.mask != nil }) {
+            let cam = try CAMRenderer(bundle: bundle, classifier: classifier)
             for (i, r) in split.rows.enumerated() {
                 guard let score = try cam.aiou(example: r) else { continue }
                 aiouAll.append(score)
@@ -79,59 +79,5 @@ public enum Evaluation {
             worstGroupName: worst.map { "\(data.classes[$0.group.label]), \(data.valueName($0.group.value))" } ?? "",
             aiouAverage: aiouAll.isEmpty ? nil : aiouAll.reduce(0, +) / Double(aiouAll.count),
             aiouWorstGroup: groups.compactMap(\.aiou).min())
-    }
-}
-
-/// Grad-CAM maps of a bundle's examples under given heads, at image resolution.
-public struct CAMRenderer {
-    public let bundle: FeatureBundle
-    public let classifier: HeadClassifier
-    public var heads: ProjectionHeads { classifier.heads }
-    public var classEmbeddings: Matrix { classifier.classEmbeddings }
-
-    public init(bundle: FeatureBundle, heads: ProjectionHeads, classTemplates: Matrix, templateCount: Int) {
-        self.init(bundle: bundle, classifier: HeadClassifier(heads: heads, classTemplates: classTemplates, templateCount: templateCount))
-    }
-
-    /// Maps of any classifier over the image embeddings: the bias does not
-    /// change a gradient; the scale does, and only by a factor.
-    public init(bundle: FeatureBundle, classifier: HeadClassifier) {
-        self.bundle = bundle
-        self.classifier = classifier
-    }
-
-    /// Every class's map for one example on the feature grid
-    /// (`grid.height · grid.width` values each, unscaled).
-    public func gridMaps(example e: Int) throws -> [[Float]] {
-        let f = try bundle.spatialMap(example: e)
-        // The gradient is taken where the head reads the image: the mean of
-        // the map for mean pooling (then this is exactly Grad-CAM on the
-        // map), the stored pooled feature (a ViT's class token) for token and attention pooling.
-        let pooled = bundle.manifest.pooling != .mean
-            ? try bundle.pooledFeatures(rows: [e]).storage : f.meanOfRowBlocks(f.rows).storage
-        let g = GradCAM.classGradients(pooled: pooled, heads: heads, classEmbeddings: classEmbeddings, scale: classifier.scale)
-        return (0..<g.rows).map { y in GradCAM.map(spatial: f, gradient: Array(g.row(y))) }
-    }
-
-    /// One class's map for one example at `width × height` (the image's own
-    /// size), scaled to [0, 1].
-    public func map(example e: Int, class y: Int, width: Int, height: Int) throws -> Heatmap {
-        let grid = bundle.manifest.grid
-        return GradCAM.upsampled(try gridMaps(example: e)[y], gridHeight: grid.height, gridWidth: grid.width,
-                                 width: width, height: height)
-    }
-
-    /// The example's mask as 0/1 at its own resolution, if it has one.
-    public func mask(example e: Int) throws -> Heatmap? {
-        guard let m = bundle.examples[e].mask else { return nil }
-        return Heatmap(mask: try ImageFile.read(path: bundle.resolve(m)))
-    }
-
-    /// AIoU with every map at the mask's width and height.
-    public func aiou(example e: Int) throws -> Double? {
-        guard let b = try mask(example: e) else { return nil }
-        let grid = bundle.manifest.grid
-        return Double(GradCAM.aiou(grids: try gridMaps(example: e), gridHeight: grid.height, gridWidth: grid.width,
-                                   trueClass: bundle.examples[e].label, mask: b))
     }
 }

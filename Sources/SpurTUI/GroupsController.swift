@@ -34,10 +34,10 @@ final class GroupsController: ScreenController {
         case .search:
             return state.snapshot == nil ? "the test split is still being evaluated" : nil
         case .cycleMapClass:
-            if !app.model.bundle.hasSpatialMaps { return "the bundle has no spatial maps, so no Grad-CAM to show" }
+            if !app.model.bundle.hasHeatmaps { return "the bundle has no spatial maps, so no Grad-CAM to show" }
             return state.browsing ? nil : "open a group first (Enter)"
         case .toggleOverlay:
-            if !app.model.bundle.hasSpatialMaps { return "the bundle has no spatial maps, so no Grad-CAM to show" }
+            if !app.model.bundle.hasHeatmaps { return "the bundle has no spatial maps, so no Grad-CAM to show" }
             if !state.browsing { return "open a group first (Enter)" }
             return state.snapshot?.b != nil ? "two models are shown: each map as an overlay" : nil
         case .openGroup:

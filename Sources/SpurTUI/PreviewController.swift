@@ -62,7 +62,7 @@ final class PreviewController: ScreenController {
     func disabledReason(_ action: Action) -> String? {
         switch action {
         case .cycleMapClass, .toggleOverlay:
-            return app.model.bundle.hasSpatialMaps ? nil : "the bundle has no spatial maps, so no Grad-CAM to show"
+            return app.model.bundle.hasHeatmaps ? nil : "the bundle has no spatial maps, so no Grad-CAM to show"
         default: return nil
         }
     }

@@ -59,8 +59,8 @@ public final class UIModel: @unchecked Sendable {
     public func preview(example e: Int, mapClass: Int, classifier given: HeadClassifier?) throws -> Preview {
         let image = try ImageFile.read(path: bundle.resolve(bundle.examples[e].image))
         let classifier = given ?? pretrainedClassifier
-        let cam = CAMRenderer(bundle: bundle, classifier: classifier)
-        let heat = bundle.hasSpatialMaps ? try cam.map(example: e, class: mapClass, width: image.width, height: image.height)
+        let cam = try CAMRenderer(bundle: bundle, classifier: classifier)
+        let heat = bundle.hasHeatmaps ? try cam.map(example: e, class: mapClass, width: image.width, height: image.height)
                                          : Heatmap(width: image.width, height: image.height)
         let logits = classifier.logits(try bundle.pooledFeatures(rows: [e]))
         return Preview(example: e, mapClass: mapClass, image: image, heat: heat, predicted: logits.argmaxRows()[0])

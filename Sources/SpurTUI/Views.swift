@@ -206,7 +206,7 @@ public enum Views {
         let attr = m.audit.attributes[row.attribute], cls = m.classes[row.classIndex]
         let (list, withCount, scores) = (pv.list.all, pv.list.withCount, pv.list.scores)
         var head: [(lead: String, text: String)] = [("", "\(cls) with '\(attr)' (\(withCount))"), (" ", "and without (\(list.count - withCount)), val")]
-        if m.bundle.hasSpatialMaps { head += [("   ", "c: map class"), ("   ", "v: \(pv.overlay ? "side by side" : "overlay")")] }
+        if m.bundle.hasHeatmaps { head += [("   ", "c: map class"), ("   ", "v: \(pv.overlay ? "side by side" : "overlay")")] }
         g.text(Phrase.prefix(head, width: b.w - 2), x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         let listWidth = 22
         // Column heads over the list, in the rows' own layout: with/without, id, pre-trained right?, detection score.
@@ -244,7 +244,7 @@ public enum Views {
         let ex = m.bundle.examples[p.example]
         // With a title (before / after), the caption is short: the example and label are in the list.
         // Whole phrases only, the prediction kept longest ("predicted water" would name an attribute).
-        let maps = m.bundle.hasSpatialMaps
+        let maps = m.bundle.hasHeatmaps
         var phrases: [Phrase]
         if let title {
             // "A pre-trained", or just "A" when the model's name and its prediction do not both fit.
@@ -300,7 +300,7 @@ public enum Views {
         }
         // Legend: the colour scale from low to high Grad-CAM weight.
         let ly = y + 2 + size.rows
-        guard m.bundle.hasSpatialMaps else {
+        guard m.bundle.hasHeatmaps else {
             // A blank map would read as "the model looks nowhere".
             g.text(Phrase.prefix([("", "no Grad-CAM:"), (" ", "the bundle has no spatial maps")], width: w), x: x, y: ly, style: t.dim)
             return
@@ -320,6 +320,11 @@ public enum Views {
             }
         }
         if words { g.text("high", x: rampX + steps + 1, y: ly, style: t.dim) }
+        // Which map it is, where there is room: old ViT and ResNet bundles' maps are not Grad-CAM.
+        if words, let method = HeatmapMethod.of(m.bundle) {
+            let label = method.shortLabel, at = rampX + steps + 7
+            if at + label.count <= x + w { g.text(label, x: at, y: ly, style: t.dim) }
+        }
     }
 
     // MARK: Train

@@ -8,11 +8,21 @@ struct CamCommand: ParsableCommand {
         commandName: "cam",
         abstract: "Show an example and its Grad-CAM heatmap as terminal art.",
         discussion: """
-        Grad-CAM through the head: g_y = ∂(s⟨v, c_y⟩)/∂x, M_y(h,w) = ReLU(⟨F(h,w), g_y⟩), \
-        upsampled to the image and scaled to [0, 1]. Left: the image; right: the heatmap \
-        (inferno) blended over it. Half blocks ▀ in truecolor (or the nearest of 256 \
-        colours when COLORTERM does not announce truecolor); an ASCII ramp with --ascii \
-        or when NO_COLOR is set.
+        Grad-CAM (Selvaraju et al.) of the class score s·cos(W_v·f, ĉ_y) under the \
+        pre-trained heads or a run's: weights w = the spatial mean of the score's gradient at \
+        the target layer A, map = ReLU(Σ_c w_c A_c), upsampled to the image and scaled to \
+        [0, 1]. Bundles from `spurscope extract` and `tools/extract` carry the input of the \
+        tower's frozen tail (cam_tail), so the target is the paper's: a ViT's last-block \
+        layer_norm1 (ln_1), RN50's layer4; mean-pooled bundles take it at image_spatial. \
+        Older ViT and ResNet bundles have only image_spatial, read through the head \
+        (ReLU(⟨F(h,w), g_y⟩) with g_y the gradient at the pooled feature): said so, not \
+        Grad-CAM.
+
+        Left: the image; right: the heatmap (inferno) blended over it. Half blocks ▀ in \
+        truecolor (or the nearest of 256 colours when COLORTERM does not announce \
+        truecolor); an ASCII ramp with --ascii or when NO_COLOR is set. --json prints the \
+        map itself instead: {example, class, layer, grid} with grid the H × W values after \
+        the ReLU, before any normalising or upsampling.
         """)
 
     @Argument(help: "The bundle directory.") var bundle: String
@@ -21,12 +31,18 @@ struct CamCommand: ParsableCommand {
     @Option(name: .customLong("run"), parsing: .unconditional, help: "Use this run's best checkpoint instead of the pre-trained model.") var runID: Int64?
     @Option(name: .long, parsing: .unconditional, help: "Columns per picture (at most; a tall image is narrower, keeping its aspect ratio).") var width: Int = 32
     @Flag(name: .long, help: "ASCII ramp instead of colour.") var ascii = false
+    @Flag(name: .long, help: "Print the map as one JSON object (example, class, layer, grid) instead of drawing it.") var json = false
+    @Flag(name: .long, help: ArgumentHelp("With --json: add the channel weights and the whole gradient at the target layer (for checks).",
+                                          visibility: .hidden)) var gradients = false
     @OptionGroup var workspaceOption: WorkspaceOption
 
     func run() throws {
         guard width >= 4 && width <= 400 else { throw InputError(file: "--width", "is \(width), expected 4...400") }
         let b = try FeatureBundle.open(bundle)
-        guard b.hasSpatialMaps else { throw InputError(file: b.path(FeatureBundle.featuresFile), "has no image_spatial tensor: Grad-CAM needs spatial maps") }
+        guard b.hasHeatmaps else {
+            throw InputError(file: b.path(FeatureBundle.featuresFile), "has no image_spatial tensor and the manifest no cam_tail: Grad-CAM needs one")
+        }
+        guard !gradients || json else { throw InputError(file: "--gradients", "needs --json") }
         guard let e = b.examples.firstIndex(where: { $0.id == example }) else {
             throw InputError(file: "--example", "'\(example)' is not an example id of \(bundle)")
         }
@@ -43,8 +59,12 @@ struct CamCommand: ParsableCommand {
             classifier = try RunCheckpoints.bestClassifier(run: run, workspace: ws, like: classifier.heads,
                                                            classTemplates: templates, templateCount: b.manifest.templates.count)
         }
+        let cam = try CAMRenderer(bundle: b, classifier: classifier)
+        if json {
+            print(try CAMJSON.encode(cam: cam, example: e, target: target, gradients: gradients))
+            return
+        }
         let image = try ImageFile.read(path: b.resolve(b.examples[e].image))
-        let cam = CAMRenderer(bundle: b, classifier: classifier)
         let heat = try cam.map(example: e, class: target, width: image.width, height: image.height)
         let logits = classifier.logits(try b.pooledFeatures(rows: [e])).logSoftmaxRows()
         let probabilities = classes.indices.map { expf(logits[0, $0]) }
@@ -52,7 +72,8 @@ struct CamCommand: ParsableCommand {
         let truth = b.examples[e].attributes.filter { $0.value == 1 }.keys.sorted().joined(separator: ", ")
         print("\(example): \(classes[b.examples[e].label])\(truth.isEmpty ? "" : " (\(truth))") — predicted \(classes[predicted]) "
               + String(format: "(%.0f%%)", 100 * probabilities[predicted]) + "; map for \(classes[target])"
-              + (runID.map { ", run \($0)" } ?? ", pre-trained"))
+              + (runID.map { ", run \($0)" } ?? ", pre-trained") + " — " + cam.method.shortLabel
+              + (cam.method == .throughHead ? "" : " at \(cam.method.label)"))
 
         // Each picture fits a box `width` columns wide and `width / 2` rows
         // tall (square on screen), keeping the image's aspect ratio.
@@ -89,5 +110,37 @@ enum ANSI {
             }
         }
         return s + "\u{1B}[0m"
+    }
+}
+
+/// `cam --json`: the map on the feature grid, for scripts and checks.
+enum CAMJSON {
+    struct Output: Encodable {
+        var example: String
+        var `class`: String
+        var layer: String
+        /// `H` rows of `W` values.
+        var grid: [[Float]]
+        var channelWeights: [Float]?
+        var gradient: [[Float]]?
+        enum CodingKeys: String, CodingKey {
+            case example, `class`, layer, grid
+            case channelWeights = "channel_weights", gradient
+        }
+    }
+
+    static func encode(cam: CAMRenderer, example e: Int, target y: Int, gradients: Bool) throws -> String {
+        let b = cam.bundle, grid = b.manifest.grid
+        let values = try cam.gridMaps(example: e)[y]
+        var out = Output(example: b.examples[e].id, class: b.manifest.classes[y], layer: cam.method.label,
+                         grid: (0..<grid.height).map { Array(values[$0 * grid.width ..< ($0 + 1) * grid.width]) })
+        if gradients, let target = try cam.targetLayer(example: e, keepGradients: true), let g = target.gradients?[y] {
+            out.channelWeights = Array(target.channelWeights.row(y))
+            out.gradient = (0..<g.rows).map { Array(g.row($0)) }
+        }
+        guard out.grid.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+            throw InputError(file: b.path(FeatureBundle.featuresFile), field: "example '\(b.examples[e].id)'", "gives a map that is not finite")
+        }
+        return String(decoding: try JSONEncoder.sortedKeys.encode(out), as: UTF8.self)
     }
 }

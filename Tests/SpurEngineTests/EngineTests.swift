@@ -338,7 +338,7 @@ struct TokenPoolingCAMTests {
             pooled: pooling == .token ? token : spatial.meanOfRowBlocks(2), spatial: spatial.storage, spatialAsFloat16: false,
             textPrompts: text.encode(prompts), heads: heads), to: dir)
         let bundle = try FeatureBundle.open(dir)
-        let cam = CAMRenderer(bundle: bundle, heads: heads, classTemplates: try bundle.classTemplateFeatures(), templateCount: 1)
+        let cam = try CAMRenderer(bundle: bundle, heads: heads, classTemplates: try bundle.classTemplateFeatures(), templateCount: 1)
         let f = spatial.rows(2..<4)
         let at = pooling == .token ? Array(token.row(1)) : f.meanOfRowBlocks(2).storage
         let g = GradCAM.classGradients(pooled: at, heads: heads, classEmbeddings: cam.classEmbeddings)

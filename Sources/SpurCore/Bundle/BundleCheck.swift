@@ -58,6 +58,10 @@ public enum BundleCheck {
         if let features, let manifest {
             checkTensors(features, manifest: manifest, exampleCount: parsedExamples?.examples.count,
                          promptCount: prompts?.count, into: &problems)
+            if let tail = manifest.camTail {
+                checkCAMTail(tail, manifest: manifest, features: features, directory: directory,
+                             exampleCount: parsedExamples?.examples.count, into: &problems)
+            }
             if deep && problems.isEmpty { scanValues(features, examples: parsedExamples?.examples ?? [], into: &problems) }
         }
         if deep, let examples = parsedExamples?.examples {

@@ -60,6 +60,9 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     /// table lacks are encoded with it. Absent: the table is all there is
     /// (or the text encoder is built in).
     public var textCheckpoint: TextCheckpointRecord?
+    /// The frozen tail true Grad-CAM runs through (`cam_tail.safetensors`
+    /// and `image_tail_input`). Absent: maps are read from `image_spatial`.
+    public var camTail: CAMTailRecord?
 
     /// The threshold of bundles whose manifest does not give one.
     public static let defaultDetectionThreshold: Float = 0.5
@@ -72,11 +75,13 @@ public struct BundleManifest: Codable, Equatable, Sendable {
         case classes, templates, attributes, tensors, groups, detections
         case detectionThreshold = "detection_threshold"
         case textCheckpoint = "text_checkpoint"
+        case camTail = "cam_tail"
     }
 
     public init(model: String, textEncoder: String, dims: Dims, grid: Grid, pooling: Pooling,
                 classes: [String], templates: [String], attributes: [String], tensors: [String], groups: [String]? = nil,
-                detections: String? = nil, detectionThreshold: Float? = nil, textCheckpoint: TextCheckpointRecord? = nil) {
+                detections: String? = nil, detectionThreshold: Float? = nil, textCheckpoint: TextCheckpointRecord? = nil,
+                camTail: CAMTailRecord? = nil) {
         formatVersion = Self.currentFormatVersion
         self.model = model
         self.textEncoder = textEncoder
@@ -91,6 +96,7 @@ public struct BundleManifest: Codable, Equatable, Sendable {
         self.detections = detections
         self.detectionThreshold = detectionThreshold
         self.textCheckpoint = textCheckpoint
+        self.camTail = camTail
     }
 
     /// Tensors every bundle must have.
@@ -111,8 +117,7 @@ public struct BundleManifest: Codable, Equatable, Sendable {
         } catch let DecodingError.dataCorrupted(context) {
             if context.codingPath.isEmpty { throw InputError(file: path, "is not valid JSON") }
             throw InputError(file: path, field: InputError.fieldName(context.codingPath),
-                             context.codingPath.last?.stringValue == "pooling"
-                                ? "is not a known pooling, expected \"mean\", \"token\" or \"attention\"" : context.debugDescription)
+                             Self.knownValues[context.codingPath.last?.stringValue ?? ""] ?? context.debugDescription)
         }
     }
 
@@ -120,6 +125,12 @@ public struct BundleManifest: Codable, Equatable, Sendable {
         try AtomicFile.write(JSONEncoder.readable.encode(self) + Data("\n".utf8), to: path)
     }
 
+
+    /// What a field of a closed set of values accepts, for the error.
+    private static let knownValues = [
+        "pooling": "is not a known pooling, expected \"mean\", \"token\" or \"attention\"",
+        "kind": "is not a known tail, expected " + CAMTailRecord.Kind.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or "),
+    ]
 
     private static func describe(_ type: Any.Type) -> String {
         switch type {

@@ -113,6 +113,25 @@ public final class FeatureBundle: @unchecked Sendable {
 
     public var hasSpatialMaps: Bool { features.tensors["image_spatial"] != nil }
 
+    /// Whether heatmaps can be drawn: from the Grad-CAM tail, or else from
+    /// `image_spatial` through the head.
+    public var hasHeatmaps: Bool { manifest.camTail != nil || hasSpatialMaps }
+
+    /// One example's input to the Grad-CAM tail, `[T, D]` (checked against
+    /// `cam_tail.safetensors` when the bundle opened).
+    public func tailInput(example index: Int) throws -> Matrix {
+        let t = try features.info(CAMTailFile.inputTensor)
+        let rows = t.shape[1], d = t.shape[2]
+        let values = try features.floats(t, elements: index * rows * d ..< (index + 1) * rows * d)
+        try checkFinite(values, tensor: CAMTailFile.inputTensor, rowLength: values.count, firstRow: index)
+        return Matrix(rows: rows, cols: d, storage: values)
+    }
+
+    /// `cam_tail.safetensors`, mapped (its shapes were checked on open).
+    public func camTailWeights() throws -> SafetensorsFile {
+        try SafetensorsFile(path: path(CAMTailFile.name))
+    }
+
     public func indices(in split: Split) -> [Int] {
         examples.indices.filter { examples[$0].split == split }
     }
