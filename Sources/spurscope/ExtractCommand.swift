@@ -48,8 +48,8 @@ struct ExtractRun: ParsableCommand {
     var shard: String?
     @Option(name: .long, help: "Images per forward pass.") var batch = 32
     @Flag(name: .long, help: "List the original images in examples.csv instead of storing the model's views.") var originals = false
-    @Flag(name: .customLong("no-spatial"), help: "Leave out image_spatial (no heatmaps, no AIoU).") var noSpatial = false
-    @Option(name: .customLong("spatial-dtype"), help: "Storage type of image_spatial: f16 or f32.") var spatialDType = "f16"
+    @Flag(name: .customLong("no-spatial"), help: "Leave out the Grad-CAM inputs (image_tail_input, cam_tail.safetensors): no heatmaps, no AIoU.") var noSpatial = false
+    @Option(name: .customLong("spatial-dtype"), help: "Storage type of image_tail_input: f16 or f32.") var spatialDType = "f16"
     @Flag(name: .long, help: "Replace an existing --out.") var force = false
     @Flag(name: .long, help: "No progress on stderr.") var quiet = false
 

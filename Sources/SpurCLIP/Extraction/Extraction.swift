@@ -100,10 +100,11 @@ public final class Extraction {
         let images = ImageBatches(plan: plan, staging: staging, rows: plan.rows.lowerBound + state.imagesDone ..< plan.rows.upperBound,
                                   batchSize: batchSize)
         while let batch = try images.next() {
-            let f = try plan.imageTower.features(pixels: batch.pixels, count: batch.count, spatial: plan.options.spatial)
+            let f = try plan.imageTower.features(pixels: batch.pixels, count: batch.count, spatial: false,
+                                                 tailInput: plan.options.spatial)
             let local = batch.firstRow - plan.rows.lowerBound
             try features.writeRows("image_pooled", start: local, f.pooled)
-            if let spatial = f.spatial { try features.writeRows("image_spatial", start: local, spatial) }
+            if let tail = f.tailInput { try features.writeRows(CAMTailFile.inputTensor, start: local, tail) }
             try features.synchronize()
             state.imagesDone = local + batch.count
             try save(state, in: staging)

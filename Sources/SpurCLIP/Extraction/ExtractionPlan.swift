@@ -78,8 +78,12 @@ public struct ExtractionPlan: Sendable {
                                           digest: try FileDigest.sha256(checkpoint.weightsPath),
                                           layout: checkpoint.layout.rawValue,
                                           vocabulary: options.vocabulary.map(ExtractionDataset.absolute))
+        // The Grad-CAM tail's input supersedes image_spatial: maps are
+        // computed from it through the frozen tail, and it is what true
+        // Grad-CAM needs (the spatial map of the last layer is not).
+        let tail = imageTower.camTail
         var tensors = ["image_pooled"]
-        if options.spatial { tensors.append("image_spatial") }
+        if options.spatial { tensors.append(CAMTailFile.inputTensor) }
         tensors += ["text_prompts", "W_v", "W_t", "logit_scale"]
         manifest = BundleManifest(
             model: options.checkpoint, textEncoder: options.checkpoint,
@@ -87,13 +91,14 @@ public struct ExtractionPlan: Sendable {
             grid: .init(height: s.gridHeight, width: s.gridWidth),
             pooling: s.pooling == .attention ? .attention : .token,
             classes: dataset.classes, templates: templates, attributes: attributes, tensors: tensors,
-            groups: dataset.groups, textCheckpoint: record)
+            groups: dataset.groups, textCheckpoint: record, camTail: options.spatial ? tail.record : nil)
 
         var files: [(String, Data)] = [
             (FeatureBundle.manifestFile, try JSONEncoder.readable.encode(manifest) + Data("\n".utf8)),
             (FeatureBundle.examplesFile, try Self.examplesCSV(dataset, preprocessing: preprocessing, views: options.views)),
             (FeatureBundle.promptsFile, try CSVTable.encode(header: ["prompt"], rows: prompts.map { [$0] })),
         ]
+        if options.spatial { files.append((CAMTailFile.name, try tail.encoded())) }
         if options.shard.count > 1 {
             let info: [String: Any] = ["shard": options.shard.index, "of": options.shard.count,
                                        "rows": [rows.lowerBound, rows.upperBound],
@@ -104,7 +109,7 @@ public struct ExtractionPlan: Sendable {
         self.files = files
         var declarations: [SafetensorsRowFile.Declaration] = [.init("image_pooled", .f32, [rows.count, s.featureWidth])]
         if options.spatial {
-            declarations.append(.init("image_spatial", options.spatialAsFloat16 ? .f16 : .f32, [rows.count, s.gridHeight, s.gridWidth, s.featureWidth]))
+            declarations.append(.init(CAMTailFile.inputTensor, options.spatialAsFloat16 ? .f16 : .f32, [rows.count, tail.tokens, tail.width]))
         }
         declarations += [.init("text_prompts", .f32, [promptRows.count, textTower.shape.width]),
                          .init("W_v", .f32, imageTower.projection.shape),

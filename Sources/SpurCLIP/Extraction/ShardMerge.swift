@@ -6,7 +6,7 @@ import SpurCore
 /// the same layout). Rows are copied a block at a time, so memory stays
 /// flat whatever the dataset's size.
 public enum ShardMerge {
-    static let rowTensors = ["image_pooled", "image_spatial"]
+    static let rowTensors = ["image_pooled", "image_spatial", CAMTailFile.inputTensor]
     static let sharedTensors = ["W_v", "W_t", "logit_scale"]
     /// Rows are copied in blocks of about 64 MB (f32).
     static let blockElements = 1 << 24
@@ -48,6 +48,14 @@ public enum ShardMerge {
             }
         }
         let manifest = try BundleManifest.read(path: first.directory + "/" + FeatureBundle.manifestFile)
+        // The tail is the checkpoint's, the same in every shard: kept once.
+        let tailFiles = manifest.camTail == nil ? [] : [CAMTailFile.name]
+        for name in tailFiles {
+            let reference = try contents(first.directory + "/" + name)
+            for s in shards.dropFirst() where try contents(s.directory + "/" + name) != reference {
+                throw InputError(file: s.directory + "/" + name, "differs from \(first.directory)/\(name): the shards come from different checkpoints")
+            }
+        }
         for name in sharedTensors {
             let reference = try first.features.floats(name)
             for s in shards.dropFirst() where try s.features.floats(name) != reference {
@@ -73,7 +81,7 @@ public enum ShardMerge {
         }
 
         try BundleWriter.writeDirectory(ExtractionDataset.absolute(out), overwrite: overwrite) { staging in
-            for name in smallFiles {
+            for name in smallFiles + tailFiles {
                 try AtomicFile.write(try contents(first.directory + "/" + name), to: staging + "/" + name)
             }
             for s in shards {

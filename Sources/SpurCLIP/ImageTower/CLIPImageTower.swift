@@ -1,3 +1,4 @@
+import Foundation
 import SpurCore
 
 /// How an image tower turns its last map into the pooled feature a bundle
@@ -42,9 +43,31 @@ public struct ImageFeatureBatch: Sendable {
     public var pooled: [Float]
     /// `[count, H, W, Dv]`, row-major; nil when not asked for.
     public var spatial: [Float]?
+    /// `[count, T, D]`: each image's input to the tower's Grad-CAM tail
+    /// (`image_tail_input`); nil when not asked for.
+    public var tailInput: [Float]?
 
-    public init(count: Int, pooled: [Float], spatial: [Float]?) {
-        self.count = count; self.pooled = pooled; self.spatial = spatial
+    public init(count: Int, pooled: [Float], spatial: [Float]?, tailInput: [Float]? = nil) {
+        self.count = count; self.pooled = pooled; self.spatial = spatial; self.tailInput = tailInput
+    }
+}
+
+/// The frozen part of a tower after its Grad-CAM target layer, as a bundle
+/// stores it: the manifest's `cam_tail` and the tensors of
+/// `cam_tail.safetensors` under `CAMTailFile`'s names.
+public struct CAMTailExport: Sendable {
+    public var record: CAMTailRecord
+    /// In `CAMTailFile.shapes` order, F32 values.
+    public var weights: [Weight]
+    /// Positions and width of each image's `image_tail_input`.
+    public var tokens: Int
+    public var width: Int
+
+    /// `cam_tail.safetensors`, whole (28 MB at ViT-B/32, 76 MB at RN50).
+    public func encoded() throws -> Data {
+        var w = SafetensorsWriter()
+        for weight in weights { w.add(weight.name, shape: weight.shape, floats: weight.values) }
+        return try w.encoded()
     }
 }
 
@@ -55,12 +78,19 @@ public protocol CLIPImageTower: AnyObject, Sendable {
     var source: String { get }
     /// `W_v` as a bundle stores it: `[E, Dv]`, applied as `W_v · f`.
     var projection: Weight { get }
+    /// The tail true Grad-CAM runs through, from the target layer (or the
+    /// block before it) to the pooled feature.
+    var camTail: CAMTailExport { get }
     /// Features of `count` images given as normalised pixels
     /// `[count, 3, S, S]` (channel-first, as PyTorch's `pixel_values`).
-    func features(pixels: [Float], count: Int, spatial: Bool) throws -> ImageFeatureBatch
+    func features(pixels: [Float], count: Int, spatial: Bool, tailInput: Bool) throws -> ImageFeatureBatch
 }
 
 extension CLIPImageTower {
+    public func features(pixels: [Float], count: Int, spatial: Bool) throws -> ImageFeatureBatch {
+        try features(pixels: pixels, count: count, spatial: spatial, tailInput: false)
+    }
+
     /// Refuses a pixel buffer that is not `count` images of the tower's input size.
     func checkPixels(_ pixels: [Float], count: Int) throws {
         let s = shape.imageSize

@@ -60,11 +60,27 @@ public final class ModifiedResNetTower: CLIPImageTower {
         }
     }
 
-    public func features(pixels: [Float], count: Int, spatial: Bool) throws -> ImageFeatureBatch {
-        try features(pixels: pixels, count: count, spatial: spatial, imagesPerPass: Self.imagesPerPass)
+    public func features(pixels: [Float], count: Int, spatial: Bool, tailInput: Bool) throws -> ImageFeatureBatch {
+        try features(pixels: pixels, count: count, spatial: spatial, tailInput: tailInput, imagesPerPass: Self.imagesPerPass)
     }
 
-    func features(pixels: [Float], count: Int, spatial: Bool, imagesPerPass: Int) throws -> ImageFeatureBatch {
+    /// The attention pool under `CAMTailFile`'s names; its input, layer4's
+    /// map, is the target (the paper's).
+    public var camTail: CAMTailExport {
+        let a = attentionPool
+        func named(_ name: String, _ w: Weight) -> Weight { Weight(name: name, shape: w.shape, values: w.values) }
+        func linear(_ name: String, _ l: Linear) -> [Weight] {
+            [named("\(name).weight", l.weight),
+             l.bias.map { named("\(name).bias", $0) } ?? Weight(name: "\(name).bias", shape: [l.outFeatures],
+                                                              values: [Float](repeating: 0, count: l.outFeatures))]
+        }
+        let weights = [named("positional_embedding", a.positional)] + linear("q_proj", a.query) + linear("k_proj", a.key)
+            + linear("v_proj", a.value) + linear("c_proj", a.output)
+        return CAMTailExport(record: CAMTailRecord(kind: .attentionPool, layer: "visual.layer4", heads: a.heads),
+                             weights: weights, tokens: shape.gridHeight * shape.gridWidth, width: a.width)
+    }
+
+    func features(pixels: [Float], count: Int, spatial: Bool, tailInput: Bool = false, imagesPerPass: Int) throws -> ImageFeatureBatch {
         let side = shape.imageSize, perImage = 3 * side * side
         try checkPixels(pixels, count: count)
         let e = shape.featureWidth, cells = shape.gridHeight * shape.gridWidth
@@ -72,6 +88,8 @@ public final class ModifiedResNetTower: CLIPImageTower {
         pooled.reserveCapacity(count * e)
         var map: [Float]? = spatial ? [] : nil
         map?.reserveCapacity(count * cells * e)
+        var tail: [Float]? = tailInput ? [] : nil
+        tail?.reserveCapacity(count * cells * attentionPool.width)
         let largest = largestMapPerImage()
         let batch = max(1, min(imagesPerPass, count, Self.passBudget / (PassBuffers.maps * largest)))
         let buffers = PassBuffers(floats: batch * largest)
@@ -79,13 +97,14 @@ public final class ModifiedResNetTower: CLIPImageTower {
             var start = 0
             while start < count {
                 let n = min(batch, count - start)
-                let out = forward(px.baseAddress! + start * perImage, count: n, spatial: spatial, buffers: buffers)
+                let out = forward(px.baseAddress! + start * perImage, count: n, spatial: spatial, buffers: buffers,
+                                  layer4: tailInput ? { tail? += UnsafeBufferPointer(start: $0, count: $1) } : nil)
                 pooled += out.pooled
                 if let s = out.spatial { map? += s }
                 start += n
             }
         }
-        return ImageFeatureBatch(count: count, pooled: pooled, spatial: map)
+        return ImageFeatureBatch(count: count, pooled: pooled, spatial: map, tailInput: tail)
     }
 
     /// Multiply-adds ×2 per image: the convolutions and the attention pool's
@@ -124,8 +143,9 @@ public final class ModifiedResNetTower: CLIPImageTower {
         return most
     }
 
-    private func forward(_ pixels: UnsafePointer<Float>, count n: Int, spatial: Bool,
-                         buffers b: PassBuffers) -> (pooled: [Float], spatial: [Float]?) {
+    /// `layer4` sees layer4's output, NHWC (`[n, H·W, C]` as rows), and its length.
+    private func forward(_ pixels: UnsafePointer<Float>, count n: Int, spatial: Bool, buffers b: PassBuffers,
+                         layer4: ((UnsafePointer<Float>, Int) -> Void)? = nil) -> (pooled: [Float], spatial: [Float]?) {
         let side = shape.imageSize, area = side * side
         var x = b.a, y = b.b
         // NCHW pixels to NHWC.
@@ -150,6 +170,7 @@ public final class ModifiedResNetTower: CLIPImageTower {
             if !inPlace { swap(&x, &y) }
         }
         precondition(s.height == shape.gridHeight && s.width == shape.gridWidth)
+        layer4?(x, s.elements)
         return attentionPool.forward(x, shape: s, spatial: spatial)
     }
 }

@@ -21,12 +21,39 @@ public final class VisionTransformer: CLIPImageTower {
     let blocks: [TransformerBlock]
     let postNorm: LayerNorm
     let patchSize: Int
+    /// The last block's first LayerNorm in the checkpoint's own names:
+    /// Grad-CAM's target.
+    let targetLayer: String
 
     init(shape: ImageTowerShape, source: String, projection: Weight, patchWeight: Weight, classEmbedding: Weight,
-         positionEmbedding: Weight, preNorm: LayerNorm, blocks: [TransformerBlock], postNorm: LayerNorm, patchSize: Int) {
+         positionEmbedding: Weight, preNorm: LayerNorm, blocks: [TransformerBlock], postNorm: LayerNorm, patchSize: Int,
+         targetLayer: String) {
         self.shape = shape; self.source = source; self.projection = projection
         self.patchWeight = patchWeight; self.classEmbedding = classEmbedding; self.positionEmbedding = positionEmbedding
         self.preNorm = preNorm; self.blocks = blocks; self.postNorm = postNorm; self.patchSize = patchSize
+        self.targetLayer = targetLayer
+    }
+
+    /// The last block and `ln_post` under `CAMTailFile`'s (OpenAI's) names,
+    /// q, k and v stacked into one input projection whatever the layout.
+    public var camTail: CAMTailExport {
+        let last = blocks[blocks.count - 1]
+        func named(_ name: String, _ w: Weight) -> Weight { Weight(name: name, shape: w.shape, values: w.values) }
+        let inProj = Weight(name: "attn.in_proj_weight", shape: [3 * width, width], values: last.qkv.flatMap(\.weight.values))
+        let inBias = Weight(name: "attn.in_proj_bias", shape: [3 * width],
+                            values: last.qkv.flatMap { $0.bias?.values ?? [Float](repeating: 0, count: $0.outFeatures) })
+        func bias(_ name: String, _ l: Linear) -> Weight {
+            l.bias.map { named(name, $0) } ?? Weight(name: name, shape: [l.outFeatures], values: [Float](repeating: 0, count: l.outFeatures))
+        }
+        let weights = [named("ln_1.weight", last.norm1.gamma), named("ln_1.bias", last.norm1.beta), inProj, inBias,
+                       named("attn.out_proj.weight", last.out.weight), bias("attn.out_proj.bias", last.out),
+                       named("ln_2.weight", last.norm2.gamma), named("ln_2.bias", last.norm2.beta),
+                       named("mlp.c_fc.weight", last.fc.weight), bias("mlp.c_fc.bias", last.fc),
+                       named("mlp.c_proj.weight", last.proj.weight), bias("mlp.c_proj.bias", last.proj),
+                       named("ln_post.weight", postNorm.gamma), named("ln_post.bias", postNorm.beta)]
+        return CAMTailExport(record: CAMTailRecord(kind: .visionLastBlock, layer: targetLayer, heads: last.heads,
+                                                   activation: last.activation.rawValue, layerNormEps: last.norm1.eps),
+                             weights: weights, tokens: tokens, width: width)
     }
 
     var width: Int { shape.featureWidth }
@@ -40,16 +67,18 @@ public final class VisionTransformer: CLIPImageTower {
     /// while keeping every GEMM thousands of rows tall.
     static let rowsPerPass = 4096
 
-    public func features(pixels: [Float], count: Int, spatial: Bool) throws -> ImageFeatureBatch {
-        try features(pixels: pixels, count: count, spatial: spatial, rowsPerPass: Self.rowsPerPass)
+    public func features(pixels: [Float], count: Int, spatial: Bool, tailInput: Bool) throws -> ImageFeatureBatch {
+        try features(pixels: pixels, count: count, spatial: spatial, tailInput: tailInput, rowsPerPass: Self.rowsPerPass)
     }
 
-    func features(pixels: [Float], count: Int, spatial: Bool, rowsPerPass: Int) throws -> ImageFeatureBatch {
+    func features(pixels: [Float], count: Int, spatial: Bool, tailInput: Bool = false, rowsPerPass: Int) throws -> ImageFeatureBatch {
         let s = shape.imageSize, perImage = 3 * s * s
         try checkPixels(pixels, count: count)
         let w = width, n = patchCount, t = tokens
         var pooled = [Float](repeating: 0, count: count * w)
         var map = [Float](repeating: 0, count: spatial ? count * n * w : 0)
+        var tail: [Float] = []
+        if tailInput { tail.reserveCapacity(count * t * w) }
         let perPass = max(1, rowsPerPass / t)
         var scratch = Scratch()
         pixels.withUnsafeBufferPointer { px in
@@ -58,7 +87,8 @@ public final class VisionTransformer: CLIPImageTower {
                     var start = 0
                     while start < count {
                         let k = min(perPass, count - start)
-                        let x = hiddenStates(px.baseAddress! + start * perImage, count: k, scratch: &scratch)
+                        let x = hiddenStates(px.baseAddress! + start * perImage, count: k, scratch: &scratch,
+                                             beforeLastBlock: tailInput ? { tail += $0 } : nil)
                         x.withUnsafeBufferPointer { xp in
                             for i in 0..<k {
                                 let image = xp.baseAddress! + i * t * w
@@ -73,12 +103,14 @@ public final class VisionTransformer: CLIPImageTower {
                 }
             }
         }
-        return ImageFeatureBatch(count: count, pooled: pooled, spatial: spatial ? map : nil)
+        return ImageFeatureBatch(count: count, pooled: pooled, spatial: spatial ? map : nil, tailInput: tailInput ? tail : nil)
     }
 
     /// Every token's state after the last block, before `ln_post`:
     /// `[count · tokens, Dv]`, each image's class token then its patches.
-    func hiddenStates(_ pixels: UnsafePointer<Float>, count: Int, scratch: inout Scratch) -> [Float] {
+    /// `beforeLastBlock` sees the states entering the last block (the Grad-CAM tail's input).
+    func hiddenStates(_ pixels: UnsafePointer<Float>, count: Int, scratch: inout Scratch,
+                      beforeLastBlock: (([Float]) -> Void)? = nil) -> [Float] {
         let w = width, n = patchCount, t = tokens
         scratch.reserve(patchRows: count * n, patchFeatures: patchFeatures, width: w)
         var x = [Float](repeating: 0, count: count * t * w)
@@ -101,7 +133,10 @@ public final class VisionTransformer: CLIPImageTower {
             }
         }
         let sequences = (0..<count).map { PackedSequence(rows: $0 * t ..< ($0 + 1) * t) }
-        for block in blocks { block.forward(&x, sequences: sequences, causal: false, scratch: &scratch.block) }
+        for (i, block) in blocks.enumerated() {
+            if i == blocks.count - 1 { beforeLastBlock?(x) }
+            block.forward(&x, sequences: sequences, causal: false, scratch: &scratch.block)
+        }
         return x
     }
 

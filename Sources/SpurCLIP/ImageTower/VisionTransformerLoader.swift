@@ -39,13 +39,17 @@ extension VisionTransformer {
         for i in 0..<c.layerCount(prefix: "\(p)encoder.layers.") {
             blocks.append(try r.huggingFaceBlock("\(p)encoder.layers.\(i).", width: width, heads: heads, activation: activation, eps: eps))
         }
+        guard !blocks.isEmpty else {
+            throw InputError(file: c.weightsPath, field: "\(p)encoder.layers.0", "is missing: a ViT needs at least one block")
+        }
         let postNorm = try r.norm("\(p)post_layernorm", width: width, eps: eps)
         let projection = try r.weight("visual_projection.weight", [nil, width])
         try r.requireAllUsed(prefixes: [p, "visual_projection."], tower: "ViT image tower")
         return VisionTransformer(
             shape: shape(e, layers: blocks.count, embeddingWidth: projection.shape[0]), source: c.weightsPath,
             projection: projection, patchWeight: e.patchWeight, classEmbedding: e.classEmbedding,
-            positionEmbedding: e.positions, preNorm: preNorm, blocks: blocks, postNorm: postNorm, patchSize: e.patchSize)
+            positionEmbedding: e.positions, preNorm: preNorm, blocks: blocks, postNorm: postNorm, patchSize: e.patchSize,
+            targetLayer: "\(p)encoder.layers[-1].layer_norm1")
     }
 
     private static func loadOpenAI(_ c: CLIPCheckpoint) throws -> VisionTransformer {
@@ -80,6 +84,9 @@ extension VisionTransformer {
             blocks.append(try r.openAIBlock("\(p)transformer.resblocks.\(i).", width: width, heads: heads,
                                             activation: activation, eps: layerNormEps))
         }
+        guard !blocks.isEmpty else {
+            throw InputError(file: c.weightsPath, field: "\(p)transformer.resblocks.0", "is missing: a ViT needs at least one block")
+        }
         let postNorm = try r.norm("\(p)ln_post", width: width, eps: layerNormEps)
         // Stored [Dv, E] and used as x @ proj; a bundle's W_v is its transpose.
         let projection = try r.weight("\(p)proj", [width, nil]).transposed(as: "\(p)proj")
@@ -87,7 +94,8 @@ extension VisionTransformer {
         return VisionTransformer(
             shape: shape(e, layers: blocks.count, embeddingWidth: projection.shape[0]), source: c.weightsPath,
             projection: projection, patchWeight: e.patchWeight, classEmbedding: e.classEmbedding,
-            positionEmbedding: e.positions, preNorm: preNorm, blocks: blocks, postNorm: postNorm, patchSize: e.patchSize)
+            positionEmbedding: e.positions, preNorm: preNorm, blocks: blocks, postNorm: postNorm, patchSize: e.patchSize,
+            targetLayer: "\(p)transformer.resblocks[-1].ln_1")
     }
 
     /// The embedding tensors, whose shapes fix the tower's geometry.
