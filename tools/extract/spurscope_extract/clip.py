@@ -5,7 +5,7 @@ What goes in the bundle, for a CLIPModel with vision tower `V` (hidden states
 patches in row-major order), its last encoder layer `B =
 V.encoder.layers[-1]` and its `post_layernorm` `LN`:
 
-- `image_pooled[i] = LN(h_last[0])` -- the class token after the last block,
+- `image_pooled[i] = LN(h[-1][0])` -- the class token after the last block,
   exactly the vision model's `pooler_output`, so `visual_projection(image_pooled)
   = get_image_features` (`pooling: token`).
 - `image_tail_input[i] = h[-2]`, `[1 + H·W, Dv]` -- the tokens *entering* `B`
