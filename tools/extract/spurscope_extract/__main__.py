@@ -32,9 +32,12 @@ def parser():
     c.add_argument("--workers", type=int, default=0, help="Image decoding processes.")
     c.add_argument("--originals", action="store_true",
                    help="List the original images in examples.csv instead of writing the model's square center-cropped views "
-                        "(images/, masks/) that the spatial maps cover.")
-    c.add_argument("--no-spatial", action="store_true", help="Leave out image_spatial (no Grad-CAM, AIoU).")
-    c.add_argument("--spatial-dtype", choices=["f16", "f32"], default="f16", help="Storage type of image_spatial.")
+                        "(images/, masks/) that the Grad-CAM grid covers.")
+    c.add_argument("--no-spatial", action="store_true",
+                   help="Leave out image_tail_input (the tokens entering the last block) and cam_tail.safetensors "
+                        "(that block's and post_layernorm's weights): no Grad-CAM, no AIoU.")
+    c.add_argument("--spatial-dtype", choices=["f16", "f32"], default="f16",
+                   help="Storage type of image_tail_input (cam_tail.safetensors is always f32).")
     c.add_argument("--force", action="store_true", help="Replace an existing --out.")
     c.add_argument("--quiet", action="store_true", help="No progress on stderr.")
 

@@ -1,5 +1,6 @@
 """Writing bundle directories in spurscope's format (DESIGN.md "Feature
-bundle"): manifest.json, examples.csv, prompts.csv, features.safetensors.
+bundle"): manifest.json, examples.csv, prompts.csv, features.safetensors
+(and `clip`'s cam_tail.safetensors).
 A directory appears only when complete: files go to a hidden sibling that is
 renamed into place last, as spurscope's own writer does."""
 
@@ -16,10 +17,12 @@ EXAMPLES = "examples.csv"
 PROMPTS = "prompts.csv"
 ATTRIBUTES = "attributes.csv"
 FEATURES = "features.safetensors"
+CAM_TAIL = "cam_tail.safetensors"   # a ViT's last block and post_layernorm, for Grad-CAM (clip.py)
 FORMAT_VERSION = 1
 
 
-def manifest(model, dims, grid, pooling, classes, templates, attributes, tensors, groups=None, text_checkpoint=None):
+def manifest(model, dims, grid, pooling, classes, templates, attributes, tensors, groups=None, text_checkpoint=None,
+             cam_tail=None):
     m = {
         "format_version": FORMAT_VERSION,
         "model": model,
@@ -36,6 +39,8 @@ def manifest(model, dims, grid, pooling, classes, templates, attributes, tensors
         m["groups"] = list(groups)
     if text_checkpoint:
         m["text_checkpoint"] = dict(text_checkpoint)
+    if cam_tail:
+        m["cam_tail"] = dict(cam_tail)
     return m
 
 

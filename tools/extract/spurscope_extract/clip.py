@@ -1,18 +1,35 @@
 """`clip`: a feature bundle from a Hugging Face CLIP checkpoint (ViT image tower).
 
-What goes in the bundle, for a CLIPModel with vision tower `V` (last hidden
-state `h = V(x)`, `[1 + H·W, Dv]`: the class token, then the patches in row-major
-order) and its `post_layernorm` `LN`:
+What goes in the bundle, for a CLIPModel with vision tower `V` (hidden states
+`h_l = V(x).hidden_states[l]`, each `[1 + H·W, Dv]`: the class token, then the
+patches in row-major order), its last encoder layer `B =
+V.encoder.layers[-1]` and its `post_layernorm` `LN`:
 
-- `image_pooled[i]  = LN(h[0])` -- the class token, exactly the vision model's
-  `pooler_output`, so `visual_projection(image_pooled) = get_image_features`.
-- `image_spatial[i, r, c] = LN(h[1 + r·W + c])` -- every patch token through the
-  same LayerNorm, i.e. in the space the projection `W_v` reads. The pooled
-  feature is the class token, not the mean of this map (`pooling: token`).
+- `image_pooled[i] = LN(h[-1][0])` -- the class token after the last block,
+  exactly the vision model's `pooler_output`, so `visual_projection(image_pooled)
+  = get_image_features` (`pooling: token`).
+- `image_tail_input[i] = h[-2]`, `[1 + H·W, Dv]` -- the tokens *entering* `B`
+  (class token first, then the patches row-major), in the `--spatial-dtype`
+  (f16 by default). Grad-CAM for CLIP ViTs is taken at `B.layer_norm1`
+  (pytorch-grad-cam's CLIP target): spurscope forwards the frozen tail `B`
+  then `LN` from these tokens (`image_pooled = LN(B(h[-2]))[0]`) and
+  back-propagates the class score through the current heads, so the gradient
+  reaches the patches through the last block's attention.
+- `cam_tail.safetensors` (its own file, F32) -- the weights of that tail in
+  OpenAI's names: `ln_1.*` (`B.layer_norm1`), `attn.in_proj_weight [3Dv, Dv]`
+  and `attn.in_proj_bias [3Dv]` (`q_proj`, `k_proj`, `v_proj` stacked in that
+  order), `attn.out_proj.*`, `ln_2.*` (`B.layer_norm2`), `mlp.c_fc.*`
+  (`B.mlp.fc1`), `mlp.c_proj.*` (`B.mlp.fc2`), `ln_post.*` (`LN`); the
+  manifest's `cam_tail` gives the target layer, the number of heads, the MLP's
+  activation (`quick_gelu` or `gelu`) and the LayerNorms' epsilon.
 - `text_prompts[p] = pooler_output` of the text model (final LayerNorm at the
   end-of-text token), before `text_projection`.
 - `W_v = visual_projection.weight [E, Dv]`, `W_t = text_projection.weight
   [E, Dt]`, `logit_scale` = the checkpoint's (log) temperature.
+
+No `image_spatial` is written (the tail input supersedes it). `--no-spatial`
+leaves out `image_tail_input`, `cam_tail.safetensors` and the manifest's
+`cam_tail`: such a bundle has no Grad-CAM and no AIoU.
 """
 
 import hashlib
@@ -73,14 +90,25 @@ def grid_of(model):
 
 
 @torch.inference_mode()
-def encode_images(model, pixel_values):
-    """(pooled [B, Dv], spatial [B, H, W, Dv]) as float32 numpy arrays."""
+def encode_images(model, pixel_values, tail=True):
+    """(pooled [B, Dv], tail input [B, 1 + H·W, Dv] or None) as float32 numpy
+    arrays. The tail input is what enters the last encoder layer, i.e.
+    `hidden_states[-2]`; it is caught on its way in rather than by asking for
+    every layer's hidden states, which would keep them all for the batch."""
     vision = model.vision_model
-    out = vision(pixel_values=pixel_values.to(model.device, model.dtype))
-    h, w = grid_of(model)
-    patches = vision.post_layernorm(out.last_hidden_state[:, 1:, :])
-    spatial = patches.reshape(patches.shape[0], h, w, patches.shape[-1])
-    return out.pooler_output.float().cpu().numpy(), spatial.float().cpu().numpy()
+    caught = []
+
+    def catch(module, args, kwargs):
+        caught.append(args[0] if args else kwargs["hidden_states"])
+
+    hook = vision.encoder.layers[-1].register_forward_pre_hook(catch, with_kwargs=True) if tail else None
+    try:
+        out = vision(pixel_values=pixel_values.to(model.device, model.dtype))
+    finally:
+        if hook is not None:
+            hook.remove()
+    pooled = out.pooler_output.float().cpu().numpy()
+    return pooled, (caught[0].float().cpu().numpy() if tail else None)
 
 
 @torch.inference_mode()
@@ -96,6 +124,49 @@ def heads(model):
     return (model.visual_projection.weight.detach().float().cpu().numpy(),
             model.text_projection.weight.detach().float().cpu().numpy(),
             np.float32(model.logit_scale.detach().float().cpu().item()))
+
+
+CAM_LAYER = "vision_model.encoder.layers[-1].layer_norm1"
+ACTIVATIONS = ("quick_gelu", "gelu")
+
+
+def cam_tail_manifest(model, name):
+    """The manifest's `cam_tail`: what spurscope needs besides the weights to
+    run the tail (refused for an activation it does not implement)."""
+    v = model.config.vision_config
+    if v.hidden_act not in ACTIVATIONS:
+        raise InputError(name, f"is '{v.hidden_act}', expected one of {', '.join(ACTIVATIONS)} (the activations spurscope's "
+                         "Grad-CAM tail implements; --no-spatial extracts without it)", field="vision_config.hidden_act")
+    return {"kind": "vit-last-block", "layer": CAM_LAYER, "heads": int(v.num_attention_heads),
+            "activation": v.hidden_act, "layer_norm_eps": float(v.layer_norm_eps)}
+
+
+def cam_tail_weights(model):
+    """The last encoder layer and post_layernorm in OpenAI's names, float32
+    numpy arrays in file order (`in_proj` = q, k, v stacked along rows)."""
+    vision = model.vision_model
+    block, attn = vision.encoder.layers[-1], vision.encoder.layers[-1].self_attn
+
+    def f32(*tensors):
+        return torch.cat([t.detach().float().cpu() for t in tensors]).numpy()
+
+    return [
+        ("ln_1.weight", f32(block.layer_norm1.weight)), ("ln_1.bias", f32(block.layer_norm1.bias)),
+        ("attn.in_proj_weight", f32(attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight)),
+        ("attn.in_proj_bias", f32(attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias)),
+        ("attn.out_proj.weight", f32(attn.out_proj.weight)), ("attn.out_proj.bias", f32(attn.out_proj.bias)),
+        ("ln_2.weight", f32(block.layer_norm2.weight)), ("ln_2.bias", f32(block.layer_norm2.bias)),
+        ("mlp.c_fc.weight", f32(block.mlp.fc1.weight)), ("mlp.c_fc.bias", f32(block.mlp.fc1.bias)),
+        ("mlp.c_proj.weight", f32(block.mlp.fc2.weight)), ("mlp.c_proj.bias", f32(block.mlp.fc2.bias)),
+        ("ln_post.weight", f32(vision.post_layernorm.weight)), ("ln_post.bias", f32(vision.post_layernorm.bias)),
+    ]
+
+
+def write_cam_tail(path, model, metadata):
+    weights = cam_tail_weights(model)
+    with TensorFileWriter(path, [(name, "F32", list(a.shape)) for name, a in weights], metadata) as w:
+        for name, a in weights:
+            w.write(name, a)
 
 
 VIEW_DIR, MASK_DIR = "images", "masks"
@@ -194,10 +265,11 @@ def run(args):
     wv, wt, logit_scale = heads(model)
     gh, gw = grid_of(model)
     dv, dt, e = model.config.vision_config.hidden_size, model.config.text_config.hidden_size, model.config.projection_dim
-    spatial = not args.no_spatial
-    tensors = ["image_pooled"] + (["image_spatial"] if spatial else []) + ["text_prompts", "W_v", "W_t", "logit_scale"]
+    tail = not args.no_spatial
+    cam_tail = cam_tail_manifest(model, args.model) if tail else None
+    tensors = ["image_pooled"] + (["image_tail_input"] if tail else []) + ["text_prompts", "W_v", "W_t", "logit_scale"]
     man = bundle.manifest(args.model, (dv, dt, e), (gh, gw), "token", data.classes, IMAGENET80, attributes,
-                          tensors, data.groups, text_checkpoint=checkpoint)
+                          tensors, data.groups, text_checkpoint=checkpoint, cam_tail=cam_tail)
     rows = shards.slice_range(len(data.examples), n, m)
     prompt_rows = shards.slice_range(len(prompt_texts), n, m)
     quiet = args.quiet
@@ -222,11 +294,13 @@ def run(args):
                 "total_rows": len(data.examples), "total_prompts": len(prompt_texts)})
         count, pcount = rows[1] - rows[0], prompt_rows[1] - prompt_rows[0]
         declarations = [("image_pooled", "F32", [count, dv])]
-        if spatial:
-            declarations.append(("image_spatial", args.spatial_dtype.upper(), [count, gh, gw, dv]))
+        if tail:
+            declarations.append(("image_tail_input", args.spatial_dtype.upper(), [count, 1 + gh * gw, dv]))
         declarations += [("text_prompts", "F32", [pcount, dt]), ("W_v", "F32", list(wv.shape)),
                          ("W_t", "F32", list(wt.shape)), ("logit_scale", "F32", [])]
         metadata = {"written_by": "spurscope_extract", "model": args.model}
+        if tail:
+            write_cam_tail(os.path.join(staging, bundle.CAM_TAIL), model, metadata)
         with TensorFileWriter(os.path.join(staging, bundle.FEATURES), declarations, metadata) as w:
             w.write("W_v", wv)
             w.write("W_t", wt)
@@ -241,10 +315,10 @@ def run(args):
             for start, pixels, decoded in images.batches(paths, processor, args.batch, args.workers, views):
                 if views:
                     save_views(staging, data, processor, rows[0] + start, [v for _, v in decoded])
-                pooled, maps = encode_images(model, pixels)
+                pooled, tokens = encode_images(model, pixels, tail)
                 w.write_rows("image_pooled", start, pooled)
-                if spatial:
-                    w.write_rows("image_spatial", start, maps)
+                if tail:
+                    w.write_rows("image_tail_input", start, tokens)
                 progress.advance(len(pooled))
     if not quiet:
         print(f"wrote {args.out}" + (f" (shard {n} of {m}; merge all {m} with `python -m spurscope_extract merge`)" if args.shard else ""),

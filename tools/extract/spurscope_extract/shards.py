@@ -1,10 +1,13 @@
 """`--shard N/M`: worker N of M extracts a contiguous slice of the examples and
 of the prompt table into a shard directory; `merge` puts the M slices back in
 order. A shard directory holds the whole bundle's manifest, examples.csv and
-prompts.csv (identical in every shard), `shard.json` naming its slices, and a
-features.safetensors with only its rows of `image_pooled`, `image_spatial`
-and `text_prompts` (and the full `W_v`, `W_t`, `logit_scale`)."""
+prompts.csv (identical in every shard), `shard.json` naming its slices, a
+features.safetensors with only its rows of `image_pooled`, `image_tail_input`
+(or an older extraction's `image_spatial`) and `text_prompts` (and the full
+`W_v`, `W_t`, `logit_scale`), and -- when the manifest names a `cam_tail` --
+the whole cam_tail.safetensors, the same in every shard and copied once."""
 
+import hashlib
 import os
 import shutil
 
@@ -16,7 +19,7 @@ from .errors import InputError
 from .tensorfile import TensorFileWriter
 
 SHARD_FILE = "shard.json"
-ROW_TENSORS = ("image_pooled", "image_spatial")
+ROW_TENSORS = ("image_pooled", "image_tail_input", "image_spatial")
 SHARED_TENSORS = ("W_v", "W_t", "logit_scale")
 CHUNK_ELEMENTS = 1 << 24   # rows are copied in blocks of about 64 MB (f32)
 
@@ -69,6 +72,12 @@ def merge(shard_dirs, out, overwrite=False, log=lambda s: None):
             if _read_bytes(os.path.join(d, name)) != reference:
                 raise InputError(os.path.join(d, name), f"differs from {os.path.join(first, name)}: the shards come from different extractions")
     manifest = bundle.read_json(os.path.join(first, bundle.MANIFEST))
+    if "cam_tail" in manifest:
+        reference = _digest(os.path.join(first, bundle.CAM_TAIL))
+        for _, _, d, _ in shards[1:]:
+            if _digest(os.path.join(d, bundle.CAM_TAIL)) != reference:
+                raise InputError(os.path.join(d, bundle.CAM_TAIL), f"differs from {os.path.join(first, bundle.CAM_TAIL)}: "
+                                 "the shards come from different checkpoints")
 
     files = [safe_open(os.path.join(d, bundle.FEATURES), framework="numpy") for _, _, d, _ in shards]
     for name in SHARED_TENSORS:
@@ -94,6 +103,8 @@ def merge(shard_dirs, out, overwrite=False, log=lambda s: None):
         for name in (bundle.MANIFEST, bundle.EXAMPLES, bundle.PROMPTS):
             with open(os.path.join(first, name), "rb") as src, open(os.path.join(staging, name), "wb") as dst:
                 dst.write(src.read())
+        if "cam_tail" in manifest:
+            shutil.copyfile(os.path.join(first, bundle.CAM_TAIL), os.path.join(staging, bundle.CAM_TAIL))
         for _, _, d, _ in shards:       # each shard wrote the views of its own rows
             for sub in ("images", "masks"):
                 if os.path.isdir(os.path.join(d, sub)):
@@ -126,6 +137,17 @@ def _declarations(files, tensor_names, shards):
             shape[0] = sum(f.get_slice(name).get_shape()[0] for f in files)
         out.append((name, s.get_dtype(), shape))
     return out, files[0].metadata() or {}
+
+
+def _digest(path):
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for piece in iter(lambda: f.read(1 << 22), b""):
+                digest.update(piece)
+    except FileNotFoundError:
+        raise InputError(path, "does not exist (the manifest names a cam_tail)")
+    return digest.digest()
 
 
 def _read_bytes(path):

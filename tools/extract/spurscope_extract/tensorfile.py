@@ -1,12 +1,12 @@
 """safetensors files written in place, row block by row block.
 
-A bundle's tensors can be far larger than memory (ImageNet's spatial maps are
-~100 GB), so the whole file is laid out first -- header, then every tensor's
-byte range, sized up front -- and rows are written into their range as they are
-computed. The layout is the standard one (8-byte little-endian header length,
-JSON header padded with spaces to a multiple of 8, raw little-endian data in
-header order), which the `safetensors` package reads; tests read every file
-written here back with it.
+A bundle's tensors can be far larger than memory (ImageNet's tail tokens are
+~100 GB in f16 for ViT-B/32), so the whole file is laid out first -- header,
+then every tensor's byte range, sized up front -- and rows are written into
+their range as they are computed. The layout is the standard one (8-byte
+little-endian header length, JSON header padded with spaces to a multiple of
+8, raw little-endian data in header order), which the `safetensors` package
+reads; tests read every file written here back with it.
 """
 
 import json

@@ -11,17 +11,20 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors import safe_open
 from safetensors.numpy import load_file
-from transformers import AutoTokenizer, CLIPModel
+from transformers import AutoTokenizer, CLIPModel, CLIPVisionConfig
+from transformers.models.clip.modeling_clip import CLIPEncoderLayer
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
+import tiny_models
 from conftest import CLASSES, REPO, VOCABULARY, extract, read_examples, read_manifest, read_prompts, spurscope
 from spurscope_extract.prompts import STAR_CONTEXTS, fill, prompt_table
 from spurscope_extract.templates import IMAGENET80
 
 # float32 through the same library on the same machine; only batch composition differs.
 ATOL_F32 = 1e-5
-# image_spatial is stored as float16: 11 significant bits.
+# image_tail_input is stored as float16 by default: 11 significant bits.
 RTOL_F16 = 1e-3
 
 
@@ -31,14 +34,15 @@ def reference(clip_dir, dataset):
     model = CLIPModel.from_pretrained(clip_dir).eval()
     processor = CLIPImageProcessorPil.from_pretrained(clip_dir)
     tokenizer = AutoTokenizer.from_pretrained(clip_dir)
-    out = {"model": model, "tokenizer": tokenizer, "image_features": [], "pooled": [], "tokens": []}
+    out = {"model": model, "tokenizer": tokenizer, "image_features": [], "pooled": [], "tokens": [], "tail": []}
     with torch.inference_mode():
         for row in dataset["rows"]:
             pixels = processor(images=Image.open(dataset["images"] / row[1]).convert("RGB"), return_tensors="pt")["pixel_values"]
             out["image_features"].append(model.get_image_features(pixel_values=pixels).pooler_output[0].numpy())
-            v = model.vision_model(pixel_values=pixels)
+            v = model.vision_model(pixel_values=pixels, output_hidden_states=True)
             out["pooled"].append(v.pooler_output[0].numpy())
             out["tokens"].append(model.vision_model.post_layernorm(v.last_hidden_state)[0].numpy())
+            out["tail"].append(v.hidden_states[-2][0].numpy())
     out["pixels"] = torch.cat([processor(images=Image.open(dataset["images"] / r[1]).convert("RGB"), return_tensors="pt")["pixel_values"]
                                for r in dataset["rows"]])
     return out
@@ -83,6 +87,9 @@ def test_manifest_and_examples(bundle, dataset, clip_dir):
     assert m["pooling"] == "token" and m["grid"] == {"H": 4, "W": 4}
     assert m["dims"] == {"Dv": 48, "Dt": 32, "E": 24}
     assert m["templates"] == IMAGENET80
+    assert m["tensors"] == ["image_pooled", "image_tail_input", "text_prompts", "W_v", "W_t", "logit_scale"]
+    assert m["cam_tail"] == {"kind": "vit-last-block", "layer": "vision_model.encoder.layers[-1].layer_norm1",
+                             "heads": 4, "activation": "quick_gelu", "layer_norm_eps": 1e-5}
     examples = read_examples(bundle)
     assert [e["id"] for e in examples] == [r[0] for r in dataset["rows"]]
     assert [e["attr:water"] for e in examples] == [r[4] for r in dataset["rows"]]
@@ -107,12 +114,14 @@ def test_tensors_equal_the_models_own_forward_pass(bundle, reference):
     np.testing.assert_allclose(f["image_pooled"], np.stack(reference["pooled"]), atol=ATOL_F32, rtol=0)
     # W_v · pooled is the library's get_image_features.
     np.testing.assert_allclose(f["image_pooled"] @ f["W_v"].T, np.stack(reference["image_features"]), atol=ATOL_F32, rtol=0)
-    # The spatial map is the patch tokens through post_layernorm, row-major; the class token is the pooled feature.
-    tokens = np.stack(reference["tokens"])
-    assert f["image_spatial"].dtype == np.float16 and f["image_spatial"].shape == (12, 4, 4, 48)
-    np.testing.assert_allclose(f["image_spatial"].astype(np.float32), tokens[:, 1:, :].reshape(12, 4, 4, 48),
+    # The pooled feature is the class token after the last block, through post_layernorm.
+    np.testing.assert_allclose(np.stack(reference["tokens"])[:, 0, :], f["image_pooled"], atol=ATOL_F32, rtol=0)
+    # The tail input is hidden_states[-2], the tokens entering the last block
+    # (class token, then the 4×4 patches row-major); no image_spatial beside it.
+    assert "image_spatial" not in f
+    assert f["image_tail_input"].dtype == np.float16 and f["image_tail_input"].shape == (12, 1 + 4 * 4, 48)
+    np.testing.assert_allclose(f["image_tail_input"].astype(np.float32), np.stack(reference["tail"]),
                                rtol=RTOL_F16, atol=RTOL_F16)
-    np.testing.assert_allclose(tokens[:, 0, :], f["image_pooled"], atol=ATOL_F32, rtol=0)
     # Text rows against get_text_features of each prompt alone (no padding).
     prompts = read_prompts(bundle)
     with torch.inference_mode():
@@ -120,6 +129,100 @@ def test_tensors_equal_the_models_own_forward_pass(bundle, reference):
             tokens = reference["tokenizer"]([prompts[p]], return_tensors="pt")
             want = model.get_text_features(**tokens).pooler_output[0].numpy()
             np.testing.assert_allclose(f["text_prompts"][p] @ f["W_t"].T, want, atol=ATOL_F32, rtol=0)
+
+
+CAM_TAIL_SHAPES = {
+    "ln_1.weight": [48], "ln_1.bias": [48],
+    "attn.in_proj_weight": [144, 48], "attn.in_proj_bias": [144],
+    "attn.out_proj.weight": [48, 48], "attn.out_proj.bias": [48],
+    "ln_2.weight": [48], "ln_2.bias": [48],
+    "mlp.c_fc.weight": [96, 48], "mlp.c_fc.bias": [96],
+    "mlp.c_proj.weight": [48, 96], "mlp.c_proj.bias": [48],
+    "ln_post.weight": [48], "ln_post.bias": [48],
+}
+
+
+def fresh_tail(bundle):
+    """The tail rebuilt from the bundle alone, not from the checkpoint: a new
+    CLIPEncoderLayer configured from the manifest's cam_tail and loaded from
+    cam_tail.safetensors (in_proj split back into q, k, v), then a LayerNorm
+    loaded from ln_post.*. Returns tokens [N, 1+H·W, D] -> class token [N, D]."""
+    t = read_manifest(bundle)["cam_tail"]
+    with safe_open(os.path.join(bundle, "cam_tail.safetensors"), framework="numpy") as f:
+        assert {k: f.get_slice(k).get_shape() for k in f.keys()} == CAM_TAIL_SHAPES
+        assert all(f.get_slice(k).get_dtype() == "F32" for k in f.keys())
+        w = {k: torch.from_numpy(f.get_tensor(k)) for k in f.keys()}
+    d, ff = w["ln_1.weight"].shape[0], w["mlp.c_fc.weight"].shape[0]
+    config = CLIPVisionConfig(hidden_size=d, intermediate_size=ff, num_attention_heads=t["heads"],
+                              hidden_act=t["activation"], layer_norm_eps=t["layer_norm_eps"])
+    config._attn_implementation = "eager"
+    layer = CLIPEncoderLayer(config).eval()
+    q, k, v = w["attn.in_proj_weight"].split(d)
+    qb, kb, vb = w["attn.in_proj_bias"].split(d)
+    layer.load_state_dict({
+        "layer_norm1.weight": w["ln_1.weight"], "layer_norm1.bias": w["ln_1.bias"],
+        "self_attn.q_proj.weight": q, "self_attn.k_proj.weight": k, "self_attn.v_proj.weight": v,
+        "self_attn.q_proj.bias": qb, "self_attn.k_proj.bias": kb, "self_attn.v_proj.bias": vb,
+        "self_attn.out_proj.weight": w["attn.out_proj.weight"], "self_attn.out_proj.bias": w["attn.out_proj.bias"],
+        "layer_norm2.weight": w["ln_2.weight"], "layer_norm2.bias": w["ln_2.bias"],
+        "mlp.fc1.weight": w["mlp.c_fc.weight"], "mlp.fc1.bias": w["mlp.c_fc.bias"],
+        "mlp.fc2.weight": w["mlp.c_proj.weight"], "mlp.fc2.bias": w["mlp.c_proj.bias"],
+    }, strict=True)
+    post = torch.nn.LayerNorm(d, eps=t["layer_norm_eps"])
+    post.load_state_dict({"weight": w["ln_post.weight"], "bias": w["ln_post.bias"]}, strict=True)
+
+    def forward(tokens):
+        with torch.inference_mode():
+            return post(layer(torch.as_tensor(np.asarray(tokens, np.float32)), None)[:, 0]).numpy()
+    return forward
+
+
+def test_the_tail_file_alone_reproduces_the_pooled_feature(bundle, reference):
+    """cam_tail.safetensors and the manifest's cam_tail are complete and named
+    right: a fresh block built from them alone maps the stored tail input to
+    image_pooled (the class token of its output through ln_post)."""
+    f = load_file(os.path.join(bundle, "features.safetensors"))
+    tail = fresh_tail(bundle)
+    # From the exact hidden_states[-2]: float32 throughout.
+    np.testing.assert_allclose(tail(np.stack(reference["tail"])), f["image_pooled"], atol=ATOL_F32, rtol=0)
+    # From the f16 tokens as stored: their rounding (≤ 2⁻¹¹ relative, values up to ~4)
+    # carried through one block and a LayerNorm (8·10⁻⁴ here, features up to ~3).
+    np.testing.assert_allclose(tail(f["image_tail_input"]), f["image_pooled"], atol=3e-3, rtol=0)
+
+
+def test_an_f32_tail_with_exact_gelu(work, dataset):
+    """--spatial-dtype f32 stores hidden_states[-2] exactly, and a checkpoint
+    with hidden_act gelu says so in cam_tail (the fresh block then uses it)."""
+    ckpt = work / "tiny-clip-gelu"
+    model = tiny_models.save_clip(ckpt, seed=2, hidden_act="gelu")
+    out = work / "bundle-gelu-f32"
+    extract("clip", "--model", ckpt, "--images", dataset["images"], "--labels", dataset["labels"],
+            "--vocabulary", dataset["vocabulary"], "--out", out, "--spatial-dtype", "f32", "--originals", "--quiet")
+    m = read_manifest(out)
+    assert m["cam_tail"]["activation"] == "gelu" and m["cam_tail"]["heads"] == 4
+    f = load_file(out / "features.safetensors")
+    assert f["image_tail_input"].dtype == np.float32
+    processor = CLIPImageProcessorPil.from_pretrained(ckpt)
+    pixels = torch.cat([processor(images=Image.open(dataset["images"] / r[1]).convert("RGB"), return_tensors="pt")["pixel_values"]
+                        for r in dataset["rows"]])
+    with torch.inference_mode():
+        want = model.vision_model(pixel_values=pixels, output_hidden_states=True).hidden_states[-2].numpy()
+    np.testing.assert_allclose(f["image_tail_input"], want, atol=ATOL_F32, rtol=0)
+    np.testing.assert_allclose(fresh_tail(out)(f["image_tail_input"]), f["image_pooled"], atol=ATOL_F32, rtol=0)
+
+
+def test_an_activation_spurscope_lacks_is_refused(work, dataset):
+    ckpt = work / "tiny-clip-gelu-new"
+    tiny_models.save_clip(ckpt, hidden_act="gelu_new")
+    args = ["clip", "--model", ckpt, "--images", dataset["images"], "--labels", dataset["labels"],
+            "--vocabulary", dataset["vocabulary"], "--originals", "--quiet"]
+    r = extract(*args, "--out", work / "never-gelu-new", check=False)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith(f"error: {ckpt}: vision_config.hidden_act: is 'gelu_new', expected one of quick_gelu, gelu")
+    assert not (work / "never-gelu-new").exists()
+    # Without the tail nothing needs the activation.
+    extract(*args, "--out", work / "gelu-new-no-spatial", "--no-spatial")
+    assert "cam_tail" not in read_manifest(work / "gelu-new-no-spatial")
 
 
 def test_spurscope_validates_it(bundle):
@@ -218,7 +321,7 @@ def test_a_bundle_whose_checkpoint_changed_says_so(bundle, work, clip_dir):
     assert '"status":"finished"' in r.stdout.splitlines()[-1]
 
 
-def test_spurscope_cam_reads_the_spatial_maps(bundle, work):
+def test_spurscope_cam_reads_the_tail(bundle, work):
     copy = work / "bundle-cam"
     shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns(".spurscope"))
     # e01's original is 375×500; the bundle lists its square view.
@@ -255,7 +358,10 @@ def test_waterbirds_layout(work, clip_dir, dataset):
     m = read_manifest(out)
     assert m["classes"] == ["landbird", "waterbird"] and m["groups"] == ["water"]
     assert m["attributes"] == ["water", "tree", "boat"]
-    assert "image_spatial" not in m["tensors"]
+    # --no-spatial: neither the tail input nor its weights, so no Grad-CAM.
+    assert m["tensors"] == ["image_pooled", "text_prompts", "W_v", "W_t", "logit_scale"] and "cam_tail" not in m
+    assert not (out / "cam_tail.safetensors").exists()
+    assert sorted(load_file(out / "features.safetensors")) == sorted(m["tensors"])
     examples = read_examples(out)
     assert examples[0]["image"] == str(root / "001.Some_bird" / dataset["rows"][0][1])   # --originals
     assert [(e["label"], e["split"], e["attr:water"]) for e in examples[:4]] == [

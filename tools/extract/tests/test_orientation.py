@@ -49,9 +49,9 @@ def test_sideways_jpeg_gives_the_upright_features(clip_dir, pair):
     (_, pixels, decoded), = list(images.batches([str(sideways), str(plain)], processor, batch_size=2, views=True))
     assert [size for size, _ in decoded] == [(200, 150), (200, 150)]
     np.testing.assert_array_equal(decoded[0][1], decoded[1][1])   # the model's views
-    pooled, spatial = clip.encode_images(model, pixels)
+    pooled, tail = clip.encode_images(model, pixels)
     np.testing.assert_allclose(pooled[0], pooled[1], rtol=0, atol=1e-6)
-    np.testing.assert_allclose(spatial[0], spatial[1], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(tail[0], tail[1], rtol=0, atol=1e-6)
     # Read as stored, the picture would give other features: the test can fail.
     with Image.open(sideways) as img:
         stored = processor(images=img.convert("RGB"), return_tensors="pt")["pixel_values"]

@@ -4,24 +4,31 @@ import os
 import shutil
 
 import numpy as np
-from safetensors.numpy import load_file
+import pytest
+from safetensors.numpy import load_file, save_file
 
 from conftest import extract, read_manifest, spurscope
 
 
-def test_three_shards_merge_into_the_unsharded_bundle(work, clip_dir, dataset, bundle):
-    parts = []
+@pytest.fixture(scope="module")
+def parts(work, clip_dir, dataset):
+    out = []
     for n in (1, 2, 3):
         part = work / f"shard-{n}"
         extract("clip", "--model", clip_dir, "--images", dataset["images"], "--labels", dataset["labels"],
                 "--vocabulary", dataset["vocabulary"], "--out", part, "--shard", f"{n}/3", "--batch", 3, "--quiet")
-        parts.append(part)
+        out.append(part)
+    return out
+
+
+def test_three_shards_merge_into_the_unsharded_bundle(work, parts, bundle):
     merged = work / "merged"
     extract("merge", parts[2], parts[0], parts[1], "--out", merged)   # any order
-    for name in ("manifest.json", "examples.csv", "prompts.csv"):
+    for name in ("manifest.json", "examples.csv", "prompts.csv", "cam_tail.safetensors"):
         assert (merged / name).read_bytes() == (bundle / name).read_bytes(), name
     a, b = load_file(merged / "features.safetensors"), load_file(bundle / "features.safetensors")
     assert list(a) == list(b)
+    assert a["image_tail_input"].shape == (12, 17, 48) and "image_spatial" not in a
     for name in a:
         assert a[name].dtype == b[name].dtype and a[name].shape == b[name].shape, name
         # Same computation; only the batch boundaries differ (3 vs 5 a batch).
@@ -31,6 +38,26 @@ def test_three_shards_merge_into_the_unsharded_bundle(work, clip_dir, dataset, b
     for v in views:
         assert (merged / "images" / v).read_bytes() == (bundle / "images" / v).read_bytes()
     spurscope("validate", merged)
+
+
+def test_merge_refuses_a_shard_with_another_cam_tail(work, parts):
+    """Every shard carries the whole cam_tail.safetensors; one that differs
+    (here one weight changed) comes from another checkpoint."""
+    copies = [work / f"cam-shard-{n}" for n in (1, 2, 3)]
+    for src, dst in zip(parts, copies):
+        shutil.copytree(src, dst)
+    tail = load_file(copies[1] / "cam_tail.safetensors")
+    tail["ln_post.bias"][0] += 1
+    save_file(tail, copies[1] / "cam_tail.safetensors")
+    r = extract("merge", *copies, "--out", work / "never-merged-cam", check=False)
+    assert r.returncode == 2
+    assert f"error: {copies[1] / 'cam_tail.safetensors'}: differs from {copies[0] / 'cam_tail.safetensors'}" in r.stderr, r.stderr
+    assert not os.path.exists(work / "never-merged-cam")
+    # A shard without it (the manifest names a cam_tail) is refused too.
+    os.remove(copies[1] / "cam_tail.safetensors")
+    r = extract("merge", *copies, "--out", work / "never-merged-cam", check=False)
+    assert r.returncode == 2 and f"error: {copies[1] / 'cam_tail.safetensors'}: does not exist" in r.stderr, r.stderr
+    assert not os.path.exists(work / "never-merged-cam")
 
 
 def test_merge_refuses_an_incomplete_set(work, clip_dir, dataset):

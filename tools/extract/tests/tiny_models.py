@@ -44,9 +44,11 @@ def vision_config():
                 image_size=IMAGE_SIZE, patch_size=PATCH)
 
 
-def save_clip(directory, seed=0):
+def save_clip(directory, seed=0, **vision):
+    """`vision`: vision_config fields to change (e.g. hidden_act="gelu")."""
     torch.manual_seed(seed)
-    model = CLIPModel(CLIPConfig(text_config=text_config(), vision_config=vision_config(), projection_dim=24)).eval()
+    model = CLIPModel(CLIPConfig(text_config=text_config(), vision_config=dict(vision_config(), **vision),
+                                 projection_dim=24)).eval()
     model.save_pretrained(directory)
     tokenizer().save_pretrained(directory)
     CLIPImageProcessorPil(size={"shortest_edge": IMAGE_SIZE},
