@@ -17,10 +17,12 @@ from safetensors.torch import load_file, save_file
 from conftest import perturb, relative_error, run_spurscope
 
 
-def resnet_clip(model_py, layers, width, resolution, embed_dim, seed):
+def resnet_clip(model_py, layers, width, resolution, embed_dim, seed, context_length=16, vocab_size=64):
+    """`context_length` and `vocab_size` of the (tiny) text tower: CLIP's
+    77 and 49,408 for a checkpoint `spurscope extract` can read whole."""
     torch.manual_seed(seed)
     model = model_py.CLIP(embed_dim=embed_dim, image_resolution=resolution, vision_layers=layers, vision_width=width,
-                          vision_patch_size=None, context_length=16, vocab_size=64, transformer_width=64,
+                          vision_patch_size=None, context_length=context_length, vocab_size=vocab_size, transformer_width=64,
                           transformer_heads=1, transformer_layers=1)
     perturb(model, seed=seed)
     g = torch.Generator().manual_seed(seed + 1)
