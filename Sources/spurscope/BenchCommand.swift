@@ -24,7 +24,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Timed training steps per model size.")
     var steps: Int = 20
 
-    @Option(name: .long, help: "What to measure: step (BLAS peak and training step), bundle (open a 2.4 GB bundle, in child processes) audit (δ ranking at ImageNet scale), train (epochs on the default bundle and at Waterbirds scale), ui (frame times) or text (CLIP's tokenizer and text tower at ViT-B/32 size).")
+    @Option(name: .long, help: "What to measure: step (BLAS peak and training step), bundle (open a 2.4 GB bundle, in child processes) audit (δ ranking at ImageNet scale), train (epochs on the default bundle and at Waterbirds scale), ui (frame times), text (CLIP's tokenizer and text tower at ViT-B/32 size) or cam (Grad-CAM from the cached tail at ViT-B/32 and RN50 sizes).")
     var suite: String = "step"
 
     @Option(name: .long, help: "Where the bundle suite writes its bundle (removed afterwards unless --keep).")
@@ -45,7 +45,8 @@ struct BenchCommand: ParsableCommand {
         case "train": try runTrainSuite()
         case "ui": try runUISuite()
         case "text": try runTextSuite()
-        default: throw InputError(file: "--suite", "'\(suite)' is not a suite (expected step, bundle, audit, train, ui or text)")
+        case "cam": try runCAMSuite()
+        default: throw InputError(file: "--suite", "'\(suite)' is not a suite (expected step, bundle, audit, train, ui, text or cam)")
         }
     }
 

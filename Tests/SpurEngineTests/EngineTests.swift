@@ -343,8 +343,13 @@ struct TokenPoolingCAMTests {
         let at = pooling == .token ? Array(token.row(1)) : f.meanOfRowBlocks(2).storage
         let g = GradCAM.classGradients(pooled: at, heads: heads, classEmbeddings: cam.classEmbeddings)
         let maps = try cam.gridMaps(example: 1)
+        // Mean pooling is Grad-CAM at the map, whose gradient is the pooled
+        // one shared by the H·W cells: the through-the-head map over H·W.
+        let share: Float = pooling == .mean ? 1 / 2 : 1
+        #expect(cam.method == (pooling == .mean ? .gradCAM(layer: "image_spatial") : .throughHead))
         for y in 0..<2 {
-            let want = GradCAM.map(spatial: f, gradient: Array(g.row(y)))
+            let want = GradCAM.map(spatial: f, gradient: Array(g.row(y))).map { $0 * share }
+            #expect(want.contains { $0 > 0 })
             for (a, b) in zip(maps[y], want) { #expect(abs(a - b) <= 1e-5 * max(1, abs(b))) }
         }
     }
