@@ -131,11 +131,11 @@ enum CAMJSON {
 
     static func encode(cam: CAMRenderer, example e: Int, target y: Int, gradients: Bool) throws -> String {
         let b = cam.bundle, grid = b.manifest.grid
-        let values = try cam.gridMaps(example: e)[y]
+        let values = try cam.gridMaps(example: e, classes: [y])[0]
         var out = Output(example: b.examples[e].id, class: b.manifest.classes[y], layer: cam.method.label,
                          grid: (0..<grid.height).map { Array(values[$0 * grid.width ..< ($0 + 1) * grid.width]) })
-        if gradients, let target = try cam.targetLayer(example: e, keepGradients: true), let g = target.gradients?[y] {
-            out.channelWeights = Array(target.channelWeights.row(y))
+        if gradients, let target = try cam.targetLayer(example: e, classes: [y], keepGradients: true), let g = target.gradients?[0] {
+            out.channelWeights = Array(target.channelWeights.row(0))
             out.gradient = (0..<g.rows).map { Array(g.row($0)) }
         }
         guard out.grid.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {

@@ -59,35 +59,40 @@ public struct CAMRenderer {
 
     public var method: HeatmapMethod { tail.map { .gradCAM(layer: $0.layer) } ?? .throughHead }
 
-    /// The target layer of one example under every class's score
-    /// `s · cos(W_v·f, ĉ_y)`; nil for maps read through the head.
-    public func targetLayer(example e: Int, keepGradients: Bool = false) throws -> TargetLayer? {
+    /// The target layer of one example under the scores `s · cos(W_v·f, ĉ_y)`
+    /// of `classes` (default: every class), in that order; nil for maps read
+    /// through the head.
+    public func targetLayer(example e: Int, classes: [Int]? = nil, keepGradients: Bool = false) throws -> TargetLayer? {
         guard let tail else { return nil }
         let input = bundle.manifest.camTail != nil ? try bundle.tailInput(example: e) : try bundle.spatialMap(example: e)
+        let c = classes.map { classEmbeddings.gatherRows($0) } ?? classEmbeddings
         return tail.target(input: input, upstream: { pooled in
-            GradCAM.classGradients(pooled: pooled, heads: heads, classEmbeddings: classEmbeddings, scale: classifier.scale)
+            GradCAM.classGradients(pooled: pooled, heads: heads, classEmbeddings: c, scale: classifier.scale)
         }, keepGradients: keepGradients)
     }
 
-    /// Every class's map for one example on the feature grid
-    /// (`grid.height · grid.width` values each, after the ReLU, unscaled).
-    public func gridMaps(example e: Int) throws -> [[Float]] {
-        if let target = try targetLayer(example: e) {
-            return (0..<classEmbeddings.rows).map(target.map)
+    /// The maps of `classes` (default: every class) for one example on the
+    /// feature grid (`grid.height · grid.width` values each, after the ReLU,
+    /// unscaled).
+    public func gridMaps(example e: Int, classes: [Int]? = nil) throws -> [[Float]] {
+        let wanted = classes ?? Array(0..<classEmbeddings.rows)
+        if let target = try targetLayer(example: e, classes: classes) {
+            return wanted.indices.map(target.map)
         }
         // Older token- and attention-pooled bundles: the gradient is taken
         // at the stored pooled feature and read against the map.
         let f = try bundle.spatialMap(example: e)
         let pooled = try bundle.pooledFeatures(rows: [e]).storage
-        let g = GradCAM.classGradients(pooled: pooled, heads: heads, classEmbeddings: classEmbeddings, scale: classifier.scale)
+        let g = GradCAM.classGradients(pooled: pooled, heads: heads, classEmbeddings: classEmbeddings.gatherRows(wanted),
+                                       scale: classifier.scale)
         return (0..<g.rows).map { y in GradCAM.map(spatial: f, gradient: Array(g.row(y))) }
     }
 
     /// One class's map for one example at `width × height` (the image's own
-    /// size), scaled to [0, 1].
+    /// size), scaled to [0, 1]. Only that class's gradient is computed.
     public func map(example e: Int, class y: Int, width: Int, height: Int) throws -> Heatmap {
         let grid = bundle.manifest.grid
-        return GradCAM.upsampled(try gridMaps(example: e)[y], gridHeight: grid.height, gridWidth: grid.width,
+        return GradCAM.upsampled(try gridMaps(example: e, classes: [y])[0], gridHeight: grid.height, gridWidth: grid.width,
                                  width: width, height: height)
     }
 

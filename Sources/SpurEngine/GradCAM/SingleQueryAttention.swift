@@ -111,7 +111,7 @@ struct SingleQueryAttention: Sendable {
     func backward(_ pass: Pass, outputGradient dOut: Matrix) -> [Matrix] {
         let d = width, hw = headWidth, t = pass.sources.rows, h = heads, k = dOut.rows
         // Through the output projection: ∂/∂o = dOut · W_out.
-        let dO = Matrix.product(dOut, output)
+        let dO = product(dOut, output)
         // ∂/∂s̄_h = W_v,hᵀ ∂/∂o_h, rows k·H + h.
         var dMixed = Matrix(rows: k * h, cols: d)
         // ∂/∂p_hj = ⟨∂/∂s̄_h, s_j⟩ + ⟨∂/∂o_h, b_v,h⟩, rows k·H + h, columns j.
@@ -162,7 +162,7 @@ struct SingleQueryAttention: Sendable {
                 }
             }
         }
-        let dQuerySource = Matrix.product(dQ, query)
+        let dQuerySource = product(dQ, query)
         var out: [Matrix] = []
         out.reserveCapacity(k)
         for c in 0..<k {

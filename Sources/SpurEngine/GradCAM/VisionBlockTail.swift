@@ -35,18 +35,18 @@ public struct VisionBlockTail: CAMTail {
         let pass = attention.forward(a)
         let h = zip(x0, pass.output).map { $0 + $1 }
         let n2 = norm2.forward(h[...])
-        let hiddenIn = Matrix.product(Matrix(rows: 1, cols: n2.output.count, storage: n2.output), fc, transposeB: true).storage
+        let hiddenIn = product(Matrix(rows: 1, cols: n2.output.count, storage: n2.output), fc, transposeB: true).storage
         let u = zip(hiddenIn, fcBias).map { $0 + $1 }
         let act = u.map(activation.value)
-        let mlp = Matrix.product(Matrix(rows: 1, cols: act.count, storage: act), proj, transposeB: true).storage
+        let mlp = product(Matrix(rows: 1, cols: act.count, storage: act), proj, transposeB: true).storage
         let m = (0..<h.count).map { h[$0] + mlp[$0] + projBias[$0] }
         let post = postNorm.forward(m[...])
         let slopes = u.map(activation.derivative)
         let backward = { (dPooled: Matrix) -> [Matrix] in
             let dm = postNorm.backward(post, gradient: dPooled)
-            var du = Matrix.product(dm, proj)
+            var du = product(dm, proj)
             for k in 0..<du.rows { for j in 0..<du.cols { du.storage[k * du.cols + j] *= slopes[j] } }
-            var dh = norm2.backward(n2, gradient: Matrix.product(du, fc))
+            var dh = norm2.backward(n2, gradient: product(du, fc))
             dh.add(dm)
             return attention.backward(pass, outputGradient: dh)
         }
