@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SpurCore
+import SpurEngine
 
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,8 +9,10 @@ struct ValidateCommand: ParsableCommand {
         abstract: "Check a feature bundle and list every problem found.",
         discussion: """
         Checks manifest.json, examples.csv, attributes.csv, prompts.csv and \
-        features.safetensors against each other, scans every feature for NaN/Inf and \
-        checks that every image and mask file exists. Exits 0 only on a sound bundle, \
+        features.safetensors against each other, scans every feature for NaN/Inf, \
+        checks that every image and mask file exists and, for bundles with a Grad-CAM \
+        tail, that cam_tail.safetensors forwarded from a few examples' image_tail_input \
+        gives their image_pooled. Exits 0 only on a sound bundle, \
         2 otherwise, after listing all problems (not only the first).
         """)
 
@@ -20,7 +23,10 @@ struct ValidateCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let report = BundleCheck.run(directory: bundle, deep: true)
+        var report = BundleCheck.run(directory: bundle, deep: true)
+        if report.problems.isEmpty, let b = report.bundle {
+            report.problems = try CAMTails.consistencyProblems(b)
+        }
         if json {
             print(try JSONOutput.line(["bundle": bundle, "sound": report.problems.isEmpty,
                                        "problems": report.problems.map(\.description)]))

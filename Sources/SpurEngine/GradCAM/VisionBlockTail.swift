@@ -127,6 +127,32 @@ public struct AttentionPoolTail: CAMTail {
 
 /// The tail a bundle's Grad-CAM runs through.
 public enum CAMTails {
+    /// Largest relative difference accepted between the tail's pooled
+    /// feature and `image_pooled` (f16 tail inputs give about 1e-3).
+    public static let consistencyTolerance: Float = 2e-2
+
+    /// The tail forwarded from a few examples' cached input must give their
+    /// stored pooled feature: shapes alone cannot tell a tail (or a tail
+    /// input) copied from another checkpoint or shuffled rows.
+    public static func consistencyProblems(_ bundle: FeatureBundle, samples: Int = 3) throws -> [InputError] {
+        guard bundle.manifest.camTail != nil, let tail = try load(bundle), !bundle.examples.isEmpty else { return [] }
+        let n = bundle.examples.count
+        let rows = Array(Set((0..<samples).map { $0 * (n - 1) / max(samples - 1, 1) })).sorted()
+        var problems: [InputError] = []
+        for e in rows {
+            let stored = try bundle.pooledFeatures(rows: [e]).storage
+            let computed = tail.target(input: try bundle.tailInput(example: e), upstream: { Matrix(rows: 0, cols: $0.count) },
+                                       keepGradients: false).pooled
+            let scale = max(stored.map(abs).max() ?? 0, 1e-12)
+            let off = zip(stored, computed).map { abs($0 - $1) }.max() ?? 0
+            if !(off / scale <= consistencyTolerance) {
+                problems.append(InputError(file: bundle.path(CAMTailFile.name), field: "example '\(bundle.examples[e].id)'",
+                                           String(format: "forwarded from image_tail_input, gives a pooled feature %.3g off image_pooled (relative; expected ≤ %.0e): the tail or its input is not this bundle's", off / scale, consistencyTolerance)))
+            }
+        }
+        return problems
+    }
+
     /// The manifest's `cam_tail`; `MeanPoolTail` for mean-pooled bundles with
     /// a spatial map; nil when the bundle's maps can only be read through
     /// the head (older ViT and ResNet bundles) or it has no map at all.

@@ -146,3 +146,21 @@ def test_bad_input_exits_2_naming_the_file(work, clip_dir, dataset):
     r = spurscope("extract", "--checkpoint", dataset["labels"], "--images", dataset["images"], "--labels", labels,
                   "--out", work / "bad", check=False)
     assert r.returncode == 2 and "labels.csv" in r.stderr
+
+
+def test_validate_refuses_a_tail_from_another_checkpoint(work, clip_dir, dataset, bundle, tmp_path):
+    """Shapes alone cannot tell a tail copied from another model of the same
+    size: validate forwards the tail from a few examples' cached input and
+    compares with image_pooled."""
+    import shutil
+    from safetensors.numpy import save_file
+    copy = tmp_path / "other-tail"
+    shutil.copytree(bundle, copy)
+    spurscope("validate", copy)
+    tail = load_file(copy / "cam_tail.safetensors")
+    rng = np.random.default_rng(3)
+    tail["mlp.c_proj.weight"] = tail["mlp.c_proj.weight"] + rng.normal(0, 1, tail["mlp.c_proj.weight"].shape).astype(np.float32)
+    save_file(tail, copy / "cam_tail.safetensors")
+    r = spurscope("validate", copy, check=False)
+    assert r.returncode == 2, r.stdout
+    assert "cam_tail.safetensors: example" in r.stderr and "off image_pooled" in r.stderr, r.stderr
