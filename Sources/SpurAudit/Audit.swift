@@ -27,10 +27,13 @@ public struct Audit: Sendable {
         /// The audited examples (bundle rows) and, row for row, which attributes are present in them.
         public var rows: [Int]
         public var presence: AttributePresence
+        /// The class of each audited example, row for row (empty when not given).
+        public var labels: [Int]
 
-        public init(table: DiscrepancyTable, classes: [String], attributes: [String], rows: [Int], presence: AttributePresence) {
+        public init(table: DiscrepancyTable, classes: [String], attributes: [String], rows: [Int], presence: AttributePresence,
+                    labels: [Int] = []) {
             self.table = table; self.classes = classes; self.attributes = attributes; self.examples = rows.count
-            self.rows = rows; self.presence = presence
+            self.rows = rows; self.presence = presence; self.labels = labels
         }
     }
 
@@ -51,9 +54,10 @@ public struct Audit: Sendable {
         // split is audited (zero-shot cuts come from the val split), so it
         // matches training's and the UI's.
         let presence = try AttributePresence.compute(bundle: bundle, source: source, heads: heads, excluded: excluded, rows: rows)
-        let table = DiscrepancyTable.compute(labels: rows.map { bundle.examples[$0].label }, predictions: predictions,
+        let labels = rows.map { bundle.examples[$0].label }
+        let table = DiscrepancyTable.compute(labels: labels, predictions: predictions,
                                              presence: presence, classCount: m.classes.count,
                                              minimumSupport: minimumSupport)
-        return Result(table: table, classes: m.classes, attributes: m.attributes, rows: rows, presence: presence)
+        return Result(table: table, classes: m.classes, attributes: m.attributes, rows: rows, presence: presence, labels: labels)
     }
 }

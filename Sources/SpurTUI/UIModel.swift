@@ -13,18 +13,23 @@ public final class UIModel: @unchecked Sendable {
     public let pretrained: ProjectionHeads
     public let classTemplates: Matrix
     public let valRows: [Int]
-    /// The pre-trained model's prediction of every validation example (by bundle row).
-    public let valPredictions: [Int: Int]
+    /// The pre-trained model's prediction of every audited example (by bundle row).
+    public let auditedPredictions: [Int: Int]
 
-    public init(bundle path: String, workspace directory: String?, audit given: Audit.Result? = nil) throws {
+    /// How screen 1's audit was run (split, presence, minimum support).
+    public let auditSettings: Audit
+
+    public init(bundle path: String, workspace directory: String?, audit given: Audit.Result? = nil,
+                auditSettings: Audit = Audit()) throws {
         bundle = try FeatureBundle.open(path)
         workspace = try Workspace(bundle: path, directory: directory)
         pretrained = try bundle.pretrainedHeads()
         classTemplates = try bundle.classTemplateFeatures()
-        audit = try given ?? Audit().run(bundle, heads: pretrained)
+        self.auditSettings = auditSettings
+        audit = try given ?? auditSettings.run(bundle, heads: pretrained)
         valRows = bundle.indices(in: .val)
         let zeroShot = HeadClassifier(heads: pretrained, classTemplates: classTemplates, templateCount: bundle.manifest.templates.count)
-        valPredictions = Dictionary(uniqueKeysWithValues: zip(valRows, zeroShot.predict(try bundle.pooledFeatures(rows: valRows))))
+        auditedPredictions = Dictionary(uniqueKeysWithValues: zip(audit.rows, zeroShot.predict(try bundle.pooledFeatures(rows: audit.rows))))
     }
 
     /// The pre-trained classifier: the class prompts through the pre-trained heads.

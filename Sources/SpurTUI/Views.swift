@@ -139,7 +139,17 @@ public enum Views {
             tableY += 1
         }
         if rows.isEmpty {
-            g.text("  no attribute with enough examples on both sides" + (a.filter.isEmpty ? "" : " matches the filter"), x: 1, y: tableY + 1, style: t.dim)
+            let support = m.auditSettings.minimumSupport
+            if !a.filter.isEmpty {
+                g.text("  no attribute with enough examples on both sides matches the filter", x: 1, y: tableY + 1, style: t.dim)
+            } else {
+                // Why, and what changes it: the audit's settings are the UI's start-up options.
+                let why = m.audit.emptyTableReason(class: c, minimumSupport: support).map { ": \($0)." } ?? "."
+                let text = "no attribute with \(support)+ examples on both sides\(why) Start the UI with --min-support N, --split all, --threshold T or --zero-shot to change the audit (as `spurscope detect` takes them)."
+                for (i, line) in wrap(text.split(separator: " ").map(String.init), width: max(20, b.w - 4), separator: " ").enumerated() {
+                    g.text("  " + line, x: 1, y: tableY + 1 + i, style: t.dim)
+                }
+            }
             return
         }
         // Widths from the whole vocabulary and the (few) notes, never from every row: a frame stays O(visible rows).
@@ -205,7 +215,7 @@ public enum Views {
         }
         let attr = m.audit.attributes[row.attribute], cls = m.classes[row.classIndex]
         let (list, withCount, scores) = (pv.list.all, pv.list.withCount, pv.list.scores)
-        var head: [(lead: String, text: String)] = [("", "\(cls) with '\(attr)' (\(withCount))"), (" ", "and without (\(list.count - withCount)), val")]
+        var head: [(lead: String, text: String)] = [("", "\(cls) with '\(attr)' (\(withCount))"), (" ", "and without (\(list.count - withCount)), \(m.auditSettings.split?.rawValue ?? "all splits")")]
         if m.bundle.hasHeatmaps { head += [("   ", "c: map class"), ("   ", "v: \(pv.overlay ? "side by side" : "overlay")")] }
         g.text(Phrase.prefix(head, width: b.w - 2), x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         let listWidth = 22
@@ -218,7 +228,7 @@ public enum Views {
         for i in top..<min(list.count, top + visible) {
             let e = list[i]
             let ex = m.bundle.examples[e]
-            let ok = m.valPredictions[e].map { $0 == ex.label }
+            let ok = m.auditedPredictions[e].map { $0 == ex.label }
             let mark = ok.map { $0 ? (ui.ascii ? "ok" : "✓") : (ui.ascii ? "no" : "✗") } ?? " "
             let score = scores[e].map { String(format: "%.2f", $0) } ?? "  – "
             let label = (i < withCount ? "+ " : "− ") + TableLayout.fit(ex.id, width: 10) + " " + mark + " " + score

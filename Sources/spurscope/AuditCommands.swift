@@ -18,6 +18,38 @@ struct WorkspaceOption: ParsableArguments {
     }
 }
 
+/// How presence is decided and which examples are audited: `detect` and
+/// `ui` take the same options, so screen 1 can show what `detect` shows.
+struct AuditOptions: ParsableArguments {
+    @Option(name: .long, help: "Examples to audit: train, val, test or all.") var split: String = "val"
+    @Option(name: .long, parsing: .unconditional, help: "Detection score at which an attribute counts as present (default: the manifest's detection_threshold, 0.5 without one).") var threshold: Float?
+    @Option(name: .long, help: "Per-attribute threshold, NAME=SCORE (repeatable).") var attributeThreshold: [String] = []
+    @Flag(name: .long, help: "Score attributes with the model itself instead of attributes.csv.") var zeroShot = false
+    @Option(name: .long, parsing: .unconditional, help: "With --zero-shot: present above this quantile of the attribute's scores.") var quantile: Double = 0.9
+    @Option(name: .long, parsing: .unconditional, help: "Minimum examples with and without an attribute.") var minSupport: Int = 10
+
+    func audit() throws -> Audit {
+        let splitChoice: Split? = split == "all" ? nil : try Split(rawValue: split).orThrow(InputError(file: "--split", "'\(split)' is not train, val, test or all"))
+        // The same bounds as train's --threshold: detection scores are probabilities.
+        if let threshold, !(threshold >= 0 && threshold <= 1) { throw InputError(file: "--threshold", "is \(threshold), expected 0...1") }
+        guard minSupport >= 1 else { throw InputError(file: "--min-support", "is \(minSupport), expected at least 1") }
+        guard quantile > 0 && quantile < 1 else { throw InputError(file: "--quantile", "is \(quantile), expected between 0 and 1") }
+        var overrides: [String: Float] = [:]
+        for item in attributeThreshold {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let t = Float(parts[1]) else {
+                throw InputError(file: "--attribute-threshold", "'\(item)' is not NAME=SCORE")
+            }
+            guard t >= 0 && t <= 1 else {
+                throw InputError(file: "--attribute-threshold", "'\(item)': the score is \(t), expected 0...1")
+            }
+            overrides[parts[0]] = t
+        }
+        return Audit(split: splitChoice, source: zeroShot ? .zeroShot(quantile: quantile) : .detections(threshold: threshold, overrides: overrides),
+                     minimumSupport: minSupport)
+    }
+}
+
 struct DetectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "detect",
@@ -34,12 +66,7 @@ struct DetectCommand: ParsableCommand {
     @Argument(help: "The bundle directory.") var bundle: String
     @Option(name: .long, help: "Only this class.") var `class`: String?
     @Option(name: .long, parsing: .unconditional, help: "Rows per class (0: all).") var top: Int = 10
-    @Option(name: .long, help: "Examples to audit: train, val, test or all.") var split: String = "val"
-    @Option(name: .long, parsing: .unconditional, help: "Detection score at which an attribute counts as present (default: the manifest's detection_threshold, 0.5 without one).") var threshold: Float?
-    @Option(name: .long, help: "Per-attribute threshold, NAME=SCORE (repeatable).") var attributeThreshold: [String] = []
-    @Flag(name: .long, help: "Score attributes with the model itself instead of attributes.csv.") var zeroShot = false
-    @Option(name: .long, parsing: .unconditional, help: "With --zero-shot: present above this quantile of the attribute's scores.") var quantile: Double = 0.9
-    @Option(name: .long, parsing: .unconditional, help: "Minimum examples with and without an attribute.") var minSupport: Int = 10
+    @OptionGroup var auditOptions: AuditOptions
     @Option(name: .long, help: "Order: magnitude (|δ|), delta (largest δ, the paper's order), harm (smallest δ: presence hurts most) or support.") var sort: String = "magnitude"
     @Option(name: .long, parsing: .unconditional, help: "Audit this run's best checkpoint instead of the pre-trained model.") var checkpoint: Int64?
     @Flag(name: .long, help: "One JSON object.") var json = false
@@ -50,23 +77,9 @@ struct DetectCommand: ParsableCommand {
         guard let order = DiscrepancyTable.Order(rawValue: sort) else {
             throw InputError(file: "--sort", "'\(sort)' is not magnitude, delta, harm or support")
         }
-        let splitChoice: Split? = split == "all" ? nil : try Split(rawValue: split).orThrow(InputError(file: "--split", "'\(split)' is not train, val, test or all"))
-        // The same bounds as train's --threshold: detection scores are probabilities.
-        if let threshold, !(threshold >= 0 && threshold <= 1) { throw InputError(file: "--threshold", "is \(threshold), expected 0...1") }
         guard top >= 0 else { throw InputError(file: "--top", "is \(top), expected 0 (all) or more") }
-        guard minSupport >= 1 else { throw InputError(file: "--min-support", "is \(minSupport), expected at least 1") }
-        guard quantile > 0 && quantile < 1 else { throw InputError(file: "--quantile", "is \(quantile), expected between 0 and 1") }
-        var overrides: [String: Float] = [:]
-        for item in attributeThreshold {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let t = Float(parts[1]) else {
-                throw InputError(file: "--attribute-threshold", "'\(item)' is not NAME=SCORE")
-            }
-            guard t >= 0 && t <= 1 else {
-                throw InputError(file: "--attribute-threshold", "'\(item)': the score is \(t), expected 0...1")
-            }
-            overrides[parts[0]] = t
-        }
+        let audit = try auditOptions.audit()
+        let (split, zeroShot, threshold, minSupport) = (auditOptions.split, auditOptions.zeroShot, auditOptions.threshold, auditOptions.minSupport)
         let b = try FeatureBundle.open(bundle)
         let classFilter = try `class`.map { name in
             try b.manifest.classes.firstIndex(of: name).orThrow(
@@ -81,8 +94,6 @@ struct DetectCommand: ParsableCommand {
                                                            classTemplates: try b.classTemplateFeatures(), templateCount: b.manifest.templates.count)
             heads = classifier!.heads
         }
-        let audit = Audit(split: splitChoice, source: zeroShot ? .zeroShot(quantile: quantile) : .detections(threshold: threshold, overrides: overrides),
-                          minimumSupport: minSupport)
         let result = try audit.run(b, heads: heads, classifier: classifier)
         var verdicts: [String: Decision] = [:]
         for d in try workspace?.currentDecisions() ?? [] { verdicts[d.key] = d }
@@ -124,7 +135,12 @@ struct DetectCommand: ParsableCommand {
                 let t = result.table.classTotals[c]
                 print("")
                 print("\(result.classes[c]) — \(t.total) examples, accuracy \(pct(t.value))")
-                if rows.isEmpty { print("  no attribute with \(minSupport)+ examples on both sides"); continue }
+                if rows.isEmpty {
+                    let why = result.emptyTableReason(class: c, minimumSupport: minSupport).map { ": \($0)" } ?? ""
+                    print("  no attribute with \(minSupport)+ examples on both sides\(why)")
+                    print("  (change it with --min-support, --split all, --threshold or --zero-shot)")
+                    continue
+                }
                 print("  #  attribute         δ      with                           without                        confused with   verdict")
                 for (i, r) in rows.enumerated() {
                     let w = r.with.wilson95, wo = r.without.wilson95

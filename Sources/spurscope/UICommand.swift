@@ -21,6 +21,7 @@ struct UICommand: ParsableCommand {
 
     @Option(name: .long, help: "Colour theme: dark, light, high-contrast, monochrome, or a .toml file (default: the config file's, else dark).") var theme: String?
     @Flag(name: .long, help: "ASCII art instead of coloured half blocks.") var ascii = false
+    @OptionGroup(title: "Audit (screen 1, as `detect` takes them)") var auditOptions: AuditOptions
     @OptionGroup var workspaceOption: WorkspaceOption
 
     func run() throws {
@@ -38,7 +39,7 @@ struct UICommand: ParsableCommand {
             throw InputError(file: bundle, "does not exist yet: `make sample` builds the sample bundle, or pass a bundle directory")
         }
         FileHandle.standardError.write(Data("loading \(bundle)…\n".utf8))
-        let model = try UIModel(bundle: bundle, workspace: workspaceOption.workspace)
+        let model = try UIModel(bundle: bundle, workspace: workspaceOption.workspace, auditSettings: try auditOptions.audit())
         let app = App(model: model, theme: chosen, ascii: ascii || noColor)
         try TerminalUI.run(app)
         // The terminal is restored. A run's thread may still be inside BLAS:
