@@ -171,3 +171,22 @@ struct ValidateCommandTests {
         #expect(info.status == 2 && info.stderr.contains("(and 2 more problems: run `spurscope validate \(out)`)"))
     }
 }
+
+/// Issue 24: a bundle shared by a group is readable by its members: every
+/// file spurscope writes into it (atomically or streamed) has the mode the
+/// umask gives, the binary detections file included.
+@Test func bundleFilesKeepTheUmasksMode() throws {
+    let bundle = try NonSquareBundle.write("modes")
+    let r = try CLIRunner.run(["import", "detections", bundle, "--force"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let fm = FileManager.default
+    let files = try fm.contentsOfDirectory(atPath: bundle).filter { !$0.hasPrefix(".") }
+    #expect(files.contains("detections.safetensors") && files.contains(FeatureBundle.featuresFile))
+    let mask = umask(0o022); umask(mask)
+    for name in files {
+        var st = stat()
+        #expect(stat(bundle + "/" + name, &st) == 0)
+        guard (st.st_mode & S_IFMT) == S_IFREG else { continue }
+        #expect(st.st_mode & 0o777 == 0o666 & ~mask, "\(name): \(String(st.st_mode & 0o777, radix: 8))")
+    }
+}

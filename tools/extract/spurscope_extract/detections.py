@@ -38,6 +38,11 @@ def write(path, offsets, attributes, scores, vocabulary, **metadata):
     meta.update({k: str(v) for k, v in metadata.items()})
     partial = str(path) + ".partial"
     save_file({"offsets": offsets, "attribute": attributes, "score": scores}, partial, metadata=meta)
+    # safetensors creates its file 0600; a bundle shared by a group must be
+    # readable as its other files are (the mode open() gives under the umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(partial, 0o666 & ~umask)
     os.replace(partial, path)
 
 

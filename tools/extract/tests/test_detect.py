@@ -45,6 +45,9 @@ def owlvit_reference(owlvit_dir, dataset, query="a photo of a {}"):
 
 def read_binary(bundle_dir):
     offsets, attributes, scores, meta = detections.read(bundle_dir / "detections.safetensors")
+    # Every file of the bundle has the same mode (0600 would lock a group out of a shared bundle).
+    modes = {p.name: p.stat().st_mode & 0o777 for p in bundle_dir.iterdir() if p.is_file()}
+    assert len(set(modes.values())) == 1 and modes["detections.safetensors"] & 0o044, modes
     return offsets, attributes, scores, meta
 
 
