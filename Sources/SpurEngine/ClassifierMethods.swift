@@ -17,11 +17,11 @@ extension Trainer {
                               source, o.perGroup, o.groups, o.l2, 100 * o.heldOutWorstGroup, o.heldOut)
             return (o.classifier, note)
         case .orthProj:
-            let words = OrthogonalProjection.phrases(attributes: config.attributes, classes: data.classes,
-                                                     decisions: try workspace.currentDecisions())
+            // The phrases as the run was prepared with them (the verdicts when it was created).
+            let words = data.projectionPhrases
             let classifier = try OrthogonalProjection.classifier(
                 heads: data.pretrained, classTemplates: data.classTemplates, templateCount: data.templateCount,
-                phrasePrompts: try OrthogonalProjection.phrasePrompts(bundle: bundle, phrases: words))
+                phrasePrompts: data.projectionPrompts)
             return (classifier, "projected out of the class prompts: " + words.map { "'\($0)'" }.joined(separator: ", "))
         default:
             preconditionFailure("\(config.method.rawValue) trains its projections")

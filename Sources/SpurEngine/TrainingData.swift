@@ -43,6 +43,12 @@ public struct TrainingData: Sendable {
     public var starContextCount: Int
     /// The official form's attribute prompts, row `2j + a` (see `LossBatch.attributePrompts`).
     public var attributePrompts: Matrix
+    /// orth-proj: the phrases projected out of the class prompts and their
+    /// prompts' features (empty for other methods). Encoded here, before a
+    /// run is recorded, so a phrase no encoder can give is refused without
+    /// leaving a failed run behind.
+    public var projectionPhrases: [String] = []
+    public var projectionPrompts: Matrix = Matrix(rows: 0, cols: 0)
     public var pretrained: ProjectionHeads
     /// Whether evaluation groups come from ground truth.
     public var evaluationFromGroundTruth: Bool
@@ -126,7 +132,9 @@ public struct TrainingData: Sendable {
         let attributeTexts = official
             ? config.attributes.flatMap { a in [config.absentWords[a]!, a].map(OfficialTerms.prompt) } : []
         let dt = m.dims.textDim
-        return TrainingData(
+        let projectionPhrases = config.method == .orthProj
+            ? OrthogonalProjection.phrases(attributes: config.attributes, classes: m.classes, decisions: decisions) : []
+        var data = TrainingData(
             classes: m.classes, templateCount: m.templates.count, attributes: config.attributes,
             valueCount: 1 << j, evaluationAttributes: evaluationAttributes, train: train, val: val, test: test,
             classTemplates: try b.classTemplateFeatures(),
@@ -138,5 +146,10 @@ public struct TrainingData: Sendable {
             attributePrompts: attributeTexts.isEmpty ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: attributeTexts),
             pretrained: try b.pretrainedHeads(),
             evaluationFromGroundTruth: evaluationTruth)
+        if !projectionPhrases.isEmpty {
+            data.projectionPhrases = projectionPhrases
+            data.projectionPrompts = try OrthogonalProjection.phrasePrompts(bundle: b, phrases: projectionPhrases)
+        }
+        return data
     }
 }

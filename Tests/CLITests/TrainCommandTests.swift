@@ -161,3 +161,22 @@ struct EvalCompareCamTests {
         #expect(missing.status == 2 && missing.stderr.contains("'nope' is not an example id"))
     }
 }
+
+/// Issue 24: what can be checked before training is refused before a run is
+/// recorded. orth-proj's phrases are encoded when the run is prepared: a
+/// bundle whose prompt table lacks them (and records no checkpoint to encode
+/// them with) gets the error and no failed run.
+@Test func aPhraseNoEncoderCanGiveLeavesNoFailedRun() throws {
+    let bundle = try NonSquareBundle.write("no-phrase") { c in c.manifest.textEncoder = "an-exported-model" }
+    let ws = FileManager.default.temporaryDirectory.appendingPathComponent("no-phrase-ws-\(getpid())").path
+    try? FileManager.default.removeItem(atPath: ws)
+    let mark = try CLIRunner.run(["mark", bundle, "--workspace", ws, "--class", "landbird", "--attribute", "water",
+                                  "--verdict", "spurious", "--phrase-present", "on a misty lake"])
+    #expect(mark.status == 0, "\(mark.stderr)")
+    for method in ["orth-proj", "ours-ls"] {
+        let r = try CLIRunner.run(["train", bundle, "--workspace", ws, "--method", method, "--epochs", "1"])
+        #expect(r.status == 2, "\(method): \(r.stdout)")
+        #expect(r.stderr.contains("on a misty lake"), "\(method): \(r.stderr)")
+    }
+    #expect(try Workspace(path: ws + "/workspace.sqlite").runs().isEmpty)
+}
