@@ -65,11 +65,13 @@ public struct CellGrid: Equatable, Sendable {
     }
 
     /// Writes text from (x, y), clipped at `maxWidth` and the grid edge.
+    /// Control characters from data are drawn as visible escapes: a cell
+    /// holding ESC would be an instruction to the terminal.
     public mutating func text(_ s: String, x: Int, y: Int, style: Style = Style(), maxWidth: Int? = nil) {
         guard y >= 0 && y < height else { return }
         let limit = min(width, x + (maxWidth ?? width))
         var cx = x
-        for ch in s where cx < limit {
+        for ch in TerminalText.escaped(s) where cx < limit {
             if cx >= 0 { self[cx, y] = Cell(character: ch, style: style) }
             cx += 1
         }

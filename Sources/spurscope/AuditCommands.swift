@@ -144,7 +144,7 @@ struct DetectCommand: ParsableCommand {
                 print("  #  attribute         δ      with                           without                        confused with   verdict")
                 for (i, r) in rows.enumerated() {
                     let w = r.with.wilson95, wo = r.without.wilson95
-                    let name = result.attributes[r.attribute].padding(toLength: 14, withPad: " ", startingAt: 0)
+                    let name = TerminalText.escaped(result.attributes[r.attribute]).padding(toLength: 14, withPad: " ", startingAt: 0)
                     let withText = "\(pct(r.with.value)) [\(pct(w.low))–\(pct(w.high))] n=\(r.with.total)"
                     let withoutText = "\(pct(r.without.value)) [\(pct(wo.low))–\(pct(wo.high))] n=\(r.without.total)"
                     print(String(format: "%3d  ", i + 1) + name + String(format: " %+6.1f  ", 100 * r.delta)
@@ -207,7 +207,7 @@ struct MarkCommand: ParsableCommand {
             className: `class`, attribute: attribute, verdict: v, note: note,
             phrasePresent: phrasePresent, phraseAbsent: phraseAbsent)
         if json { print(try JSONOutput.line(DecisionsCommand.object(d))) }
-        else { print("\(d.className) / \(d.attribute): \(d.previousVerdict?.rawValue ?? "undecided") → \(d.verdict.rawValue)") }
+        else { print(TerminalText.escaped("\(d.className) / \(d.attribute): \(d.previousVerdict?.rawValue ?? "undecided") → \(d.verdict.rawValue)")) }
         let given = [phrasePresent, phraseAbsent].compactMap { $0 }
         let prompts = given.map { TrainingData.groupPrompts(className: `class`, phrase: $0, templates: b.manifest.templates) }
         let cut = Set(b.truncatedTexts(prompts.flatMap { $0 }))
@@ -242,9 +242,10 @@ struct DecisionsCommand: ParsableCommand {
         if decisions.isEmpty { print("no decisions yet (spurscope mark \(bundle) --class C --attribute A --verdict spurious)"); return }
         for d in decisions {
             let note = d.note.isEmpty ? "" : "  — \(d.note)"
-            print("\(Workspace.timestamp(d.time))  \(d.className) / \(d.attribute): \(d.verdict.rawValue)"
+            // Workspaces written by older versions (or by hand) may hold control characters.
+            print(TerminalText.escaped("\(Workspace.timestamp(d.time))  \(d.className) / \(d.attribute): \(d.verdict.rawValue)"
                   + (history ? " (was \(d.previousVerdict?.rawValue ?? "undecided"))" : "")
-                  + "  [\(d.phrasePresent) | \(d.phraseAbsent)]\(note)")
+                  + "  [\(d.phrasePresent) | \(d.phraseAbsent)]\(note)"))
         }
     }
 }

@@ -7,7 +7,7 @@ enum SettingFlags {
     static let exceptions: [String: String] = [
         "attributes": "--attribute", "absentWords": "--absent-word", "learningRate": "--lr", "weightDecay": "--wd",
         "lambdas": "--lambda", "initialTemperature": "--temperature", "attributeThresholds": "--attribute-threshold",
-        "presence": "--zero-shot",
+        "presence": "--zero-shot", "className": "--class",
     ]
 
     /// `sfrReferenceEpochs` → `--sfr-reference-epochs`.

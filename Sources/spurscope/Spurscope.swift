@@ -25,10 +25,11 @@ struct Spurscope {
             var command = try RootCommand.parseAsRoot()
             try command.run()
         } catch let error as InputError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            // Errors quote values from files and flags: shown, never obeyed by the terminal.
+            FileHandle.standardError.write(Data("error: \(TerminalText.escaped("\(error)"))\n".utf8))
             exit(2)
         } catch let error as SettingError {
-            FileHandle.standardError.write(Data("error: \(SettingFlags.inputError(error))\n".utf8))
+            FileHandle.standardError.write(Data("error: \(TerminalText.escaped("\(SettingFlags.inputError(error))"))\n".utf8))
             exit(2)
         } catch {
             let code = RootCommand.exitCode(for: error)

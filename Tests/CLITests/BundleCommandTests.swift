@@ -190,3 +190,26 @@ struct ValidateCommandTests {
         #expect(st.st_mode & 0o777 == 0o666 & ~mask, "\(name): \(String(st.st_mode & 0o777, radix: 8))")
     }
 }
+
+/// Issue 25: `mark` refuses control characters (naming the flag), and
+/// `decisions` escapes any a workspace already holds instead of printing them.
+@Test func controlCharactersNeverReachTheTerminal() throws {
+    let bundle = try NonSquareBundle.write("escapes")
+    let ws = FileManager.default.temporaryDirectory.appendingPathComponent("escapes-ws-\(getpid())").path
+    try? FileManager.default.removeItem(atPath: ws)
+    let r = try CLIRunner.run(["mark", bundle, "--workspace", ws, "--class", "landbird", "--attribute", "water",
+                               "--verdict", "spurious", "--note", "title\u{1B}]0;owned\u{07}"])
+    #expect(r.status == 2 && r.stderr.contains("--note: holds the control character U+001B"), "\(r.stderr)")
+    #expect(!r.stderr.contains("\u{1B}"), "\(r.stderr)")
+    #expect(try CLIRunner.run(["mark", bundle, "--workspace", ws, "--class", "landbird", "--attribute", "water",
+                               "--verdict", "spurious", "--note", "fine"]).status == 0)
+    // A row written behind spurscope's back (an older version, a hand edit).
+    let sql = Process()
+    sql.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+    sql.arguments = [ws + "/workspace.sqlite", "UPDATE decisions SET note = 'a' || char(27) || ']52;c;ZXZpbA==' || char(7) || char(10) || 'b'"]
+    try sql.run(); sql.waitUntilExit()
+    #expect(sql.terminationStatus == 0)
+    let d = try CLIRunner.run(["decisions", bundle, "--workspace", ws])
+    #expect(d.status == 0 && d.stdout.contains("a\\u{1B}]52;c;ZXZpbA==\\u{7}\\u{A}b"), "\(d.stdout)")
+    #expect(!d.stdout.contains("\u{1B}") && !d.stdout.contains("\u{07}"), "\(d.stdout)")
+}

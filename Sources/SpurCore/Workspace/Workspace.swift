@@ -160,7 +160,12 @@ public final class Workspace: @unchecked Sendable {
     @discardableResult
     public func record(className: String, attribute: String, verdict: Verdict, note: String? = nil,
                        phrasePresent: String? = nil, phraseAbsent: String? = nil, time: Date = Date()) throws -> Decision {
-        try db.transaction {
+        // What is stored is printed later, to terminals: nothing that acts on one.
+        for (text, setting) in [(className, "className"), (attribute, "attribute"), (note ?? "", "note"),
+                                (phrasePresent ?? "", "phrasePresent"), (phraseAbsent ?? "", "phraseAbsent")] {
+            try TerminalText.check(text, setting: setting)
+        }
+        return try db.transaction {
             let previous = try current(className: className, attribute: attribute)
             let defaults = Decision.defaultPhrases(attribute)
             var d = Decision(id: 0, className: className, attribute: attribute, verdict: verdict,
