@@ -39,7 +39,10 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         let b = try FeatureBundle.open(bundle)
         let ws = try workspaceOption.open(bundle: bundle)
-        let chosen = try (methods?.split(separator: ",").map { try parseMethod(String($0)) }) ?? Method.allCases
+        let chosen = try (methods?.split(separator: ",").map { try parseMethod(String($0).trimmingCharacters(in: .whitespaces)) }) ?? Method.allCases
+        guard !chosen.isEmpty else {
+            throw InputError(file: "--methods", "names no method (expected a comma-separated list of \(Method.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
         if tuneLambda != nil && !(tune || tunePerSeed) {
             throw InputError(file: "--tune-lambda", "tunes nothing without --tune or --tune-per-seed")
         }

@@ -31,6 +31,7 @@ struct UICommand: ParsableCommand {
             let commands = Spurscope.configuration.subcommands.map { $0.configuration.commandName ?? "" }.filter { !$0.isEmpty }
             throw InputError(file: bundle, "is neither a command (\(commands.joined(separator: ", "))) nor a bundle directory")
         }
+        let audit = try auditOptions.audit()
         let noColor = ProcessInfo.processInfo.environment["NO_COLOR"] != nil
         let name = try theme ?? UIConfig.theme() ?? "dark"
         var chosen = try Theme.named(name, directories: Self.themeDirectories)
@@ -39,7 +40,7 @@ struct UICommand: ParsableCommand {
             throw InputError(file: bundle, "does not exist yet: `make sample` builds the sample bundle, or pass a bundle directory")
         }
         FileHandle.standardError.write(Data("loading \(bundle)…\n".utf8))
-        let model = try UIModel(bundle: bundle, workspace: workspaceOption.workspace, auditSettings: try auditOptions.audit())
+        let model = try UIModel(bundle: bundle, workspace: workspaceOption.workspace, auditSettings: audit)
         let app = App(model: model, theme: chosen, ascii: ascii || noColor)
         try TerminalUI.run(app)
         // The terminal is restored. A run's thread may still be inside BLAS:

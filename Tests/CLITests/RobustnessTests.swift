@@ -201,11 +201,19 @@ struct CommandLineTests {
         (["detect", "--attribute-threshold", "water=2"], "error: --attribute-threshold: 'water=2': the score is 2.0, expected 0...1"),
         (["detect", "--top", "-1"], "error: --top: is -1, expected 0 (all) or more"),
         (["cam", "--example", "s00001", "--width", "-3"], "error: --width: is -3, expected 4...400"),
+        (["ui", "--min-support", "0"], "error: --min-support: is 0, expected at least 1"),
     ])
     func badNumbersAreNamed(arguments: [String], message: String) throws {
         let ws = temporaryWorkspace("numbers")
         let r = try CLIRunner.run([arguments[0], try SampleData.bundle()] + arguments.dropFirst() + ["--workspace", ws])
         #expect(r.status == 2 && r.stderr == message + "\n", "\(r.stderr)")
+    }
+
+    /// Issue 25: an empty method list is an error, not an empty table.
+    @Test func compareWithNoMethodIsRefused() throws {
+        let r = try CLIRunner.run(["compare", try SampleData.bundle(), "--methods", "", "--workspace", temporaryWorkspace("no-methods")])
+        #expect(r.status == 2 && r.stderr.hasPrefix("error: --methods: names no method (expected a comma-separated list of "), "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
     }
 
     @Test func aMistypedCommandIsNotTakenForABundle() throws {
