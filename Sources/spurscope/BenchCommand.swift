@@ -24,20 +24,29 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Timed training steps per model size.")
     var steps: Int = 20
 
-    @Option(name: .long, help: "What to measure: step (BLAS peak and training step), bundle (open a 2.4 GB bundle, in child processes) audit (δ ranking at ImageNet scale), train (epochs on the default bundle and at Waterbirds scale), ui (frame times) or text (CLIP's tokenizer and text tower at ViT-B/32 size).")
+    @Option(name: .long, help: "What to measure: step (BLAS peak and training step), bundle (open a 2.4 GB bundle, in child processes) audit (δ ranking at ImageNet scale), train (epochs on the default bundle and at Waterbirds scale), ui (frame times), text (CLIP's tokenizer and text tower at ViT-B/32 size), image (ViT-B/32 and RN50 image towers against PyTorch, and their memory by batch size) or extract (`spurscope extract` over a Waterbirds-sized folder of JPEGs, stage by stage).")
     var suite: String = "step"
 
-    @Option(name: .long, help: "Where the bundle suite writes its bundle (removed afterwards unless --keep).")
-    var scratch: String = NSTemporaryDirectory() + "spurscope-bench-bundle"
+    @Option(name: .long, help: "Where the bundle, image and extract suites write their files (removed afterwards unless --keep).")
+    var scratch: String?
 
-    @Option(name: .long, help: "Examples in the bundle suite's bundle.")
-    var examples: Int = 12_000
+    @Option(name: .long, help: "Examples in the bundle suite's bundle (default 12,000) or the extract suite's folder (default 11,788, Waterbirds').")
+    var examples: Int?
 
-    @Flag(name: .long, help: "Keep the bundle suite's bundle for the next run.")
+    @Flag(name: .long, help: "Keep the bundle suite's bundle (the image suite's checkpoints, the extract suite's folder and checkpoint) for the next run.")
     var keep = false
+
+    @Option(name: .long, help: "Images per forward pass in the image and extract suites.")
+    var batch: Int = 32
+
+    @Flag(name: .long, help: .hidden)   // tests: 64-pixel towers instead of ViT-B/32 and RN50, no PyTorch
+    var tiny = false
+
+    static let suites = ["step", "bundle", "audit", "train", "ui", "text", "image", "extract"]
 
     func run() throws {
         guard steps >= 1 else { throw InputError(file: "--steps", "is \(steps), expected at least 1") }
+        guard batch >= 1 else { throw InputError(file: "--batch", "is \(batch), expected at least 1") }
         switch suite {
         case "step": try runStepSuite()
         case "bundle": try runBundleSuite()
@@ -45,13 +54,17 @@ struct BenchCommand: ParsableCommand {
         case "train": try runTrainSuite()
         case "ui": try runUISuite()
         case "text": try runTextSuite()
-        default: throw InputError(file: "--suite", "'\(suite)' is not a suite (expected step, bundle, audit, train, ui or text)")
+        case "image": try runImageSuite()
+        case "extract": try runExtractSuite()
+        default:
+            throw InputError(file: "--suite", "'\(suite)' is not a suite (expected \(Self.suites.dropLast().joined(separator: ", ")) or \(Self.suites.last!))")
         }
     }
 
     func runBundleSuite() throws {
+        let examples = self.examples ?? 12_000
         guard examples >= 1 else { throw InputError(file: "--examples", "is \(examples), expected at least 1") }
-        let r = try BundleBenchmark.measure(directory: scratch, examples: examples, keep: keep)
+        let r = try BundleBenchmark.measure(directory: scratch ?? NSTemporaryDirectory() + "spurscope-bench-bundle", examples: examples, keep: keep)
         let p = r.probe
         if json {
             var object: [String: Any] = ["examples": r.examples, "file_bytes": r.fileBytes]
