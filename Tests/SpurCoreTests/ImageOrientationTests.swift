@@ -111,7 +111,10 @@ struct ImageOrientationTests {
         let grey = ImageTests.temporaryPath("written-grey.jpg")
         try ImageFile.writeJPEG(stored, to: grey, quality: 95, greyscale: true)
         let g = try ImageFile.read(path: grey)
-        #expect(stride(from: 0, to: g.pixels.count, by: 3).allSatisfy { g.pixels[$0] == g.pixels[$0 + 1] && g.pixels[$0] == g.pixels[$0 + 2] })
+        let channelsAgree = stride(from: 0, to: g.pixels.count, by: 3).allSatisfy { (i: Int) -> Bool in
+            g.pixels[i] == g.pixels[i + 1] && g.pixels[i] == g.pixels[i + 2]
+        }
+        #expect(channelsAgree)
         #expect(abs(Int(g[w - 1, 0].0) - Int(stored[w - 1, 0].0)) <= 8)
 
         #expect(throws: InputError.self) { try ImageFile.writeJPEG(stored, to: "/nonexistent-dir/x.jpg") }

@@ -81,7 +81,7 @@ public final class Extraction {
         var state = record!
         let started = Date()
         if !state.promptsDone {
-            try timings.measure(.write, count: 0) {
+            try timings.measure(.prompts, count: 0) {
                 try features.writeRows("W_v", start: 0, plan.imageTower.projection.values)
                 try features.writeRows("W_t", start: 0, plan.textTower.projection.values)
                 try features.writeRows("logit_scale", start: 0, [plan.logitScale])
@@ -94,12 +94,12 @@ public final class Extraction {
                     let tokens = chunk.map { plan.tokenizer.tokenize($0, contextLength: plan.textTower.shape.contextLength).ids }
                     return try plan.textTower.features(tokens: tokens).storage
                 }
-                try timings.measure(.write, count: 0) { try features.writeRows("text_prompts", start: a, encoded) }
+                try timings.measure(.prompts, count: 0) { try features.writeRows("text_prompts", start: a, encoded) }
                 a += chunk.count
                 report(ExtractionProgress(phase: .prompts, done: a, total: prompts.count, resumedFrom: 0,
                                           elapsed: Date().timeIntervalSince(started)))
             }
-            try timings.measure(.write, count: 0) {
+            try timings.measure(.prompts, count: 0) {
                 try features.synchronize()
                 state.promptsDone = true
                 try save(state, in: staging)
@@ -123,10 +123,10 @@ public final class Extraction {
                 state.imagesDone = local + batch.count
                 try save(state, in: staging)
             }
-            timings.setWalls(images: ExtractionTimings.now() - imagesStart)
             report(ExtractionProgress(phase: .images, done: state.imagesDone, total: count, resumedFrom: resumedFrom,
                                       elapsed: Date().timeIntervalSince(imageStart)))
         }
+        timings.setWalls(images: ExtractionTimings.now() - imagesStart)
         if count == 0 {
             report(ExtractionProgress(phase: .images, done: 0, total: 0, resumedFrom: 0, elapsed: 0))
         }

@@ -11,7 +11,8 @@ import Foundation
 public final class ExtractionTimings: @unchecked Sendable {
     // @unchecked: every access to `entries` holds `lock`.
     public enum Stage: String, CaseIterable, Sendable {
-        /// Tokenizing the prompt table and the text tower.
+        /// Tokenizing the prompt table, the text tower, and writing and
+        /// syncing its rows (with `W_v`, `W_t`): everything before the images.
         case prompts
         /// Reading and decoding each image file, turned upright by its EXIF orientation.
         case decode
@@ -23,7 +24,7 @@ public final class ExtractionTimings: @unchecked Sendable {
         case waiting
         /// The image tower's forward passes.
         case tower
-        /// Feature rows written and synced, `progress.json` saved.
+        /// An image batch's feature rows written and synced, `progress.json` saved.
         case write
 
         /// Whether the stage runs on the prefetch threads, beside the tower.
