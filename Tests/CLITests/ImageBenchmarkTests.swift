@@ -81,4 +81,23 @@ struct ImageBenchmarkTests {
         #expect(n("peak_rss_kb") > 0 && n("bundle_bytes") > 0 && n("dataset_bytes") > 12 * 5_000)
         #expect(!FileManager.default.fileExists(atPath: dir), "the folder and checkpoint are removed without --keep")
     }
+
+    /// `extract --timings` prints the same breakdown after a real run.
+    @Test func extractTimingsPrintsWhereTheTimeWent() throws {
+        let dir = Self.scratch("extract-timings")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bench = try CLIRunner.run(["bench", "--suite", "extract", "--tiny", "--json", "--examples", "6", "--keep", "--scratch", dir])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        let vocabulary = try #require(try Self.json(bench)["vocabulary"] as? String)
+        let r = try CLIRunner.run(["extract", "--waterbirds", dir + "/waterbirds", "--checkpoint", dir + "/clip-tiny.safetensors",
+                                   "--vocab", vocabulary, "--out", dir + "/again", "--batch", "4", "--timings"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("for 6 images"), "\(r.stderr)")
+        for label in ["text prompts", "image tower", "write rows", "waiting for the prefetch", "decode", "resize, crop, normalise", "views and masks"] {
+            #expect(r.stderr.contains(label), "\(label) missing from \(r.stderr)")
+        }
+        let quiet = try CLIRunner.run(["extract", "--waterbirds", dir + "/waterbirds", "--checkpoint", dir + "/clip-tiny.safetensors",
+                                       "--vocab", vocabulary, "--out", dir + "/again", "--force", "--quiet"])
+        #expect(quiet.status == 0 && !quiet.stderr.contains("where the time went"), "\(quiet.stderr)")
+    }
 }
