@@ -6,13 +6,15 @@ import SpurEngine
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure BLAS peak and training-step speed on this machine.",
+        abstract: "Measure BLAS peak, training steps, CLIP's towers and extraction on this machine (--suite).",
         discussion: """
         Reports the OpenBLAS kernel and thread count with every figure, the sgemm peak \
         measured in this run, and one training step of the paper's objective \
         (clip + vc + lc + vs + ls, batch 128, 2 classes × 80 templates, SGD update) at \
         CLIP RN50 and ViT-L/14 projection sizes on random features. Speeds are quoted as \
-        ratios to the sgemm peak of the same run: absolute times on shared machines are noisy.
+        ratios to the sgemm peak of the same run: absolute times on shared machines are noisy. \
+        Other suites (--suite) time bundles, the audit, training epochs, UI frames, CLIP's text \
+        and image towers (against PyTorch when .venv-extract exists) and a Waterbirds-sized extraction.
         """)
 
     @Flag(name: .long, help: "Print one JSON object instead of a report.")
