@@ -225,6 +225,59 @@ int spur_jpeg_decode_file(const char *path, size_t max_pixels, size_t max_side,
     return ok;
 }
 
+int spur_jpeg_encode_file(const char *path, const unsigned char *pixels, int width, int height, int components,
+                          int quality, const unsigned char *app1, size_t app1_size,
+                          char *message, size_t message_size) {
+    if (message_size > 0) message[0] = '\0';
+    if (width <= 0 || height <= 0 || (components != 1 && components != 3)) {
+        snprintf(message, message_size, "cannot encode a %dx%d JPEG with %d components (expected 1 or 3)",
+                 width, height, components);
+        return 0;
+    }
+    FILE *volatile file = fopen(path, "wb");
+    if (file == NULL) {
+        snprintf(message, message_size, "%s", strerror(errno));
+        return 0;
+    }
+    struct jpeg_compress_struct cinfo;
+    struct spur_error_mgr err;
+    memset(&cinfo, 0, sizeof cinfo);
+    memset(&err, 0, sizeof err);
+    cinfo.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = spur_error_exit;
+    err.pub.output_message = spur_output_message;
+    if (setjmp(err.escape)) {
+        snprintf(message, message_size, "cannot encode JPEG: %s", err.message);
+        jpeg_destroy_compress(&cinfo);
+        fclose(file);
+        return 0;
+    }
+    jpeg_create_compress(&cinfo);
+    jpeg_stdio_dest(&cinfo, file);
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.input_components = components;
+    cinfo.in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    // APP1 goes right after the JFIF APP0 that jpeg_start_compress wrote,
+    // where cameras put their Exif segment.
+    if (app1 != NULL && app1_size > 0) jpeg_write_marker(&cinfo, JPEG_APP0 + 1, app1, (unsigned)app1_size);
+    size_t stride = (size_t)width * (size_t)components;
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(pixels + (size_t)cinfo.next_scanline * stride);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    if (fclose(file) != 0) {
+        snprintf(message, message_size, "%s", strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
 void spur_jpeg_free(unsigned char *pixels) {
     free(pixels);
 }

@@ -115,6 +115,34 @@ public enum ImageFile {
         try AtomicFile.write(try encodePNG(image, for: path), to: path)
     }
 
+    /// Writes a baseline JPEG as cameras store photos: `greyscale` keeps one
+    /// channel (the red samples), and an orientation other than `.upright`
+    /// is recorded in an Exif segment, so readers turn `image` by it (it is
+    /// stored as given, sideways for a quarter turn). For benchmark and test
+    /// data shaped like users' photo folders; not atomic.
+    public static func writeJPEG(_ image: RGBImage, to path: String, quality: Int = 90, greyscale: Bool = false,
+                                 orientation: ImageOrientation = .upright) throws {
+        let samples = greyscale ? stride(from: 0, to: image.pixels.count, by: 3).map { image.pixels[$0] } : image.pixels
+        let exif = orientation == .upright ? [] : exifSegment(orientation: orientation)
+        var message = [CChar](repeating: 0, count: Int(SPUR_JPEG_MESSAGE_SIZE))
+        let ok = samples.withUnsafeBufferPointer { px in
+            exif.withUnsafeBufferPointer { app1 in
+                spur_jpeg_encode_file(path, px.baseAddress, Int32(image.width), Int32(image.height), greyscale ? 1 : 3,
+                                      Int32(quality), exif.isEmpty ? nil : app1.baseAddress, exif.count, &message, message.count)
+            }
+        }
+        guard ok != 0 else { throw InputError(file: path, cString(message)) }
+    }
+
+    /// "Exif\0\0" and a little-endian TIFF whose IFD0 holds only the
+    /// Orientation entry (tag 0x0112, one SHORT).
+    static func exifSegment(orientation: ImageOrientation) -> [UInt8] {
+        func u16(_ v: Int) -> [UInt8] { [UInt8(v & 255), UInt8(v >> 8)] }
+        func u32(_ v: Int) -> [UInt8] { u16(v & 0xFFFF) + u16(v >> 16) }
+        return Array("Exif\0\0".utf8) + Array("II".utf8) + u16(42) + u32(8)
+            + u16(1) + u16(0x0112) + u16(3) + u32(1) + u16(orientation.rawValue) + u16(0) + u32(0)
+    }
+
     /// The PNG file of `image`, in memory (`path` names it in errors). Writers
     /// that stage a whole directory and rename it at once write these
     /// directly, without an fsync per file. `fast`: libpng's fast mode (less

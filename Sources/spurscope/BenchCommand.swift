@@ -6,13 +6,15 @@ import SpurEngine
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure BLAS peak and training-step speed on this machine.",
+        abstract: "Measure BLAS peak, training steps, CLIP's towers and extraction on this machine (--suite).",
         discussion: """
         Reports the OpenBLAS kernel and thread count with every figure, the sgemm peak \
         measured in this run, and one training step of the paper's objective \
         (clip + vc + lc + vs + ls, batch 128, 2 classes × 80 templates, SGD update) at \
         CLIP RN50 and ViT-L/14 projection sizes on random features. Speeds are quoted as \
-        ratios to the sgemm peak of the same run: absolute times on shared machines are noisy.
+        ratios to the sgemm peak of the same run: absolute times on shared machines are noisy. \
+        Other suites (--suite) time bundles, the audit, training epochs, UI frames, CLIP's text \
+        and image towers (against PyTorch when .venv-extract exists) and a Waterbirds-sized extraction.
         """)
 
     @Flag(name: .long, help: "Print one JSON object instead of a report.")
@@ -24,20 +26,29 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Timed training steps per model size.")
     var steps: Int = 20
 
-    @Option(name: .long, help: "What to measure: step (BLAS peak and training step), bundle (open a 2.4 GB bundle, in child processes) audit (δ ranking at ImageNet scale), train (epochs on the default bundle and at Waterbirds scale), ui (frame times), text (CLIP's tokenizer and text tower at ViT-B/32 size) or cam (Grad-CAM from the cached tail at ViT-B/32 and RN50 sizes).")
+    @Option(name: .long, help: "What to measure: step (BLAS peak and training step), bundle (open a 2.4 GB bundle, in child processes) audit (δ ranking at ImageNet scale), train (epochs on the default bundle and at Waterbirds scale), ui (frame times), text (CLIP's tokenizer and text tower at ViT-B/32 size), image (ViT-B/32 and RN50 image towers against PyTorch, and their memory by batch size), extract (`spurscope extract` over a Waterbirds-sized folder of JPEGs, stage by stage) or cam (Grad-CAM from the cached tail at ViT-B/32 and RN50 sizes).")
     var suite: String = "step"
 
-    @Option(name: .long, help: "Where the bundle suite writes its bundle (removed afterwards unless --keep).")
-    var scratch: String = NSTemporaryDirectory() + "spurscope-bench-bundle"
+    @Option(name: .long, help: "Where the bundle, image and extract suites write their files (removed afterwards unless --keep).")
+    var scratch: String?
 
-    @Option(name: .long, help: "Examples in the bundle suite's bundle.")
-    var examples: Int = 12_000
+    @Option(name: .long, help: "Examples in the bundle suite's bundle (default 12,000) or the extract suite's folder (default 11,788, Waterbirds').")
+    var examples: Int?
 
-    @Flag(name: .long, help: "Keep the bundle suite's bundle for the next run.")
+    @Flag(name: .long, help: "Keep the bundle suite's bundle (the image suite's checkpoints, the extract suite's folder and checkpoint) for the next run.")
     var keep = false
+
+    @Option(name: .long, help: "Images per forward pass in the image and extract suites.")
+    var batch: Int = 32
+
+    @Flag(name: .long, help: .hidden)   // tests: 64-pixel towers instead of ViT-B/32 and RN50, no PyTorch
+    var tiny = false
+
+    static let suites = ["step", "bundle", "audit", "train", "ui", "text", "image", "extract", "cam"]
 
     func run() throws {
         guard steps >= 1 else { throw InputError(file: "--steps", "is \(steps), expected at least 1") }
+        guard batch >= 1 else { throw InputError(file: "--batch", "is \(batch), expected at least 1") }
         switch suite {
         case "step": try runStepSuite()
         case "bundle": try runBundleSuite()
@@ -46,13 +57,17 @@ struct BenchCommand: ParsableCommand {
         case "ui": try runUISuite()
         case "text": try runTextSuite()
         case "cam": try runCAMSuite()
-        default: throw InputError(file: "--suite", "'\(suite)' is not a suite (expected step, bundle, audit, train, ui, text or cam)")
+        case "image": try runImageSuite()
+        case "extract": try runExtractSuite()
+        default:
+            throw InputError(file: "--suite", "'\(suite)' is not a suite (expected \(Self.suites.dropLast().joined(separator: ", ")) or \(Self.suites.last!))")
         }
     }
 
     func runBundleSuite() throws {
+        let examples = self.examples ?? 12_000
         guard examples >= 1 else { throw InputError(file: "--examples", "is \(examples), expected at least 1") }
-        let r = try BundleBenchmark.measure(directory: scratch, examples: examples, keep: keep)
+        let r = try BundleBenchmark.measure(directory: scratch ?? NSTemporaryDirectory() + "spurscope-bench-bundle", examples: examples, keep: keep)
         let p = r.probe
         if json {
             var object: [String: Any] = ["examples": r.examples, "file_bytes": r.fileBytes]

@@ -52,6 +52,7 @@ struct ExtractRun: ParsableCommand {
     @Option(name: .customLong("spatial-dtype"), help: "Storage type of image_tail_input: f16 or f32.") var spatialDType = "f16"
     @Flag(name: .long, help: "Replace an existing --out.") var force = false
     @Flag(name: .long, help: "No progress on stderr.") var quiet = false
+    @Flag(name: .long, help: "At the end, print where the time went (decode, resize, tower, write, …) on stderr.") var timings = false
 
     func validate() throws {
         if (waterbirds == nil) == (labels == nil) {
@@ -91,6 +92,7 @@ struct ExtractRun: ParsableCommand {
         extraction.batchSize = batch
         let progress = ProgressLine(quiet: quiet)
         let resumed = try extraction.run(overwrite: force) { progress.show($0) }
+        if timings { for line in extraction.timings.breakdown(images: plan.rows.count - resumed) { Self.say(line) } }
         if !quiet {
             Self.say("wrote \(out)" + (resumed > 0 ? " (resumed after \(resumed) images)" : "")
                      + (options.shard.count > 1 ? " (shard \(options.shard.description); merge all \(options.shard.count) with `spurscope extract merge`)" : ""))
@@ -98,6 +100,31 @@ struct ExtractRun: ParsableCommand {
     }
 
     static func say(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+}
+
+extension ExtractionTimings {
+    /// The report of `--timings` and `bench --suite extract`.
+    func breakdown(images: Int) -> [String] {
+        func row(_ label: String, _ stage: Stage, per unit: String, units: Int) -> String {
+            let e = self[stage]
+            let each = units > 0 ? String(format: "   %.1f ms/%@", 1000 * e.seconds / Double(units), unit) : ""
+            return label.padding(toLength: 38, withPad: " ", startingAt: 0) + String(format: "%9.1f s", e.seconds) + each
+        }
+        let batches = self[.tower].count
+        return [
+            String(format: "where the time went: %.1f s in all, %.1f s for %d images (%.1f images/s)",
+                   totalWallSeconds, imagesWallSeconds, images, imagesWallSeconds > 0 ? Double(images) / imagesWallSeconds : 0),
+            "  main thread, one stage after another:",
+            row("    text prompts", .prompts, per: "chunk", units: self[.prompts].count),
+            row("    image tower", .tower, per: "image", units: images),
+            row("    write rows, fsync, progress", .write, per: "batch", units: batches),
+            row("    waiting for the prefetch", .waiting, per: "batch", units: batches),
+            "  prefetch, beside the tower (busy time summed over its threads):",
+            row("    decode (read, JPEG/PNG, upright)", .decode, per: "image", units: self[.decode].count),
+            row("    resize, crop, normalise", .preprocess, per: "image", units: self[.decode].count),
+            row("    views and masks (PNG)", .views, per: "image", units: self[.views].count),
+        ]
+    }
 }
 
 /// One progress line on stderr with rate and time left: rewritten in place

@@ -53,6 +53,35 @@ struct ModifiedResNetTests {
         #expect(try CLIPTextTower.load(checkpoint).shape.width == 32)
     }
 
+    /// open_clip's RN configs may set `head_width`; its ModifiedResNet then
+    /// has width · 32 / head_width heads, not OpenAI's fixed 64 channels a head.
+    @Test func openCLIPsHeadWidthSetsTheAttentionPoolsHeads() throws {
+        let folder = NSTemporaryDirectory() + "resnet-heads-\(getpid())"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try RandomResNetCheckpoint.write(Self.tiny, to: folder + "/" + CLIPCheckpoint.openCLIPWeights, seed: 2)
+        func load(headWidth: Int?) throws -> ModifiedResNetTower {
+            let vision = headWidth.map { #", "head_width": \#($0)"# } ?? ""
+            let config = #"{"model_cfg": {"embed_dim": 24, "vision_cfg": {"layers": [2, 1, 1, 2], "width": 8, "image_size": 64\#(vision)}}}"#
+            try config.write(toFile: folder + "/open_clip_config.json", atomically: true, encoding: .utf8)
+            return try ModifiedResNetTower.load(CLIPCheckpoint(path: folder))
+        }
+        let standard = try load(headWidth: nil), narrow = try load(headWidth: 32)
+        #expect(standard.attentionPool.heads == 4)   // 8 · 32 / 64
+        #expect(narrow.attentionPool.heads == 8)     // 8 · 32 / 32
+        let px = Self.pixels(2, side: 64)
+        let a = try standard.features(pixels: px, count: 2, spatial: false).pooled
+        let b = try narrow.features(pixels: px, count: 2, spatial: false).pooled
+        #expect(zip(a, b).contains { abs($0 - $1) > 1e-4 }, "the heads change the attention pool's output")
+        #expect(try load(headWidth: 64).attentionPool.heads == 4)
+        do {
+            _ = try load(headWidth: 48)   // 256 / 48 = 5 heads, which do not divide 256
+            Issue.record("a head width that does not divide the pool was accepted")
+        } catch let error as InputError {
+            #expect(error.field == "model_cfg.vision_cfg.head_width", "\(error)")
+        }
+    }
+
     @Test func releasedSizesAreNamedAsOpenAINamesThem() {
         #expect(ModifiedResNetTower.architectureName(blockCounts: [3, 4, 6, 3], width: 64) == "RN50")
         #expect(ModifiedResNetTower.architectureName(blockCounts: [3, 4, 23, 3], width: 64) == "RN101")

@@ -85,6 +85,41 @@ struct ImageOrientationTests {
         }
     }
 
+    /// The benchmark's photo folders come from `writeJPEG`: its files must
+    /// read back as what a camera's would, sideways ones turned upright.
+    @Test func writtenJPEGsReadBackWithTheirOrientationAndChannels() throws {
+        // Smooth, so JPEG's loss stays a few levels.
+        let (w, h) = (40, 24)
+        let stored = RGBImage(width: w, height: h, pixels: (0..<(w * h)).flatMap { i -> [UInt8] in
+            let (x, y) = (i % w, i / w)
+            return [UInt8(60 + 4 * x), UInt8(40 + 6 * y), 128]
+        })
+        func close(_ a: RGBImage, _ b: RGBImage) -> Bool {
+            a.width == b.width && a.height == b.height && zip(a.pixels, b.pixels).allSatisfy { abs(Int($0) - Int($1)) <= 8 }
+        }
+        let plain = ImageTests.temporaryPath("written-plain.jpg")
+        try ImageFile.writeJPEG(stored, to: plain, quality: 95)
+        #expect(try ImageFile.readAsStored(path: plain).orientation == .upright)
+        #expect(close(try ImageFile.read(path: plain), stored))
+
+        let sideways = ImageTests.temporaryPath("written-exif6.jpg")
+        try ImageFile.writeJPEG(stored, to: sideways, quality: 95, orientation: .rotateClockwise)
+        let upright = try ImageFile.read(path: sideways)
+        #expect(upright.width == h && upright.height == w)
+        #expect(close(upright, stored.oriented(.rotateClockwise)))
+
+        let grey = ImageTests.temporaryPath("written-grey.jpg")
+        try ImageFile.writeJPEG(stored, to: grey, quality: 95, greyscale: true)
+        let g = try ImageFile.read(path: grey)
+        let channelsAgree = stride(from: 0, to: g.pixels.count, by: 3).allSatisfy { (i: Int) -> Bool in
+            g.pixels[i] == g.pixels[i + 1] && g.pixels[i] == g.pixels[i + 2]
+        }
+        #expect(channelsAgree)
+        #expect(abs(Int(g[w - 1, 0].0) - Int(stored[w - 1, 0].0)) <= 8)
+
+        #expect(throws: InputError.self) { try ImageFile.writeJPEG(stored, to: "/nonexistent-dir/x.jpg") }
+    }
+
     @Test func readsTheJPEGExifSegment() throws {
         let jpeg = [UInt8](try Data(contentsOf: URL(fileURLWithPath: ImageTests.fixture("baseline.jpg"))))
         let plain = try ImageFile.read(path: ImageTests.fixture("baseline.jpg"))

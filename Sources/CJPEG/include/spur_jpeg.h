@@ -31,4 +31,16 @@ int spur_jpeg_decode_file(const char *path, size_t max_pixels, size_t max_side,
 
 /// Releases a buffer returned by `spur_jpeg_decode_file` (NULL is allowed).
 void spur_jpeg_free(unsigned char *pixels);
+
+/// Encodes `pixels` (row-major, `components` bytes a pixel: 1 for
+/// greyscale, 3 for RGB) as a baseline JPEG at libjpeg's `quality`
+/// (0–100) into the file at `path`, with `app1` (e.g. "Exif\0\0" and a
+/// TIFF block) as an APP1 segment after the JFIF header when it is not
+/// NULL. For making photo-like test and benchmark data. Returns 1 on
+/// success; 0 with a reason in `message` otherwise (the file may then be
+/// left partly written).
+int spur_jpeg_encode_file(const char *path, const unsigned char *pixels, int width, int height, int components,
+                          int quality, const unsigned char *app1, size_t app1_size,
+                          char *message, size_t message_size);
+
 #endif

@@ -27,6 +27,8 @@ public final class Extraction {
     public let out: String
     public var batchSize = 32
     public var textBatchSize = 256
+    /// Filled in as the run goes (`spurscope extract --timings`).
+    public let timings = ExtractionTimings()
 
     static let progressFile = "progress.json"
     static let lockFile = ".lock"
@@ -51,6 +53,8 @@ public final class Extraction {
     /// Returns the rows that an earlier, interrupted run had already done.
     @discardableResult
     public func run(overwrite: Bool, report: (ExtractionProgress) -> Void = { _ in }) throws -> Int {
+        let runStart = ExtractionTimings.now()
+        defer { timings.setWalls(total: ExtractionTimings.now() - runStart) }
         let fm = FileManager.default
         if fm.fileExists(atPath: out) && !overwrite {
             throw InputError(file: out, "already exists (pass --force to replace it)")
@@ -77,40 +81,53 @@ public final class Extraction {
         var state = record!
         let started = Date()
         if !state.promptsDone {
-            try features.writeRows("W_v", start: 0, plan.imageTower.projection.values)
-            try features.writeRows("W_t", start: 0, plan.textTower.projection.values)
-            try features.writeRows("logit_scale", start: 0, [plan.logitScale])
+            try timings.measure(.prompts, count: 0) {
+                try features.writeRows("W_v", start: 0, plan.imageTower.projection.values)
+                try features.writeRows("W_t", start: 0, plan.textTower.projection.values)
+                try features.writeRows("logit_scale", start: 0, [plan.logitScale])
+            }
             let prompts = Array(plan.prompts[plan.promptRows])
             var a = 0
             while a < prompts.count {
                 let chunk = prompts[a ..< min(prompts.count, a + textBatchSize)]
-                let tokens = chunk.map { plan.tokenizer.tokenize($0, contextLength: plan.textTower.shape.contextLength).ids }
-                try features.writeRows("text_prompts", start: a, try plan.textTower.features(tokens: tokens).storage)
+                let encoded = try timings.measure(.prompts) {
+                    let tokens = chunk.map { plan.tokenizer.tokenize($0, contextLength: plan.textTower.shape.contextLength).ids }
+                    return try plan.textTower.features(tokens: tokens).storage
+                }
+                try timings.measure(.prompts, count: 0) { try features.writeRows("text_prompts", start: a, encoded) }
                 a += chunk.count
                 report(ExtractionProgress(phase: .prompts, done: a, total: prompts.count, resumedFrom: 0,
                                           elapsed: Date().timeIntervalSince(started)))
             }
-            try features.synchronize()
-            state.promptsDone = true
-            try save(state, in: staging)
+            try timings.measure(.prompts, count: 0) {
+                try features.synchronize()
+                state.promptsDone = true
+                try save(state, in: staging)
+            }
         }
         let resumedFrom = state.imagesDone
         let count = plan.rows.count
         let imageStart = Date()
+        let imagesStart = ExtractionTimings.now()
         let images = ImageBatches(plan: plan, staging: staging, rows: plan.rows.lowerBound + state.imagesDone ..< plan.rows.upperBound,
-                                  batchSize: batchSize)
-        while let batch = try images.next() {
-            let f = try plan.imageTower.features(pixels: batch.pixels, count: batch.count, spatial: false,
-                                                 tailInput: plan.options.spatial)
+                                  batchSize: batchSize, timings: timings)
+        while let batch = try timings.measure(.waiting, { try images.next() }) {
+            let f = try timings.measure(.tower) {
+                try plan.imageTower.features(pixels: batch.pixels, count: batch.count, spatial: false,
+                                             tailInput: plan.options.spatial)
+            }
             let local = batch.firstRow - plan.rows.lowerBound
-            try features.writeRows("image_pooled", start: local, f.pooled)
-            if let tail = f.tailInput { try features.writeRows(CAMTailFile.inputTensor, start: local, tail) }
-            try features.synchronize()
-            state.imagesDone = local + batch.count
-            try save(state, in: staging)
+            try timings.measure(.write) {
+                try features.writeRows("image_pooled", start: local, f.pooled)
+                if let tail = f.tailInput { try features.writeRows(CAMTailFile.inputTensor, start: local, tail) }
+                try features.synchronize()
+                state.imagesDone = local + batch.count
+                try save(state, in: staging)
+            }
             report(ExtractionProgress(phase: .images, done: state.imagesDone, total: count, resumedFrom: resumedFrom,
                                       elapsed: Date().timeIntervalSince(imageStart)))
         }
+        timings.setWalls(images: ExtractionTimings.now() - imagesStart)
         if count == 0 {
             report(ExtractionProgress(phase: .images, done: 0, total: 0, resumedFrom: 0, elapsed: 0))
         }

@@ -23,13 +23,15 @@ final class ImageBatches: @unchecked Sendable {
     private var nextStart: Int
     private let end: Int
     private var pending: (group: DispatchGroup, result: ResultBox)?
+    private let timings: ExtractionTimings
 
     private final class ResultBox: @unchecked Sendable {
         var value: Result<PreparedBatch, Error> = .failure(CancellationError())
     }
 
-    init(plan: ExtractionPlan, staging: String, rows: Range<Int>, batchSize: Int) {
+    init(plan: ExtractionPlan, staging: String, rows: Range<Int>, batchSize: Int, timings: ExtractionTimings = ExtractionTimings()) {
         self.plan = plan
+        self.timings = timings
         self.staging = staging
         self.batchSize = max(1, batchSize)
         nextStart = rows.lowerBound
@@ -51,16 +53,16 @@ final class ImageBatches: @unchecked Sendable {
         let rows = nextStart ..< min(end, nextStart + batchSize)
         nextStart = rows.upperBound
         let group = DispatchGroup(), box = ResultBox()
-        let plan = self.plan, staging = self.staging
+        let plan = self.plan, staging = self.staging, timings = self.timings
         group.enter()
         DispatchQueue.global().async {
-            box.value = Result { try Self.prepare(rows, plan: plan, staging: staging) }
+            box.value = Result { try Self.prepare(rows, plan: plan, staging: staging, timings: timings) }
             group.leave()
         }
         pending = (group, box)
     }
 
-    private static func prepare(_ rows: Range<Int>, plan: ExtractionPlan, staging: String) throws -> PreparedBatch {
+    private static func prepare(_ rows: Range<Int>, plan: ExtractionPlan, staging: String, timings: ExtractionTimings) throws -> PreparedBatch {
         let side = plan.preprocessing.size
         let perImage = 3 * side * side
         var pixels = [Float](repeating: 0, count: rows.count * perImage)
@@ -70,7 +72,7 @@ final class ImageBatches: @unchecked Sendable {
                 let out = UnsafeSendable(out), failed = UnsafeSendable(failed)
                 DispatchQueue.concurrentPerform(iterations: rows.count) { k in
                     do {
-                        let values = try prepareOne(rows.lowerBound + k, plan: plan, staging: staging)
+                        let values = try prepareOne(rows.lowerBound + k, plan: plan, staging: staging, timings: timings)
                         _ = UnsafeMutableBufferPointer(rebasing: out.value[k * perImage ..< (k + 1) * perImage]).update(from: values)
                     } catch {
                         failed.value[k] = error
@@ -82,10 +84,13 @@ final class ImageBatches: @unchecked Sendable {
         return PreparedBatch(firstRow: rows.lowerBound, count: rows.count, pixels: pixels)
     }
 
-    private static func prepareOne(_ row: Int, plan: ExtractionPlan, staging: String) throws -> [Float] {
+    private static func prepareOne(_ row: Int, plan: ExtractionPlan, staging: String, timings: ExtractionTimings) throws -> [Float] {
         let item = plan.dataset.items[row]
-        let view = plan.preprocessing.view(of: try ImageFile.read(path: item.image))
+        let picture = try timings.measure(.decode) { try ImageFile.read(path: item.image) }
+        let view = timings.measure(.preprocess) { plan.preprocessing.view(of: picture) }
         if plan.options.views {
+            let t0 = ExtractionTimings.now()
+            defer { timings.add(.views, seconds: ExtractionTimings.now() - t0) }
             try ImageFile.writePNG(view, to: staging + "/" + ExtractionPlan.viewPath(row))
             if let mask = item.extra["mask"], !mask.isEmpty {
                 let picture: RGBImage
@@ -96,7 +101,7 @@ final class ImageBatches: @unchecked Sendable {
                                        to: staging + "/" + ExtractionPlan.viewPath(row, directory: ExtractionPlan.maskDirectory))
             }
         }
-        return plan.preprocessing.pixels(of: view)
+        return timings.measure(.preprocess, count: 0) { plan.preprocessing.pixels(of: view) }
     }
 }
 

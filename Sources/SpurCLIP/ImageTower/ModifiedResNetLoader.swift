@@ -8,9 +8,10 @@ extension ModifiedResNetTower {
     /// Its size is read as OpenAI's `build_model` reads it: blocks per layer
     /// from the tensor names, the width from `layer1.0.conv1`, the grid
     /// (and so the image size, 32 pixels a cell) from the attention pool's
-    /// positional embedding, heads = width · 32 / 64. Every tensor of the
-    /// namespace must be used (BatchNorm's `num_batches_tracked` is read as
-    /// present and ignored), and every shape is checked by name.
+    /// positional embedding, heads = width · 32 / 64 (open_clip divides by its
+    /// config's `vision_cfg.head_width` instead). Every tensor of the namespace
+    /// must be used (BatchNorm's `num_batches_tracked` is read as present and
+    /// ignored), and every shape is checked by name.
     public static func load(_ c: CLIPCheckpoint) throws -> ModifiedResNetTower {
         let p = "visual."
         var used: Set<String> = []
@@ -83,9 +84,16 @@ extension ModifiedResNetTower {
         }
         let query = try linear("q_proj", out: embed), key = try linear("k_proj", out: embed)
         let value = try linear("v_proj", out: embed), output = try linear("c_proj", out: nil)
-        // build_model: vision_heads = vision_width * 32 // 64.
-        let heads = embed / 64
+        // OpenAI's build_model: vision_heads = vision_width * 32 // 64;
+        // open_clip: vision_width * 32 // vision_cfg.head_width.
+        let configured = c.openCLIPConfig?.model?.visionConfig?.headWidth
+        let headWidth = configured ?? 64
+        let heads = headWidth > 0 ? embed / headWidth : 0
         guard heads > 0, embed % heads == 0 else {
+            if let configured {
+                throw InputError(file: c.path, field: "model_cfg.vision_cfg.head_width",
+                                 "is \(configured), which gives no whole number of attention heads for the pool's width \(embed)")
+            }
             throw InputError(file: c.weightsPath, field: "tensor '\(positionalName)'",
                              "has width \(embed), which \(embed / 64) attention heads of 64 do not divide")
         }

@@ -25,6 +25,11 @@ public enum RandomResNetCheckpoint {
         public static let rn50 = Size(blockCounts: [3, 4, 6, 3], width: 64, imageSize: 224, embeddingDim: 1024,
                                       text: .init(vocabularySize: 49_408, contextLength: 77, width: 512, layers: 12, embeddingDim: 1024))
 
+        /// A second's model for tests of what runs a tower (not of the
+        /// tower): 8 wide, blocks 2-1-1-2, 64-pixel images, a 2×2 grid.
+        public static let small = Size(blockCounts: [2, 1, 1, 2], width: 8, imageSize: 64, embeddingDim: 24,
+                                       text: .init(vocabularySize: 40, contextLength: 8, width: 32, layers: 1, embeddingDim: 24))
+
         public init(blockCounts: [Int], width: Int, imageSize: Int, embeddingDim: Int, text: RandomTextCheckpoint.Size) {
             self.blockCounts = blockCounts; self.width = width; self.imageSize = imageSize
             self.embeddingDim = embeddingDim; self.text = text

@@ -40,6 +40,24 @@ public enum VocabularyFiles {
         throw InputError(file: path, "has no CLIP vocabulary: looked for vocab.json with merges.txt, tokenizer.json and \(openAIName)")
     }
 
+    /// Writes `BPEVocabulary.bytesOnly()` as Hugging Face's `vocab.json`
+    /// and `merges.txt` (a header, no merges) into `folder`: a vocabulary
+    /// that every reader of a checkpoint folder accepts, for benchmarks and
+    /// tests where the real one is not installed. Its prompts are a token a
+    /// byte, so the text tower does more work than with CLIP's merges.
+    public static func writeBytesOnly(to folder: String) throws {
+        var ids: [String: Int] = [BPEVocabulary.startToken: 49_406, BPEVocabulary.endToken: 49_407]
+        for (i, byte) in ByteAlphabet.vocabularyOrder.enumerated() {
+            let s = String(ByteAlphabet.scalars[byte])
+            ids[s] = i
+            ids[s + BPEVocabulary.endOfWord] = 256 + i
+        }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let json = try JSONSerialization.data(withJSONObject: ids, options: [.sortedKeys])
+        try AtomicFile.write(json, to: (folder as NSString).appendingPathComponent("vocab.json"))
+        try AtomicFile.write(Data("#version: 0.2\n".utf8), to: (folder as NSString).appendingPathComponent("merges.txt"))
+    }
+
     /// OpenAI's file: a header line, then one merge a line. The ids are
     /// built as OpenAI's `SimpleTokenizer` builds them: the 256 byte
     /// symbols, the same ending a word, each merge's result, the start and

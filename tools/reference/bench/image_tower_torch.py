@@ -1,6 +1,7 @@
 """PyTorch eager CLIPVisionModel at ViT-B/32's size (random weights, 224-pixel
 random pixels), for the images/s ratio against the native ViT tower: the same
-batch, the same threads, torch.no_grad. Prints one JSON line.
+batch, the same threads, torch.no_grad (`spurscope bench --suite image` runs it
+with --batches 1, alternating with its own passes). Prints one JSON line.
 
     .venv-extract/bin/python tools/reference/bench/image_tower_torch.py [--threads 2] [--batch 32]
 """

@@ -1,6 +1,6 @@
 """PyTorch eager ModifiedResNet (OpenAI's model.py) at RN50 size on random
 weights and random images, for the ratio against the native tower
-(Tests/SpurCLIPTests/ResNetSpeedTests.swift, run with SPURSCOPE_RESNET_SPEED=1):
+(`spurscope bench --suite image` runs it, alternating with its own passes):
 layers 3-4-6-3, width 64, 224 px, E 1024, under torch.no_grad() on the same
 threads. Prints one JSON line.
 

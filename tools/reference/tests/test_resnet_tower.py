@@ -113,6 +113,33 @@ def test_matches_model_py(tmp_path, openai_model_py, layers, width, resolution, 
     assert all(err <= 1e-4 for err in errors.values()), errors
 
 
+def test_rn50_f16_checkpoint(tmp_path, openai_model_py):
+    """Every tensor stored as F16 (BatchNorm statistics too), as released
+    checkpoints often are. The reference runs the same f16-rounded weights
+    in f32: what the native tower computes after widening them and folding
+    the BatchNorms."""
+    layers, width, resolution, embed_dim = (3, 4, 6, 3), 64, 224, 1024
+    model = resnet_clip(openai_model_py, layers, width, resolution, embed_dim, seed=77).half()
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    assert state["visual.layer1.0.bn1.running_var"].dtype == torch.float16
+    assert state["visual.attnpool.c_proj.weight"].dtype == torch.float16
+    model = model.float()
+    pixels = torch.randn(3, 3, resolution, resolution, generator=torch.Generator().manual_seed(12))
+    ref_pooled, ref_spatial = reference(model.visual, pixels)
+    ckpt, px, out = tmp_path / "RN50-f16.safetensors", tmp_path / "pixels.safetensors", tmp_path / "out.safetensors"
+    save_file(state, ckpt)
+    save_file({"pixel_values": pixels.contiguous()}, px)
+    run_spurscope("encode-images", "--checkpoint", ckpt, "--pixels", px, "--out", out)
+    ours = load_file(out)
+    errors = {
+        "pooled": relative_error(ours["image_pooled"], ref_pooled),
+        "pooled, image-dependent part": centred_error(ours["image_pooled"], ref_pooled),
+        "spatial": relative_error(ours["image_spatial"], ref_spatial),
+    }
+    print("\nRN50 f16 weights: " + ", ".join(f"{k} {v:.2e}" for k, v in errors.items()))
+    assert all(err <= 1e-4 for err in errors.values()), errors
+
+
 def test_wrong_shape_names_the_tensor(tmp_path, openai_model_py):
     model = resnet_clip(openai_model_py, (1, 1, 1, 1), 8, 64, 32, seed=3)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
