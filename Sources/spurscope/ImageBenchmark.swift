@@ -193,7 +193,8 @@ extension BenchProbeCommand {
             let afterLoad = ProcessMemory.residentKB, loadPeak = ProcessMemory.peakKB
             let pixels = ImageBenchmark.randomPixels(count: batch, side: tower.shape.imageSize)
             let t0 = monotonicSeconds()
-            let f = try tower.features(pixels: pixels, count: batch, spatial: true)
+            // What extraction asks for: the pooled feature and the Grad-CAM tail input.
+            let f = try tower.features(pixels: pixels, count: batch, spatial: false, tailInput: true)
             let seconds = monotonicSeconds() - t0
             precondition(f.count == batch)
             print(try JSONOutput.line([
