@@ -72,8 +72,14 @@ public enum Views {
     static func footer(_ ui: UISnapshot, _ hints: [String], _ g: inout CellGrid) {
         let t = ui.theme, y = g.height - 2
         if let b = ui.banner {
-            g.fill(x: 0, y: y, width: g.width, height: 1, style: t.banner)
-            g.text(" " + b, x: 0, y: y, style: t.banner)
+            // Errors end in their advice ("…: give a word for images without
+            // 'water'"): wrapped upwards over the screen, never cut.
+            let lines = bannerLines(b, width: g.width - 2, maxLines: max(1, g.height / 3))
+            for (i, line) in lines.enumerated() {
+                let row = y - lines.count + 1 + i
+                g.fill(x: 0, y: row, width: g.width, height: 1, style: t.banner)
+                g.text(" " + line, x: 0, y: row, style: t.banner)
+            }
         } else {
             for (i, line) in hints.enumerated() { g.text(" " + line, x: 0, y: y - hints.count + 1 + i, style: t.dim) }
         }
@@ -86,6 +92,27 @@ public enum Views {
                                Phrase("engine: \(ui.engineStatus)", lead: " │ ", priority: 0)], width: g.width - right.count - 3)
         g.text(" " + left, x: 0, y: s, style: t.statusBar, maxWidth: g.width - right.count - 2)
         g.text(right, x: g.width - right.count - 1, y: s, style: t.statusBar)
+    }
+
+    /// `text` in lines of at most `width` characters, broken at spaces (a
+    /// word longer than a line is broken inside); past `maxLines` the last
+    /// line ends in "…".
+    static func bannerLines(_ text: String, width: Int, maxLines: Int) -> [String] {
+        let w = max(1, width)
+        var lines: [String] = [], line = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
+            var rest = word
+            while rest.count > w {
+                if !line.isEmpty { lines.append(line); line = "" }
+                lines.append(String(rest.prefix(w))); rest = String(rest.dropFirst(w))
+            }
+            if line.isEmpty { line = rest } else if line.count + 1 + rest.count <= w { line += " " + rest } else { lines.append(line); line = rest }
+        }
+        lines.append(line)
+        guard lines.count > maxLines else { return lines }
+        var kept = Array(lines.prefix(maxLines))
+        kept[maxLines - 1] = String(kept[maxLines - 1].prefix(w - 1)) + "…"
+        return kept
     }
 
     static func pct(_ x: Double) -> String { String(format: "%5.1f%%", 100 * x) }

@@ -135,6 +135,23 @@ struct UIReviewTests {
     /// A bundle without spatial maps or masks: the previews say there is no
     /// Grad-CAM instead of drawing an empty map, `c` says why it does
     /// nothing, and the Groups browser works.
+    /// Issue 24: a long error keeps its advice on screen: the banner wraps
+    /// (here the orth-proj preview of a bundle that cannot encode its phrases, at 80 columns).
+    @Test func longErrorsWrapWithTheirAdvice() throws {
+        let bundle = try NonSquareBundle.write("ui-long-error", copies: 2) { c in c.manifest.textEncoder = "an-exported-model" }
+        let ws = FileManager.default.temporaryDirectory.appendingPathComponent("ui-long-error-ws-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: ws)
+        let ui = try TmuxSession(arguments: ["ui", bundle, "--workspace", ws, "--min-support", "2"], width: 80, height: 24)
+        try ui.wait { $0.contains("Class landbird") && $0.contains("water") }
+        try ui.send("s")
+        let screen = try ui.wait { $0.contains("orth-proj preview: ") && $0.contains("records one)") }
+        let lines = Self.lines(screen)
+        let first = try #require(lines.firstIndex { $0.contains("orth-proj preview: ") })
+        let last = try #require(lines.firstIndex { $0.contains("records one)") })
+        #expect(last > first && lines[first...last].allSatisfy { $0.count <= 80 }, "\(screen)")
+        #expect(lines[first...last].map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ").contains("`spurscope import checkpoint` records one)"), "\(screen)")
+    }
+
     @Test func aBundleWithoutSpatialMaps() throws {
         let bundle = try NonSquareBundle.write("ui-no-maps", copies: 12) { c in
             c.spatial = nil

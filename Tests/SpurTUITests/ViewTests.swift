@@ -491,3 +491,15 @@ struct TextFormTests {
         #expect(f.fields[0] == "worl")
     }
 }
+
+/// Issue 24: the banner wraps at spaces, breaks a word longer than a line,
+/// and marks what does not fit in its lines.
+@Test func bannerLinesWrapBreakAndEllipsize() {
+    #expect(Views.bannerLines("give a word for images without water", width: 12, maxLines: 9)
+            == ["give a word", "for images", "without", "water"])
+    #expect(Views.bannerLines("/a/very/long/path/name: is missing", width: 10, maxLines: 9)
+            == ["/a/very/lo", "ng/path/na", "me: is", "missing"])
+    let cut = Views.bannerLines(String(repeating: "word ", count: 40), width: 20, maxLines: 2)
+    #expect(cut.count == 2 && cut[1].hasSuffix("…") && cut.allSatisfy { $0.count <= 20 })
+    #expect(Views.bannerLines("short", width: 80, maxLines: 3) == ["short"])
+}
