@@ -56,6 +56,22 @@ struct TrainSettingsScreenTests {
         #expect(Self.settingsLines(app).contains("absent water: 'land' (e)"))
     }
 
+    /// Issue 24, item 5: the official form chosen on ours-ls does not follow
+    /// the expert to a method without a loss form, and comes back with ours-ls.
+    @Test func theLossFormStaysWithTheMethodsThatHaveOne() throws {
+        let app = try AppTests.app()
+        app.handle(.character("3"))
+        while app.train.state.method != .oursLS { app.handle(.character("m")) }
+        app.handle(.character("f"))
+        #expect(try app.train.trainingConfig().lossForm == .official)
+        while app.train.state.method != .starFT { app.handle(.character("m")) }
+        let star = try app.train.trainingConfig()
+        #expect(star.method == .starFT && star.lossForm == .paper && star.absentWords.isEmpty)
+        #expect(!Self.settingsLines(app).contains("form official"), "\(Self.settingsLines(app))")
+        while app.train.state.method != .oursLS { app.handle(.character("m")) }
+        #expect(try app.train.trainingConfig().lossForm == .official)
+    }
+
     /// Only the settings a method reads are shown, and their keys say why they do nothing.
     @Test func eachMethodShowsOnlyTheSettingsItUses() throws {
         let app = try AppTests.app()
