@@ -204,6 +204,8 @@ public struct GroupsSnapshot: Sendable {
     public var a: ModelEvaluation
     /// Nil while no run can be compared.
     public var b: ModelEvaluation?
+    /// "detected groups by water" / "true groups by water"; nil: class alone.
+    public var groupSource: String? = nil
 }
 
 public struct GroupsState: Sendable {

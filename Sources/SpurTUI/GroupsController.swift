@@ -141,9 +141,17 @@ final class GroupsController: ScreenController {
     /// checkpoint, if any): metrics and every prediction.
     static func evaluate(_ model: UIModel, a: ModelChoice, b: ModelChoice?) throws -> GroupsSnapshot {
         let runs = comparable(try model.workspace.runs())
+        let bChoice = b ?? runs.last.map { .run($0.id) }
+        // `eval`'s rule for the groups: the compared run's spurious
+        // attributes, else those marked spurious, else the benchmark's; values
+        // from ground truth where the bundle has it, else from detections.
+        var given: [String] = []
+        if case .run(let id)? = bChoice, let c = try? RunCheckpoints.config(run: id, workspace: model.workspace) { given = c.attributes }
+        if given.isEmpty, case .run(let id) = a, let c = try? RunCheckpoints.config(run: id, workspace: model.workspace) { given = c.attributes }
+        let decisions = try model.workspace.currentDecisions()
         var config = TrainingConfig(method: .zeroshot)
-        config.attributes = model.bundle.groupAttributes
-        let data = try TrainingData.prepare(bundle: model.bundle, config: config, decisions: [])
+        config.attributes = GroupAssignment.runAttributes(given: given, decisions: decisions, bundle: model.bundle)
+        let data = try TrainingData.prepare(bundle: model.bundle, config: config, decisions: decisions)
         func evaluation(_ choice: ModelChoice) throws -> ModelEvaluation {
             let classifier: HeadClassifier
             let record: RunRecord?
@@ -162,9 +170,10 @@ final class GroupsController: ScreenController {
                                    metrics: try Evaluation.metrics(classifier, data: data, split: data.test, bundle: model.bundle),
                                    predictions: classifier.predict(data.test.images), classifier: record == nil ? nil : classifier)
         }
-        let bChoice = b ?? runs.last.map { .run($0.id) }
         return GroupsSnapshot(runs: runs, testRows: data.test.rows, testLabels: data.test.labels, testValues: data.test.evaluationValues,
-                              a: try evaluation(a), b: try bChoice.map(evaluation))
+                              a: try evaluation(a), b: try bChoice.map(evaluation),
+                              groupSource: data.evaluationAttributes.isEmpty ? nil
+                                : (data.evaluationFromGroundTruth ? "true groups" : "detected groups") + " by " + data.evaluationAttributes.joined(separator: ", "))
     }
 
     func apply(_ s: GroupsSnapshot) {

@@ -571,8 +571,10 @@ public enum Views {
             layout = TableLayout(columns(named: false), width: b.w - 4)
         }
         let named = layout.columns[2].title != "A"
-        let title = Phrase.prefix([("", "Test groups:"), (" ", (named ? "" : "A ") + a.name), (" vs ", m.map { (named ? "" : "B ") + $0.name } ?? "no run yet")],
-                                  width: b.w - 2)
+        var titleParts: [(lead: String, text: String)] = [("", "Test groups:"), (" ", (named ? "" : "A ") + a.name),
+                                                          (" vs ", m.map { (named ? "" : "B ") + $0.name } ?? "no run yet")]
+        if let source = snap.groupSource { titleParts.append(("; ", source)) }
+        let title = Phrase.prefix(titleParts, width: b.w - 2)
         g.text(title, x: 1, y: b.y, style: t.header, maxWidth: b.w - 2)
         g.text("  " + layout.header, x: 1, y: b.y + 1, style: t.dim, maxWidth: b.w - 2)
         func cells(_ grp: GroupMetric) -> [String] {

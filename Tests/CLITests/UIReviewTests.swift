@@ -152,6 +152,28 @@ struct UIReviewTests {
         #expect(lines[first...last].map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ").contains("`spurscope import checkpoint` records one)"), "\(screen)")
     }
 
+    /// Issue 24, item 2: without ground truth, screen 4 groups the test split
+    /// as `eval` does (by the marked attribute's detections) and says so.
+    @Test func groupsWithoutGroundTruthAreTheDetectedOnesEvalUses() throws {
+        let bundle = try NonSquareBundle.write("ui-no-truth", copies: 4) { c in
+            for i in c.examples.indices { c.examples[i].attributes = [:] }
+            c.manifest.groups = nil
+        }
+        let ws = FileManager.default.temporaryDirectory.appendingPathComponent("ui-no-truth-ws-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: ws)
+        #expect(try CLIRunner.run(["mark", bundle, "--workspace", ws, "--class", "landbird", "--attribute", "water", "--verdict", "spurious"]).status == 0)
+        let eval = try CLIRunner.run(["eval", bundle, "--zeroshot", "--workspace", ws, "--json"])
+        #expect(eval.status == 0 && eval.stdout.contains("landbird, no water"), "\(eval.stdout)")
+        let ui = try TmuxSession(arguments: ["ui", bundle, "--workspace", ws, "--min-support", "2"], width: 120, height: 30)
+        try ui.wait { $0.contains("Class landbird") }
+        try ui.send("4")
+        let screen = try ui.wait { $0.contains("Test groups:") && $0.contains("detected groups by water") }
+        for name in ["landbird, water", "landbird, no water", "waterbird, water", "waterbird, no water"] {
+            #expect(screen.contains(name), "\(name): \(screen)")
+        }
+        #expect(!screen.contains("landbird, all"), "\(screen)")
+    }
+
     @Test func aBundleWithoutSpatialMaps() throws {
         let bundle = try NonSquareBundle.write("ui-no-maps", copies: 12) { c in
             c.spatial = nil
