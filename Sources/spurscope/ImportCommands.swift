@@ -23,8 +23,8 @@ struct ImportOptions: ParsableArguments {
     @Option(name: .long, help: "Model name for the manifest (default: the features file's metadata 'model').")
     var model: String?
 
-    @Option(name: .long, help: "Pooling of the image encoder: mean or token.")
-    var pooling: String = "mean"
+    @Option(name: .long, help: "Pooling of the image encoder: mean, token or attention (default: that of the bundle the examples come from, else mean).")
+    var pooling: String?
 
     @Option(name: .long, help: "Where to write the bundle.")
     var out: String
@@ -33,8 +33,8 @@ struct ImportOptions: ParsableArguments {
     var force = false
 
     func common() throws -> BundleImport.Common {
-        guard let pool = BundleManifest.Pooling(rawValue: pooling) else {
-            throw InputError(file: "--pooling", "'\(pooling)' is not mean or token")
+        let pool = try pooling.map { name in
+            try BundleManifest.Pooling(rawValue: name).orThrow(InputError(file: "--pooling", "'\(name)' is not mean, token or attention"))
         }
         var templateList = CLIPTemplates.imagenet80
         if let templates {

@@ -13,11 +13,12 @@ public enum BundleImport {
         public var templates: [String]
         public var model: String?
         public var textEncoder: String?
-        public var pooling: BundleManifest.Pooling
+        /// Nil: the source bundle's (when the examples come from one), else mean.
+        public var pooling: BundleManifest.Pooling?
         public var overwrite: Bool
 
         public init(features: String, prompts: String, templates: [String] = CLIPTemplates.imagenet80,
-                    model: String? = nil, textEncoder: String? = nil, pooling: BundleManifest.Pooling = .mean,
+                    model: String? = nil, textEncoder: String? = nil, pooling: BundleManifest.Pooling? = nil,
                     overwrite: Bool = false) {
             self.features = features; self.prompts = prompts; self.templates = templates
             self.model = model; self.textEncoder = textEncoder; self.pooling = pooling; self.overwrite = overwrite
@@ -92,8 +93,15 @@ public enum BundleImport {
             e.mask = e.mask.map(resolve)
             return e
         }
+        // Examples read from a bundle: what the import is not told to change
+        // comes along (issue 24), or the new bundle would silently differ.
+        let source = BundleSource(directory: base)
         var vocabulary: [String] = []
         var detections: [Detection] = []
+        if attributesPath == nil, let table = try source?.binaryDetections(exampleCount: examples.count) {
+            vocabulary = source!.manifest.attributes
+            detections = table.detections
+        }
         if let attributesPath {
             let a = try CSVTable(path: attributesPath)
             let nameCol = try a.requireColumn("attribute")
@@ -102,7 +110,8 @@ public enum BundleImport {
             if let first = problems.first { throw first }
         }
         return try assemble(examples: examples, detections: detections, classes: classes,
-                            attributes: vocabulary, common: common,
+                            attributes: vocabulary, common: common, source: source,
+                            binaryDetections: attributesPath == nil && source?.manifest.detections != nil,
                             sources: [FeatureBundle.examplesFile: examplesPath,
                                       FeatureBundle.attributesFile: attributesPath ?? FeatureBundle.attributesFile],
                             out: out)
@@ -120,7 +129,8 @@ public enum BundleImport {
     /// problem found in the staged bundle names the file the user can fix
     /// (rows keep their order, so line numbers carry over).
     static func assemble(examples: [Example], detections: [Detection], classes: [String], attributes: [String],
-                         groups: [String]? = nil, common: Common, sources: [String: String], out: String) throws -> FeatureBundle {
+                         groups: [String]? = nil, common: Common, source: BundleSource? = nil, binaryDetections: Bool = false,
+                         sources: [String: String], out: String) throws -> FeatureBundle {
         let features = try SafetensorsFile(path: common.features)
         let pooled = try features.checkedInfo("image_pooled", shape: [examples.count, nil], floating: true)
         let text = try features.checkedInfo("text_prompts", shape: [nil, nil], floating: true)
@@ -134,6 +144,14 @@ public enum BundleImport {
             grid = .init(height: s.shape[1], width: s.shape[2])
             tensors.insert("image_spatial", at: 1)
         }
+        // A Grad-CAM tail comes with its input, from the bundle the examples are in.
+        var camTail: CAMTailRecord?
+        if features.tensors[CAMTailFile.inputTensor] != nil, let source, let record = source.manifest.camTail,
+           FileManager.default.fileExists(atPath: source.path(CAMTailFile.name)) {
+            camTail = record
+            grid = source.manifest.grid
+            tensors.insert(CAMTailFile.inputTensor, at: 1)
+        }
         let prompts = try CSVTable(path: common.prompts)
         let promptCol = try prompts.requireColumn("prompt")
         guard prompts.rows.count == text.shape[0] else {
@@ -143,8 +161,11 @@ public enum BundleImport {
         let manifest = BundleManifest(
             model: model, textEncoder: common.textEncoder ?? features.metadata["text_encoder"] ?? model,
             dims: .init(imageDim: pooled.shape[1], textDim: text.shape[1], embeddingDim: wv.shape[0]),
-            grid: grid, pooling: common.pooling, classes: classes, templates: common.templates,
-            attributes: attributes, tensors: tensors, groups: groups)
+            grid: grid, pooling: common.pooling ?? source?.manifest.pooling ?? .mean, classes: classes, templates: common.templates,
+            attributes: attributes, tensors: tensors, groups: groups ?? source?.manifest.groups,
+            detections: binaryDetections ? DetectionsFile.defaultName : nil,
+            detectionThreshold: source?.manifest.detectionThreshold,
+            textCheckpoint: source?.textCheckpoint, camTail: camTail)
 
         var checkProblems: [InputError] = []
         try BundleWriter.writeDirectory(out, overwrite: common.overwrite) { staging in
@@ -156,6 +177,13 @@ public enum BundleImport {
             try CSVTable.write(header: ["prompt"], rows: prompts.rows.indices.map { [prompts.value($0, promptCol)] },
                                to: staging + "/" + FeatureBundle.promptsFile)
             try FileManager.default.copyItem(atPath: common.features, toPath: staging + "/" + FeatureBundle.featuresFile)
+            if let name = manifest.detections {
+                try DetectionsFile.write(DetectionTable(exampleCount: examples.count, detections: detections), vocabulary: attributes,
+                                         to: staging + "/" + name)
+            }
+            if camTail != nil, let source {
+                try FileManager.default.copyItem(atPath: source.path(CAMTailFile.name), toPath: staging + "/" + CAMTailFile.name)
+            }
             checkProblems = BundleCheck.run(directory: staging, deep: true).problems
             if let first = checkProblems.first {
                 // Name the user's inputs, not the staging directory about to vanish.
@@ -169,3 +197,35 @@ public enum BundleImport {
         return try FeatureBundle.open(out)
     }
 }
+
+/// The bundle an import's `examples.csv` sits in, if it does: its manifest,
+/// whose fields the import carries over unless told otherwise.
+public struct BundleSource: Sendable {
+    public let directory: String
+    public let manifest: BundleManifest
+
+    init?(directory: String) {
+        let path = (directory as NSString).appendingPathComponent(FeatureBundle.manifestFile)
+        guard FileManager.default.fileExists(atPath: path), let m = try? BundleManifest.read(path: path) else { return nil }
+        self.directory = directory
+        manifest = m
+    }
+
+    func path(_ file: String) -> String { (directory as NSString).appendingPathComponent(file) }
+
+    /// The text checkpoint with its path made absolute: the new bundle is elsewhere.
+    var textCheckpoint: TextCheckpointRecord? {
+        guard var r = manifest.textCheckpoint else { return nil }
+        if !r.path.hasPrefix("/") { r.path = path(r.path) }
+        if let v = r.vocabulary, !v.hasPrefix("/") { r.vocabulary = path(v) }
+        return r
+    }
+
+    /// The source's binary detections, when it keeps them there (rows are
+    /// the examples', in the same order as its examples.csv).
+    func binaryDetections(exampleCount: Int) throws -> DetectionTable? {
+        guard let name = manifest.detections else { return nil }
+        return try DetectionsFile.read(path: path(name), exampleCount: exampleCount, vocabulary: manifest.attributes)
+    }
+}
+

@@ -140,3 +140,23 @@ def test_words_outside_the_bundles_vocabulary_are_refused(work, bundle, owlvit_d
     assert r.returncode == 2
     assert "'zeppelin'" in r.stderr and "re-run `clip` with this --vocabulary" in r.stderr
     assert not os.path.exists(bundle / "attributes.csv") and not os.path.exists(bundle / "detections.safetensors")
+
+
+def test_reimporting_an_extracted_bundle_keeps_what_it_is_not_told_to_change(work, detected):
+    """`import tensors` from a bundle's own files: the detection threshold,
+    the binary detections, the text checkpoint, the pooling and the
+    Grad-CAM tail come along, so the audit and the maps are the same."""
+    out = work / "reimported"
+    spurscope("import", "tensors", "--examples", detected / "examples.csv", "--features", detected / "features.safetensors",
+              "--prompts", detected / "prompts.csv", "--out", out, "--force")
+    old, new = read_manifest(detected), read_manifest(out)
+    for key in ("detection_threshold", "detections", "pooling", "cam_tail", "grid", "attributes", "groups"):
+        assert new.get(key) == old.get(key), (key, new.get(key), old.get(key))
+    assert new["text_checkpoint"]["digest"] == old["text_checkpoint"]["digest"]
+    assert os.path.isabs(new["text_checkpoint"]["path"])
+    assert (out / "detections.safetensors").exists() and (out / "cam_tail.safetensors").exists()
+    assert audit(out) == audit(detected)
+    a = json.loads(spurscope("cam", out, "--example", "e05", "--json").stdout)
+    b = json.loads(spurscope("cam", detected, "--example", "e05", "--json").stdout)
+    assert a == b
+    spurscope("validate", out)
