@@ -66,6 +66,8 @@ struct InfoCommand: ParsableCommand {
                 "bundle": bundle, "model": m.model, "text_encoder": m.textEncoder, "pooling": m.pooling.rawValue,
                 "dims": ["Dv": m.dims.imageDim, "Dt": m.dims.textDim, "E": m.dims.embeddingDim],
                 "grid": ["H": m.grid.height, "W": m.grid.width], "spatial_maps": b.hasSpatialMaps,
+                "heatmaps": HeatmapMethod.of(b).map { $0 == .throughHead ? "through-head" : "grad-cam" } ?? "none",
+                "grad_cam_layer": HeatmapMethod.of(b).flatMap { if case .gradCAM(let layer) = $0 { layer } else { nil } } ?? NSNull(),
                 "classes": m.classes, "templates": m.templates.count, "prompts": b.prompts.count,
                 "attribute_vocabulary": m.attributes.count, "detections": b.detectionTable.count,
                 "detections_file": m.detections ?? FeatureBundle.attributesFile, "detection_threshold": m.presenceThreshold,
@@ -80,7 +82,12 @@ struct InfoCommand: ParsableCommand {
         }
         print("bundle      \(bundle)")
         print("model       \(m.model) (text encoder \(m.textEncoder), \(m.pooling.rawValue) pooling)")
-        print("dims        Dv \(m.dims.imageDim), Dt \(m.dims.textDim), E \(m.dims.embeddingDim); grid \(m.grid.height)×\(m.grid.width)\(b.hasSpatialMaps ? "" : " (no spatial maps)")")
+        print("dims        Dv \(m.dims.imageDim), Dt \(m.dims.textDim), E \(m.dims.embeddingDim); grid \(m.grid.height)×\(m.grid.width)")
+        switch HeatmapMethod.of(b) {
+        case .gradCAM(let layer)?: print("heatmaps    Grad-CAM at \(layer)" + (m.camTail != nil ? " (from the cached tail input)" : ""))
+        case .throughHead?: print("heatmaps    image_spatial read through the head (not Grad-CAM: the bundle has no cam_tail)")
+        case nil: print("heatmaps    none (no image_spatial, no cam_tail)")
+        }
         print("classes     \(m.classes.count): \(m.classes.joined(separator: ", "))")
         print("examples    \(b.examples.count): train \(splitCounts[0]), val \(splitCounts[1]), test \(splitCounts[2])")
         print("prompts     \(b.prompts.count) (\(m.templates.count) templates)")

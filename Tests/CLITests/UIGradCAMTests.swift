@@ -85,6 +85,8 @@ enum TailBundle {
         #expect(pretrained.layer == "vision_model.encoder.layers[-1].layer_norm1")
         #expect(pretrained.values.contains { $0 > 0 } && run.values.contains { $0 > 0 })
         #expect(zip(pretrained.values, run.values).contains { abs($0 - $1) > 1e-6 }, "the run's map equals the pre-trained one")
+        let info = try CLIRunner.run(["info", bundle])
+        #expect(info.stdout.contains("heatmaps    Grad-CAM at vision_model.encoder.layers[-1].layer_norm1 (from the cached tail input)"), "\(info.stdout)")
         let drawn = try CLIRunner.run(["cam", bundle, "--example", id, "--ascii"])
         #expect(drawn.stdout.contains("Grad-CAM at vision_model.encoder.layers[-1].layer_norm1"), "\(drawn.stdout)")
     }
