@@ -57,7 +57,8 @@ public struct CAMRenderer {
         self.tail = try Self.tail(of: bundle)
     }
 
-    public var method: HeatmapMethod { tail.map { .gradCAM(layer: $0.layer) } ?? .throughHead }
+    /// One rule for what the maps are, the manifest's (`HeatmapMethod.of`).
+    public var method: HeatmapMethod { HeatmapMethod.of(bundle) ?? .throughHead }
 
     /// The target layer of one example under the scores `s · cos(W_v·f, ĉ_y)`
     /// of `classes` (default: every class), in that order; nil for maps read

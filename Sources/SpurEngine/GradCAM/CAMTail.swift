@@ -80,13 +80,13 @@ public struct MeanPoolTail: CAMTail {
 
     public func target(input f: Matrix, upstream: ([Float]) -> Matrix, keepGradients: Bool) -> TargetLayer {
         let pooled = f.meanOfRowBlocks(f.rows).storage
-        let g = upstream(pooled)
-        let (weights, kept) = Self.inChunks(g, mapRows: 0..<f.rows, width: f.cols, keepGradients: keepGradients) { chunk in
-            (0..<chunk.rows).map { k in
-                let row = chunk.row(k).map { $0 / Float(f.rows) }
-                return Matrix(rows: f.rows, cols: f.cols, storage: Array((0..<f.rows).map { _ in row }.joined()))
-            }
-        }
+        // Every cell's gradient is the pooled one over H·W, so that is also
+        // their mean: the weights need no per-cell gradient at all.
+        var weights = upstream(pooled)
+        weights.scale(by: 1 / Float(f.rows))
+        let kept = keepGradients ? (0..<weights.rows).map { k in
+            Matrix(rows: f.rows, cols: f.cols, storage: Array((0..<f.rows).map { _ in weights.row(k) }.joined()))
+        } : nil
         return TargetLayer(pooled: pooled, activations: f, mapRows: 0..<f.rows, channelWeights: weights, gradients: kept)
     }
 }
