@@ -221,7 +221,7 @@ final class TrainController: ScreenController {
     }
 
     public func trainingAttributes() -> [String] {
-        if state.method == .zeroshot { return [] }
+        if state.method.training == .none { return [] }
         return GroupAssignment.runAttributes(given: state.attribute.map { [$0] } ?? [], decisions: Array(app.decisions.values), bundle: app.model.bundle)
     }
 
@@ -318,7 +318,7 @@ final class TrainController: ScreenController {
         state.reports = w.shownEpochs
         state.stepLosses = w.shownEpochs.map { Float($0.trainLoss) }
         if let config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(r.config.utf8)) {
-            state.totalEpochs = config.method == .zeroshot ? 0 : config.method.replacesClassifier ? 1 : config.epochs
+            state.totalEpochs = config.plannedEpochs
         }
         state.startedAt = r.createdAt
         let live = r.status == .running && !r.isInterrupted && r.pid != me

@@ -50,7 +50,7 @@ final class WorkspaceComparisonRuns: ComparisonRunSource {
         trainedRuns += 1
         trainingSeconds += seconds
         trainingCPUSeconds += cpu
-        if config.method != .zeroshot && !config.method.replacesClassifier { trainedEpochs += outcome.epochsDone }
+        if config.method.training == .projections { trainedEpochs += outcome.epochsDone }
         // CPU time too: on a shared machine the wall clock says more about the neighbours.
         log(String(format: "    run %lld: %@ seed %llu, %@: %d epochs, %.1f s (CPU %.1f s)", outcome.run, config.method.rawValue, config.seed,
                    TuningCandidate.describe(.defaults, config: config) + (config.groundTruth ? ", true groups" : ""),

@@ -19,13 +19,13 @@ struct MethodKnobTests {
 
     @Test func sfrInverseWeightsFavourAgreementAndExpWeightsDisagreement() {
         let d: [Float] = [0, 0.1, 0.4]
-        let inverse = Trainer.sfrWeights(disagreement: d, weighting: .inverse, gamma: 5)
+        let inverse = SFRMethod.weights(disagreement: d, weighting: .inverse, gamma: 5)
         // 1/(d + 0.001) = 1000, 9.90099, 2.49377, normalised to mean 1.
         let raw = [1000, 1 / 0.101, 1 / 0.401] as [Double]
         let mean = raw.reduce(0, +) / 3
         for (w, r) in zip(inverse, raw) { #expect(abs(Double(w) - r / mean) < 1e-4) }
         #expect(inverse[0] > inverse[1] && inverse[1] > inverse[2])
-        let exp = Trainer.sfrWeights(disagreement: d, weighting: .exp, gamma: 5)
+        let exp = SFRMethod.weights(disagreement: d, weighting: .exp, gamma: 5)
         // exp(5d) = 1, e^0.5, e^2.
         let rawExp = [1, M_E.squareRoot(), M_E * M_E]
         let meanExp = rawExp.reduce(0, +) / 3
@@ -77,7 +77,7 @@ struct MethodKnobTests {
 
         var rng = SeededGenerator(seed: 3)
         let idx = Array(0..<16)
-        let batch = trainer.makeBatch(idx, groups: trainer.trainGroups(), rng: &rng)
+        let batch = trainer.makeBatch(idx, hooks: trainer.methodHooks(), rng: &rng)
         let captions = try #require(batch.spuriousCaptions)
         for i in idx {
             // Which class-template row is the example's caption, and which injected row its spurious caption.

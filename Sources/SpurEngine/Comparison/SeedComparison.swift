@@ -108,11 +108,11 @@ public struct SeedComparison {
     /// Whether a configuration's training reads per-image attribute values:
     /// the method needs them, or the sampler balances groups.
     public static func usesTrainGroups(_ c: TrainingConfig) -> Bool {
-        c.method.needsImageGroups || (c.sampler == .groupBalanced && c.method != .zeroshot && !c.method.replacesClassifier)
+        c.method.needsImageGroups || (c.sampler == .groupBalanced && c.method.training == .projections)
     }
 
     /// Methods whose result does not depend on the seed.
-    public static func seedMatters(_ m: Method) -> Bool { m != .zeroshot && m != .orthProj }
+    public static func seedMatters(_ m: Method) -> Bool { m.seedMatters }
 
     /// The configuration with every field that cannot change the result set
     /// to one value, so identical runs are found and reused rather than
@@ -121,7 +121,7 @@ public struct SeedComparison {
         var c = config
         if !usesTrainGroups(c) { c.groundTruth = false }
         if !seedMatters(c.method) { c.seed = 0 }
-        if c.method == .zeroshot || c.method.replacesClassifier { c.sampler = .natural }
+        if c.method.training != .projections { c.sampler = .natural }
         return c
     }
 
@@ -173,7 +173,7 @@ extension TuningCandidate {
     /// "lr 0.01, group-balanced, official form": the knobs as the configuration has them.
     public static func describe(_ candidate: TuningCandidate, config c: TrainingConfig) -> String {
         var parts: [String] = []
-        if c.method != .zeroshot && !c.method.replacesClassifier {
+        if c.method.training == .projections {
             parts.append("lr \(c.learningRate)")
             parts.append(c.sampler.rawValue)
         }

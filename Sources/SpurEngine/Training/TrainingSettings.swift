@@ -42,8 +42,11 @@ public struct TrainingSettings: Sendable, Equatable {
     /// The settings this method reads, in the order a front end shows them:
     /// a form offers only these, and only these can be wrong.
     public var applicable: [TrainingSetting] {
-        if method == .zeroshot { return [] }
-        if method.replacesClassifier { return [.attributes] }
+        switch method.training {
+        case .none: return []
+        case .replacesClassifier: return [.attributes]
+        case .projections: break
+        }
         var out: [TrainingSetting] = []
         if method.hasLossForm { out.append(.lossForm) }
         if isOfficialForm { out.append(.absentWords) }
@@ -72,7 +75,7 @@ public struct TrainingSettings: Sendable, Equatable {
         var c = base
         c.attributes = attributes
         var fallback = false
-        if c.attributes.isEmpty && method != .zeroshot {
+        if c.attributes.isEmpty && method.training != .none {
             // For methods that use no attribute, the attributes only name the evaluation groups.
             let d = try decisions()
             c.attributes = GroupAssignment.runAttributes(given: [], decisions: d, bundle: try bundle())

@@ -1,78 +1,6 @@
 import Foundation
 import SpurCore
 
-/// The mitigation methods (DESIGN.md "Methods"). All train `W_v`, `W_t` and
-/// the temperature only.
-public enum Method: String, CaseIterable, Codable, Sendable {
-    case zeroshot
-    case clipFT = "clip-ft"
-    case erm
-    case groupDRO = "groupdro"
-    case oursLS = "ours-ls"
-    case oursVS = "ours-vs"
-    case sfr
-    case starFT = "starft"
-    case dfr
-    case orthProj = "orth-proj"
-
-    /// The loss terms of the method's objective.
-    public var terms: [LossTerm] {
-        switch self {
-        case .zeroshot, .dfr, .orthProj: return []
-        case .clipFT: return [.clip]
-        case .erm, .groupDRO, .sfr: return [.ce]
-        case .oursLS: return [.clip, .vc, .lc, .ls]
-        case .oursVS: return [.clip, .vc, .lc, .vs]
-        case .starFT: return [.clip, .star]
-        }
-    }
-
-    /// Methods that need per-image values of the spurious attribute(s).
-    public var needsImageGroups: Bool { self == .groupDRO || self == .oursVS || self == .dfr }
-    /// Methods that need a spurious attribute at all (its phrases or values).
-    public var needsAttribute: Bool { needsImageGroups || self == .oursLS || self == .orthProj }
-    /// Methods that use the marked attribute(s) when there are any: StarFT
-    /// adds their present phrases to its pool of contexts but needs none.
-    public var usesAttribute: Bool { needsAttribute || self == .starFT }
-    /// Methods whose terms come in the paper's and the authors' form (`--loss-form`).
-    public var hasLossForm: Bool { self == .oursLS || self == .oursVS }
-    /// The sampler a method runs with unless told otherwise. The paper's two
-    /// methods draw every group equally often: the authors' code does, and on
-    /// the embedded benchmark they mitigate only so (natural sampling left
-    /// `ours-ls` at ERM's worst group; README, "Comparing methods"). The rest
-    /// shuffle, as plain fine-tuning does.
-    public var defaultSampler: TrainingConfig.Sampler { hasLossForm ? .groupBalanced : .natural }
-    /// Methods that train no projection: they fit (`dfr`) or construct
-    /// (`orth-proj`) a new class side over the frozen image embeddings.
-    public var replacesClassifier: Bool { self == .dfr || self == .orthProj }
-    /// Methods that fit on the validation split's group labels, which the
-    /// others use only to pick a checkpoint: say so wherever they are reported.
-    public var usesValidationGroupLabels: Bool { self == .dfr }
-
-    /// The summary of the objective that will run: the official form's terms are the authors' code's.
-    public func summary(lossForm: TrainingConfig.LossForm) -> String {
-        guard hasLossForm && lossForm == .official else { return summary }
-        return self == .oursLS
-            ? "L_clip + L_vc + L_lc + L_ls as the authors' code has them (mean-cosine in-modal terms, L_ls as |cos| to the attribute's words)"
-            : "L_clip + L_vc + L_lc + L_vs as the authors' code has them (mean-cosine in-modal terms, L_vs as cross-entropy over the attribute's value prompts)"
-    }
-
-    public var summary: String {
-        switch self {
-        case .zeroshot: return "no training: the pre-trained projections"
-        case .clipFT: return "fine-tune with the CLIP loss on class captions"
-        case .erm: return "cross-entropy on s⟨v, c_y⟩"
-        case .groupDRO: return "cross-entropy, groups re-weighted online (Sagawa et al. 2019)"
-        case .oursLS: return "L_clip + L_vc + L_lc + L_ls (language side; no per-image attribute labels)"
-        case .oursVS: return "L_clip + L_vc + L_lc + L_vs (vision side; per-image attribute values)"
-        case .sfr: return "cross-entropy with disagreement weights and feature dropout (our reading of SFR)"
-        case .starFT: return "L_clip + λ·KL to the original model over spuriosity-injected captions (StarFT)"
-        case .dfr: return "logistic regression on frozen embeddings, fitted on group-balanced val (DFR; uses val group labels)"
-        case .orthProj: return "class prompts with the attribute's text directions projected out (Chuang et al. 2023; no training)"
-        }
-    }
-}
-
 /// Everything that determines a run. Stored with the run, so it can be
 /// resumed or reproduced exactly.
 public struct TrainingConfig: Codable, Equatable, Sendable {
@@ -145,6 +73,16 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
     public func lambda(_ term: LossTerm) -> Float { lambdas[term.rawValue] ?? 1 }
 
+    /// Epochs the run reports: none for `zeroshot`, one for a method that
+    /// builds its class side in one step.
+    public var plannedEpochs: Int {
+        switch method.training {
+        case .none: return 0
+        case .replacesClassifier: return 1
+        case .projections: return epochs
+        }
+    }
+
     /// StarFT's weight in epoch `epoch` (0-based): `λ·(1 − (e+1)/E)` when
     /// decaying, as the authors' training script does, so the last epoch has 0.
     public func starWeight(epoch: Int) -> Float {
@@ -164,11 +102,6 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         if let threshold { try require(threshold >= 0 && threshold <= 1, "threshold", "is \(threshold), expected 0...1") }
         try require(patience >= 0, "patience", "is negative")
         try require(templatesPerStep >= 0, "templatesPerStep", "is negative")
-        try require(sfrDropout >= 0 && sfrDropout < 1, "sfrDropout", "is \(sfrDropout), expected 0 ≤ p < 1")
-        try require(sfrGamma.isFinite, "sfrGamma", "is \(sfrGamma), expected a finite number")
-        try require(sfrReferenceEpochs >= 1 && sfrReferenceEpochs <= 1000, "sfrReferenceEpochs", "is \(sfrReferenceEpochs), expected 1...1000")
-        try require(starLambda >= 0 && starLambda.isFinite, "starLambda", "is \(starLambda), expected 0 or more")
-        try require(starContexts.map { !$0.isEmpty && $0.allSatisfy { !$0.isEmpty } } ?? true, "starContexts", "has no context, or an empty one")
         try require(lambdas["star"] == nil, "lambdas", "star's weight is the StarFT λ (starLambda), scheduled by starDecay")
         if let t = initialTemperature {
             try require(t.isFinite && t >= 1 / ProjectionHeads.maxScale, "initialTemperature", "is \(t), expected at least \(1 / ProjectionHeads.maxScale) (the scale 1/τ is clamped at \(Int(ProjectionHeads.maxScale)))")
@@ -176,6 +109,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         try require(lossForm == .paper || method.hasLossForm, "lossForm",
                     "official applies to ours-ls and ours-vs, not \(method.rawValue)")
         try checkAbsentWords()
+        try method.definition.check(self)
         try require(attributes.count <= 4, "attributes", "\(attributes.count) attributes make \(1 << attributes.count) groups per class; at most 4 are supported")
         try require(Set(attributes).count == attributes.count, "attributes", "names an attribute twice")
     }

@@ -87,3 +87,25 @@ public enum DeepFeatureReweighting {
         return best!
     }
 }
+
+/// `dfr`: DFR's class side in place of the text-derived one; no projection trained.
+public struct DFRMethod: ClassSideMethod {
+    public var summary: String {
+        "logistic regression on frozen embeddings, fitted on group-balanced val (DFR; uses val group labels)"
+    }
+    public var needsImageGroups: Bool { true }
+    public var usesValidationGroupLabels: Bool { true }
+    /// DFR selects its own L2 strength on half of val.
+    public func tuningCandidates(_ grid: TuningGrid, officialFormAvailable: Bool) -> [TuningCandidate] { [.defaults] }
+
+    public func classifier(data: TrainingData, config: TrainingConfig) throws -> (HeadClassifier, note: String) {
+        let o = try DeepFeatureReweighting.fit(heads: data.pretrained, images: data.val.images, labels: data.val.labels,
+                                               values: data.val.values, valueCount: data.valueCount,
+                                               classCount: data.classes.count, seed: config.seed)
+        let source = config.groundTruth ? "ground truth" : "detections"
+        let note = String(format: "fitted on val group labels (%@): %d per group × %d groups from the first half of val; "
+                          + "L2 %g chosen by worst group %.1f%% on the other half (%d examples)",
+                          source, o.perGroup, o.groups, o.l2, 100 * o.heldOutWorstGroup, o.heldOut)
+        return (o.classifier, note)
+    }
+}

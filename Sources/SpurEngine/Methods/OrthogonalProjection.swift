@@ -28,12 +28,14 @@ public enum OrthogonalProjection {
     /// and absent phrase for every class (the triage's, or the defaults
     /// "with A" / "without A"), each once, in a fixed order.
     public static func phrases(attributes: [String], classes: [String], decisions: [Decision]) -> [String] {
-        var byPair: [String: (String, String)] = [:]
-        for d in decisions { byPair[d.key] = (d.phrasePresent, d.phraseAbsent) }
+        phrases(attributes: attributes, classes: classes, phrases: MethodPhrases(decisions: decisions))
+    }
+
+    static func phrases(attributes: [String], classes: [String], phrases given: MethodPhrases) -> [String] {
         var out: [String] = []
         for a in attributes {
             for c in classes {
-                let (present, absent) = byPair[Decision.key(className: c, attribute: a)] ?? Decision.defaultPhrases(a)
+                let (present, absent) = given(c, a)
                 for p in [present, absent] where !out.contains(p) { out.append(p) }
             }
         }
@@ -93,5 +95,29 @@ public enum OrthogonalProjection {
         return Preview(phrases: words, truncatedPhrases: zip(words, prompts).filter { $0.1.contains(where: cut.contains) }.map(\.0),
                        zeroShot: try Evaluation.metrics(h, data: data, split: s),
                        projected: try Evaluation.metrics(projected, data: data, split: s))
+    }
+}
+
+/// `orth-proj`: the class prompts with the attribute's text directions
+/// projected out; nothing trained, no seed.
+public struct OrthogonalProjectionMethod: ClassSideMethod {
+    public var summary: String {
+        "class prompts with the attribute's text directions projected out (Chuang et al. 2023; no training)"
+    }
+    public var needsAttribute: Bool { true }
+    public var seedMatters: Bool { false }
+
+    /// The phrases as the run is prepared with them (the verdicts when it is created).
+    public func prepare(_ data: inout TrainingData, bundle: FeatureBundle, config: TrainingConfig,
+                        phrases: MethodPhrases) throws {
+        data.projectionPhrases = OrthogonalProjection.phrases(attributes: config.attributes, classes: data.classes, phrases: phrases)
+        data.projectionPrompts = try OrthogonalProjection.phrasePrompts(bundle: bundle, phrases: data.projectionPhrases)
+    }
+
+    public func classifier(data: TrainingData, config: TrainingConfig) throws -> (HeadClassifier, note: String) {
+        let classifier = try OrthogonalProjection.classifier(
+            heads: data.pretrained, classTemplates: data.classTemplates, templateCount: data.templateCount,
+            phrasePrompts: data.projectionPrompts)
+        return (classifier, "projected out of the class prompts: " + data.projectionPhrases.map { "'\($0)'" }.joined(separator: ", "))
     }
 }

@@ -56,36 +56,7 @@ public struct TuningGrid: Codable, Equatable, Sendable {
     /// `zeroshot` and `orth-proj` train nothing, `dfr` selects its own L2
     /// strength on half of val.
     public func candidates(for method: Method, officialFormAvailable: Bool) -> [TuningCandidate] {
-        switch method {
-        case .zeroshot, .orthProj, .dfr:
-            return [.defaults]
-        case .groupDRO:
-            return learningRates.map { TuningCandidate(learningRate: $0, sampler: .natural) }
-        case .clipFT, .erm, .sfr, .starFT:
-            return learningRates.flatMap { lr in samplers.map { TuningCandidate(learningRate: lr, sampler: $0) } }
-        case .oursLS, .oursVS:
-            let forms = officialFormAvailable ? lossForms : lossForms.filter { $0 == .paper }
-            let weights: [Float?] = termWeights.isEmpty ? [nil] : termWeights
-            return forms.flatMap { form in
-                learningRates.flatMap { lr in
-                    samplers.flatMap { sampler in
-                        weights.map { TuningCandidate(learningRate: lr, sampler: sampler, lossForm: form, termWeight: $0) }
-                    }
-                }
-            }
-        }
-    }
-}
-
-extension Method {
-    /// The term that makes `ours-ls` and `ours-vs` what they are (nil for
-    /// every other method): the one `TuningCandidate.termWeight` weighs.
-    public var ownTerm: LossTerm? {
-        switch self {
-        case .oursLS: return .ls
-        case .oursVS: return .vs
-        default: return nil
-        }
+        method.definition.tuningCandidates(self, officialFormAvailable: officialFormAvailable)
     }
 }
 

@@ -38,15 +38,14 @@ public struct TrainingData: Sendable {
     /// `L_ls` texts: blocks of K rows, block `(c·J + j)·2 + a`.
     public var groupTemplates: Matrix
     /// StarFT: every class-template caption with every context appended,
-    /// row `(c·K + k)·M + m` for context `m` of `starContextCount`.
+    /// row `(c·K + k)·M + m` for context `m` of `starContextCount`
+    /// (`StarFTMethod.prepare`; empty for other methods).
     public var spuriousCaptions: Matrix
     public var starContextCount: Int
     /// The official form's attribute prompts, row `2j + a` (see `LossBatch.attributePrompts`).
     public var attributePrompts: Matrix
     /// orth-proj: the phrases projected out of the class prompts and their
-    /// prompts' features (empty for other methods). Encoded here, before a
-    /// run is recorded, so a phrase no encoder can give is refused without
-    /// leaving a failed run behind.
+    /// prompts' features (`OrthogonalProjectionMethod.prepare`; empty for other methods).
     public var projectionPhrases: [String] = []
     public var projectionPrompts: Matrix = Matrix(rows: 0, cols: 0)
     public var pretrained: ProjectionHeads
@@ -101,11 +100,7 @@ public struct TrainingData: Sendable {
         guard !val.rows.isEmpty else { throw InputError(file: b.path(FeatureBundle.examplesFile), field: "split", "the val split is empty: model selection needs it") }
 
         // Phrases per (class, attribute) from the verdicts, defaults otherwise.
-        var phrases: [String: (present: String, absent: String)] = [:]
-        for d in decisions { phrases[d.key] = (d.phrasePresent, d.phraseAbsent) }
-        func phrase(_ c: String, _ a: String) -> (present: String, absent: String) {
-            phrases[Decision.key(className: c, attribute: a)] ?? Decision.defaultPhrases(a)
-        }
+        let phrase = MethodPhrases(decisions: decisions)
         var groupTexts: [String] = []
         for c in m.classes {
             for a in config.attributes {
@@ -115,25 +110,9 @@ public struct TrainingData: Sendable {
                 }
             }
         }
-        // StarFT: each class-template caption with each context of the pool
-        // (the marked attributes' present phrases, then the generic contexts).
-        var spuriousTexts: [String] = []
-        var contexts: [String] = []
-        if config.method == .starFT {
-            for a in config.attributes { for c in m.classes where !contexts.contains(phrase(c, a).present) { contexts.append(phrase(c, a).present) } }
-            contexts += (config.starContexts ?? StarContexts.generic).filter { !contexts.contains($0) }
-            for c in m.classes {
-                for t in m.templates {
-                    let caption = FeatureBundle.fill(t, with: c)
-                    spuriousTexts += contexts.map { StarContexts.inject($0, into: caption) }
-                }
-            }
-        }
         let attributeTexts = official
             ? config.attributes.flatMap { a in [config.absentWords[a]!, a].map(OfficialTerms.prompt) } : []
         let dt = m.dims.textDim
-        let projectionPhrases = config.method == .orthProj
-            ? OrthogonalProjection.phrases(attributes: config.attributes, classes: m.classes, decisions: decisions) : []
         var data = TrainingData(
             classes: m.classes, templateCount: m.templates.count, attributes: config.attributes,
             valueCount: 1 << j, evaluationAttributes: evaluationAttributes, train: train, val: val, test: test,
@@ -141,15 +120,11 @@ public struct TrainingData: Sendable {
             // Encoded only for the methods that read them: an imported bundle
             // need not carry prompts a method never uses.
             groupTemplates: groupTexts.isEmpty || !config.method.terms.contains(.ls) ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: groupTexts),
-            spuriousCaptions: spuriousTexts.isEmpty ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: spuriousTexts),
-            starContextCount: contexts.count,
+            spuriousCaptions: Matrix(rows: 0, cols: dt), starContextCount: 0,
             attributePrompts: attributeTexts.isEmpty ? Matrix(rows: 0, cols: dt) : try b.textFeatures(for: attributeTexts),
             pretrained: try b.pretrainedHeads(),
             evaluationFromGroundTruth: evaluationTruth)
-        if !projectionPhrases.isEmpty {
-            data.projectionPhrases = projectionPhrases
-            data.projectionPrompts = try OrthogonalProjection.phrasePrompts(bundle: b, phrases: projectionPhrases)
-        }
+        try config.method.definition.prepare(&data, bundle: b, config: config, phrases: phrase)
         return data
     }
 }

@@ -1,6 +1,63 @@
 import Foundation
 import SpurCore
 
+/// `starft`: the CLIP loss plus λ·KL to the frozen original model over
+/// captions with spurious contexts injected (StarFT). It needs no attribute;
+/// the marked ones' present phrases join its pool of contexts.
+public struct StarFTMethod: MethodDefinition {
+    public var summary: String { "L_clip + λ·KL to the original model over spuriosity-injected captions (StarFT)" }
+    public var terms: [LossTerm] { [.clip, .star] }
+    public var usesAttribute: Bool { true }
+
+    public func check(_ c: TrainingConfig) throws {
+        guard c.starLambda >= 0 && c.starLambda.isFinite else {
+            throw SettingError("starLambda", "is \(c.starLambda), expected 0 or more")
+        }
+        guard c.starContexts.map({ !$0.isEmpty && $0.allSatisfy { !$0.isEmpty } }) ?? true else {
+            throw SettingError("starContexts", "has no context, or an empty one")
+        }
+    }
+
+    /// Each class-template caption with each context of the pool, row
+    /// `(c·K + k)·M + m`: the marked attributes' present phrases, then the
+    /// generic contexts.
+    public func prepare(_ data: inout TrainingData, bundle: FeatureBundle, config: TrainingConfig,
+                        phrases: MethodPhrases) throws {
+        let m = bundle.manifest
+        var contexts: [String] = []
+        for a in config.attributes {
+            for c in m.classes where !contexts.contains(phrases(c, a).present) { contexts.append(phrases(c, a).present) }
+        }
+        contexts += (config.starContexts ?? StarContexts.generic).filter { !contexts.contains($0) }
+        var texts: [String] = []
+        for c in m.classes {
+            for t in m.templates {
+                let caption = FeatureBundle.fill(t, with: c)
+                texts += contexts.map { StarContexts.inject($0, into: caption) }
+            }
+        }
+        data.spuriousCaptions = try bundle.textFeatures(for: texts)
+        data.starContextCount = contexts.count
+    }
+
+    public func hooks(_ run: TrainingRunContext) -> any TrainingHooks { StarFTHooks(run) }
+}
+
+final class StarFTHooks: TrainingHooks {
+    private let run: TrainingRunContext
+    init(_ run: TrainingRunContext) { self.run = run }
+
+    /// The example's own caption with a context drawn from the pool.
+    func completeBatch(_ batch: inout LossBatch, captionRows: [Int], rng: inout SeededGenerator) {
+        let m = run.data.starContextCount
+        batch.spuriousCaptions = run.data.spuriousCaptions.gatherRows(captionRows.map { $0 * m + Int(rng.next() % UInt64(m)) })
+    }
+
+    func weigh(_ objective: inout Objective, batch: LossBatch, indices: [Int], heads: ProjectionHeads, epoch: Int) {
+        objective.weights[.star] = run.config.starWeight(epoch: epoch)
+    }
+}
+
 /// StarFT's spurious contexts (reference/related-methods.md): a context is
 /// appended to an example's own caption ("a photo of a landbird." + "near a
 /// lake" → "a photo of a landbird near a lake."), so the regulariser sees the
