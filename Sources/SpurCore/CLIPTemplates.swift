@@ -2,6 +2,12 @@
 /// (Radford et al. 2021); `{}` stands for the class name. The default
 /// templates of an imported bundle and of the paper's `L_lc` / `L_ls`.
 public enum CLIPTemplates {
+    /// A word alone as a prompt, "a photo of water.": zero-shot detection's
+    /// attribute prompt, the probe's word test and the official form's
+    /// value prompts all read the same text, so a bundle's cached features
+    /// for it serve each of them.
+    public static func wordPrompt(_ word: String) -> String { "a photo of \(word)." }
+
     public static let imagenet80: [String] = [
         "a bad photo of a {}.",
         "a photo of many {}.",

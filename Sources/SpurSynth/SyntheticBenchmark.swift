@@ -130,11 +130,12 @@ public enum SyntheticBenchmark {
     /// every template.
     public static func prompts(templates: [String]) -> [String] {
         var out = classes.flatMap { c in templates.map { FeatureBundle.fill($0, with: c) } }
-        out += attributes.map { "a photo of \($0)." }
+        out += attributes.map(CLIPTemplates.wordPrompt)
         for a in attributes {
             for c in classes {
-                for phrase in ["without \(a)", "with \(a)"] {
-                    out += templates.map { FeatureBundle.fill($0, with: "\(c) \(phrase)") }
+                let phrases = Decision.defaultPhrases(a)
+                for phrase in [phrases.absent, phrases.present] {
+                    out += TrainingData.groupPrompts(className: c, phrase: phrase, templates: templates)
                 }
             }
         }

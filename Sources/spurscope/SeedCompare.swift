@@ -119,6 +119,15 @@ struct SeedCompare {
 
 /// The report as Markdown: the section the README's method table is pasted from.
 enum SeedCompareMarkdown {
+    /// Method names for prose: the paper's methods last, as "ours-*" when both are there.
+    static func names(_ methods: [Method], conjunction: String = ", ") -> String {
+        let paper = methods.filter { $0.definition is any PaperMethod }
+        var words = methods.filter { !($0.definition is any PaperMethod) }.map(\.rawValue)
+        words += paper.count > 1 ? ["ours-*"] : paper.map(\.rawValue)
+        guard words.count > 1, conjunction != ", " else { return words.joined(separator: ", ") }
+        return words.dropLast().joined(separator: ", ") + conjunction + words.last!
+    }
+
     static func pct(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
 
     static func render(_ r: SeedCompare.Report, options: TrainingOptions) -> String {
@@ -132,14 +141,20 @@ enum SeedCompareMarkdown {
                    + "weight decay \(options.wd), \(r.epochs) epochs, the checkpoint with the best validation worst group.")
         out.append("")
         if let g = r.grid {
+            // Which knob each method's grid varies, from the methods' own grids.
+            let methods = Method.allCases
+            let grids = Dictionary(uniqueKeysWithValues: methods.map { ($0, g.candidates(for: $0, officialFormAvailable: true)) })
+            let tunedSampler = methods.filter { Set(grids[$0]!.compactMap(\.sampler)).count > 1 }
+            let tunedForm = methods.filter { Set(grids[$0]!.compactMap(\.lossForm)).count > 1 }
+            let untuned = methods.filter { grids[$0]! == [.defaults] }
             let lrs = g.learningRates.map { "\($0)" }.joined(separator: ", ")
             out.append("Tuned on validation worst group only (ties: validation average), "
                        + (r.tuning == .firstSeed ? "once, on seed \(r.seeds[0]); the other seeds reuse the pick" : "separately for every seed")
                        + ": lr ∈ {\(lrs)}; sampler ∈ {\(g.samplers.map(\.rawValue).joined(separator: ", "))} "
-                       + "for clip-ft, erm, sfr, starft, ours-*; loss form ∈ {\(g.lossForms.map(\.rawValue).joined(separator: ", "))} for ours-* "
+                       + "for \(names(tunedSampler)); loss form ∈ {\(g.lossForms.map(\.rawValue).joined(separator: ", "))} for \(names(tunedForm)) "
                        + "(official only with --absent-word)"
-                       + (g.termWeights.isEmpty ? "" : "; λ of the method's own term (L_ls, L_vs) ∈ {\(g.termWeights.map { String(format: "%g", $0) }.joined(separator: ", "))} for ours-*")
-                       + ". zeroshot, orth-proj and dfr have nothing to tune.")
+                       + (g.termWeights.isEmpty ? "" : "; λ of the method's own term (L_ls, L_vs) ∈ {\(g.termWeights.map { String(format: "%g", $0) }.joined(separator: ", "))} for \(names(tunedForm))")
+                       + ". \(names(untuned, conjunction: " and ")) \(untuned.count == 1 ? "has" : "have") nothing to tune.")
             out.append("")
         }
         // The baseline: erm as a user who tunes nothing trains it, else the pre-trained model.

@@ -122,6 +122,10 @@ struct SeedCompareCommandTests {
         let markdown = try CLIRunner.run(["compare", bundle, "--workspace", ws, "--seeds", "0", "--methods", "ours-ls", "--tune", "--tune-lr", "0.01",
                                           "--tune-lambda", "0.5,2", "--epochs", "2", "--batch-size", "8", "--attribute", "water"])
         #expect(markdown.stdout.contains("λ of the method's own term (L_ls, L_vs) ∈ {0.5, 2} for ours-*"), "\(markdown.stdout)")
+        // Which method tunes which knob comes from the methods' own grids.
+        #expect(markdown.stdout.contains("sampler ∈ {natural, group-balanced} for clip-ft, erm, sfr, starft, ours-*; loss form ∈ {paper, official} for ours-* "),
+                "\(markdown.stdout)")
+        #expect(markdown.stdout.contains("zeroshot, dfr and orth-proj have nothing to tune."), "\(markdown.stdout)")
         #expect(markdown.stdout.contains(String(format: "λ_ls %g", weight)), "\(markdown.stdout)")
         for (args, message) in [(["--tune", "--tune-lambda", "1,-2"], "'-2' in '1,-2' is not a weight"),
                                 (["--tune-lambda", "1"], "tunes nothing without --tune")] {

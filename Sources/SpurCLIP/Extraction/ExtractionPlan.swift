@@ -70,7 +70,7 @@ public struct ExtractionPlan: Sendable {
 
         let templates = CLIPTemplates.imagenet80
         prompts = dataset.classes.flatMap { c in templates.map { $0.replacingOccurrences(of: "{}", with: c) } }
-            + attributes.map { "a photo of \($0)." }
+            + attributes.map(CLIPTemplates.wordPrompt)
         rows = options.shard.rows(of: dataset.items.count)
         promptRows = options.shard.rows(of: prompts.count)
 

@@ -190,14 +190,14 @@ public enum FeatureProbe {
     /// each test example's value was found.
     static func wordTest(bundle b: FeatureBundle, attribute a: String, values: [Int], versus: String?,
                          pooled: Matrix, test: [Int]) throws -> (AttributeWords, [Bool]?) {
-        let prompt = "a photo of \(a)."
+        let prompt = CLIPTemplates.wordPrompt(a)
         var versusPrompt: String?
         var reason: String
         if let versus {
-            versusPrompt = "a photo of \(versus)."
+            versusPrompt = CLIPTemplates.wordPrompt(versus)
             reason = "given"
         } else if let c = try complement(of: a, values: values, bundle: b) {
-            versusPrompt = "a photo of \(c.name)."
+            versusPrompt = CLIPTemplates.wordPrompt(c.name)
             reason = String(format: "'%@' is present where '%@' is absent in %.1f %% of the train split", c.name, a, 100 * c.agreement)
         } else {
             reason = String(format: "no attribute's presence matches the absence of '%@' in %.0f %% of the train split: AUC of its prompt alone", a, 100 * complementAgreement)

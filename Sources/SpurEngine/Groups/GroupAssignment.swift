@@ -173,5 +173,5 @@ extension AttributePresence {
     }
 
     /// The prompt that scores an attribute zero-shot.
-    public static func zeroShotPrompt(_ attribute: String) -> String { "a photo of \(attribute)." }
+    public static func zeroShotPrompt(_ attribute: String) -> String { CLIPTemplates.wordPrompt(attribute) }
 }

@@ -10,7 +10,7 @@ public enum OfficialTerms {
     /// The prompt of an attribute value's word, the same text the zero-shot
     /// detector scores ("a photo of water."), so a bundle's prompt table has
     /// it for every attribute of its vocabulary.
-    public static func prompt(_ word: String) -> String { "a photo of \(word)." }
+    public static func prompt(_ word: String) -> String { CLIPTemplates.wordPrompt(word) }
 
     /// In-modal term as a mean cosine similarity, not InfoNCE:
     /// `(1/n) Σ_i [ −(1/n) Σ_j cos_ij·1[g_i = g_j] + (1/n) Σ_j cos_ij·1[g_i ≠ g_j] ]`,
