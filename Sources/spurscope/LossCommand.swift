@@ -30,7 +30,7 @@ struct LossCommand: ParsableCommand {
     var terms: String = "clip,vc,lc,vs,ls"
 
     @Option(name: .long, help: "paper or official (the authors' code).")
-    var lossForm: String = "paper"
+    var lossForm: TrainingConfig.LossForm = .paper
 
     @Option(name: .long, help: "Write the gradients of total to this safetensors file.")
     var grads: String?
@@ -40,9 +40,7 @@ struct LossCommand: ParsableCommand {
 
     func run() throws {
         let selected = try parseTerms(terms)
-        guard let form = TrainingConfig.LossForm(rawValue: lossForm) else {
-            throw InputError(file: "--loss-form", "'\(lossForm)' is not paper or official")
-        }
+        let form = lossForm
         let file = try SafetensorsFile(path: input)
         let (batch, heads) = try LossBatchFile.load(file, needsAttributePrompts: form == .official)
         // Unselected contrastive terms are evaluated with weight 0: printed, not summed.

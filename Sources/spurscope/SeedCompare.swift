@@ -75,8 +75,8 @@ struct SeedCompare {
             o.seed = seed
             o.groundTruth = groundTruth
             if let lr = candidate.learningRate { o.lr = lr }
-            if let s = candidate.sampler { o.sampler = s.rawValue }
-            if let f = candidate.lossForm { o.lossForm = f.rawValue }
+            if let s = candidate.sampler { o.sampler = s }
+            if let f = candidate.lossForm { o.lossForm = f }
             // Appended last, so it wins over a --lambda for the same term.
             if let w = candidate.termWeight, let term = method.ownTerm { o.lambda.append("\(term.rawValue)=\(w)") }
             return try o.config(method: method, bundle: bundlePath, workspace: workspace, dropInapplicable: true)

@@ -1,3 +1,5 @@
+import ArgumentParser
+import SpurEngine
 import SpurCore
 
 /// The flag that sets each engine setting, for the engine's errors
@@ -23,3 +25,12 @@ enum SettingFlags {
     /// The error as the command line reports it.
     static func inputError(_ e: SettingError) -> InputError { InputError(file: flag(for: e.setting), e.problem) }
 }
+
+// The engine's choices as typed options: ArgumentParser parses them, lists
+// their values in `--help` and words the error for a value it does not know.
+extension TrainingConfig.OptimizerKind: ExpressibleByArgument {}
+extension TrainingConfig.Sampler: ExpressibleByArgument {}
+extension TrainingConfig.LossForm: ExpressibleByArgument {}
+extension TrainingConfig.StarDecay: ExpressibleByArgument {}
+extension TrainingConfig.SFRWeighting: ExpressibleByArgument {}
+extension Method: ExpressibleByArgument {}

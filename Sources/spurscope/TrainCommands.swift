@@ -16,21 +16,21 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "Learning rate.") var lr: Float = TrainingConfig.defaults.learningRate
     @Option(name: .long, parsing: .unconditional, help: "Decoupled weight decay.") var wd: Float = TrainingConfig.defaults.weightDecay
     @Option(name: .long, parsing: .unconditional, help: "SGD momentum.") var momentum: Float = TrainingConfig.defaults.momentum
-    @Option(name: .long, help: "sgd or adam.") var optimizer: String = TrainingConfig.defaults.optimizer.rawValue
+    @Option(name: .long, help: "The optimizer.") var optimizer: TrainingConfig.OptimizerKind = TrainingConfig.defaults.optimizer
     @Option(name: .long, parsing: .unconditional, help: "Examples per step.") var batchSize: Int = TrainingConfig.defaults.batchSize
     @Option(name: .long, parsing: .unconditional, help: "Random seed (data order, captions, dropout).") var seed: UInt64 = TrainingConfig.defaults.seed
-    @Option(name: .long, help: "natural (shuffle) or group-balanced (1/group size, with replacement). Default: group-balanced for ours-ls and ours-vs, natural otherwise.") var sampler: String?
+    @Option(name: .long, help: "natural (shuffle) or group-balanced (1/group size, with replacement). Default: the method's own (group-balanced for ours-ls and ours-vs, natural otherwise).") var sampler: TrainingConfig.Sampler?
     @Option(name: .long, parsing: .unconditional, help: "Stop after this many epochs without a better validation worst group (0: never).") var patience: Int = TrainingConfig.defaults.patience
     @Option(name: .long, help: "Weight of a loss term, TERM=VALUE (repeatable), e.g. ls=0.5.") var lambda: [String] = []
     @Option(name: .long, parsing: .unconditional, help: "Detection score at which an attribute is present (default: the manifest's detection_threshold, 0.5 without one).") var threshold: Float?
     @Option(name: .long, parsing: .unconditional, help: "Templates sampled per step for L_lc / L_ls (0: all).") var templatesPerStep: Int = TrainingConfig.defaults.templatesPerStep
-    @Option(name: .long, help: ArgumentHelp("ours-ls / ours-vs: paper (the paper's formulas) or official (the authors' code: mean-cosine in-modal terms, L_ls as |cos| to the attribute's words, L_vs as cross-entropy over the attribute's value prompts; defaults to --temperature 0.07).", valueName: "form")) var lossForm: String = TrainingConfig.defaults.lossForm.rawValue
+    @Option(name: .long, help: ArgumentHelp("ours-ls / ours-vs: paper (the paper's formulas) or official (the authors' code: mean-cosine in-modal terms, L_ls as |cos| to the attribute's words, L_vs as cross-entropy over the attribute's value prompts; defaults to --temperature 0.07).", valueName: "form")) var lossForm: TrainingConfig.LossForm = TrainingConfig.defaults.lossForm
     @Option(name: .long, help: ArgumentHelp("Official form: the word of an attribute's absent value, ATTR=WORD (repeatable), e.g. water=land; the prompts are \"a photo of WORD.\".", valueName: "attr=word")) var absentWord: [String] = []
     @Option(name: .long, help: ArgumentHelp("Starting temperature τ of the learnable scale s = 1/τ: a number, or 'pretrained' (the bundle's). Default: pretrained; 0.07 with --loss-form official.", valueName: "tau")) var temperature: String?
     @Option(name: .long, parsing: .unconditional, help: "StarFT: weight λ of the regulariser.") var starLambda: Float = TrainingConfig.defaults.starLambda
-    @Option(name: .long, help: "StarFT: linear (λ·(1 − (e+1)/E) in epoch e of E, the authors' schedule) or none.") var starDecay: String = TrainingConfig.defaults.starDecay.rawValue
+    @Option(name: .long, help: "StarFT: linear (λ·(1 − (e+1)/E) in epoch e of E, the authors' schedule) or none.") var starDecay: TrainingConfig.StarDecay = TrainingConfig.defaults.starDecay
     @Option(name: .long, help: "StarFT: file of generic contexts, one per line, instead of the built-in list.") var starContexts: String?
-    @Option(name: .long, help: "SFR: inverse (w ∝ 1/(d+ε), the reviewed reading) or exp (w ∝ exp(γ·d)).") var sfrWeight: String = TrainingConfig.defaults.sfrWeight.rawValue
+    @Option(name: .long, help: "SFR: inverse (w ∝ 1/(d+ε), the reviewed reading) or exp (w ∝ exp(γ·d)).") var sfrWeight: TrainingConfig.SFRWeighting = TrainingConfig.defaults.sfrWeight
     @Option(name: .long, parsing: .unconditional, help: "SFR: γ of the exp weighting.") var sfrGamma: Float = TrainingConfig.defaults.sfrGamma
     @Option(name: .long, parsing: .unconditional, help: "SFR: feature dropout rate on the pooled image feature.") var sfrDropout: Float = TrainingConfig.defaults.sfrDropout
     @Option(name: .long, parsing: .unconditional, help: "SFR: epochs of the ERM reference model.") var sfrReferenceEpochs: Int = TrainingConfig.defaults.sfrReferenceEpochs
@@ -48,15 +48,9 @@ struct TrainingOptions: ParsableArguments {
         s.base.epochs = epochs; s.base.learningRate = lr; s.base.weightDecay = wd; s.base.momentum = momentum
         s.base.batchSize = batchSize; s.base.seed = seed; s.base.patience = patience; s.base.threshold = threshold
         s.base.templatesPerStep = templatesPerStep
-        func choice<T: RawRepresentable & CaseIterable>(_ text: String, _ flag: String) throws -> T where T.RawValue == String {
-            guard let v = T(rawValue: text) else {
-                throw InputError(file: flag, "'\(text)' is not \(T.allCases.map(\.rawValue).joined(separator: " or "))")
-            }
-            return v
-        }
-        s.base.optimizer = try choice(optimizer, "--optimizer")
-        s.base.lossForm = try choice(lossForm, "--loss-form")
-        s.sampler = try sampler.map { try choice($0, "--sampler") }
+        s.base.optimizer = optimizer
+        s.base.lossForm = lossForm
+        s.sampler = sampler
         s.temperature = try temperature.map { text in
             if text == "pretrained" { return .pretrained }
             guard let t = Float(text) else { throw InputError(file: "--temperature", "'\(text)' is not a number or 'pretrained'") }
@@ -70,9 +64,9 @@ struct TrainingOptions: ParsableArguments {
             s.absentWords[parts[0]] = parts[1]
         }
         s.base.starLambda = starLambda
-        s.base.starDecay = try choice(starDecay, "--star-decay")
+        s.base.starDecay = starDecay
         s.base.starContexts = try starContexts.map(StarContexts.read)
-        s.base.sfrWeight = try choice(sfrWeight, "--sfr-weight")
+        s.base.sfrWeight = sfrWeight
         s.base.sfrGamma = sfrGamma
         s.base.sfrDropout = sfrDropout
         s.base.sfrReferenceEpochs = sfrReferenceEpochs
@@ -117,7 +111,7 @@ struct TrainCommand: ParsableCommand {
         """)
 
     @Argument(help: "The bundle directory.") var bundle: String
-    @Option(name: .long, help: "The method.") var method: String = "ours-ls"
+    @Option(name: .long, help: "The method (listed above).") var method: Method = .oursLS
     @Option(name: .long, parsing: .unconditional, help: "Continue this run from its last checkpoint.") var resume: Int64?
     @Flag(name: .long, help: "One JSON line per epoch and a summary line.") var json = false
     @OptionGroup var options: TrainingOptions
@@ -127,7 +121,7 @@ struct TrainCommand: ParsableCommand {
         let b = try FeatureBundle.open(bundle)
         let ws = try workspaceOption.open(bundle: bundle)
         let trainer = try resume.map { try Trainer.resume(bundle: b, run: $0, workspace: ws) }
-            ?? Trainer.create(bundle: b, config: options.config(method: try parseMethod(method), bundle: bundle, workspace: ws, opened: b), workspace: ws)
+            ?? Trainer.create(bundle: b, config: options.config(method: method, bundle: bundle, workspace: ws, opened: b), workspace: ws)
         let cancel = CancellationFlag()
         let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         signal(SIGINT, SIG_IGN)

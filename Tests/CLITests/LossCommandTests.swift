@@ -138,6 +138,6 @@ struct OfficialLossCommandTests {
         #expect(official.status == 2)
         #expect(official.stderr.contains("tensor 'attr_prompts': is missing"))
         let bad = try CLIRunner.run(["loss", "--input", path, "--loss-form", "authors"])
-        #expect(bad.status == 2 && bad.stderr.contains("--loss-form: 'authors' is not paper or official"))
+        #expect(bad.status == 2 && bad.stderr.contains("The value 'authors' is invalid for '--loss-form <loss-form>'"))
     }
 }

@@ -85,8 +85,8 @@ struct MethodFlagTests {
         for (args, message) in [
             (["--method", "starft", "--lambda", "star=3"], "--lambda: star's weight is set with --star-lambda"),
             (["--method", "sfr", "--sfr-dropout", "1.5"], "--sfr-dropout: is 1.5"),
-            (["--method", "sfr", "--sfr-weight", "square"], "--sfr-weight: 'square' is not inverse or exp"),
-            (["--method", "starft", "--star-decay", "cosine"], "--star-decay: 'cosine' is not linear or none"),
+            (["--method", "sfr", "--sfr-weight", "square"], "The value 'square' is invalid for '--sfr-weight <sfr-weight>'. Please provide one of 'inverse' and 'exp'"),
+            (["--method", "starft", "--star-decay", "cosine"], "The value 'cosine' is invalid for '--star-decay <star-decay>'. Please provide one of 'linear' and 'none'"),
             (["--method", "sfr", "--sfr-reference-epochs", "0"], "--sfr-reference-epochs: is 0"),
         ] {
             let r = try CLIRunner.run(["train", bundle, "--workspace", ws] + args)

@@ -55,7 +55,7 @@ struct TrainCommandTests {
     @Test func badOptionsAreNamed() throws {
         let bundle = try SampleData.bundle(), ws = temporaryWorkspace("bad")
         let m = try CLIRunner.run(["train", bundle, "--method", "magic", "--workspace", ws])
-        #expect(m.status == 2 && m.stderr.contains("'magic' is not a method"))
+        #expect(m.status == 2 && m.stderr.contains("The value 'magic' is invalid for '--method <method>'") && m.stderr.contains("orth-proj"))
         // No attribute marked or given: the engine's default, the bundle's benchmark groups, with a note.
         let a = try CLIRunner.run(["train", bundle, "--method", "ours-ls", "--epochs", "1", "--workspace", ws, "--json"])
         #expect(a.status == 0 && a.stderr.contains("no attribute is marked spurious; ours-ls uses the bundle's benchmark groups (water)"), "\(a.stderr)")
