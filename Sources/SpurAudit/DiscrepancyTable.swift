@@ -52,6 +52,10 @@ public struct DiscrepancyTable: Sendable {
     }
 
     public enum Order: String, Sendable, CaseIterable {
+        /// Largest `evidence` first (the smallest |δ| the data support, from
+        /// the δ's 95 % interval), ties by |δ|: a large δ on a handful of
+        /// examples does not outrank a moderate one on hundreds.
+        case evidence
         /// Largest |δ| first: presence changes accuracy most.
         case magnitude
         /// Largest δ first: the paper's order (the model relies on the
@@ -117,6 +121,9 @@ public struct DiscrepancyTable: Sendable {
     static func precedes(_ x: DiscrepancyRow, _ y: DiscrepancyRow, _ order: Order) -> Bool {
         let (kx, ky): (Double, Double)
         switch order {
+        case .evidence:
+            if x.evidence != y.evidence { return x.evidence > y.evidence }
+            (kx, ky) = (abs(x.delta), abs(y.delta))
         case .magnitude: (kx, ky) = (abs(x.delta), abs(y.delta))
         case .delta: (kx, ky) = (x.delta, y.delta)
         case .harm: (kx, ky) = (-x.delta, -y.delta)

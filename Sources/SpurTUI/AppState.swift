@@ -3,11 +3,11 @@ import SpurAudit
 import SpurCore
 import SpurEngine
 
-/// The orders of the Attributes table: the confidence-aware default, then
-/// every order of `spurscope audit --sort`.
-public enum AttributeOrder: String, CaseIterable, Sendable {
-    case evidence, magnitude, delta, harm, support
+/// The orders of the Attributes table: the audit's own (`detect --sort`
+/// takes the same names), the confidence-aware one first.
+public typealias AttributeOrder = DiscrepancyTable.Order
 
+extension DiscrepancyTable.Order {
     public var label: String {
         switch self {
         case .evidence: return "evidence (|δ| the data support)"
@@ -16,26 +16,6 @@ public enum AttributeOrder: String, CaseIterable, Sendable {
         case .harm: return "−δ (harm)"
         case .support: return "support"
         }
-    }
-
-    public func rank(_ rows: [DiscrepancyRow]) -> [DiscrepancyRow] {
-        switch self {
-        case .evidence:
-            // Ties (every row whose interval contains zero) fall back to |δ|.
-            return rows.sorted {
-                ($0.evidence, abs($0.delta), -$0.attribute) > ($1.evidence, abs($1.delta), -$1.attribute)
-            }
-        case .magnitude: return sorted(rows, .magnitude)
-        case .delta: return sorted(rows, .delta)
-        case .harm: return sorted(rows, .harm)
-        case .support: return sorted(rows, .support)
-        }
-    }
-
-    private func sorted(_ rows: [DiscrepancyRow], _ order: DiscrepancyTable.Order) -> [DiscrepancyRow] {
-        guard let c = rows.first?.classIndex else { return rows }
-        let table = DiscrepancyTable(rows: rows, classCount: c + 1, classTotals: [])
-        return table.ranked(class: c, by: order)
     }
 }
 

@@ -45,7 +45,7 @@ final class AttributesController: ScreenController {
         let key = "\(state.classIndex)\u{1}\(state.order)\u{1}\(state.filter)"
         if let cached = rankedRows, cached.key == key { return cached.rows }
         let model = app.model
-        var rows = state.order.rank(model.audit.table.rows.filter { $0.classIndex == state.classIndex })
+        var rows = model.audit.table.ranked(class: state.classIndex, by: state.order)
         if !state.filter.isEmpty {
             rows = rows.filter { model.audit.attributes[$0.attribute].localizedCaseInsensitiveContains(state.filter) }
         }

@@ -67,7 +67,7 @@ struct DetectCommand: ParsableCommand {
     @Option(name: .long, help: "Only this class.") var `class`: String?
     @Option(name: .long, parsing: .unconditional, help: "Rows per class (0: all).") var top: Int = 10
     @OptionGroup var auditOptions: AuditOptions
-    @Option(name: .long, help: "Order: magnitude (|δ|), delta (largest δ, the paper's order), harm (smallest δ: presence hurts most) or support.") var sort: String = "magnitude"
+    @Option(name: .long, help: "Order: evidence (the smallest |δ| the δ's 95 % interval supports, as the UI ranks), magnitude (|δ|), delta (largest δ, the paper's order), harm (smallest δ: presence hurts most) or support.") var sort: String = "magnitude"
     @Option(name: .long, parsing: .unconditional, help: "Audit this run's best checkpoint instead of the pre-trained model.") var checkpoint: Int64?
     @Flag(name: .long, help: "One JSON object.") var json = false
     @Flag(name: .long, help: "CSV rows.") var csv = false
@@ -75,7 +75,7 @@ struct DetectCommand: ParsableCommand {
 
     func run() throws {
         guard let order = DiscrepancyTable.Order(rawValue: sort) else {
-            throw InputError(file: "--sort", "'\(sort)' is not magnitude, delta, harm or support")
+            throw InputError(file: "--sort", "'\(sort)' is not evidence, magnitude, delta, harm or support")
         }
         guard top >= 0 else { throw InputError(file: "--top", "is \(top), expected 0 (all) or more") }
         let audit = try auditOptions.audit()

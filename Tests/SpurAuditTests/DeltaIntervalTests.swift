@@ -29,4 +29,20 @@ struct DeltaIntervalTests {
         #expect(abs(harm.delta95.high - -0.40769571222540657) < 1e-12)
         #expect(abs(harm.evidence - 0.40769571222540657) < 1e-12)
     }
+
+    /// `detect --sort evidence` and screen 1: a large δ on a handful of
+    /// examples (interval across zero) ranks below a moderate one on
+    /// hundreds; rows with no evidence fall back to |δ|.
+    @Test func evidenceOrderPrefersSupportedDeltas() {
+        let moderate = DiscrepancyRow(classIndex: 0, attribute: 0, with: Proportion(successes: 180, total: 200),
+                                      without: Proportion(successes: 150, total: 200), confusedClass: nil)   // δ 0.15
+        let noisyBig = DiscrepancyRow(classIndex: 0, attribute: 1, with: Proportion(successes: 4, total: 4),
+                                      without: Proportion(successes: 2, total: 4), confusedClass: nil)       // δ 0.5
+        let noisySmall = DiscrepancyRow(classIndex: 0, attribute: 2, with: Proportion(successes: 3, total: 4),
+                                        without: Proportion(successes: 2, total: 4), confusedClass: nil)     // δ 0.25
+        #expect(moderate.evidence > 0 && noisyBig.evidence == 0 && noisySmall.evidence == 0)
+        let table = DiscrepancyTable(rows: [noisySmall, noisyBig, moderate], classCount: 1, classTotals: [])
+        #expect(table.ranked(class: 0, by: .evidence).map(\.attribute) == [0, 1, 2])
+        #expect(table.ranked(class: 0, by: .magnitude).map(\.attribute) == [1, 2, 0])
+    }
 }
