@@ -8,11 +8,23 @@ public struct InputError: Error, CustomStringConvertible, Equatable, Sendable {
     public var file: String
     public var field: String?
     public var problem: String
+    /// The fix, when it is an action a front end offers: each words it in
+    /// its own controls (the command line names a flag).
+    public var remedy: Remedy?
 
-    public init(file: String, field: String? = nil, _ problem: String) {
+    /// Fixes a front end offers in its own terms.
+    public enum Remedy: Equatable, Sendable {
+        /// Replace what exists at `file` (the command line's `--force`).
+        case replaceExisting
+        /// Rebuild the synthetic benchmark's encoder at `file` from its recipe.
+        case rebuildEncoder
+    }
+
+    public init(file: String, field: String? = nil, _ problem: String, remedy: Remedy? = nil) {
         self.file = file
         self.field = field
         self.problem = problem
+        self.remedy = remedy
     }
 
     /// A JSON field's name as errors give it: `a.b[2].c`.

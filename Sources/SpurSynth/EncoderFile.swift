@@ -48,17 +48,18 @@ public enum EncoderFile {
         let file = try SafetensorsFile(path: path)
         guard file.metadata["format"] == format else {
             throw InputError(file: path, field: "__metadata__.format",
-                             "is \(file.metadata["format"].map { "\"\($0)\"" } ?? "missing"), expected \"\(format)\" (a file written by `spurscope synth --encoder`)")
+                             "is \(file.metadata["format"].map { "\"\($0)\"" } ?? "missing"), expected \"\(format)\" (a synthetic benchmark's encoder)",
+                             remedy: .rebuildEncoder)
         }
-        let rebuild = "pre-train it again (spurscope synth --recipe RECIPE --encoder \(path) --encoder-only --force) "
-            + "or pass another --encoder path"
         guard file.metadata["encoder_revision"] == "\(revision)" else {
             throw InputError(file: path, field: "__metadata__.encoder_revision",
-                             "is \(file.metadata["encoder_revision"] ?? "missing"), this spurscope computes revision \(revision); " + rebuild)
+                             "is \(file.metadata["encoder_revision"] ?? "missing"), this spurscope computes revision \(revision)",
+                             remedy: .rebuildEncoder)
         }
         for (key, want) in fields(recipe) where file.metadata[key] != want {
             throw InputError(file: path, field: key,
-                             "the encoder was built with \(file.metadata[key] ?? "none"), the recipe says \(want); " + rebuild)
+                             "the encoder was built with \(file.metadata[key] ?? "none"), the recipe says \(want)",
+                             remedy: .rebuildEncoder)
         }
         // The recipe gives every shape; the file gives every value.
         var e = SyntheticImageEncoder(seed: recipe.encoderSeed, imageSize: recipe.imageSize, widths: recipe.encoderWidths)

@@ -78,7 +78,7 @@ extension Theme {
         case "dark": return .dark
         case "monochrome": return .monochrome
         default:
-            throw InputError(file: "--theme", "'\(name)' is not a theme (looked for \(name).toml in \(directories.joined(separator: ", ")))")
+            throw SettingError("theme", "'\(name)' is not a theme (looked for \(name).toml in \(directories.joined(separator: ", ")))")
         }
     }
 }

@@ -22,6 +22,22 @@ enum SettingFlags {
         return out
     }
 
+    /// How the command line offers a core error's fix.
+    static func words(_ remedy: InputError.Remedy, file: String) -> String {
+        switch remedy {
+        case .replaceExisting:
+            return "pass --force to replace it"
+        case .rebuildEncoder:
+            return "pre-train it again (spurscope synth --recipe RECIPE --encoder \(file) --encoder-only --force) or pass another --encoder path"
+        }
+    }
+
+    /// The error as the command line reports it, its fix in the command line's words.
+    static func described(_ e: InputError) -> String {
+        guard let remedy = e.remedy else { return e.description }
+        return "\(e.description); \(words(remedy, file: e.file))"
+    }
+
     /// The error as the command line reports it.
     static func inputError(_ e: SettingError) -> InputError { InputError(file: flag(for: e.setting), e.problem) }
 }

@@ -26,7 +26,7 @@ struct Spurscope {
             try command.run()
         } catch let error as InputError {
             // Errors quote values from files and flags: shown, never obeyed by the terminal.
-            FileHandle.standardError.write(Data("error: \(TerminalText.escaped("\(error)"))\n".utf8))
+            FileHandle.standardError.write(Data("error: \(TerminalText.escaped(SettingFlags.described(error)))\n".utf8))
             exit(2)
         } catch let error as SettingError {
             FileHandle.standardError.write(Data("error: \(TerminalText.escaped("\(SettingFlags.inputError(error))"))\n".utf8))

@@ -65,11 +65,11 @@ struct SynthCommand: ParsableCommand {
     /// What would fail at the end fails now, before a minute of pre-training.
     func checkTargets() throws {
         if let out, !force, FileManager.default.fileExists(atPath: out) {
-            throw InputError(file: out, "already exists (pass --force to replace it)")
+            throw InputError(file: out, "already exists", remedy: .replaceExisting)
         }
         guard let encoder else { return }
         if encoderOnly && !force && FileManager.default.fileExists(atPath: encoder) {
-            throw InputError(file: encoder, "exists; pass --force to replace it")
+            throw InputError(file: encoder, "exists", remedy: .replaceExisting)
         }
         let folder = (encoder as NSString).deletingLastPathComponent
         var isFolder: ObjCBool = false

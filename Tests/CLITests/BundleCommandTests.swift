@@ -147,7 +147,7 @@ struct ImportTensorsTests {
         // Importing again over it needs --force.
         let again = try CLIRunner.run(["import", "tensors", "--examples", f.dir + "/examples.csv",
                                        "--features", f.dir + "/features.safetensors", "--prompts", f.dir + "/prompts.csv", "--out", out])
-        #expect(again.status == 2 && again.stderr == "error: \(out): already exists (pass --force to replace it)\n")
+        #expect(again.status == 2 && again.stderr == "error: \(out): already exists; pass --force to replace it\n")
     }
 }
 

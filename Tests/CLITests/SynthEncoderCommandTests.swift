@@ -67,7 +67,7 @@ struct SynthEncoderCommandTests {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let r = try CLIRunner.run(["synth", "--recipe", recipe, "--encoder", encoder, "--out", out])
         #expect(r.status == 2)
-        #expect(r.stderr == "error: \(out): already exists (pass --force to replace it)\n", "\(r.stderr)")
+        #expect(r.stderr == "error: \(out): already exists; pass --force to replace it\n", "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: encoder), "nothing was pre-trained or written")
         let folder = try CLIRunner.run(["synth", "--recipe", recipe, "--encoder", recipe + ".nofolder/e.safetensors", "--encoder-only"])
         #expect(folder.status == 2)

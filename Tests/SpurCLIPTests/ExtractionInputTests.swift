@@ -20,7 +20,7 @@ struct ExtractionInputTests {
         #expect(ExtractionShard(index: 4, count: 4).rows(of: 2) == 1..<2)
         #expect(try ExtractionShard.parse("2/3") == ExtractionShard(index: 2, count: 3))
         for bad in ["0/3", "4/3", "2", "a/b", "2/3/4", ""] {
-            #expect(throws: InputError.self) { try ExtractionShard.parse(bad, environment: [:]) }
+            #expect(throws: SettingError.self) { try ExtractionShard.parse(bad, environment: [:]) }
         }
     }
 
@@ -29,8 +29,8 @@ struct ExtractionInputTests {
         #expect(try ExtractionShard.parse("auto", environment: ["RANK": "3", "WORLD_SIZE": "4"]) == ExtractionShard(index: 4, count: 4))
         // Slurm wins when both are set (torchrun under Slurm sets both alike).
         #expect(try ExtractionShard.parse("auto", environment: ["SLURM_PROCID": "1", "SLURM_NTASKS": "2", "RANK": "0", "WORLD_SIZE": "8"]) == ExtractionShard(index: 2, count: 2))
-        #expect(throws: InputError.self) { try ExtractionShard.parse("auto", environment: [:]) }
-        #expect(throws: InputError.self) { try ExtractionShard.parse("auto", environment: ["RANK": "4", "WORLD_SIZE": "4"]) }
+        #expect(throws: SettingError.self) { try ExtractionShard.parse("auto", environment: [:]) }
+        #expect(throws: SettingError.self) { try ExtractionShard.parse("auto", environment: ["RANK": "4", "WORLD_SIZE": "4"]) }
     }
 
     @Test func theBuiltInVocabularyIsTheExtractorsFile() throws {

@@ -89,7 +89,7 @@ struct BundleRoundTripTests {
 
     @Test func writingOverAnExistingBundleNeedsOverwrite() throws {
         let dir = try SampleBundle.write("exists")
-        #expect(throws: InputError(file: dir, "already exists (pass --force to replace it)")) {
+        #expect(throws: InputError(file: dir, "already exists", remedy: .replaceExisting)) {
             try BundleWriter.write(SampleBundle.contents(), to: dir)
         }
         var c = SampleBundle.contents(spatial: false)

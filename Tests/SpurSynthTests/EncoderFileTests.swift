@@ -46,8 +46,7 @@ struct EncoderFileTests {
         var other = r
         other.encoderSteps += 1
         #expect(throws: InputError(file: path, field: "encoder_steps",
-                                   "the encoder was built with 4, the recipe says 5; pre-train it again (spurscope synth --recipe RECIPE "
-                                   + "--encoder \(path) --encoder-only --force) or pass another --encoder path")) {
+                                   "the encoder was built with 4, the recipe says 5", remedy: .rebuildEncoder)) {
             try EncoderFile.read(path: path, recipe: other)
         }
         other = r
@@ -105,7 +104,7 @@ struct EncoderFileTests {
         plain.add("x", shape: [1], floats: [0])
         try plain.write(to: path)
         #expect(throws: InputError(file: path, field: "__metadata__.format",
-                                   "is missing, expected \"\(EncoderFile.format)\" (a file written by `spurscope synth --encoder`)")) {
+                                   "is missing, expected \"\(EncoderFile.format)\" (a synthetic benchmark's encoder)", remedy: .rebuildEncoder)) {
             try EncoderFile.read(path: path, recipe: r)
         }
     }

@@ -57,7 +57,7 @@ public final class Extraction {
         defer { timings.setWalls(total: ExtractionTimings.now() - runStart) }
         let fm = FileManager.default
         if fm.fileExists(atPath: out) && !overwrite {
-            throw InputError(file: out, "already exists (pass --force to replace it)")
+            throw InputError(file: out, "already exists", remedy: .replaceExisting)
         }
         let staging = stagingDirectory
         let lock = try Self.lock(staging)

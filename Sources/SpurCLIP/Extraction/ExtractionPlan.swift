@@ -53,7 +53,7 @@ public struct ExtractionPlan: Sendable {
         if dataset.groups == ["water"] { words.append("bird") }   // Waterbirds: both classes are birds
         attributes = AttributeVocabulary.withoutClasses(options.words, classes: dataset.classes, exclude: words)
         guard !attributes.isEmpty else {
-            throw InputError(file: "--vocabulary", "has no word left once the class names are removed")
+            throw SettingError("vocabulary", "has no word left once the class names are removed")
         }
         checkpoint = try CLIPCheckpoint(path: options.checkpoint)
         imageTower = try CLIPImageTowers.load(checkpoint)

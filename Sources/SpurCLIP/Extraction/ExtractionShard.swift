@@ -22,17 +22,17 @@ public struct ExtractionShard: Equatable, Sendable {
             for (rank, size) in [("SLURM_PROCID", "SLURM_NTASKS"), ("RANK", "WORLD_SIZE")] {
                 guard let r = environment[rank], let s = environment[size] else { continue }
                 guard let ri = Int(r), let si = Int(s), si >= 1, (0..<si).contains(ri) else {
-                    throw InputError(file: "--shard", "auto: \(rank)=\(r) and \(size)=\(s) are not a rank below a size")
+                    throw SettingError("shard", "auto: \(rank)=\(r) and \(size)=\(s) are not a rank below a size")
                 }
                 return ExtractionShard(index: ri + 1, count: si)
             }
-            throw InputError(file: "--shard", "auto needs SLURM_PROCID and SLURM_NTASKS (Slurm) or RANK and WORLD_SIZE (torchrun) in the environment; neither pair is set")
+            throw SettingError("shard", "auto needs SLURM_PROCID and SLURM_NTASKS (Slurm) or RANK and WORLD_SIZE (torchrun) in the environment; neither pair is set")
         }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let n = Int(parts[0]), let m = Int(parts[1]) else {
-            throw InputError(file: "--shard", "'\(text)' is not N/M (e.g. 2/3: the second of three workers) or auto")
+            throw SettingError("shard", "'\(text)' is not N/M (e.g. 2/3: the second of three workers) or auto")
         }
-        guard 1 <= n && n <= m else { throw InputError(file: "--shard", "'\(text)' needs 1 ≤ N ≤ M") }
+        guard 1 <= n && n <= m else { throw SettingError("shard", "'\(text)' needs 1 ≤ N ≤ M") }
         return ExtractionShard(index: n, count: m)
     }
 

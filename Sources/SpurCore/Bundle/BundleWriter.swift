@@ -72,7 +72,7 @@ public enum BundleWriter {
     public static func writeDirectory(_ directory: String, overwrite: Bool, _ body: (String) throws -> Void) throws {
         let fm = FileManager.default
         if fm.fileExists(atPath: directory) && !overwrite {
-            throw InputError(file: directory, "already exists (pass --force to replace it)")
+            throw InputError(file: directory, "already exists", remedy: .replaceExisting)
         }
         let parent = (directory as NSString).deletingLastPathComponent
         let name = (directory as NSString).lastPathComponent
