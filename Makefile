@@ -2,7 +2,7 @@
 #   make demo   installs what is missing, builds, runs the demo
 #   make test   installs what is missing, builds, runs the whole test suite
 #   make bench  runs `spurscope bench` (release build)
-#   make results  regenerates the README's method table (results/methods.md)
+#   make results  regenerates the method table (results/methods.md, linked from docs/results.md)
 #   make extract-test  the Python feature extractor's tests (tools/extract), in .venv-extract/
 #   make fuzz   mutates bundles and runs the commands for FUZZ_MINUTES (default 5); crashes
 #               are saved under Tests/CLITests/FuzzCases, which `make test` replays
@@ -97,11 +97,11 @@ demo: release
 bench: release
 	.build/release/spurscope bench
 
-# The README's method table: every method on the default bundle over three
+# The method table (docs/results.md): every method on the default bundle over three
 # seeds, each method's lr / sampler / loss form picked by validation worst
 # group on the first seed, in a fresh workspace so that no run of an older
-# build is reused. Writes results/methods.md (the text of the README section
-# "What the methods do on the synthetic benchmark") and prints it; progress
+# build is reused. Writes results/methods.md (linked from docs/results.md,
+# "The method table") and prints it; progress
 # goes to the terminal. RESULTS_FLAGS changes the protocol.
 RESULTS_FLAGS ?= --seeds 0,1,2 --tune --epochs 20 --absent-word water=land
 results: release

@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layout and dependency direction: see DESIGN.md ("Layout").
-// spurscope → SpurTUI → SpurEngine, SpurAudit → SpurCore → C targets.
+// Layout and dependency direction: see docs/DESIGN.md ("Layout").
+// spurscope → SpurTUI → SpurAudit → SpurEngine → SpurCore → C targets; SpurSynth and SpurCLIP beside.
 let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 let package = Package(

@@ -117,7 +117,7 @@ struct SeedCompare {
     }
 }
 
-/// The report as Markdown: the section the README's method table is pasted from.
+/// The report as Markdown: results/methods.md, which docs/results.md links.
 enum SeedCompareMarkdown {
     /// Method names for prose: the paper's methods last, as "ours-*" when both are there.
     static func names(_ methods: [Method], conjunction: String = ", ") -> String {

@@ -34,7 +34,7 @@ public struct TuningCandidate: Codable, Equatable, Hashable, Sendable {
 /// are known. The weight of `ours-*`' own term only when asked for
 /// (`termWeights`): on the sample bundle L_ls gained 2.3 points of test worst
 /// group from λ 0 (no term) to 3 with detected groups, 0.5 of them from the
-/// default 1 to 3 (README, "What the paper's terms add"), and each weight
+/// default 1 to 3 (docs/results.md, "What the paper's terms add"), and each weight
 /// multiplies the ours-* grid.
 public struct TuningGrid: Codable, Equatable, Sendable {
     public var learningRates: [Float]
