@@ -8,6 +8,26 @@ enum JSONOutput {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// A Codable value as one line: its camelCase properties as snake_case
+    /// keys, sorted, so `--json` is typed where it is built.
+    static func line<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
     /// JSON has no NaN or infinity: such a value is written as null.
     static func number(_ x: Float) -> Any { x.isFinite ? Double(x) : NSNull() }
+}
+
+/// A value written as JSON null when absent, where a key must be present
+/// either way (synthesised Codable leaves absent optionals out).
+struct OrNull<Value: Encodable>: Encodable {
+    var value: Value?
+    init(_ value: Value?) { self.value = value }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let value { try c.encode(value) } else { try c.encodeNil() }
+    }
 }

@@ -179,10 +179,7 @@ final class TrainingProgress {
         case .evaluated(let r):
             if interactive && !json { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             if json {
-                print((try? JSONOutput.line(["event": "epoch", "run": trainer.runID, "epoch": r.epoch, "step": r.step,
-                                             "train_loss": r.trainLoss, "val_average": r.validation.average,
-                                             "val_worst_group": r.validation.worstGroup, "val_worst_group_name": r.validation.worstGroupName,
-                                             "best": r.isBest, "best_epoch": r.bestEpoch, "seconds": r.seconds])) ?? "{}")
+                print((try? JSONOutput.line(TrainJSON.Epoch(run: trainer.runID, r))) ?? "{}")
                 fflush(nil)
             } else {
                 print(String(format: "  epoch %3d  loss %.4f  val average %5.1f%%  worst group %5.1f%% (%@)%@",
@@ -191,15 +188,13 @@ final class TrainingProgress {
             }
         case .sfrWeights(let summary):
             if json {
-                print((try? JSONOutput.line(["event": "sfr_weights", "run": trainer.runID, "weighting": summary.weighting.rawValue,
-                                             "disagreement_quantiles": summary.disagreement.map(Double.init),
-                                             "weight_min": Double(summary.weightMin), "weight_max": Double(summary.weightMax)])) ?? "{}")
+                print((try? JSONOutput.line(TrainJSON.SFRWeights(run: trainer.runID, summary))) ?? "{}")
             } else {
                 print("  " + summary.description)
             }
         case .failed(let run, let message):
             if interactive && !json { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            if json { print((try? JSONOutput.line(["event": "failed", "run": run, "message": message])) ?? "{}") }
+            if json { print((try? JSONOutput.line(TrainJSON.Failed(run: run, message: message))) ?? "{}") }
             FileHandle.standardError.write(Data("error: run \(run) failed: \(message)\n".utf8))
         case .finished, .cancelled:
             break
@@ -211,16 +206,12 @@ final class TrainingProgress {
         let status = record?.status.rawValue ?? "finished"
         let note = record?.message ?? ""
         if json {
-            var object: [String: Any] = ["event": "summary", "run": o.run, "status": status, "epochs_done": o.epochsDone,
-                                         "seconds": Date().timeIntervalSince(started), "method": trainer.config.method.rawValue,
-                                         "uses_val_group_labels": trainer.config.method.usesValidationGroupLabels]
-            if !note.isEmpty { object["note"] = note }
-            if let b = o.best {
-                object["best_epoch"] = b.epoch
-                object["validation"] = ["worst_group": b.worstGroup, "average": b.average]
-                object["checkpoint"] = o.bestCheckpoint ?? NSNull()
-            }
-            print((try? JSONOutput.line(object)) ?? "{}")
+            let line = TrainJSON.Summary(run: o.run, status: status, epochsDone: o.epochsDone, seconds: Date().timeIntervalSince(started),
+                                         method: trainer.config.method, usesValGroupLabels: trainer.config.method.usesValidationGroupLabels,
+                                         note: note.isEmpty ? nil : note, bestEpoch: o.best?.epoch,
+                                         validation: o.best.map { .init(worstGroup: $0.worstGroup, average: $0.average) },
+                                         checkpoint: o.bestCheckpoint)
+            print((try? JSONOutput.line(line)) ?? "{}")
         } else if let b = o.best {
             print(String(format: "run %lld %@ after %d epochs: best epoch %d, val worst group %.1f%%, average %.1f%%",
                          o.run, status, o.epochsDone, b.epoch, 100 * b.worstGroup, 100 * b.average))
@@ -294,15 +285,12 @@ struct EvalCommand: ParsableCommand {
         let m = try Evaluation.metrics(classifier, data: data, split: splitData, bundle: noAiou ? nil : b)
         let source = data.evaluationFromGroundTruth ? "ground truth" : "detections"
         if json {
-            let object: [String: Any] = [
-                "model": runID.map { "run \($0)" } ?? "zeroshot", "method": method.rawValue,
-                "uses_val_group_labels": method.usesValidationGroupLabels, "note": note ?? NSNull(), "split": split, "attributes": config.attributes, "groups_from": source,
-                "average": m.average, "adjusted_average": m.adjustedAverage, "worst_group": m.worstGroup,
-                "worst_group_name": m.worstGroupName, "aiou_average": m.aiouAverage ?? NSNull(),
-                "aiou_worst_group": m.aiouWorstGroup ?? NSNull(),
-                "groups": m.groups.map { ["group": $0.name, "n": $0.total, "accuracy": $0.accuracy, "aiou": $0.aiou ?? NSNull()] as [String: Any] },
-            ]
-            print(try JSONOutput.line(object))
+            print(try JSONOutput.line(TrainJSON.Evaluation(
+                model: runID.map { "run \($0)" } ?? "zeroshot", method: method, usesValGroupLabels: method.usesValidationGroupLabels,
+                note: OrNull(note), split: split, attributes: config.attributes, groupsFrom: source,
+                average: m.average, adjustedAverage: m.adjustedAverage, worstGroup: m.worstGroup, worstGroupName: m.worstGroupName,
+                aiouAverage: OrNull(m.aiouAverage), aiouWorstGroup: OrNull(m.aiouWorstGroup),
+                groups: m.groups.map { .init(group: $0.name, n: $0.total, accuracy: $0.accuracy, aiou: OrNull($0.aiou)) })))
             return
         }
         print("\(runID.map { "run \($0) (\(method.rawValue))" } ?? "pre-trained (zero-shot)") on \(split): groups by \(config.attributes.joined(separator: " + ")) (\(source))")
@@ -316,5 +304,54 @@ struct EvalCommand: ParsableCommand {
         print(String(format: "average %.1f%%, adjusted average %.1f%%, worst group %.1f%% (%@)",
                      100 * m.average, 100 * m.adjustedAverage, 100 * m.worstGroup, m.worstGroupName))
         if let a = m.aiouAverage, let w = m.aiouWorstGroup { print(String(format: "AIoU average %.3f, worst group %.3f", a, w)) }
+    }
+}
+
+/// `train --json` and `eval --json`, one type per line kind.
+enum TrainJSON {
+    struct Epoch: Encodable {
+        var event = "epoch"
+        var run: Int64, epoch: Int, step: Int, trainLoss: Double
+        var valAverage: Double, valWorstGroup: Double, valWorstGroupName: String
+        var best: Bool, bestEpoch: Int, seconds: Double
+
+        init(run: Int64, _ r: EpochReport) {
+            self.run = run; epoch = r.epoch; step = r.step; trainLoss = r.trainLoss
+            valAverage = r.validation.average; valWorstGroup = r.validation.worstGroup
+            valWorstGroupName = r.validation.worstGroupName
+            best = r.isBest; bestEpoch = r.bestEpoch; seconds = r.seconds
+        }
+    }
+
+    struct SFRWeights: Encodable {
+        var event = "sfr_weights"
+        var run: Int64, weighting: TrainingConfig.SFRWeighting
+        var disagreementQuantiles: [Float], weightMin: Float, weightMax: Float
+
+        init(run: Int64, _ s: SFRWeightSummary) {
+            self.run = run; weighting = s.weighting
+            disagreementQuantiles = s.disagreement; weightMin = s.weightMin; weightMax = s.weightMax
+        }
+    }
+
+    struct Failed: Encodable {
+        var event = "failed"
+        var run: Int64, message: String
+    }
+
+    struct Summary: Encodable {
+        struct Validation: Encodable { var worstGroup: Double, average: Double }
+        var event = "summary"
+        var run: Int64, status: String, epochsDone: Int, seconds: Double, method: Method, usesValGroupLabels: Bool
+        var note: String?, bestEpoch: Int?, validation: Validation?, checkpoint: String?
+    }
+
+    struct Evaluation: Encodable {
+        struct Group: Encodable { var group: String, n: Int, accuracy: Double, aiou: OrNull<Double> }
+        var model: String, method: Method, usesValGroupLabels: Bool, note: OrNull<String>, split: String
+        var attributes: [String], groupsFrom: String
+        var average: Double, adjustedAverage: Double, worstGroup: Double, worstGroupName: String
+        var aiouAverage: OrNull<Double>, aiouWorstGroup: OrNull<Double>
+        var groups: [Group]
     }
 }
