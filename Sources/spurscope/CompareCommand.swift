@@ -75,11 +75,15 @@ struct CompareCommand: ParsableCommand {
             rows.append((method, runID, try Evaluation.metrics(classifier, data: data, split: data.test, bundle: b)))
         }
         if json {
-            print(try JSONOutput.line(["bundle": bundle, "split": "test", "methods": rows.map { m, run, r -> [String: Any] in
-                ["method": m.rawValue, "run": run, "uses_val_group_labels": m.usesValidationGroupLabels,
-                 "adjusted_average": r.adjustedAverage, "average": r.average,
-                 "worst_group": r.worstGroup, "aiou_average": r.aiouAverage ?? NSNull(), "aiou_worst_group": r.aiouWorstGroup ?? NSNull()]
-            }]))
+            struct Row: Encodable {
+                var method: Method, run: Int64, usesValGroupLabels: Bool, adjustedAverage: Double, average: Double
+                var worstGroup: Double, aiouAverage: OrNull<Double>, aiouWorstGroup: OrNull<Double>
+            }
+            struct Table: Encodable { var bundle: String, split = "test", methods: [Row] }
+            print(try JSONOutput.line(Table(bundle: bundle, methods: rows.map { m, run, r in
+                Row(method: m, run: run, usesValGroupLabels: m.usesValidationGroupLabels, adjustedAverage: r.adjustedAverage,
+                    average: r.average, worstGroup: r.worstGroup, aiouAverage: OrNull(r.aiouAverage), aiouWorstGroup: OrNull(r.aiouWorstGroup))
+            })))
             return
         }
         func pct(_ x: Double) -> String { String(format: "%.1f", 100 * x) }

@@ -16,9 +16,6 @@ enum JSONOutput {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
-
-    /// JSON has no NaN or infinity: such a value is written as null.
-    static func number(_ x: Float) -> Any { x.isFinite ? Double(x) : NSNull() }
 }
 
 /// A value written as JSON null when absent, where a key must be present

@@ -51,8 +51,10 @@ struct LossCommand: ParsableCommand {
         if let grads { try LossBatchFile.writeGradients(result.gradients, to: grads) }
 
         if json {
-            var object: [String: Any] = ["total": JSONOutput.number(result.total)]
-            for (t, v) in result.values { object[t.rawValue] = JSONOutput.number(v) }
+            // JSON has no NaN or infinity: such a value is written as null.
+            func finite(_ x: Float) -> OrNull<Float> { OrNull(x.isFinite ? x : nil) }
+            var object = ["total": finite(result.total)]
+            for (t, v) in result.values { object[t.rawValue] = finite(v) }
             print(try JSONOutput.line(object))
         } else {
             for t in result.values.keys.sorted() {
