@@ -118,17 +118,19 @@ struct DetectCommand: ParsableCommand {
             ]
             print(try JSONOutput.line(object))
         } else if csv {
-            print("class,attribute,delta,acc_with,acc_with_low,acc_with_high,n_with,acc_without,acc_without_low,acc_without_high,n_without,confused_class,verdict")
-            for (_, rows) in perClass {
-                for r in rows {
+            let header = ["class", "attribute", "delta", "acc_with", "acc_with_low", "acc_with_high", "n_with",
+                          "acc_without", "acc_without_low", "acc_without_high", "n_without", "confused_class", "verdict"]
+            let lines = perClass.flatMap { _, rows in
+                rows.map { r -> [String] in
                     let w = r.with.wilson95, wo = r.without.wilson95
-                    let fields: [String] = [result.classes[r.classIndex], result.attributes[r.attribute], fmt(r.delta),
-                                            fmt(r.with.value), fmt(w.low), fmt(w.high), String(r.with.total),
-                                            fmt(r.without.value), fmt(wo.low), fmt(wo.high), String(r.without.total),
-                                            r.confusedClass.map { result.classes[$0] } ?? "", verdict(r)]
-                    print(fields.map(csvField).joined(separator: ","))
+                    // Names from the bundle: their control characters are shown, never obeyed by the terminal.
+                    return [TerminalText.escaped(result.classes[r.classIndex]), TerminalText.escaped(result.attributes[r.attribute]),
+                            fmt(r.delta), fmt(r.with.value), fmt(w.low), fmt(w.high), String(r.with.total),
+                            fmt(r.without.value), fmt(wo.low), fmt(wo.high), String(r.without.total),
+                            r.confusedClass.map { TerminalText.escaped(result.classes[$0]) } ?? "", verdict(r)]
                 }
             }
+            FileHandle.standardOutput.write(try CSVTable.encode(header: header, rows: lines, for: "standard output"))
         } else {
             print("\(bundle): \(result.examples) \(split) examples, presence from \(zeroShot ? "zero-shot scores" : "detections ≥ \(threshold ?? b.manifest.presenceThreshold)"), model \(checkpoint.map { "run \($0)" } ?? "pre-trained")")
             for (c, rows) in perClass {
@@ -167,9 +169,6 @@ struct DetectCommand: ParsableCommand {
 
     func pct(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
     func fmt(_ x: Double) -> String { String(format: "%.4f", x) }
-    func csvField(_ s: String) -> String {
-        s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-    }
 }
 
 struct MarkCommand: ParsableCommand {
