@@ -140,7 +140,7 @@ public final class App {
         case .resize: return
         case .click(let x, let y): click(x: x, y: y); return
         case .wheelUp, .wheelDown:
-            if groups.state.picking != nil && screen == .groups { groups.handlePicker(key); return }
+            if current.capturesInput { current.handleCaptured(key); return }
             // The wheel scrolls three rows (the help overlay, or the screen's list).
             for _ in 0..<3 { handle(key == .wheelUp ? .up : .down) }
             return
@@ -148,7 +148,7 @@ public final class App {
         }
         if let input { handleInput(key, input); return }
         if showHelp { handleHelp(key); return }
-        if groups.state.picking != nil && screen == .groups { groups.handlePicker(key); return }
+        if current.capturesInput { current.handleCaptured(key); return }
         let binding = KeyBindings.binding(for: key, on: screen)
         if binding?.action != .quit { quitArmed = false }
         banner = nil
@@ -168,12 +168,7 @@ public final class App {
             }
         case .help: showHelp = true; helpTop = 0
         case .showScreen(let s): show(s)
-        case .moveUp: current.move(-1)
-        case .moveDown: current.move(1)
-        case .pageUp: current.move(-10)
-        case .pageDown: current.move(10)
-        case .top: current.move(Int.min / 2)
-        case .bottom: current.move(Int.max / 2)
+        case .moveUp, .moveDown, .pageUp, .pageDown, .top, .bottom: current.move(KeyBindings.movement(of: binding.action)!)
         default: current.perform(binding.action)
         }
     }
@@ -186,11 +181,7 @@ public final class App {
     /// A click selects a tab or a row of the list under it (the frame last drawn says which).
     func click(x: Int, y: Int) {
         guard input == nil, !showHelp else { return }
-        if groups.state.picking != nil && screen == .groups {
-            // The model list is open: a click on one of its rows selects it (Enter picks); elsewhere nothing.
-            if case .choice(let i, let xs)? = targets[y], xs.contains(x) { groups.state.pickIndex = i }
-            return
-        }
+        if current.capturesInput { current.clickCaptured(targets[y], x: x); return }
         switch targets[y] {
         case .tabs(let ranges)?:
             if let hit = ranges.first(where: { $0.1.contains(x) }) { banner = nil; show(hit.0) }
@@ -203,15 +194,9 @@ public final class App {
 
     func handleHelp(_ key: Key) {
         let last = Views.helpMaximumTop(helpLines(), width: viewportWidth, height: viewportHeight)
-        switch key {
-        case .down, .character("j"): helpTop = min(last, helpTop + 1)
-        case .up, .character("k"): helpTop = max(0, min(last, helpTop) - 1)
-        case .pageDown, .character(" "): helpTop = min(last, helpTop + 10)
-        case .pageUp: helpTop = max(0, min(last, helpTop) - 10)
-        case .home, .character("g"): helpTop = 0
-        case .end, .character("G"): helpTop = last
-        default: showHelp = false
-        }
+        // Space pages down too, as in a pager.
+        guard let delta = key == .character(" ") ? 10 : KeyBindings.movement(for: key) else { showHelp = false; return }
+        helpTop = max(0, min(last, min(last, helpTop) + delta))
     }
 
     /// An editor is open: its owner handles the key.

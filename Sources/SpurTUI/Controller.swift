@@ -16,10 +16,18 @@ protocol ScreenController: AnyObject {
     var clickableSelection: Int? { get }
     /// The screen became the one shown.
     func didShow()
+    /// An overlay of the screen's own is open (Groups' model list): it takes
+    /// every key and click before the bindings do.
+    var capturesInput: Bool { get }
+    func handleCaptured(_ key: Key)
+    func clickCaptured(_ target: ClickTarget?, x: Int)
 }
 
 extension ScreenController {
     func didShow() {}
+    var capturesInput: Bool { false }
+    func handleCaptured(_ key: Key) {}
+    func clickCaptured(_ target: ClickTarget?, x: Int) {}
 }
 
 /// Clamps `v` into `0..<n` (0 when the list is empty).

@@ -90,16 +90,22 @@ final class GroupsController: ScreenController {
     }
 
     /// The model list (p / P): Enter picks, Esc closes.
-    func handlePicker(_ key: Key) {
+    var capturesInput: Bool { state.picking != nil }
+
+    /// A click on one of the model list's rows selects it (Enter picks); elsewhere nothing.
+    func clickCaptured(_ target: ClickTarget?, x: Int) {
+        if case .choice(let i, let xs)? = target, xs.contains(x) { state.pickIndex = i }
+    }
+
+    /// The model list is open.
+    func handleCaptured(_ key: Key) {
         let n = state.choices.count
+        if let delta = KeyBindings.movement(for: key) {
+            state.pickIndex = clamp(state.pickIndex + delta, n)
+            return
+        }
         switch key {
-        case .down, .character("j"), .wheelDown: state.pickIndex = min(n - 1, state.pickIndex + 1)
-        case .up, .character("k"), .wheelUp: state.pickIndex = max(0, state.pickIndex - 1)
-        case .pageDown: state.pickIndex = max(0, min(n - 1, state.pickIndex + 10))
-        case .pageUp: state.pickIndex = max(0, state.pickIndex - 10)
         case .character("?"), .f1: app.showHelp = true; app.helpTop = 0
-        case .home, .character("g"): state.pickIndex = 0
-        case .end, .character("G"): state.pickIndex = n - 1
         case .enter:
             if state.pickIndex < n {
                 let choice = state.choices[state.pickIndex]

@@ -62,12 +62,45 @@ public struct KeyBinding: Sendable {
 /// they cannot disagree.
 public enum KeyBindings {
     public static let all: [KeyBinding] = App.globalBindings + AttributesController.bindings + PreviewController.bindings
-        + TrainController.bindings + GroupsController.bindings
+        + TrainController.bindings + GroupsController.bindings + shared
+
+    /// Keys several screens share, with no one screen's controller to own
+    /// them: each screen that lists them handles the action.
+    public static let shared: [KeyBinding] = [
+        .init(keys: [.character("/")], label: "/", description: "find in the list: an example by id, a group or a model by name, an epoch by number (Enter: next)", action: .search, screens: [.preview, .groups, .train], hint: true, short: "find"),
+        .init(keys: [.character("c")], label: "c", description: "cycle the class whose map is shown", action: .cycleMapClass, screens: [.preview, .groups], hint: true, short: "map class"),
+        .init(keys: [.character("v")], label: "v", description: "side by side or overlay", action: .toggleOverlay, screens: [.preview, .groups], hint: true, short: "overlay"),
+    ]
 
     /// The binding of a key on a screen: a screen's own first, then a global one.
     public static func binding(for key: Key, on screen: Screen) -> KeyBinding? {
         all.first { $0.keys.contains(key) && $0.screens?.contains(screen) == true }
             ?? all.first { $0.keys.contains(key) && $0.screens == nil }
+    }
+
+    /// How far a key moves a list (a screen's, the help overlay's, a picker's):
+    /// the movement bindings of the global table and the wheel, one rule
+    /// for every list. `Int.min / 2` and `Int.max / 2` mean first and last.
+    public static func movement(for key: Key) -> Int? {
+        switch key {
+        case .wheelUp: return -1
+        case .wheelDown: return 1
+        default: break
+        }
+        guard let action = all.first(where: { $0.screens == nil && $0.keys.contains(key) })?.action else { return nil }
+        return movement(of: action)
+    }
+
+    public static func movement(of action: Action) -> Int? {
+        switch action {
+        case .moveUp: return -1
+        case .moveDown: return 1
+        case .pageUp: return -10
+        case .pageDown: return 10
+        case .top: return Int.min / 2
+        case .bottom: return Int.max / 2
+        default: return nil
+        }
     }
 
     /// The action of a key on a screen: a screen's own binding first, then a global one.

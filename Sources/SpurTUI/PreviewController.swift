@@ -12,11 +12,8 @@ final class PreviewController: ScreenController {
     init(app: App) { self.app = app }
 
     private static let here: Set<Screen> = [.preview]
-    static let bindings: [KeyBinding] = [
-        .init(keys: [.character("/")], label: "/", description: "find in the list: an example by id, a group or a model by name, an epoch by number (Enter: next)", action: .search, screens: [.preview, .groups, .train], hint: true, short: "find"),
-        .init(keys: [.character("c")], label: "c", description: "cycle the class whose map is shown", action: .cycleMapClass, screens: [.preview, .groups], hint: true, short: "map class"),
-        .init(keys: [.character("v")], label: "v", description: "side by side or overlay", action: .toggleOverlay, screens: [.preview, .groups], hint: true, short: "overlay"),
-    ]
+    /// Its keys are shared with other screens (`KeyBindings.shared`).
+    static let bindings: [KeyBinding] = []
 
     /// Computed once per (class, attribute): the list is drawn every frame.
     private var lists: [Int: PreviewList] = [:]
