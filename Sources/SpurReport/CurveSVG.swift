@@ -39,7 +39,9 @@ public enum CurveSVG {
             s += "<text x=\"\(fmt(x(Double(b)) + 4))\" y=\"\(top + 10)\" font-size=\"10\">best epoch \(b)</text>\n"
         }
         for (k, ser) in series.enumerated() {
-            let points = zip(epochs, ser.values).map { "\(fmt(x(Double($0))),\(fmt(y($1.isFinite ? $1 : lo)))" }
+            let points = zip(epochs, ser.values).map { epoch, value in
+                fmt(x(Double(epoch))) + "," + fmt(y(value.isFinite ? value : lo))
+            }
             s += "<polyline class=\"series\" data-series=\"\(HTML.escape(ser.name))\" fill=\"none\" stroke=\"\(ser.colour)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
             s += "<text x=\"\(left + 8)\" y=\"\(top + 12 + Double(k) * 13)\" font-size=\"10\" fill=\"\(ser.colour)\">\(HTML.escape(ser.name))</text>\n"
         }

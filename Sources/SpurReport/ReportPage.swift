@@ -40,7 +40,8 @@ public struct ReportPage {
 
     var bundle: FeatureBundle { model.bundle }
     var classes: [String] { model.classes }
-    var groupsAreTrue: Bool { bundle.manifest.detections == nil }
+    /// The rule the Groups screen and the evaluation use for benchmark groups.
+    var groupsAreTrue: Bool { PresenceSource.best(for: bundle.groupAttributes, in: bundle).isGroundTruth }
     var presenceLabel: String {
         switch model.auditSettings.source {
         case .detections: return "detected attributes (detector threshold \(bundle.manifest.presenceThreshold))"
@@ -92,7 +93,7 @@ public struct ReportPage {
         row("text encoder", m.textEncoder)
         row("examples per split", counts)
         row("groups", groups.isEmpty ? "none declared in the manifest" : groups)
-        row("groups on this page", groupsAreTrue ? "true (annotated attributes)" : "detected (\(m.detections ?? ""))")
+        row("benchmark groups (mitigation)", groupsAreTrue ? "true (ground truth in examples.csv)" : "detected (detector scores)")
         row("detector threshold", "\(m.presenceThreshold)")
         row("audit", "split \(auditSplit), \(presenceLabel), minimum support \(model.auditSettings.minimumSupport)")
         row("examples shown per group", "at most \(examplesPerGroup) (the first by bundle order)")

@@ -20,7 +20,7 @@ enum ReportBenchmark {
         if let sample {
             let ws = scratch + "/ws-sample"
             let workspace = try Workspace(bundle: sample, directory: ws)
-            try workspace.record(className: "waterbird", attribute: "land", verdict: .spurious)
+            _ = try workspace.record(className: "waterbird", attribute: "land", verdict: .spurious)
             rows.append(try time(name: "sample bundle, 1 spurious verdict", bundle: sample, workspace: ws, out: scratch + "/out-sample"))
         }
         let big = scratch + "/bundle-100k"
