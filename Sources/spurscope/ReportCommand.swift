@@ -29,7 +29,7 @@ struct ReportCommand: ParsableCommand {
         """)
 
     @Argument(help: "The bundle directory.") var bundle: String
-    @Option(name: .customLong("run"), parsing: .unconditional, help: "Include this run (repeatable; default: every run of the workspace).") var runIDs: [Int64] = []
+    @Option(name: .customLong("run"), parsing: .unconditionalSingleValue, help: "Include this run (repeatable; default: every run of the workspace).") var runIDs: [Int64] = []
     @Option(name: .long, help: "Directory to write (default: ./spurscope-report).") var out: String = "spurscope-report"
     @Option(name: .long, parsing: .unconditional, help: "Examples shown per group, with and without each spurious attribute.") var examplesPerGroup: Int = 8
     @Flag(name: .long, help: "Replace --out when it exists.") var force = false
