@@ -36,7 +36,9 @@ public enum CurveSVG {
         s += "<text x=\"\(left + plotW / 2)\" y=\"\(height - 6)\" font-size=\"11\" text-anchor=\"middle\">epoch</text>\n"
         if let b = best {
             s += "<line class=\"best\" x1=\"\(fmt(x(Double(b))))\" y1=\"\(top)\" x2=\"\(fmt(x(Double(b))))\" y2=\"\(top + plotH)\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>\n"
-            s += "<text x=\"\(fmt(x(Double(b)) + 4))\" y=\"\(top + 10)\" font-size=\"10\">best epoch \(b)</text>\n"
+            // Right of the line unless that would leave the plot.
+            let atRight = x(Double(b)) > left + plotW * 0.7
+            s += "<text x=\"\(fmt(x(Double(b)) + (atRight ? -4 : 4)))\" y=\"\(top + 10)\" font-size=\"10\" text-anchor=\"\(atRight ? "end" : "start")\">best epoch \(b)</text>\n"
         }
         for (k, ser) in series.enumerated() {
             let points = zip(epochs, ser.values).map { epoch, value in

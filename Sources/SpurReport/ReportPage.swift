@@ -67,6 +67,7 @@ public struct ReportPage {
         figure { margin: 0; border: 1px solid #ddd; padding: 4px; }
         figure img { width: 96px; height: 96px; image-rendering: pixelated; }
         .wrong { color: #b00; } .right { color: #070; }
+        pre.config { white-space: pre-wrap; word-break: break-all; max-width: 60em; }
         .empty { color: #555; background: #f4f4f4; padding: .5em; }
         @media print {
           body { margin: 0; font-size: 11px; }
