@@ -114,6 +114,18 @@ import SpurEngine
         #expect(html.contains("No attribute is marked spurious"))
     }
 
+    @Test func aBundleWithoutSpatialMapsSaysSoWhereTheOverlaysWouldBe() throws {
+        let bundle = try NonSquareBundle.write("report-nospatial") { $0.spatial = nil }
+        let ws = Self.scratch("ws-nospatial"), out = Self.scratch("nospatial")
+        let m = try CLIRunner.run(["mark", bundle, "--workspace", ws, "--class", "waterbird", "--attribute", "land", "--verdict", "spurious"])
+        #expect(m.status == 0, "\(m.stderr)")
+        let r = try CLIRunner.run(["report", bundle, "--workspace", ws, "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+        #expect(html.contains("has no spatial maps"))
+        #expect(!html.contains("<img"))
+    }
+
     @Test func anExistingOutNeedsForceAndAnUnwritablePathExits2NamingIt() throws {
         let bundle = try SampleData.bundle(), out = Self.scratch("exists"), ws = Self.scratch("ws-exists")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
