@@ -72,7 +72,7 @@ public struct ReportPage {
         @media print {
           body { margin: 0; font-size: 11px; }
           section { break-inside: avoid-page; }
-          h2 { break-before: page; }
+          section + section > h2 { break-before: page; }
           figure { break-inside: avoid; }
         }
         </style>
