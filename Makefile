@@ -9,11 +9,11 @@
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := zlib1g-dev libssl-dev libopenblas-dev libncursesw5-dev libpng-dev libsqlite3-dev libjpeg62-turbo-dev tmux pkg-config
+APT_PACKAGES := zlib1g-dev libssl-dev libopenblas-dev libncursesw5-dev libpng-dev libsqlite3-dev libjpeg62-turbo-dev tmux pkg-config chromium
 # One file per package that proves it is installed.
 REQUIRED_FILES := /usr/include/zlib.h /usr/include/openssl/evp.h /usr/include/x86_64-linux-gnu/cblas.h /usr/include/ncursesw/curses.h \
                   /usr/include/png.h /usr/include/sqlite3.h /usr/include/jpeglib.h \
-                  /usr/bin/tmux /usr/bin/pkg-config
+                  /usr/bin/tmux /usr/bin/pkg-config /usr/bin/chromium
 
 SAMPLE := sample-data/waterbirds-synth
 

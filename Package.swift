@@ -47,11 +47,16 @@ let package = Package(
         // bundle as its live text encoder.
         .target(name: "SpurCLIP", dependencies: ["SpurCore", "CBLAS", "CZlib", "CCrypto", "CSQLite"], swiftSettings: optimisedInDebug),
         .target(name: "SpurAudit", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
-        .target(name: "SpurTUI", dependencies: ["CNcursesw", "SpurAudit", "SpurEngine", "SpurCore",
+        // What the screens read from bundle + workspace (no drawing, no ncurses):
+        // shared by SpurTUI and SpurReport so the page and the UI show one computation.
+        .target(name: "SpurSnapshot", dependencies: ["SpurAudit", "SpurEngine", "SpurCore"]),
+        // `spurscope report`: HTML / SVG / PNG from SpurSnapshot's values.
+        .target(name: "SpurReport", dependencies: ["SpurSnapshot", "SpurAudit", "SpurEngine", "SpurCore"]),
+        .target(name: "SpurTUI", dependencies: ["CNcursesw", "SpurSnapshot", "SpurAudit", "SpurEngine", "SpurCore",
                                               .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "SpurSynth", dependencies: ["SpurEngine", "SpurCore"], swiftSettings: optimisedInDebug),
         .executableTarget(name: "spurscope", dependencies: [
-            "CMalloc", "SpurCore", "SpurEngine", "SpurAudit", "SpurSynth", "SpurTUI", "SpurCLIP",
+            "CMalloc", "SpurCore", "SpurEngine", "SpurAudit", "SpurSynth", "SpurTUI", "SpurReport", "SpurCLIP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

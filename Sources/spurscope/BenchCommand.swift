@@ -44,7 +44,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: .hidden)   // tests: 64-pixel towers instead of ViT-B/32 and RN50, no PyTorch
     var tiny = false
 
-    static let suites = ["step", "bundle", "audit", "train", "ui", "text", "image", "extract", "cam"]
+    static let suites = ["step", "bundle", "audit", "train", "ui", "text", "image", "extract", "cam", "report"]
 
     func run() throws {
         guard steps >= 1 else { throw InputError(file: "--steps", "is \(steps), expected at least 1") }
@@ -57,10 +57,24 @@ struct BenchCommand: ParsableCommand {
         case "ui": try runUISuite()
         case "text": try runTextSuite()
         case "cam": try runCAMSuite()
+        case "report": try runReportSuite()
         case "image": try runImageSuite()
         case "extract": try runExtractSuite()
         default:
             throw InputError(file: "--suite", "'\(suite)' is not a suite (expected \(Self.suites.dropLast().joined(separator: ", ")) or \(Self.suites.last!))")
+        }
+    }
+
+    func runReportSuite() throws {
+        let sample = FileManager.default.fileExists(atPath: bundle + "/" + FeatureBundle.manifestFile) ? bundle : nil
+        if sample == nil { FileHandle.standardError.write(Data("\(bundle) not found (make sample builds it): skipping its row\n".utf8)) }
+        let rows = try ReportBenchmark.measure(sample: sample, scratch: scratch ?? NSTemporaryDirectory() + "spurscope-bench-report-\(getpid())")
+        for r in rows {
+            if json {
+                print(try JSONOutput.line(["name": r.name, "examples": r.examples, "seconds": r.seconds, "bytes": r.bytes, "files": r.files]))
+            } else {
+                print(String(format: "report, %@ (%d examples): %.2f s, %d files, %.1f kB", r.name, r.examples, r.seconds, r.files, Double(r.bytes) / 1000))
+            }
         }
     }
 

@@ -16,7 +16,7 @@ struct Spurscope {
         spurscope works on a feature bundle: encoder outputs cached once, so that \
         training the two projection layers, evaluation and Grad-CAM run on BLAS.
         """,
-        subcommands: [UICommand.self, SynthCommand.self, InfoCommand.self, ValidateCommand.self, ImportCommand.self, DetectCommand.self, MarkCommand.self, DecisionsCommand.self, TrainCommand.self, EvalCommand.self, CompareCommand.self, ProbeCommand.self, CamCommand.self, ExtractCommand.self, EncodeCommand.self, EncodeImagesCommand.self, PreprocessCommand.self, TokenizeCommand.self, LossCommand.self, BenchCommand.self, BenchProbeCommand.self],
+        subcommands: [UICommand.self, SynthCommand.self, InfoCommand.self, ValidateCommand.self, ImportCommand.self, DetectCommand.self, MarkCommand.self, DecisionsCommand.self, TrainCommand.self, EvalCommand.self, CompareCommand.self, ReportCommand.self, ProbeCommand.self, CamCommand.self, ExtractCommand.self, EncodeCommand.self, EncodeImagesCommand.self, PreprocessCommand.self, TokenizeCommand.self, LossCommand.self, BenchCommand.self, BenchProbeCommand.self],
         defaultSubcommand: UICommand.self)
 
     static func main() {

@@ -17,7 +17,7 @@ struct ImageBenchmarkTests {
         let r = try CLIRunner.run(["bench", "--suite", "imagez"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("'imagez' is not a suite"), "\(r.stderr)")
-        #expect(r.stderr.contains("image, extract or cam"), "\(r.stderr)")
+        #expect(r.stderr.contains("image, extract, cam or report"), "\(r.stderr)")
         let batch = try CLIRunner.run(["bench", "--suite", "image", "--batch", "0"])
         #expect(batch.status == 2)
         #expect(batch.stderr.contains("--batch"), "\(batch.stderr)")

@@ -219,7 +219,7 @@ struct CommandLineTests {
     @Test func aMistypedCommandIsNotTakenForABundle() throws {
         let r = try CLIRunner.run(["nosuchcmd"])
         #expect(r.status == 2)
-        #expect(r.stderr.hasPrefix("error: nosuchcmd: is neither a command (ui, synth, info, validate, import, detect, mark, decisions, train, eval, compare, probe, cam, extract, encode, encode-images, preprocess, tokenize, loss, bench"), "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("error: nosuchcmd: is neither a command (ui, synth, info, validate, import, detect, mark, decisions, train, eval, compare, report, probe, cam, extract, encode, encode-images, preprocess, tokenize, loss, bench"), "\(r.stderr)")
         #expect(r.stderr.hasSuffix(") nor a bundle directory\n"))
         let path = try CLIRunner.run(["/nonexistent/bundle"])
         #expect(path.status == 2 && path.stderr.contains("/nonexistent/bundle: is not a bundle directory"), "\(path.stderr)")
