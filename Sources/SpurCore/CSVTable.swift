@@ -106,6 +106,28 @@ public enum CSVScanner {
         return try file.withBytes(0..<file.size) { try scan(bytes: $0, path: path, row: row) }
     }
 
+    /// How many data rows the file holds (non-blank records after the
+    /// header), without making their fields: for summaries, which report a
+    /// count and leave checking the rows to the commands that read them.
+    public static func countRows(path: String) throws -> Int {
+        let file = try map(path)
+        return file.withBytes(0..<file.size) { p in
+            var records = 0, inQuote = false, content = false
+            for c in p {
+                switch c {
+                case 0x22: inQuote.toggle(); content = true
+                case 0x0A, 0x0D where !inQuote:
+                    if content { records += 1 }
+                    content = false
+                case 0x20, 0x09, 0x0A, 0x0D: break
+                default: content = true
+                }
+            }
+            if content { records += 1 }
+            return max(0, records - 1)
+        }
+    }
+
     /// The file mapped, with the errors a CSV reader gives.
     public static func map(_ path: String) throws -> MappedFile {
         guard FileManager.default.fileExists(atPath: path) else {

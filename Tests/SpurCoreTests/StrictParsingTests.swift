@@ -63,6 +63,8 @@ struct StrictParsingTests {
         let t = try table("a,b\n\"x, y\",\"say \"\"hi\"\"\"\n\n  spaced  ,\"two\nlines\"\nlast,row")
         #expect(t.rows == [["x, y", "say \"hi\""], ["spaced", "two\nlines"], ["last", "row"]])
         #expect(t.lines == [2, 4, 6])
+        #expect(try CSVScanner.countRows(path: t.path) == 3)
+        #expect(try CSVScanner.countRows(path: table("a,b\n,\n\n1,2").path) == 2)
         #expect(try table("\u{FEFF}id,x\n1,2\n").header == ["id", "x"])
         #expect(try table("a,b\r\n1,2\r\n").rows == [["1", "2"]])
         #expect(try table("a,b\n1,\n").rows == [["1", ""]])

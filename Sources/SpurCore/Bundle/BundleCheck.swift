@@ -86,8 +86,7 @@ public enum BundleCheck {
             }
         } else if FileManager.default.fileExists(atPath: attributesPath), let table {
             if summary {
-                var rows = 0
-                if attempt({ try CSVScanner.scan(path: attributesPath) { _, _ in rows += 1 } }) != nil { detectionCount = rows }
+                detectionCount = attempt { try CSVScanner.countRows(path: attributesPath) } ?? 0
             } else if let csv = attempt({ try CSVTable(path: attributesPath) }) {
                 let list = (attempt { try parseDetections(csv, examples: parsedList ?? table.examples,
                                                           vocabulary: manifest?.attributes, into: &problems) }) ?? []
