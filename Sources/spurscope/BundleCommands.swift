@@ -91,7 +91,7 @@ struct InfoCommand: ParsableCommand {
         case nil: print("heatmaps    none (no image_spatial, no cam_tail)")
         }
         print("classes     \(m.classes.count): \(m.classes.joined(separator: ", "))")
-        print("examples    \(b.examples.count): train \(splitCounts[0]), val \(splitCounts[1]), test \(splitCounts[2])")
+        print("examples    \(t.count): train \(splitCounts[0]), val \(splitCounts[1]), test \(splitCounts[2])")
         print("prompts     \(b.prompts.count) (\(m.templates.count) templates)")
         print("attributes  vocabulary \(m.attributes.count), detections \(b.detectionCount) (\(m.detections ?? FeatureBundle.attributesFile)), present at score ≥ \(m.presenceThreshold)\(m.detectionThreshold == nil ? " (default)" : "")")
         for t in tables {

@@ -97,9 +97,6 @@ public final class FeatureBundle: @unchecked Sendable {
         self.detectionsRead = detectionsRead
         self.prompts = prompts
         self.features = features
-        var index: [String: Int] = [:]
-        for (i, p) in prompts.enumerated() where index[p] == nil { index[p] = i }
-        promptIndex = index
     }
 
     /// Opens a bundle after the structural checks of `BundleCheck`; the
@@ -209,9 +206,19 @@ public final class FeatureBundle: @unchecked Sendable {
     public func promptFeatures() throws -> Matrix { try features.matrix("text_prompts") }
 
     /// The row of `text_prompts` for a prompt text, if the bundle encoded it.
-    public func promptRow(_ text: String) -> Int? { promptIndex[text] }
+    public func promptRow(_ text: String) -> Int? {
+        // Built on first use: an ImageNet bundle has 80,000 prompts, and `info` looks none up.
+        promptIndex.withLock { index in
+            if index == nil {
+                var made: [String: Int] = [:]
+                for (i, p) in prompts.enumerated() where made[p] == nil { made[p] = i }
+                index = made
+            }
+            return index![text]
+        }
+    }
 
-    private let promptIndex: [String: Int]
+    private let promptIndex = Mutex<[String: Int]?>(nil)
     private let liveEncoder = Mutex<(any LiveTextEncoder)?>(nil)
 
     /// Text features of `texts`, from the bundle's prompt table; a prompt it
