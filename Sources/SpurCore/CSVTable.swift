@@ -116,7 +116,9 @@ public enum CSVScanner {
             for c in p {
                 switch c {
                 case 0x22: inQuote.toggle(); content = true
-                case 0x0A, 0x0D where !inQuote:
+                case 0x0A, 0x0D:
+                    // (A `where` clause would guard only the last pattern of a case.)
+                    guard !inQuote else { break }
                     if content { records += 1 }
                     content = false
                 case 0x20, 0x09, 0x0A, 0x0D: break
