@@ -24,7 +24,8 @@ enum CommandStartBenchmark {
 
     static let commands = ["--help", "decisions", "mark", "info"]
 
-    static func measure(sample: String?, sizes: [Int], scratch: String, keep: Bool) throws -> [Row] {
+    static func measure(sample: String?, sizes: [Int]?, scratch: String, keep: Bool) throws -> [Row] {
+        let sizes = sizes ?? []
         var rows: [Row] = []
         if let sample, FileManager.default.fileExists(atPath: sample + "/" + FeatureBundle.manifestFile) {
             rows.append(try measure(name: "sample bundle", directory: sample, detections: "attributes.csv"))
