@@ -38,7 +38,7 @@ let package = Package(
         // softmax rows): optimised even in debug builds, so the test suite
         // and `make demo` run at release speed.
         .target(name: "SpurCore", dependencies: [
-            "CBLAS", "CPNG", "CPNGDecode", "CJPEG", "CSQLite",
+            "CBLAS", "CPNG", "CPNGDecode", "CJPEG", "CSQLite", "CZlib", "CCrypto",
             .product(name: "CSV", package: "CSV.swift"),
         ], swiftSettings: optimisedInDebug),
         .target(name: "SpurEngine", dependencies: ["SpurCore", "CBLAS"], swiftSettings: optimisedInDebug),

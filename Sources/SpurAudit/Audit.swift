@@ -41,7 +41,7 @@ public struct Audit: Sendable {
     /// `classifier` replaces the heads' class side (a `dfr` or `orth-proj` run).
     public func run(_ bundle: FeatureBundle, heads: ProjectionHeads, classifier: HeadClassifier? = nil) throws -> Result {
         let m = bundle.manifest
-        let rows = split.map { bundle.indices(in: $0) } ?? Array(bundle.examples.indices)
+        let rows = split.map { bundle.indices(in: $0) } ?? Array(0..<bundle.exampleTable.count)
         guard !rows.isEmpty else {
             throw InputError(file: bundle.directory, field: "split", "'\(split?.rawValue ?? "all")' has no examples")
         }
@@ -54,7 +54,7 @@ public struct Audit: Sendable {
         // split is audited (zero-shot cuts come from the val split), so it
         // matches training's and the UI's.
         let presence = try AttributePresence.compute(bundle: bundle, source: source, heads: heads, excluded: excluded, rows: rows)
-        let labels = rows.map { bundle.examples[$0].label }
+        let labels = rows.map { Int(bundle.exampleTable.labels[$0]) }
         let table = DiscrepancyTable.compute(labels: labels, predictions: predictions,
                                              presence: presence, classCount: m.classes.count,
                                              minimumSupport: minimumSupport)

@@ -74,6 +74,10 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard let object = json as? [String: Any] else {
             throw InputError(file: path, field: "header", "is not a JSON object")
         }
+        if let name = JSONKeys.firstRepeatedTopLevelKey(headerData) {
+            throw InputError(file: path, field: "header",
+                             name == "__metadata__" ? "has two __metadata__ entries" : "names tensor '\(name)' twice")
+        }
         let dataSize = file.size - dataStart
         var tensors: [String: TensorInfo] = [:]
         var metadata: [String: String] = [:]
@@ -287,6 +291,12 @@ public struct SafetensorsWriter {
     public mutating func add(_ name: String, shape: [Int], int64s: [Int64]) {
         precondition(shape.reduce(1, *) == int64s.count, "shape \(shape) for \(int64s.count) values")
         entries.append((name, .i64, shape, int64s.withUnsafeBytes { Data($0) }))
+    }
+
+    /// Raw little-endian bytes of any dtype (the caller lays them out).
+    public mutating func add(_ name: String, dtype: DType, shape: [Int], bytes: Data) {
+        precondition(shape.reduce(1, *) * dtype.byteSize == bytes.count, "shape \(shape) of \(dtype) for \(bytes.count) bytes")
+        entries.append((name, dtype, shape, bytes))
     }
 
     public mutating func add(_ name: String, _ m: Matrix) {

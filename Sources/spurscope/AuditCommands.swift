@@ -195,11 +195,13 @@ struct MarkCommand: ParsableCommand {
         guard let v = Verdict(rawValue: verdict) else {
             throw InputError(file: "--verdict", "'\(verdict)' is not spurious, healthy or undecided")
         }
-        let b = try FeatureBundle.open(bundle)
-        guard b.manifest.classes.contains(`class`) else {
-            throw InputError(file: "--class", "'\(`class`)' is not a class of \(bundle) (classes: \(b.manifest.classes.joined(separator: ", ")))")
+        // A verdict is about names in the manifest: the examples are not read
+        // (unless phrases need the prompt table and text encoder, below).
+        let manifest = try FeatureBundle.openManifest(bundle)
+        guard manifest.classes.contains(`class`) else {
+            throw InputError(file: "--class", "'\(`class`)' is not a class of \(bundle) (classes: \(manifest.classes.joined(separator: ", ")))")
         }
-        guard b.manifest.attributes.contains(attribute) else {
+        guard manifest.attributes.contains(attribute) else {
             throw InputError(file: "--attribute", "'\(attribute)' is not in the attribute vocabulary of \(bundle)")
         }
         let d = try workspaceOption.open(bundle: bundle).record(
@@ -208,6 +210,8 @@ struct MarkCommand: ParsableCommand {
         if json { print(try JSONOutput.line(DecisionsCommand.object(d))) }
         else { print(TerminalText.escaped("\(d.className) / \(d.attribute): \(d.previousVerdict?.rawValue ?? "undecided") → \(d.verdict.rawValue)")) }
         let given = [phrasePresent, phraseAbsent].compactMap { $0 }
+        guard !given.isEmpty else { return }
+        let b = try FeatureBundle.open(bundle)
         let prompts = given.map { TrainingData.groupPrompts(className: `class`, phrase: $0, templates: b.manifest.templates) }
         let cut = Set(b.truncatedTexts(prompts.flatMap { $0 }))
         for (p, filled) in zip(given, prompts) where filled.contains(where: cut.contains) {
@@ -232,7 +236,7 @@ struct DecisionsCommand: ParsableCommand {
     }
 
     func run() throws {
-        _ = try FeatureBundle.open(bundle)
+        _ = try FeatureBundle.openManifest(bundle)
         let decisions = try workspaceOption.openIfPresent(bundle: bundle).map { history ? try $0.history() : try $0.currentDecisions() } ?? []
         if json {
             print(try JSONOutput.line(["bundle": bundle, "decisions": decisions.map(Self.object)]))

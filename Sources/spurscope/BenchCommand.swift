@@ -78,14 +78,36 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    @Option(name: .long, help: "The bundle suite's generated bundles for timing commands' start, comma-separated sizes, or none to skip that part (default 100000,1280000; with --quick 100000).")
+    var commandExamples: String?
+
+    func commandSizes() throws -> [Int]? {
+        let text = commandExamples ?? (quick ? "100000" : "100000,1280000")
+        if text == "none" { return nil }
+        return try text.split(separator: ",").map { part in
+            guard let n = Int(part), n >= 1 else { throw InputError(file: "--command-examples", "'\(part)' is not a positive number of examples") }
+            return n
+        }
+    }
+
     func runBundleSuite() throws {
         let examples = self.examples ?? 12_000
         guard examples >= 1 else { throw InputError(file: "--examples", "is \(examples), expected at least 1") }
         let r = try BundleBenchmark.measure(directory: scratch ?? NSTemporaryDirectory() + "spurscope-bench-bundle", examples: examples, keep: keep)
         let p = r.probe
+        let starts = try commandSizes() == nil ? [] : CommandStartBenchmark.measure(
+            sample: FileManager.default.fileExists(atPath: bundle) ? bundle : nil,
+            sizes: try commandSizes(),
+            scratch: scratch ?? NSTemporaryDirectory() + "spurscope-bench-commands", keep: keep)
         if json {
             var object: [String: Any] = ["examples": r.examples, "file_bytes": r.fileBytes]
             for (k, v) in p { object[k] = v }
+            if !starts.isEmpty { object["commands"] = starts.map { s -> [String: Any] in
+                ["bundle": s.name, "examples": s.examples, "detections": s.detections,
+                 "command_ms": s.commandMs, "open_csv_ms": s.openCSVMs, "open_cached_ms": s.openCachedMs,
+                 "legacy_examples_parse_ms": s.legacyParseMs, "legacy_scaled": s.legacyScaled,
+                 "legacy_over_cached_open": s.legacyParseMs / s.openCachedMs]
+            } }
             print(try JSONOutput.line(object))
             return
         }
@@ -99,6 +121,18 @@ struct BenchCommand: ParsableCommand {
         print(String(format: "read all pooled features (%d×2048 f32):  %8.1f ms   RSS %@",
                      r.examples, p["pooled_all_ms"]!, mb(p["rss_after_pooled_kb"]!)))
         print("peak RSS of the probe: \(mb(p["peak_rss_kb"]!))")
+        if starts.isEmpty { return }
+        print("")
+        print("starting commands (whole processes, median of 5, ms) and opening for the audit (child process, ms)")
+        print("bundle             examples   --help  decisions     mark     info   open: CSV  cached   CSV.swift examples.csv (before)  ratio")
+        for s in starts {
+            print(s.name.padding(toLength: 17, withPad: " ", startingAt: 0)
+                  + String(format: " %9d %8.1f %10.1f %8.1f %8.1f %11.1f %7.1f %14.0f%@ %13.0f×", s.examples,
+                           s.commandMs["--help"]!, s.commandMs["decisions"]!, s.commandMs["mark"]!, s.commandMs["info"]!,
+                           s.openCSVMs, s.openCachedMs, s.legacyParseMs, s.legacyScaled ? " (scaled)" : "         ",
+                           s.legacyParseMs / s.openCachedMs))
+        }
+        for s in starts { print("  \(s.name): detections in \(s.detections)") }
     }
 
     @Option(name: .long, help: "The bundle the train suite times epochs on (default: the sample bundle).")

@@ -61,7 +61,7 @@ enum ProcessMemory {
 struct BenchProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-probe", abstract: "Internal steps of `spurscope bench`.",
-        shouldDisplay: false, subcommands: [MakeBundle.self, OpenBundle.self, MarkBurst.self, ImageMemory.self, Extract.self])
+        shouldDisplay: false, subcommands: [MakeBundle.self, OpenBundle.self, MakeWideBundle.self, OpenAudit.self, MarkBurst.self, ImageMemory.self, Extract.self])
 
     /// Records verdicts as fast as it can, printing "ack N" after each commit:
     /// the crash test kills it mid-burst and checks every acknowledged one.

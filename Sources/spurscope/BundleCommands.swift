@@ -57,9 +57,11 @@ struct InfoCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let b = try FeatureBundle.open(bundle)
+        let b = try FeatureBundle.openSummary(bundle)
         let m = b.manifest
-        let splitCounts = Split.allCases.map { s in b.examples.filter { $0.split == s }.count }
+        let t = b.exampleTable
+        var splitCounts = [0, 0, 0]
+        for s in t.splits { splitCounts[Int(s)] += 1 }
         let tables = b.groundTruthAttributes.map { GroupCounts(bundle: b, attribute: $0) }
         if json {
             var object: [String: Any] = [
@@ -69,7 +71,7 @@ struct InfoCommand: ParsableCommand {
                 "heatmaps": HeatmapMethod.of(b).map { $0 == .throughHead ? "through-head" : "grad-cam" } ?? "none",
                 "grad_cam_layer": HeatmapMethod.of(b).flatMap { if case .gradCAM(let layer) = $0 { layer } else { nil } } ?? NSNull(),
                 "classes": m.classes, "templates": m.templates.count, "prompts": b.prompts.count,
-                "attribute_vocabulary": m.attributes.count, "detections": b.detectionTable.count,
+                "attribute_vocabulary": m.attributes.count, "detections": b.detectionCount,
                 "detections_file": m.detections ?? FeatureBundle.attributesFile, "detection_threshold": m.presenceThreshold,
                 "examples": Dictionary(uniqueKeysWithValues: zip(Split.allCases.map(\.rawValue), splitCounts)),
             ]
@@ -89,9 +91,9 @@ struct InfoCommand: ParsableCommand {
         case nil: print("heatmaps    none (no image_spatial, no cam_tail)")
         }
         print("classes     \(m.classes.count): \(m.classes.joined(separator: ", "))")
-        print("examples    \(b.examples.count): train \(splitCounts[0]), val \(splitCounts[1]), test \(splitCounts[2])")
+        print("examples    \(t.count): train \(splitCounts[0]), val \(splitCounts[1]), test \(splitCounts[2])")
         print("prompts     \(b.prompts.count) (\(m.templates.count) templates)")
-        print("attributes  vocabulary \(m.attributes.count), detections \(b.detectionTable.count) (\(m.detections ?? FeatureBundle.attributesFile)), present at score ≥ \(m.presenceThreshold)\(m.detectionThreshold == nil ? " (default)" : "")")
+        print("attributes  vocabulary \(m.attributes.count), detections \(b.detectionCount) (\(m.detections ?? FeatureBundle.attributesFile)), present at score ≥ \(m.presenceThreshold)\(m.detectionThreshold == nil ? " (default)" : "")")
         for t in tables {
             print("")
             print(t.rendered())
@@ -107,13 +109,21 @@ struct GroupCounts {
 
     init(bundle b: FeatureBundle, attribute: String) {
         self.attribute = attribute
+        let t = b.exampleTable
+        let classes = b.manifest.classes.count, column = t.attributeNames.firstIndex(of: attribute)
+        // counts[(class · 2 + value) · 3 + split], one pass over the columns.
+        var counts = [Int](repeating: 0, count: classes * 2 * 3)
+        if let column {
+            let width = t.attributeNames.count
+            for i in 0..<t.count {
+                let v = t.attributeValues[i * width + column]
+                if v >= 0 { counts[(Int(t.labels[i]) * 2 + Int(v)) * 3 + Int(t.splits[i])] += 1 }
+            }
+        }
         var rows: [Row] = []
         for (c, name) in b.manifest.classes.enumerated() {
             for v in [0, 1] {
-                let counts = Split.allCases.map { s in
-                    b.examples.filter { $0.label == c && $0.split == s && $0.attributes[attribute] == v }.count
-                }
-                rows.append(Row(className: name, value: v, counts: counts))
+                rows.append(Row(className: name, value: v, counts: Array(counts[(c * 2 + v) * 3 ..< (c * 2 + v) * 3 + 3])))
             }
         }
         self.rows = rows

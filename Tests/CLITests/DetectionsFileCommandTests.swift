@@ -9,8 +9,9 @@ struct DetectionsFileCommandTests {
     static let attributes = ["water", "land", "boat", "tree", "sky", "rock"]
 
     /// 400 examples of two classes (240 in val), three detections each from a
-    /// seeded generator, a few scores at exactly 0.5 and repeats of one
-    /// attribute in one image; written with attributes.csv.
+    /// seeded generator, a few scores at exactly 0.5 and no attribute twice
+    /// in one image (attributes.csv refuses a repeated pair, issue 25);
+    /// written with attributes.csv.
     static func bundle(_ name: String) throws -> String {
         var rng = SeededGenerator(seed: 31, purpose: "detections-cli")
         let n = 400, dv = 6, dt = 5, e = 4
@@ -20,8 +21,10 @@ struct DetectionsFileCommandTests {
         let examples = (0..<n).map { Example(id: "img\($0)", image: "img\($0).png", label: $0 % 2, split: [.train, .test, .val, .val, .val][$0 % 5]) }
         var detections: [Detection] = []
         for i in 0..<n {
+            var used = Set<Int>()
             for k in 0..<3 {
-                let a = k == 0 && i % 2 == 0 ? 0 : Int(rng.next() % UInt64(attributes.count))
+                var a = k == 0 && i % 2 == 0 ? 0 : Int(rng.next() % UInt64(attributes.count))
+                while !used.insert(a).inserted { a = (a + 1) % attributes.count }
                 let score: Float = i % 17 == 0 ? 0.5 : Float(rng.next() % 1000) / 1000
                 detections.append(Detection(example: i, attribute: a, score: score))
             }

@@ -85,7 +85,7 @@ struct BundleBenchmarkTests {
     /// grows by far less than the file, and one spatial map reads one map.
     @Test func openingReadsOnlyTheHeader() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bench-bundle-\(getpid())").path
-        let r = try CLIRunner.run(["bench", "--suite", "bundle", "--examples", "400", "--scratch", scratch, "--json"])
+        let r = try CLIRunner.run(["bench", "--suite", "bundle", "--examples", "400", "--scratch", scratch, "--command-examples", "none", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let o = try #require(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Double])
         let fileKB = o["file_bytes"]! / 1024

@@ -190,7 +190,7 @@ struct BundleCorruptionTests {
         ("detection of unknown example", replace("attributes.csv", "ex2,land", "ex99,land"), false,
          ["attributes.csv: line 3, column id: 'ex99' is not an example in examples.csv"]),
         ("score not a number", replace("attributes.csv", "0.875", "high"), false,
-         ["attributes.csv: line 2, column score: 'high' is not a finite number"]),
+         ["attributes.csv: line 2, column score: 'high' is not a finite decimal number"]),
         ("prompt rows differ", edit("prompts.csv") { $0 + "an extra prompt\n" }, false,
          ["features.safetensors: tensor 'text_prompts': shape is [4, 3], expected [5, 3] from manifest.json and the CSVs"]),
         ("dims disagree with tensors", replace("manifest.json", "\"E\" : 2", "\"E\" : 3"), false,

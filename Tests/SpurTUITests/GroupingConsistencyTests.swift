@@ -39,10 +39,13 @@ import SpurTUI
         detections += [Detection(example: 0, attribute: 1, score: 0.9), Detection(example: 6, attribute: 1, score: 0.6)]
         let templates = ["a photo of a {}."]
         let prompts = ["landbird", "waterbird"].map { FeatureBundle.fill(templates[0], with: $0) }
+        var manifest = BundleManifest(model: "t", textEncoder: text.descriptor, dims: .init(imageDim: 5, textDim: 6, embeddingDim: 4),
+                                      grid: .init(height: 1, width: 1), pooling: .mean, classes: ["landbird", "waterbird"],
+                                      templates: templates, attributes: ["water", "boat"], tensors: [], groups: ["water"])
+        // Two water detections of one example: attributes.csv refuses a repeated pair (issue 25), the binary file keeps both.
+        manifest.detections = DetectionsFile.defaultName
         try BundleWriter.write(BundleContents(
-            manifest: BundleManifest(model: "t", textEncoder: text.descriptor, dims: .init(imageDim: 5, textDim: 6, embeddingDim: 4),
-                                     grid: .init(height: 1, width: 1), pooling: .mean, classes: ["landbird", "waterbird"],
-                                     templates: templates, attributes: ["water", "boat"], tensors: [], groups: ["water"]),
+            manifest: manifest,
             examples: examples, detections: detections, prompts: prompts, pooled: rng.gaussianMatrix(rows: table.count, cols: 5),
             spatial: nil, textPrompts: text.encode(prompts),
             heads: ProjectionHeads(image: rng.gaussianMatrix(rows: 4, cols: 5), text: rng.gaussianMatrix(rows: 4, cols: 6), logitScale: 2)),

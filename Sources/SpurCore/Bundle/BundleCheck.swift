@@ -10,9 +10,14 @@ public enum BundleCheck {
     public struct Report: Sendable {
         public var bundle: FeatureBundle?
         public var problems: [InputError]
+        /// Whether the examples came from the cache (nil: it was not asked).
+        public var examplesCache: ExamplesCache.Outcome?
     }
 
-    public static func run(directory: String, deep: Bool) -> Report {
+    /// `summary`: what `info` needs: detections are counted, not read and
+    /// checked (`validate` and every command that uses them read them).
+    /// `deep`: the CSV itself, never the examples cache, and every value.
+    public static func run(directory: String, deep: Bool, summary: Bool = false) -> Report {
         var problems: [InputError] = []
         func path(_ f: String) -> String { (directory as NSString).appendingPathComponent(f) }
         func attempt<T>(_ body: () throws -> T) -> T? {
@@ -30,25 +35,66 @@ public enum BundleCheck {
         let manifest = attempt { try BundleManifest.read(path: path(FeatureBundle.manifestFile)) }
         if let manifest { checkManifest(manifest, path: path(FeatureBundle.manifestFile), into: &problems) }
 
-        let parsedExamples = attempt { try CSVTable(path: path(FeatureBundle.examplesFile)) }
-            .flatMap { table in attempt { try parseExamples(table, classes: manifest?.classes, into: &problems) } }
+        // The examples: from the cache when it is of this CSV, else parsed
+        // (and the cache written, when the parse and the manifest are sound).
+        var table: ExampleTable?
+        var parsedList: [Example]?
+        var cacheOutcome: ExamplesCache.Outcome?
+        if !deep, let manifest, problems.isEmpty {
+            let (cached, outcome) = ExamplesCache.read(directory: directory, classes: manifest.classes)
+            table = cached
+            cacheOutcome = outcome
+        }
+        if table == nil {
+            let csvPath = path(FeatureBundle.examplesFile)
+            let stamp = ExamplesCache.Stamp(path: csvPath)
+            let before = problems.count
+            var sha = ""
+            let parsed = attempt { () throws -> ParsedExamples in
+                let file = try CSVScanner.map(csvPath)
+                return try file.withBytes(0..<file.size) { bytes in
+                    let t = try CSVTable(path: csvPath, bytes: bytes)
+                    if manifest != nil && !deep { sha = ExamplesCache.sha256(bytes) }
+                    return try parseExamples(t, classes: manifest?.classes, into: &problems)
+                }
+            }
+            if let parsed {
+                let t = ExampleTable(examples: parsed.examples, attributeNames: parsed.groundTruth)
+                table = t
+                parsedList = parsed.examples
+                if problems.count == before, problems.isEmpty, let manifest, let stamp, !sha.isEmpty {
+                    // A cache that cannot be written (read-only bundle) only costs the next open this parse.
+                    try? ExamplesCache.write(t, classes: manifest.classes, stamp: stamp, csvSHA256: sha, directory: directory)
+                }
+            }
+        }
+        let exampleCount = table?.count
 
         var detections = DetectionTable(exampleCount: 0, detections: [])
+        var detectionCount = 0
         let attributesPath = path(FeatureBundle.attributesFile)
-        if let name = manifest?.detections, let manifest, let examples = parsedExamples {
+        if let name = manifest?.detections, let manifest, let n = exampleCount {
             // The binary file named by the manifest is the bundle's detections; attributes.csv beside it is not read.
-            if let table = attempt({ try DetectionsFile.read(path: path(name), exampleCount: examples.examples.count,
-                                                             vocabulary: manifest.attributes) }) {
-                detections = table
+            if summary {
+                if let f = attempt({ try SafetensorsFile(path: path(name)) }) {
+                    detectionCount = f.tensors["attribute"]?.shape.first ?? 0
+                }
+            } else if let t = attempt({ try DetectionsFile.read(path: path(name), exampleCount: n,
+                                                               vocabulary: manifest.attributes) }) {
+                detections = t
+                detectionCount = t.count
             }
-        } else if FileManager.default.fileExists(atPath: attributesPath), let examples = parsedExamples {
-            if let table = attempt({ try CSVTable(path: attributesPath) }) {
-                let list = (attempt { try parseDetections(table, examples: examples.examples,
+        } else if FileManager.default.fileExists(atPath: attributesPath), let table {
+            if summary {
+                detectionCount = attempt { try CSVScanner.countRows(path: attributesPath) } ?? 0
+            } else if let csv = attempt({ try CSVTable(path: attributesPath) }) {
+                let list = (attempt { try parseDetections(csv, examples: parsedList ?? table.examples,
                                                           vocabulary: manifest?.attributes, into: &problems) }) ?? []
-                detections = DetectionTable(exampleCount: examples.examples.count, detections: list)
+                detections = DetectionTable(exampleCount: table.count, detections: list)
+                detectionCount = detections.count
             }
-        } else if let examples = parsedExamples {
-            detections = DetectionTable(exampleCount: examples.examples.count, detections: [])
+        } else if let n = exampleCount {
+            detections = DetectionTable(exampleCount: n, detections: [])
         }
 
         let prompts = attempt { try CSVTable(path: path(FeatureBundle.promptsFile)) }
@@ -56,31 +102,31 @@ public enum BundleCheck {
 
         let features = attempt { try SafetensorsFile(path: path(FeatureBundle.featuresFile)) }
         if let features, let manifest {
-            checkTensors(features, manifest: manifest, exampleCount: parsedExamples?.examples.count,
+            checkTensors(features, manifest: manifest, exampleCount: exampleCount,
                          promptCount: prompts?.count, into: &problems)
             if let tail = manifest.camTail {
                 checkCAMTail(tail, manifest: manifest, features: features, directory: directory,
-                             exampleCount: parsedExamples?.examples.count, into: &problems)
+                             exampleCount: exampleCount, into: &problems)
             }
-            if deep && problems.isEmpty { scanValues(features, examples: parsedExamples?.examples ?? [], into: &problems) }
+            if deep && problems.isEmpty { scanValues(features, examples: parsedList ?? [], into: &problems) }
         }
-        if deep, let examples = parsedExamples?.examples {
+        if deep, let examples = parsedList {
             checkFiles(examples, directory: directory, into: &problems)
         }
 
-        if let groups = manifest?.groups, let parsed = parsedExamples {
-            for g in groups where !parsed.groundTruth.contains(g) {
+        if let groups = manifest?.groups, let table {
+            for g in groups where !table.attributeNames.contains(g) {
                 problems.append(InputError(file: path(FeatureBundle.manifestFile), field: "groups",
                                            "names '\(g)', which has no ground-truth column attr:\(g) in examples.csv"))
             }
         }
-        guard problems.isEmpty, let manifest, let parsedExamples, let prompts, let features else {
-            return Report(bundle: nil, problems: problems)
+        guard problems.isEmpty, let manifest, let table, let prompts, let features else {
+            return Report(bundle: nil, problems: problems, examplesCache: cacheOutcome)
         }
-        let bundle = FeatureBundle(directory: directory, manifest: manifest, examples: parsedExamples.examples,
-                                   detections: detections, prompts: prompts, features: features,
-                                   groundTruthAttributes: parsedExamples.groundTruth)
-        return Report(bundle: bundle, problems: [])
+        let bundle = FeatureBundle(directory: directory, manifest: manifest, exampleTable: table, examples: parsedList,
+                                   detections: detections, detectionCount: detectionCount, detectionsRead: !summary,
+                                   prompts: prompts, features: features)
+        return Report(bundle: bundle, problems: [], examplesCache: cacheOutcome)
     }
 
     // MARK: manifest
@@ -173,8 +219,8 @@ public enum BundleCheck {
             }
             var bbox: BoundingBox?
             if let bboxCol, !t.value(r, bboxCol).isEmpty {
-                let parts = t.value(r, bboxCol).split(separator: " ").compactMap { Float($0) }
-                if parts.count == 4, parts.allSatisfy(\.isFinite), parts[0] < parts[2], parts[1] < parts[3] {
+                let parts = t.value(r, bboxCol).split(separator: " ").compactMap { CSVTable.decimal(String($0)) }
+                if parts.count == 4, parts[0] < parts[2], parts[1] < parts[3] {
                     bbox = BoundingBox(x0: parts[0], y0: parts[1], x1: parts[2], y1: parts[3])
                 } else {
                     report(r, "bbox", "'\(t.value(r, bboxCol))' is not 'x0 y0 x1 y1' with x0 < x1 and y0 < y1")
@@ -211,6 +257,11 @@ public enum BundleCheck {
         let vocab = Dictionary((vocabulary ?? []).enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var out: [Detection] = []
         out.reserveCapacity(t.rows.count)
+        // (example, attribute) → row: a second score for the same pair would
+        // otherwise silently count twice (or win, in a reader that keeps one).
+        var pairs: [Int64: Int] = [:]
+        pairs.reserveCapacity(t.rows.count)
+        var unknownNames: [String: Int] = [:]
         var bad = 0
         func report(_ row: Int, _ column: String, _ message: String) {
             bad += 1
@@ -223,8 +274,16 @@ public enum BundleCheck {
             if vocabulary != nil && a < 0 {
                 report(r, "attribute", "'\(name)' is not in the manifest's attribute vocabulary"); continue
             }
-            guard let score = Float(scoreText), score.isFinite else {
-                report(r, "score", "'\(scoreText)' is not a finite number"); continue
+            guard let score = CSVTable.decimal(scoreText) else {
+                report(r, "score", "'\(scoreText)' is not a finite decimal number"); continue
+            }
+            let nameKey = a >= 0 ? a : vocab.count + (unknownNames[name] ?? {
+                unknownNames[name] = unknownNames.count; return unknownNames.count - 1 }())
+            let key = Int64(e) << 32 | Int64(nameKey)
+            if let first = pairs.updateValue(r, forKey: key) {
+                pairs[key] = first
+                report(r, "attribute", "'\(name)' of example '\(id)' repeats line \(t.line(first)): one score per example and attribute")
+                continue
             }
             out.append(Detection(example: e, attribute: a, score: score))
         }

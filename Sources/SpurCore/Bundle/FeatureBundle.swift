@@ -57,9 +57,25 @@ public final class FeatureBundle: @unchecked Sendable {
 
     public let directory: String
     public let manifest: BundleManifest
-    public let examples: [Example]
-    /// From the manifest's binary detections file, else `attributes.csv`.
+    /// `examples.csv` by column (from the examples cache when it is current).
+    public let exampleTable: ExampleTable
+    /// The rows as values, made from `exampleTable` on first use (an
+    /// ImageNet-size table is 1.28 M of them: callers that only need labels
+    /// and splits read `exampleTable`).
+    public var examples: [Example] {
+        if let known = materialised.withLock({ $0 }) { return known }
+        let made = exampleTable.examples
+        materialised.withLock { $0 = made }
+        return made
+    }
+    private let materialised: Mutex<[Example]?>
+    /// From the manifest's binary detections file, else `attributes.csv`
+    /// (empty in a bundle opened for a summary: see `detectionCount`).
     public let detectionTable: DetectionTable
+    /// How many detections the bundle holds, also when opened for a summary.
+    public let detectionCount: Int
+    /// False when opened with `openSummary`: detections were counted, not read.
+    public let detectionsRead: Bool
     /// The detections one by one (materialised from `detectionTable` on
     /// every call: fine for small bundles, large ones use the table).
     public var detections: [Detection] { detectionTable.detections }
@@ -67,27 +83,52 @@ public final class FeatureBundle: @unchecked Sendable {
     public let prompts: [String]
     public let features: SafetensorsFile
     /// Names of the ground-truth attributes `examples.csv` carries.
-    public let groundTruthAttributes: [String]
+    public var groundTruthAttributes: [String] { exampleTable.attributeNames }
 
-    init(directory: String, manifest: BundleManifest, examples: [Example], detections: DetectionTable,
-         prompts: [String], features: SafetensorsFile, groundTruthAttributes: [String]) {
+    init(directory: String, manifest: BundleManifest, exampleTable: ExampleTable, examples: [Example]?,
+         detections: DetectionTable, detectionCount: Int, detectionsRead: Bool,
+         prompts: [String], features: SafetensorsFile) {
         self.directory = directory
         self.manifest = manifest
-        self.examples = examples
+        self.exampleTable = exampleTable
+        materialised = Mutex(examples)
         self.detectionTable = detections
+        self.detectionCount = detectionCount
+        self.detectionsRead = detectionsRead
         self.prompts = prompts
         self.features = features
-        self.groundTruthAttributes = groundTruthAttributes
-        var index: [String: Int] = [:]
-        for (i, p) in prompts.enumerated() where index[p] == nil { index[p] = i }
-        promptIndex = index
     }
 
     /// Opens a bundle after the structural checks of `BundleCheck`; the
     /// first problem is thrown, with a pointer to `spurscope validate` when
     /// there are more.
     public static func open(_ directory: String) throws -> FeatureBundle {
-        let report = BundleCheck.run(directory: directory, deep: false)
+        try open(directory, summary: false)
+    }
+
+    /// Opens a bundle for a summary (`info`): as `open`, but detections are
+    /// only counted, so `detectionTable` is empty.
+    public static func openSummary(_ directory: String) throws -> FeatureBundle {
+        try open(directory, summary: true)
+    }
+
+    /// The manifest of a bundle directory, checked, and nothing else: for
+    /// commands that need no example, prompt or feature (`mark`, `decisions`).
+    public static func openManifest(_ directory: String) throws -> BundleManifest {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
+            throw InputError(file: directory, "is not a bundle directory (it does not exist or is a file)")
+        }
+        let file = (directory as NSString).appendingPathComponent(manifestFile)
+        let manifest = try BundleManifest.read(path: file)
+        var problems: [InputError] = []
+        BundleCheck.checkManifest(manifest, path: file, into: &problems)
+        if let first = problems.first { throw first }
+        return manifest
+    }
+
+    private static func open(_ directory: String, summary: Bool) throws -> FeatureBundle {
+        let report = BundleCheck.run(directory: directory, deep: false, summary: summary)
         if var first = report.problems.first {
             if report.problems.count > 1 {
                 first.problem += " (and \(report.problems.count - 1) more problems: run `spurscope validate \(directory)`)"
@@ -132,9 +173,7 @@ public final class FeatureBundle: @unchecked Sendable {
         try SafetensorsFile(path: path(CAMTailFile.name))
     }
 
-    public func indices(in split: Split) -> [Int] {
-        examples.indices.filter { examples[$0].split == split }
-    }
+    public func indices(in split: Split) -> [Int] { exampleTable.indices(in: split) }
 
     /// `image_pooled`, `[N, Dv]`.
     public func pooledFeatures() throws -> Matrix { try features.matrix("image_pooled") }
@@ -167,9 +206,19 @@ public final class FeatureBundle: @unchecked Sendable {
     public func promptFeatures() throws -> Matrix { try features.matrix("text_prompts") }
 
     /// The row of `text_prompts` for a prompt text, if the bundle encoded it.
-    public func promptRow(_ text: String) -> Int? { promptIndex[text] }
+    public func promptRow(_ text: String) -> Int? {
+        // Built on first use: an ImageNet bundle has 80,000 prompts, and `info` looks none up.
+        promptIndex.withLock { index in
+            if index == nil {
+                var made: [String: Int] = [:]
+                for (i, p) in prompts.enumerated() where made[p] == nil { made[p] = i }
+                index = made
+            }
+            return index![text]
+        }
+    }
 
-    private let promptIndex: [String: Int]
+    private let promptIndex = Mutex<[String: Int]?>(nil)
     private let liveEncoder = Mutex<(any LiveTextEncoder)?>(nil)
 
     /// Text features of `texts`, from the bundle's prompt table; a prompt it
@@ -259,7 +308,7 @@ public final class FeatureBundle: @unchecked Sendable {
     private func checkFinite(_ values: [Float], tensor: String, rowLength: Int, firstRow: Int) throws {
         guard let i = values.firstIndex(where: { !$0.isFinite }) else { return }
         let row = firstRow + i / max(rowLength, 1)
-        let which = row < examples.count ? "row \(row) (example '\(examples[row].id)')" : "row \(row)"
+        let which = row < exampleTable.count ? "row \(row) (example '\(exampleTable.id(row))')" : "row \(row)"
         throw InputError(file: path(Self.featuresFile), field: "tensor '\(tensor)'", "\(which) holds \(values[i]), expected finite numbers")
     }
 
