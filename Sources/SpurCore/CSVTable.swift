@@ -16,7 +16,8 @@ public struct CSVTable: Sendable {
         // Decoding the file first, rather than streaming it, gives a clean
         // UTF-8 check and avoids CSV.swift's stream reader flagging the end
         // of a file on Linux as a read error.
-        guard let data = FileManager.default.contents(atPath: path) else {
+        // RegularFile: a FIFO or a device in the bundle must not block or flood the read.
+        guard let data = try RegularFile.read(path, limit: Int.max) else {
             throw InputError(file: path, "cannot be read")
         }
         guard let text = String(data: data, encoding: .utf8) else {

@@ -55,12 +55,29 @@ public final class Workspace: @unchecked Sendable {
         return (dir as NSString).appendingPathComponent(fileName)
     }
 
-    public convenience init(bundle: String, directory: String? = nil) throws {
-        try self.init(path: Self.location(bundle: bundle, directory: directory))
+    public convenience init(bundle: String, directory: String? = nil, readingOnly: Bool = false) throws {
+        try self.init(path: Self.location(bundle: bundle, directory: directory), readingOnly: readingOnly)
     }
 
-    public init(path: String) throws {
+    /// `readingOnly`: for commands that only read (`decisions`, `detect`,
+    /// `eval`, `cam`): an existing workspace of the current schema is
+    /// opened read-only, with no write, pragma change or migration, so it is
+    /// read while another process holds a write transaction. Only an
+    /// out-of-date schema is migrated first (once, with the write lock).
+    public init(path: String, readingOnly: Bool = false) throws {
         self.path = path
+        if readingOnly && FileManager.default.fileExists(atPath: path) {
+            let reader = try SQLiteDatabase(path: path, readingOnly: true)
+            let version = Int(try reader.prepare("PRAGMA user_version").rows().first?.first?.int ?? 0)
+            if version == Self.migrations.count || reader.readOnly {
+                db = reader
+                guard version == Self.migrations.count else { throw Self.outOfDate(path, version) }
+                return
+            }
+            if version > Self.migrations.count {
+                throw InputError(file: path, "schema version \(version) is newer than this spurscope understands (\(Self.migrations.count)); update spurscope")
+            }
+        }
         let dir = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -71,9 +88,7 @@ public final class Workspace: @unchecked Sendable {
         if db.readOnly {
             // Reading works as is; a write fails naming the read-only file.
             let version = Int(try db.prepare("PRAGMA user_version").rows().first?.first?.int ?? 0)
-            guard version == Self.migrations.count else {
-                throw InputError(file: path, "the workspace is read-only and has schema version \(version), this spurscope needs \(Self.migrations.count): open it once where it can be written, or start a new one with --workspace DIR")
-            }
+            guard version == Self.migrations.count else { throw Self.outOfDate(path, version) }
             return
         }
         try db.execute("PRAGMA journal_mode = WAL")
@@ -81,6 +96,10 @@ public final class Workspace: @unchecked Sendable {
         try db.execute("PRAGMA synchronous = FULL")
         try db.execute("PRAGMA foreign_keys = ON")
         try migrate()
+    }
+
+    static func outOfDate(_ path: String, _ version: Int) -> InputError {
+        InputError(file: path, "the workspace is read-only and has schema version \(version), this spurscope needs \(migrations.count): open it once where it can be written, or start a new one with --workspace DIR")
     }
 
     /// Opened read-only: the bundle's directory cannot be written.
