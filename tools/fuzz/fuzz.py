@@ -433,7 +433,8 @@ def make_workspace_template(spurscope, tmp):
 def mutate_workspace(work, template, rng):
     """A workspace database beside the bundle: hostile rows, odd schema
     versions, damaged bytes, or not a database file at all. Returns a held
-    writer (a sqlite3 connection inside BEGIN IMMEDIATE) or None."""
+    writer (a sqlite3 connection inside BEGIN IMMEDIATE) or None, and the
+    kind of special file made in its place or None."""
     import sqlite3
     path = os.path.join(work, WORKSPACE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -444,10 +445,9 @@ def mutate_workspace(work, template, rng):
         data = open(path, "rb").read()
         with open(path, "wb") as f:
             f.write(flip_bytes(data, rng, rng.randint(1, 40)) if rng.random() < 0.6 else truncate(data, rng))
-        return None
+        return None, None
     if op < 0.2:
-        make_special(path, rng)
-        return None
+        return None, make_special(path, rng)
     con = sqlite3.connect(path, isolation_level=None, timeout=1)
     try:
         con.execute("PRAGMA journal_mode = WAL")
@@ -477,11 +477,11 @@ def mutate_workspace(work, template, rng):
             con.execute("BEGIN IMMEDIATE")
             con.execute("INSERT INTO decisions (class, attribute, verdict, phrase_present, phrase_absent, created_at)"
                         " VALUES ('landbird', 'sun', 'healthy', 'p', 'a', '2026-01-01T00:00:00.000Z')")
-            return con
+            return con, None
     except sqlite3.DatabaseError:
         pass
     con.close()
-    return None
+    return None, None
 
 
 # ---------------------------------------------------------------- inputs
@@ -501,8 +501,10 @@ def make_input(rng, work, examples, template=None):
     mutated, deleted, cams, special = [], [], [], []
     writer = None
     if template is not None and rng.random() < 0.2:
-        writer = mutate_workspace(work, template, rng)
+        writer, kind = mutate_workspace(work, template, rng)
         mutated.append(WORKSPACE)
+        if kind:
+            special.append(f"{WORKSPACE}={kind}")
         if rng.random() < 0.5:
             return mutated, deleted, cams, special, writer
     for _ in range(rng.choice([1, 1, 1, 2, 2, 3])):

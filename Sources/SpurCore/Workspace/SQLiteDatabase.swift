@@ -25,6 +25,9 @@ public final class SQLiteDatabase: @unchecked Sendable {
         let fm = FileManager.default
         let dir = (path as NSString).deletingLastPathComponent
         let exists = fm.fileExists(atPath: path)
+        // SQLite's open of a FIFO waits for a writer forever; a directory or
+        // device is no database either.
+        if exists { close(try RegularFile.open(path, limit: Int.max).fd) }
         let writable = Self.canCreateFiles(in: dir.isEmpty ? "." : dir) && (!exists || Self.canOpenForWriting(path))
         readOnly = exists && !writable
         var db: OpaquePointer?
@@ -57,6 +60,9 @@ public final class SQLiteDatabase: @unchecked Sendable {
     }
 
     deinit { sqlite3_close_v2(handle) }
+
+    /// How long a statement waits for another connection's lock.
+    public func setBusyTimeout(milliseconds: Int32) { sqlite3_busy_timeout(handle, milliseconds) }
 
     /// Whether a file can be created in `dir` (tried, not `access()`: root
     /// passes `access()` on a read-only file system).

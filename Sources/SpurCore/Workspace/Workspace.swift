@@ -91,11 +91,19 @@ public final class Workspace: @unchecked Sendable {
             guard version == Self.migrations.count else { throw Self.outOfDate(path, version) }
             return
         }
-        try db.execute("PRAGMA journal_mode = WAL")
-        // FULL: a commit is on disk before it is acknowledged.
-        try db.execute("PRAGMA synchronous = FULL")
-        try db.execute("PRAGMA foreign_keys = ON")
-        try migrate()
+        // A reading command upgrading an old schema waits briefly, not the
+        // writers' 10 s: it only wanted to read.
+        if readingOnly { db.setBusyTimeout(milliseconds: 1000) }
+        do {
+            try db.execute("PRAGMA journal_mode = WAL")
+            // FULL: a commit is on disk before it is acknowledged.
+            try db.execute("PRAGMA synchronous = FULL")
+            try db.execute("PRAGMA foreign_keys = ON")
+            try migrate()
+        } catch let e as InputError where readingOnly && e.problem.contains("locked") {
+            throw InputError(file: path, "has an older schema that must be upgraded before it is read, and another process is writing to it (\(e.problem)): run this again when it is done")
+        }
+        if readingOnly { db.setBusyTimeout(milliseconds: 10_000) }
     }
 
     static func outOfDate(_ path: String, _ version: Int) -> InputError {
