@@ -74,6 +74,9 @@ public final class Workspace: @unchecked Sendable {
                 guard version == Self.migrations.count else { throw Self.outOfDate(path, version) }
                 return
             }
+            if version < 0 {
+                throw InputError(file: path, "schema version \(version) is not one spurscope writes (0...\(Self.migrations.count)): the file is damaged, or not a spurscope workspace")
+            }
             if version > Self.migrations.count {
                 throw InputError(file: path, "schema version \(version) is newer than this spurscope understands (\(Self.migrations.count)); update spurscope")
             }
@@ -163,6 +166,10 @@ public final class Workspace: @unchecked Sendable {
             let version = Int(try db.prepare("PRAGMA user_version").rows().first?.first?.int ?? 0)
             guard version <= Self.migrations.count else {
                 throw InputError(file: path, "schema version \(version) is newer than this spurscope understands (\(Self.migrations.count)); update spurscope")
+            }
+            // PRAGMA user_version is any 32-bit integer; spurscope never writes a negative one.
+            guard version >= 0 else {
+                throw InputError(file: path, "schema version \(version) is not one spurscope writes (0...\(Self.migrations.count)): the file is damaged, or not a spurscope workspace")
             }
             for v in version..<Self.migrations.count {
                 try db.execute(Self.migrations[v])
