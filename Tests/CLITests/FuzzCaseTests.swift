@@ -86,6 +86,8 @@ import Testing
                     guard fm.fileExists(atPath: src, isDirectory: &isDir), !isDir.boolValue else { continue }
                     let dst = (dir as NSString).appendingPathComponent(rel)
                     try? fm.removeItem(atPath: dst)
+                    // A workspace lives in .spurscope/, which the seed has not.
+                    try fm.createDirectory(atPath: (dst as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                     try fm.copyItem(atPath: src, toPath: dst)
                 }
             }

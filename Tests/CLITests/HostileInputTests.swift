@@ -70,10 +70,11 @@ struct HostileInputTests {
         return ~c
     }
 
-    /// The PNG with its IHDR claiming 2³¹−1 × 2³¹−1 pixels, CRC made valid.
+    /// The PNG with its IHDR claiming 60000 × 60000 pixels (within libpng's
+    /// own limits, over spurscope's), CRC made valid.
     static func hugeIHDR(_ png: [UInt8]) -> [UInt8] {
         var b = png
-        let side: [UInt8] = [0x7F, 0xFF, 0xFF, 0xFF]
+        let side: [UInt8] = [0x00, 0x00, 0xEA, 0x60]
         b.replaceSubrange(16..<20, with: side)
         b.replaceSubrange(20..<24, with: side)
         let crc = crc32(Array(b[12..<29]))
