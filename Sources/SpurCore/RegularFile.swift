@@ -18,10 +18,7 @@ public enum RegularFile {
     /// at `path` and its size. The caller closes it.
     public static func open(_ path: String, limit: Int) throws -> (fd: Int32, size: Int) {
         let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { throw InputError(file: path, "does not exist") }
-            throw InputError(file: path, String(cString: strerror(errno)))
-        }
+        if fd < 0 { throw InputError(file: path, String(cString: strerror(errno))) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             let e = errno
@@ -45,8 +42,8 @@ public enum RegularFile {
     /// The whole regular file at `path`, at most `limit` bytes; nil when it
     /// does not exist (callers say "is missing" in their own words).
     public static func read(_ path: String, limit: Int) throws -> Data? {
-        let opened: (fd: Int32, size: Int)
-        do { opened = try open(path, limit: limit) } catch let e as InputError where e.problem == "does not exist" { return nil }
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let opened = try open(path, limit: limit)
         defer { close(opened.fd) }
         var data = Data(count: opened.size)
         var done = 0

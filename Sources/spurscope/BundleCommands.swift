@@ -24,7 +24,7 @@ struct ValidateCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        var report = BundleCheck.run(directory: bundle, deep: true)
+        var report = BundleCheck.run(directory: bundle, deep: true, images: true)
         if report.problems.isEmpty, let b = report.bundle {
             report.problems = try CAMTails.consistencyProblems(b)
         }

@@ -39,7 +39,9 @@ public enum BundleCheck {
         public var problems: [InputError]
     }
 
-    public static func run(directory: String, deep: Bool) -> Report {
+    /// `images`: with `deep`, open each image and mask and read its header
+    /// (`validate`); otherwise their existence is checked.
+    public static func run(directory: String, deep: Bool, images: Bool = false) -> Report {
         var problems: [InputError] = []
         func path(_ f: String) -> String { (directory as NSString).appendingPathComponent(f) }
         func attempt<T>(_ body: () throws -> T) -> T? {
@@ -92,7 +94,7 @@ public enum BundleCheck {
             if deep && problems.isEmpty { scanValues(features, examples: parsedExamples?.examples ?? [], into: &problems) }
         }
         if deep, let examples = parsedExamples?.examples {
-            checkFiles(examples, directory: directory, into: &problems)
+            checkFiles(examples, directory: directory, headers: images, into: &problems)
         }
 
         if let groups = manifest?.groups, let parsed = parsedExamples {
@@ -330,24 +332,27 @@ public enum BundleCheck {
     /// header only: a regular file of bounded size (a FIFO or /dev/zero is
     /// refused without blocking), a PNG or JPEG header within the pixel
     /// limits, and an end marker. Each distinct file is read once.
-    static func checkFiles(_ examples: [Example], directory: String, into problems: inout [InputError],
-                           progress: ((Int, Int) -> Void)? = nil) {
+    static func checkFiles(_ examples: [Example], directory: String, headers: Bool, into problems: inout [InputError]) {
         let file = (directory as NSString).appendingPathComponent(FeatureBundle.examplesFile)
         var bad = Bounded(file: file, limit: 20, noun: "unreadable images and masks")
         var checked: [String: String?] = [:]   // resolved path: its problem, nil when sound
         for (i, e) in examples.enumerated() {
-            if i % 1000 == 0 { progress?(i, examples.count) }
             for (column, p) in [("image", e.image), ("mask", e.mask ?? "")] where !p.isEmpty {
                 let full = p.hasPrefix("/") ? p : (directory as NSString).appendingPathComponent(p)
                 let problem: String?
                 if let known = checked[full] { problem = known } else {
-                    do { _ = try ImageFile.checkHeader(path: full); problem = nil } catch let error as InputError {
+                    do {
+                        // A dangling link does not exist either (fileExists follows links).
+                        if !FileManager.default.fileExists(atPath: full) { throw InputError(file: full, "does not exist") }
+                        if headers { _ = try ImageFile.checkHeader(path: full) }
+                        problem = nil
+                    } catch let error as InputError {
                         problem = error.problem
                     } catch { problem = "\(error)" }
                     checked[full] = problem
                 }
                 if let problem {
-                    bad.add(InputError(file: file, field: "line \(i + 2), column \(column)", "'\(InputError.excerpt(p))': \(problem)"))
+                    bad.add(InputError(file: file, field: "line \(i + 2), column \(column)", problem == "does not exist" ? "'\(InputError.excerpt(p))' does not exist" : "'\(InputError.excerpt(p))': \(problem)"))
                 }
             }
         }
