@@ -5,6 +5,7 @@
 #include <stdio.h>   // jpeglib.h needs FILE declared first
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jpeglib.h>
 #include <jerror.h>
@@ -92,7 +93,7 @@ static unsigned char spur_muldiv255(unsigned a, unsigned b) {
     return (unsigned char)(((t >> 8) + t) >> 8);
 }
 
-int spur_jpeg_decode_file(const char *path, size_t max_pixels, size_t max_side,
+int spur_jpeg_decode_file(int fd, size_t max_pixels, size_t max_side,
                           unsigned char **pixels, int *width, int *height,
                           unsigned char **exif, size_t *exif_size,
                           unsigned char **xmp, size_t *xmp_size,
@@ -106,9 +107,12 @@ int spur_jpeg_decode_file(const char *path, size_t max_pixels, size_t max_side,
     *xmp_size = 0;
     if (message_size > 0) message[0] = '\0';
 
-    FILE *file = fopen(path, "rb");
+    // The caller opened `fd` and checked it is a regular file of bounded
+    // size; from here on it is ours (closed by fclose).
+    FILE *file = fdopen(fd, "rb");
     if (file == NULL) {
         snprintf(message, message_size, "%s", strerror(errno));
+        close(fd);
         return 0;
     }
 
@@ -280,4 +284,53 @@ int spur_jpeg_encode_file(const char *path, const unsigned char *pixels, int wid
 
 void spur_jpeg_free(unsigned char *pixels) {
     free(pixels);
+}
+
+int spur_jpeg_read_header(int fd, size_t max_pixels, size_t max_side, int *width, int *height,
+                          char *message, size_t message_size) {
+    *width = 0;
+    *height = 0;
+    if (message_size > 0) message[0] = '\0';
+    FILE *file = fdopen(fd, "rb");
+    if (file == NULL) {
+        snprintf(message, message_size, "%s", strerror(errno));
+        close(fd);
+        return 0;
+    }
+    struct jpeg_decompress_struct cinfo;
+    struct spur_error_mgr err;
+    memset(&cinfo, 0, sizeof cinfo);
+    memset(&err, 0, sizeof err);
+    cinfo.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = spur_error_exit;
+    err.pub.emit_message = spur_emit_message;
+    err.pub.output_message = spur_output_message;
+    if (setjmp(err.escape)) {
+        snprintf(message, message_size, "corrupt JPEG: %s", err.message);
+        jpeg_destroy_decompress(&cinfo);
+        fclose(file);
+        return 0;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_stdio_src(&cinfo, file);
+    // Reads the markers up to the first scan (SOF included), not the pixels.
+    jpeg_read_header(&cinfo, TRUE);
+    int ok = 0;
+    int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+    if (!cmyk && cinfo.num_components != 1 && cinfo.num_components != 3) {
+        snprintf(message, message_size, "JPEG has %d colour components, expected 1, 3 or 4 (CMYK)", cinfo.num_components);
+    } else if (cinfo.image_width > max_side || cinfo.image_height > max_side) {
+        snprintf(message, message_size, "image is %ux%u pixels, over the limit of %zu pixels a side",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, max_side);
+    } else if ((size_t)cinfo.image_width * cinfo.image_height > max_pixels) {
+        snprintf(message, message_size, "image is %ux%u pixels, over the limit of %zu",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, max_pixels);
+    } else {
+        *width = (int)cinfo.image_width;
+        *height = (int)cinfo.image_height;
+        ok = 1;
+    }
+    jpeg_destroy_decompress(&cinfo);
+    fclose(file);
+    return ok;
 }

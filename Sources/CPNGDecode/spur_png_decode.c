@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <png.h>
 
@@ -100,7 +101,7 @@ static void spur_take_metadata(png_structp png, png_infop info, unsigned char **
     }
 }
 
-int spur_png_decode_file(const char *path, size_t max_pixels, size_t max_side,
+int spur_png_decode_file(int fd, size_t max_pixels, size_t max_side,
                          unsigned char **pixels, int *width, int *height,
                          unsigned char **exif, size_t *exif_size,
                          unsigned char **xmp, size_t *xmp_size,
@@ -114,9 +115,12 @@ int spur_png_decode_file(const char *path, size_t max_pixels, size_t max_side,
     *xmp_size = 0;
     if (message_size > 0) message[0] = '\0';
 
-    FILE *file = fopen(path, "rb");
+    // The caller opened `fd` and checked it is a regular file of bounded
+    // size; from here on it is ours (closed by fclose).
+    FILE *file = fdopen(fd, "rb");
     if (file == NULL) {
         snprintf(message, message_size, "%s", strerror(errno));
+        close(fd);
         return 0;
     }
 
@@ -250,4 +254,56 @@ done:
 
 void spur_png_free(unsigned char *buffer) {
     free(buffer);
+}
+
+int spur_png_read_header(int fd, size_t max_pixels, size_t max_side, int *width, int *height,
+                         char *message, size_t message_size) {
+    *width = 0;
+    *height = 0;
+    if (message_size > 0) message[0] = '\0';
+    FILE *file = fdopen(fd, "rb");
+    if (file == NULL) {
+        snprintf(message, message_size, "%s", strerror(errno));
+        close(fd);
+        return 0;
+    }
+    struct spur_png_error err;
+    memset(&err, 0, sizeof err);
+    png_structp volatile png = NULL;
+    png_infop volatile info = NULL;
+    int ok = 0;
+    if (setjmp(err.escape)) {
+        snprintf(message, message_size, "corrupt PNG: %s%s", err.message,
+                 strcmp(err.message, "Read Error") == 0 ? " (truncated file?)" : "");
+        goto done;
+    }
+    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, spur_png_error_fn, spur_png_warning_fn);
+    if (png == NULL || (info = png_create_info_struct(png)) == NULL) {
+        snprintf(message, message_size, "out of memory for the PNG decoder");
+        goto done;
+    }
+    png_init_io(png, file);
+    // Reads the chunks up to the first IDAT: IHDR is validated by libpng
+    // (depth, colour type, sizes), the pixels are not touched.
+    png_read_info(png, info);
+    png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    if (w > max_side || h > max_side) {
+        snprintf(message, message_size, "image is %ux%u pixels, over the limit of %zu pixels a side",
+                 (unsigned)w, (unsigned)h, max_side);
+    } else if ((size_t)w * h > max_pixels) {
+        snprintf(message, message_size, "image is %ux%u pixels, over the limit of %zu",
+                 (unsigned)w, (unsigned)h, max_pixels);
+    } else {
+        *width = (int)w;
+        *height = (int)h;
+        ok = 1;
+    }
+done:
+    if (png != NULL) {
+        png_structp p = png;
+        png_infop i = info;
+        png_destroy_read_struct(&p, i != NULL ? &i : NULL, NULL);
+    }
+    fclose(file);
+    return ok;
 }

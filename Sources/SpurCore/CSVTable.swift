@@ -135,7 +135,8 @@ public enum CSVScanner {
         guard FileManager.default.fileExists(atPath: path) else {
             throw InputError(file: path, "is missing")
         }
-        do { return try MappedFile(path: path) } catch { throw InputError(file: path, "cannot be read") }
+        // MappedFile opens without blocking and refuses a FIFO or device by name.
+        return try MappedFile(path: path)
     }
 
     public static func scan(bytes p: UnsafeRawBufferPointer, path: String,

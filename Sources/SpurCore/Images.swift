@@ -101,13 +101,67 @@ public enum ImageFile {
 
     /// The pixels as the file stores them, and the turn that makes them upright.
     public static func readAsStored(path: String) throws -> (image: RGBImage, orientation: ImageOrientation) {
-        let magic = try prefix(of: path, count: 4)
-        if magic.isEmpty { throw InputError(file: path, "empty file") }
+        let (fd, format) = try openImage(path)
+        switch format {
+        case .png: return try decode(path: path, fd: fd, messageSize: Int(SPUR_PNG_MESSAGE_SIZE), with: spur_png_decode_file, free: spur_png_free)
+        case .jpeg: return try decode(path: path, fd: fd, messageSize: Int(SPUR_JPEG_MESSAGE_SIZE), with: spur_jpeg_decode_file, free: spur_jpeg_free)
+        }
+    }
+
+    enum Format { case png, jpeg }
+
+    /// The file opened (a regular file within `RegularFile.maxImageBytes`)
+    /// and its format by content; the descriptor passes to a decoder, which closes it.
+    static func openImage(_ path: String) throws -> (fd: Int32, format: Format) {
+        let (fd, size) = try RegularFile.open(path, limit: RegularFile.maxImageBytes)
+        if size == 0 { close(fd); throw InputError(file: path, "empty file") }
+        var magic = [UInt8](repeating: 0, count: 4)
+        let n = magic.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, 0) }
+        if n < 0 { let e = errno; close(fd); throw InputError(file: path, String(cString: strerror(e))) }
+        magic = Array(magic.prefix(n))
         // 4 bytes, not PNG's full 8-byte signature: a PNG mangled by a
         // text-mode copy then still reaches libpng, which says so.
-        if magic == [0x89, 0x50, 0x4E, 0x47] { return try readPNG(path: path) }
-        if magic.starts(with: [0xFF, 0xD8, 0xFF]) { return try readJPEG(path: path) }
+        if magic == [0x89, 0x50, 0x4E, 0x47] { return (fd, .png) }
+        if magic.starts(with: [0xFF, 0xD8, 0xFF]) { return (fd, .jpeg) }
+        close(fd)
         throw InputError(file: path, "not a PNG or JPEG image")
+    }
+
+    /// What `validate` checks of an image without decoding its pixels: a
+    /// regular file of bounded size, a PNG or JPEG header the decoder
+    /// accepts, within the pixel limits, and the format's end marker in the
+    /// file's last 4 KiB (PNG's IEND chunk, JPEG's EOI), which a file cut
+    /// short lacks. Data after the marker is allowed, as the decoders allow
+    /// it. Returns the stored size (before any EXIF turn).
+    public static func checkHeader(path: String) throws -> (width: Int, height: Int) {
+        let (fd, format) = try openImage(path)
+        // Read before the header decoder takes (and closes) the descriptor.
+        let tail = endOfFile(fd)
+        var width: Int32 = 0, height: Int32 = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let ok = format == .png
+            ? spur_png_read_header(fd, maxPixels, maxSide, &width, &height, &message, message.count)
+            : spur_jpeg_read_header(fd, maxPixels, maxSide, &width, &height, &message, message.count)
+        guard ok != 0 else { throw InputError(file: path, cString(message)) }
+        let marker: [UInt8] = format == .png ? Array("IEND".utf8) : [0xFF, 0xD9]
+        guard contains(tail, marker) else {
+            throw InputError(file: path, "\(format == .png ? "PNG has no IEND chunk" : "JPEG has no end-of-image marker") at its end (truncated file?)")
+        }
+        return (Int(width), Int(height))
+    }
+
+    private static func endOfFile(_ fd: Int32) -> [UInt8] {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return [] }
+        let count = min(4096, Int(st.st_size))
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(Int(st.st_size) - count)) }
+        return n > 0 ? Array(bytes.prefix(n)) : []
+    }
+
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard haystack.count >= needle.count else { return false }
+        return (0...(haystack.count - needle.count)).contains { i in haystack[i ..< i + needle.count].elementsEqual(needle) }
     }
 
     /// Writes 8-bit RGB PNG; readers see the old file or the whole new one.
@@ -184,20 +238,20 @@ public enum ImageFile {
     }
 
     /// What both C decoders hand back: pixels and metadata, each malloc'd.
-    private typealias Decoder = (UnsafePointer<CChar>, Int, Int,
+    private typealias Decoder = (Int32, Int, Int,
                                  UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, UnsafeMutablePointer<Int32>,
                                  UnsafeMutablePointer<Int32>,
                                  UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, UnsafeMutablePointer<Int>,
                                  UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, UnsafeMutablePointer<Int>,
                                  UnsafeMutablePointer<CChar>, Int) -> Int32
 
-    private static func decode(path: String, messageSize: Int, with decoder: Decoder,
+    private static func decode(path: String, fd: Int32, messageSize: Int, with decoder: Decoder,
                                free release: (UnsafeMutablePointer<UInt8>?) -> Void) throws -> (image: RGBImage, orientation: ImageOrientation) {
         var pixels: UnsafeMutablePointer<UInt8>?, exif: UnsafeMutablePointer<UInt8>?, xmp: UnsafeMutablePointer<UInt8>?
         var width: Int32 = 0, height: Int32 = 0
         var exifSize = 0, xmpSize = 0
         var message = [CChar](repeating: 0, count: messageSize)
-        let ok = decoder(path, maxPixels, maxSide, &pixels, &width, &height, &exif, &exifSize, &xmp, &xmpSize,
+        let ok = decoder(fd, maxPixels, maxSide, &pixels, &width, &height, &exif, &exifSize, &xmp, &xmpSize,
                          &message, message.count)
         defer { release(pixels); release(exif); release(xmp) }
         guard ok != 0, let pixels else { throw InputError(file: path, cString(message)) }
@@ -205,14 +259,6 @@ public enum ImageFile {
         let image = RGBImage(width: Int(width), height: Int(height),
                              pixels: Array(UnsafeBufferPointer(start: pixels, count: Int(width) * Int(height) * 3)))
         return (image, ImageOrientation.from(exif: bytes(exif, exifSize), xmp: bytes(xmp, xmpSize)))
-    }
-
-    private static func readPNG(path: String) throws -> (image: RGBImage, orientation: ImageOrientation) {
-        try decode(path: path, messageSize: Int(SPUR_PNG_MESSAGE_SIZE), with: spur_png_decode_file, free: spur_png_free)
-    }
-
-    private static func readJPEG(path: String) throws -> (image: RGBImage, orientation: ImageOrientation) {
-        try decode(path: path, messageSize: Int(SPUR_JPEG_MESSAGE_SIZE), with: spur_jpeg_decode_file, free: spur_jpeg_free)
     }
 
     private static func pngImage() -> png_image {
@@ -228,16 +274,5 @@ public enum ImageFile {
     /// The text before the first NUL (or all of it, if a library forgot one).
     private static func cString(_ chars: some Collection<CChar>) -> String {
         String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    /// Up to `count` leading bytes of the file.
-    private static func prefix(of path: String, count: Int) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
-        if fd < 0 { throw InputError(file: path, String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: count)
-        let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, count) }
-        if n < 0 { throw InputError(file: path, String(cString: strerror(errno))) }
-        return Array(bytes.prefix(n))
     }
 }

@@ -33,6 +33,13 @@ public struct InputError: Error, CustomStringConvertible, Equatable, Sendable {
             .replacingOccurrences(of: ".[", with: "[")
     }
 
+    /// A value from a file as a message quotes it: at most `limit`
+    /// characters, then "… (N bytes)", so a 10 MB field cannot bury the error.
+    public static func excerpt(_ value: String, limit: Int = 80) -> String {
+        guard value.count > limit else { return value }
+        return String(value.prefix(limit)) + "… (\(value.utf8.count) bytes)"
+    }
+
     public var description: String {
         if let field { return "\(file): \(field): \(problem)" }
         return "\(file): \(problem)"

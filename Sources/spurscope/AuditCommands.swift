@@ -11,10 +11,11 @@ struct WorkspaceOption: ParsableArguments {
 
     func open(bundle: String) throws -> Workspace { try Workspace(bundle: bundle, directory: workspace) }
 
-    /// The workspace if it exists already: reading never creates one.
+    /// The workspace if it exists already, for reading: reading never
+    /// creates one, nor waits for a writer's lock.
     func openIfPresent(bundle: String) throws -> Workspace? {
         FileManager.default.fileExists(atPath: Workspace.location(bundle: bundle, directory: workspace))
-            ? try open(bundle: bundle) : nil
+            ? try Workspace(bundle: bundle, directory: workspace, readingOnly: true) : nil
     }
 }
 

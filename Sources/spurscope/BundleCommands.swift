@@ -10,7 +10,8 @@ struct ValidateCommand: ParsableCommand {
         discussion: """
         Checks manifest.json, examples.csv, attributes.csv, prompts.csv and \
         features.safetensors against each other, scans every feature for NaN/Inf, \
-        checks that every image and mask file exists and, for bundles with a Grad-CAM \
+        opens every image and mask file and reads its header (a regular file, PNG or \
+        JPEG within the pixel limits, with its end marker; pixels are decoded by cam) and, for bundles with a Grad-CAM \
         tail, that cam_tail.safetensors forwarded from a few examples' image_tail_input \
         gives their image_pooled. Exits 0 only on a sound bundle, \
         2 otherwise, after listing all problems (not only the first).
@@ -23,18 +24,19 @@ struct ValidateCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        var report = BundleCheck.run(directory: bundle, deep: true)
+        var report = BundleCheck.run(directory: bundle, deep: true, images: true)
         if report.problems.isEmpty, let b = report.bundle {
             report.problems = try CAMTails.consistencyProblems(b)
         }
         if json {
             print(try JSONOutput.line(["bundle": bundle, "sound": report.problems.isEmpty,
-                                       "problems": report.problems.map(\.description)]))
+                                       "problems": report.problems.map { TerminalText.escaped($0.description) }]))
         } else if report.problems.isEmpty, let b = report.bundle {
             print("\(bundle): sound — \(b.examples.count) examples, \(b.manifest.classes.count) classes, \(b.prompts.count) prompts, \(b.detectionTable.count) detections")
         } else {
             let err = FileHandle.standardError
-            for p in report.problems { err.write(Data("\(p)\n".utf8)) }
+            // Problems quote values from the bundle: shown, never obeyed by the terminal.
+            for p in report.problems { err.write(Data("\(TerminalText.escaped(p.description))\n".utf8)) }
             err.write(Data("\(bundle): \(report.problems.count) problem\(report.problems.count == 1 ? "" : "s")\n".utf8))
         }
         if !report.problems.isEmpty { throw ExitCode(2) }

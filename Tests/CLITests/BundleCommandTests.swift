@@ -23,8 +23,10 @@ struct WaterbirdsFixture {
         for (i, r) in Self.rows.enumerated() {
             let file = "001.Bird/img_\(i).jpg"
             csv += "\(i + 1),\(file),\(r.0),\(r.1),\(r.2),/x/y.jpg\n"
-            _ = fm.createFile(atPath: dir + "/images/" + file, contents: Data([0xFF, 0xD8]))
-            _ = fm.createFile(atPath: dir + "/segmentations/001.Bird/img_\(i).png", contents: Data([0x89]))
+            // Real (tiny) images: validate reads every header.
+            try ImageFile.writeJPEG(RGBImage(width: 4, height: 4, pixels: [UInt8](repeating: 90, count: 48)), to: dir + "/images/" + file)
+            _ = fm.createFile(atPath: dir + "/segmentations/001.Bird/img_\(i).png",
+                              contents: try ImageFile.encodePNG(RGBImage(width: 4, height: 4, pixels: [UInt8](repeating: 200, count: 48)), for: "mask"))
         }
         try metadataEdit(csv).write(toFile: dir + "/metadata.csv", atomically: true, encoding: .utf8)
         let n = Self.rows.count

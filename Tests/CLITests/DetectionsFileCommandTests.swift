@@ -38,7 +38,9 @@ struct DetectionsFileCommandTests {
             textPrompts: rng.gaussianMatrix(rows: prompts.count, cols: dt),
             heads: ProjectionHeads(image: rng.gaussianMatrix(rows: e, cols: dv), text: rng.gaussianMatrix(rows: e, cols: dt), logitScale: 2)),
             to: dir)
-        for ex in examples { _ = FileManager.default.createFile(atPath: dir + "/" + ex.image, contents: Data([0])) }
+        // Real (tiny) images: validate reads every header.
+        let png = try ImageFile.encodePNG(RGBImage(width: 4, height: 4, pixels: [UInt8](repeating: 128, count: 48)), for: "image")
+        for ex in examples { _ = FileManager.default.createFile(atPath: dir + "/" + ex.image, contents: png) }
         return dir
     }
 

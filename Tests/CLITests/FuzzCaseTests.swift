@@ -11,6 +11,9 @@ import Testing
     struct Case: Decodable {
         var args: [String]
         var deleted: [String]
+        /// "path=kind": a FIFO, directory, device link, empty file or
+        /// symlink loop put where the file was (git cannot hold them).
+        var special: [String]?
         var found: String
     }
 
@@ -41,10 +44,31 @@ import Testing
         let c = try JSONDecoder().decode(Case.self, from: Data(contentsOf: Self.directory.appendingPathComponent("\(name)/case.json")))
         let dir = try Self.materialise(name, deleting: c.deleted)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try CLIRunner.run(c.args.map { $0.replacingOccurrences(of: "{bundle}", with: dir) })
+        for item in c.special ?? [] { try Self.makeSpecial(item, in: dir) }
+        // Bounded: a case that once hung must fail here, not stall the suite.
+        let (r, finished) = try HostileInputTests.runBounded(c.args.map { $0.replacingOccurrences(of: "{bundle}", with: dir) }, limit: 30)
+        #expect(finished, "\(name) (\(c.found)) still hangs")
         #expect(!r.signalled, "\(name) (\(c.found)) still ends by signal \(r.status)")
         #expect([0, 1, 2].contains(r.status), "\(name): exit status \(r.status)")
         if r.status != 0 { #expect(!r.stderr.isEmpty, "\(name): failed without a message") }
+    }
+
+    /// Replaces `rel` in `dir` as tools/fuzz/fuzz.py's make_special does.
+    static func makeSpecial(_ item: String, in dir: String) throws {
+        let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return }
+        let path = (dir as NSString).appendingPathComponent(parts[0])
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: path)
+        try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        switch parts[1] {
+        case "fifo": guard mkfifo(path, 0o644) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        case "dir": try fm.createDirectory(atPath: path, withIntermediateDirectories: false)
+        case "empty": fm.createFile(atPath: path, contents: Data())
+        case "loop": try fm.createSymbolicLink(atPath: path, withDestinationPath: (path as NSString).lastPathComponent)
+        case let kind where kind.hasPrefix("dev-"): try fm.createSymbolicLink(atPath: path, withDestinationPath: "/dev/" + kind.dropFirst(4))
+        default: break
+        }
     }
 
     /// A fresh copy of the seed with a case's files laid over it.
@@ -62,6 +86,8 @@ import Testing
                     guard fm.fileExists(atPath: src, isDirectory: &isDir), !isDir.boolValue else { continue }
                     let dst = (dir as NSString).appendingPathComponent(rel)
                     try? fm.removeItem(atPath: dst)
+                    // A workspace lives in .spurscope/, which the seed has not.
+                    try fm.createDirectory(atPath: (dst as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                     try fm.copyItem(atPath: src, toPath: dst)
                 }
             }

@@ -6,7 +6,7 @@
 /// most JMSG_LENGTH_MAX = 200 bytes, plus a short prefix).
 #define SPUR_JPEG_MESSAGE_SIZE 256
 
-/// Decodes the JPEG file at `path` to 8-bit RGB, row-major, 3 bytes a pixel,
+/// Decodes the JPEG file open at `fd` (closed before returning) to 8-bit RGB, row-major, 3 bytes a pixel,
 /// as Pillow's `Image.open(path).convert("RGB")` does: the same libjpeg
 /// defaults, greyscale replicated, CMYK and YCCK read as Adobe's inverted
 /// CMYK and converted with Pillow's integer formula.
@@ -23,7 +23,7 @@
 ///   "JPEG has N colour components, expected 1, 3 or 4 (CMYK)"
 ///   "image is WxH pixels, over the limit of N pixels a side"  (checked before allocating)
 ///   "image is WxH pixels, over the limit of N"  (checked before allocating)
-int spur_jpeg_decode_file(const char *path, size_t max_pixels, size_t max_side,
+int spur_jpeg_decode_file(int fd, size_t max_pixels, size_t max_side,
                           unsigned char **pixels, int *width, int *height,
                           unsigned char **exif, size_t *exif_size,
                           unsigned char **xmp, size_t *xmp_size,
@@ -43,4 +43,10 @@ int spur_jpeg_encode_file(const char *path, const unsigned char *pixels, int wid
                           int quality, const unsigned char *app1, size_t app1_size,
                           char *message, size_t message_size);
 
+/// Reads only the header of the JPEG file open at `fd` (closed before
+/// returning): its size, checked against the same limits as a decode, and
+/// (JPEG) its colour components. No pixel memory is allocated. Returns 1
+/// when the header is sound; 0 with the decoder's words in `message`.
+int spur_jpeg_read_header(int fd, size_t max_pixels, size_t max_side, int *width, int *height,
+                              char *message, size_t message_size);
 #endif

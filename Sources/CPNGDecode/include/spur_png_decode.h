@@ -5,7 +5,7 @@
 /// Large enough for any message this decoder writes (libpng's own are short).
 #define SPUR_PNG_MESSAGE_SIZE 256
 
-/// Decodes the PNG file at `path` to 8-bit RGB, row-major, 3 bytes a pixel,
+/// Decodes the PNG file open at `fd` (closed before returning) to 8-bit RGB, row-major, 3 bytes a pixel,
 /// sample for sample as Pillow's `Image.open(path).convert("RGB")`:
 ///   - alpha (a channel or tRNS) is dropped, never composited;
 ///   - no gamma, sRGB or ICC processing (Pillow applies none);
@@ -22,7 +22,7 @@
 ///   "<strerror>", "corrupt PNG: <libpng's message>",
 ///   "image is WxH pixels, over the limit of N pixels a side",
 ///   "image is WxH pixels, over the limit of N"  (both before allocating)
-int spur_png_decode_file(const char *path, size_t max_pixels, size_t max_side,
+int spur_png_decode_file(int fd, size_t max_pixels, size_t max_side,
                          unsigned char **pixels, int *width, int *height,
                          unsigned char **exif, size_t *exif_size,
                          unsigned char **xmp, size_t *xmp_size,
@@ -30,4 +30,10 @@ int spur_png_decode_file(const char *path, size_t max_pixels, size_t max_side,
 
 /// Releases a buffer returned by `spur_png_decode_file` (NULL is allowed).
 void spur_png_free(unsigned char *buffer);
+/// Reads only the header of the PNG file open at `fd` (closed before
+/// returning): its size, checked against the same limits as a decode, and
+/// (JPEG) its colour components. No pixel memory is allocated. Returns 1
+/// when the header is sound; 0 with the decoder's words in `message`.
+int spur_png_read_header(int fd, size_t max_pixels, size_t max_side, int *width, int *height,
+                              char *message, size_t message_size);
 #endif

@@ -7,6 +7,33 @@ import Foundation
 /// header; the deep pass (`deep: true`) also scans every feature value for
 /// NaN/Inf and checks that image and mask files exist.
 public enum BundleCheck {
+    /// The problems of one kind in one file, the first `limit` of them
+    /// listed and the rest counted: a file broken on every row, or 100,000
+    /// classes without examples, then costs one screen, not megabytes.
+    struct Bounded {
+        let file: String
+        let limit: Int
+        let noun: String
+        private(set) var count = 0
+        private var kept: [InputError] = []
+
+        init(file: String, limit: Int = 50, noun: String = "problems") { self.file = file; self.limit = limit; self.noun = noun }
+
+        mutating func add(_ e: @autoclosure () -> InputError) {
+            count += 1
+            if count <= limit { kept.append(e()) }
+        }
+
+        /// The kept problems, and a count of the others.
+        func flush(into problems: inout [InputError]) {
+            problems += kept
+            if count > limit { problems.append(InputError(file: file, "\(count - limit) more \(noun) in this file not shown")) }
+        }
+    }
+
+    /// How many class names a message about a label lists.
+    static let classesShown = 5
+
     public struct Report: Sendable {
         public var bundle: FeatureBundle?
         public var problems: [InputError]
@@ -17,7 +44,9 @@ public enum BundleCheck {
     /// `summary`: what `info` needs: detections are counted, not read and
     /// checked (`validate` and every command that uses them read them).
     /// `deep`: the CSV itself, never the examples cache, and every value.
-    public static func run(directory: String, deep: Bool, summary: Bool = false) -> Report {
+    /// `images`: with `deep`, open each image and mask and read its header
+    /// (`validate`); otherwise their existence is checked.
+    public static func run(directory: String, deep: Bool, summary: Bool = false, images: Bool = false) -> Report {
         var problems: [InputError] = []
         func path(_ f: String) -> String { (directory as NSString).appendingPathComponent(f) }
         func attempt<T>(_ body: () throws -> T) -> T? {
@@ -111,7 +140,7 @@ public enum BundleCheck {
             if deep && problems.isEmpty { scanValues(features, examples: parsedList ?? [], into: &problems) }
         }
         if deep, let examples = parsedList {
-            checkFiles(examples, directory: directory, into: &problems)
+            checkFiles(examples, directory: directory, headers: images, into: &problems)
         }
 
         if let groups = manifest?.groups, let table {
@@ -145,17 +174,19 @@ public enum BundleCheck {
         }
         for (field, list) in [("classes", m.classes), ("attributes", m.attributes), ("groups", m.groups ?? [])] {
             if let d = firstDuplicate(list) {
-                problems.append(InputError(file: path, field: field, "lists '\(d)' twice"))
+                problems.append(InputError(file: path, field: field, "lists '\(InputError.excerpt(d))' twice"))
             }
         }
         if m.templates.isEmpty {
             problems.append(InputError(file: path, field: "templates", "is empty, expected at least one template with {}"))
         }
+        var templates = Bounded(file: path, limit: 20, noun: "templates without {}")
+        defer { templates.flush(into: &problems) }
         for (i, t) in m.templates.enumerated() where !t.contains("{}") {
-            problems.append(InputError(file: path, field: "templates[\(i)]", "'\(t)' has no {} for the class name"))
+            templates.add(InputError(file: path, field: "templates[\(i)]", "'\(InputError.excerpt(t))' has no {} for the class name"))
         }
         if let name = m.detections, name.isEmpty || name.contains("/") || name == "." || name == ".." {
-            problems.append(InputError(file: path, field: "detections", "'\(name)' is not a file name in the bundle directory"))
+            problems.append(InputError(file: path, field: "detections", "'\(InputError.excerpt(name))' is not a file name in the bundle directory"))
         }
         if let t = m.detectionThreshold, !(t >= 0 && t <= 1) {
             problems.append(InputError(file: path, field: "detection_threshold", "is \(t), expected a detector score in 0...1"))
@@ -182,17 +213,19 @@ public enum BundleCheck {
         let classIndex = Dictionary((classes ?? []).enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var seen: [String: Int] = [:]
         var examples: [Example] = []
-        var bad = 0
-        func report(_ row: Int, _ column: String, _ message: String) {
-            bad += 1
-            if bad <= 50 {   // a broken file should not bury the other files' problems
-                problems.append(InputError(file: t.path, field: "line \(t.line(row)), column \(column)", message))
-            }
+        // A broken file should not bury the other files' problems.
+        var bounded = Bounded(file: t.path)
+        func report(_ row: Int, _ column: String, _ message: @autoclosure () -> String) {
+            bounded.add(InputError(file: t.path, field: "line \(t.line(row)), column \(column)", message()))
         }
+        let q = { (v: String) in InputError.excerpt(v) }
+        // Named once, not per row: each bad label listing 100,000 classes made 39 MB of errors.
+        let expectedClasses = (classes ?? []).prefix(Self.classesShown).map(q).joined(separator: ", ")
+            + ((classes?.count ?? 0) > Self.classesShown ? " and \((classes?.count ?? 0) - Self.classesShown) more in manifest.json" : "")
         for r in t.rows.indices {
             let id = t.value(r, idCol)
             if id.isEmpty { report(r, "id", "is empty") }
-            else if let first = seen[id] { report(r, "id", "'\(id)' repeats the id of line \(t.line(first))") }
+            else if let first = seen[id] { report(r, "id", "'\(q(id))' repeats the id of line \(t.line(first))") }
             else { seen[id] = r }
             let image = t.value(r, imageCol)
             if image.isEmpty { report(r, "image", "is empty, expected an image path") }
@@ -200,13 +233,13 @@ public enum BundleCheck {
             var label = 0
             if let classes {
                 if let i = classIndex[labelText] { label = i }
-                else { report(r, "label", "'\(labelText)' is not a class (expected one of: \(classes.joined(separator: ", ")))") }
+                else { report(r, "label", "'\(q(labelText))' is not a class (expected one of: \(expectedClasses))") }
             }
             let splitText = t.value(r, splitCol)
             let split = Split(rawValue: splitText)
             if split == nil {
                 report(r, "split", splitText.isEmpty ? "is empty: the example is in no split (expected train, val or test)"
-                                                     : "'\(splitText)' is not a split (expected train, val or test)")
+                                                     : "'\(q(splitText))' is not a split (expected train, val or test)")
             }
             var attributes: [String: Int] = [:]
             for c in attrCols {
@@ -214,7 +247,7 @@ public enum BundleCheck {
                 case "": break
                 case "0": attributes[c.name] = 0
                 case "1": attributes[c.name] = 1
-                case let v: report(r, "attr:\(c.name)", "'\(v)' is not 0, 1 or blank")
+                case let v: report(r, "attr:\(c.name)", "'\(q(v))' is not 0, 1 or blank")
                 }
             }
             var bbox: BoundingBox?
@@ -223,25 +256,26 @@ public enum BundleCheck {
                 if parts.count == 4, parts[0] < parts[2], parts[1] < parts[3] {
                     bbox = BoundingBox(x0: parts[0], y0: parts[1], x1: parts[2], y1: parts[3])
                 } else {
-                    report(r, "bbox", "'\(t.value(r, bboxCol))' is not 'x0 y0 x1 y1' with x0 < x1 and y0 < y1")
+                    report(r, "bbox", "'\(q(t.value(r, bboxCol)))' is not 'x0 y0 x1 y1' with x0 < x1 and y0 < y1")
                 }
             }
             let mask = maskCol.map { t.value(r, $0) }.flatMap { $0.isEmpty ? nil : $0 }
             examples.append(Example(id: id, image: image, label: label, split: split ?? .train,
                                     attributes: attributes, mask: mask, bbox: bbox))
         }
-        if bad > 50 {
-            problems.append(InputError(file: t.path, "\(bad - 50) more problems in this file not shown"))
-        }
+        let bad = bounded.count
+        bounded.flush(into: &problems)
         if t.rows.isEmpty {
             problems.append(InputError(file: t.path, "has no examples"))
         } else if let classes, bad == 0 {
             var counts = [Int](repeating: 0, count: classes.count)
             for e in examples { counts[e.label] += 1 }
+            var empty = Bounded(file: t.path, limit: 20, noun: "classes without an example")
             // A repeated class name gets no examples of its own; checkManifest reports the repeat.
             for (c, n) in counts.enumerated() where n == 0 && classIndex[classes[c]] == c {
-                problems.append(InputError(file: t.path, field: "label", "class '\(classes[c])' has no example"))
+                empty.add(InputError(file: t.path, field: "label", "class '\(q(classes[c]))' has no example"))
             }
+            empty.flush(into: &problems)
         }
         return ParsedExamples(examples: examples, groundTruth: attrCols.map(\.name))
     }
@@ -262,32 +296,32 @@ public enum BundleCheck {
         var pairs: [Int64: Int] = [:]
         pairs.reserveCapacity(t.rows.count)
         var unknownNames: [String: Int] = [:]
-        var bad = 0
-        func report(_ row: Int, _ column: String, _ message: String) {
-            bad += 1
-            if bad <= 50 { problems.append(InputError(file: t.path, field: "line \(t.line(row)), column \(column)", message)) }
+        var bounded = Bounded(file: t.path)
+        func report(_ row: Int, _ column: String, _ message: @autoclosure () -> String) {
+            bounded.add(InputError(file: t.path, field: "line \(t.line(row)), column \(column)", message()))
         }
+        let q = { (v: String) in InputError.excerpt(v) }
         for r in t.rows.indices {
             let id = t.value(r, idCol), name = t.value(r, attrCol), scoreText = t.value(r, scoreCol)
-            guard let e = exampleIndex[id] else { report(r, "id", "'\(id)' is not an example in examples.csv"); continue }
+            guard let e = exampleIndex[id] else { report(r, "id", "'\(q(id))' is not an example in examples.csv"); continue }
             let a = vocab[name] ?? -1
             if vocabulary != nil && a < 0 {
-                report(r, "attribute", "'\(name)' is not in the manifest's attribute vocabulary"); continue
+                report(r, "attribute", "'\(q(name))' is not in the manifest's attribute vocabulary"); continue
             }
             guard let score = CSVTable.decimal(scoreText) else {
-                report(r, "score", "'\(scoreText)' is not a finite decimal number"); continue
+                report(r, "score", "'\(q(scoreText))' is not a finite decimal number"); continue
             }
             let nameKey = a >= 0 ? a : vocab.count + (unknownNames[name] ?? {
                 unknownNames[name] = unknownNames.count; return unknownNames.count - 1 }())
             let key = Int64(e) << 32 | Int64(nameKey)
             if let first = pairs.updateValue(r, forKey: key) {
                 pairs[key] = first
-                report(r, "attribute", "'\(name)' of example '\(id)' repeats line \(t.line(first)): one score per example and attribute")
+                report(r, "attribute", "'\(q(name))' of example '\(q(id))' repeats line \(t.line(first)): one score per example and attribute")
                 continue
             }
             out.append(Detection(example: e, attribute: a, score: score))
         }
-        if bad > 50 { problems.append(InputError(file: t.path, "\(bad - 50) more problems in this file not shown")) }
+        bounded.flush(into: &problems)
         return out
     }
 
@@ -353,21 +387,35 @@ public enum BundleCheck {
         }
     }
 
-    static func checkFiles(_ examples: [Example], directory: String, into problems: inout [InputError]) {
+    /// Every image and mask opened as `cam` and the Preview would open it,
+    /// header only: a regular file of bounded size (a FIFO or /dev/zero is
+    /// refused without blocking), a PNG or JPEG header within the pixel
+    /// limits, and an end marker. Each distinct file is read once.
+    static func checkFiles(_ examples: [Example], directory: String, headers: Bool, into problems: inout [InputError]) {
         let file = (directory as NSString).appendingPathComponent(FeatureBundle.examplesFile)
-        var missing = 0
+        var bad = Bounded(file: file, limit: 20, noun: "unreadable images and masks")
+        var checked: [String: String?] = [:]   // resolved path: its problem, nil when sound
         for (i, e) in examples.enumerated() {
             for (column, p) in [("image", e.image), ("mask", e.mask ?? "")] where !p.isEmpty {
                 let full = p.hasPrefix("/") ? p : (directory as NSString).appendingPathComponent(p)
-                if !FileManager.default.fileExists(atPath: full) {
-                    missing += 1
-                    if missing <= 20 {
-                        problems.append(InputError(file: file, field: "line \(i + 2), column \(column)", "'\(p)' does not exist"))
-                    }
+                let problem: String?
+                if let known = checked[full] { problem = known } else {
+                    do {
+                        // A dangling link does not exist either (fileExists follows links).
+                        if !FileManager.default.fileExists(atPath: full) { throw InputError(file: full, "does not exist") }
+                        if headers { _ = try ImageFile.checkHeader(path: full) }
+                        problem = nil
+                    } catch let error as InputError {
+                        problem = error.problem
+                    } catch { problem = "\(error)" }
+                    checked[full] = problem
+                }
+                if let problem {
+                    bad.add(InputError(file: file, field: "line \(i + 2), column \(column)", problem == "does not exist" ? "'\(InputError.excerpt(p))' does not exist" : "'\(InputError.excerpt(p))': \(problem)"))
                 }
             }
         }
-        if missing > 20 { problems.append(InputError(file: file, "\(missing - 20) more missing files not shown")) }
+        bad.flush(into: &problems)
     }
 
     static func firstDuplicate(_ xs: [String]) -> String? {

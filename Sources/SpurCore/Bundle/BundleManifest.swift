@@ -103,7 +103,7 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     public static let requiredTensors = ["image_pooled", "text_prompts", "W_v", "W_t", "logit_scale"]
 
     public static func read(path: String) throws -> BundleManifest {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try RegularFile.read(path, limit: 256 << 20) else {
             throw InputError(file: path, "is missing")
         }
         do {
@@ -115,10 +115,46 @@ public struct BundleManifest: Codable, Equatable, Sendable {
         } catch let DecodingError.valueNotFound(type, context) {
             throw InputError(file: path, field: InputError.fieldName(context.codingPath), "is null, expected \(Self.describe(type))")
         } catch let DecodingError.dataCorrupted(context) {
-            if context.codingPath.isEmpty { throw InputError(file: path, "is not valid JSON") }
+            if context.codingPath.isEmpty {
+                // Foundation says a number it cannot hold is invalid JSON, naming no field: find it.
+                if let (field, problem) = numberOutOfRange(in: data) { throw InputError(file: path, field: field, problem) }
+                throw InputError(file: path, "is not valid JSON")
+            }
             throw InputError(file: path, field: InputError.fieldName(context.codingPath),
-                             Self.knownValues[context.codingPath.last?.stringValue ?? ""] ?? context.debugDescription)
+                             Self.knownValues[context.codingPath.last?.stringValue ?? ""] ?? InputError.excerpt(context.debugDescription, limit: 200))
         }
+    }
+
+    /// The manifest's numeric fields by key, where they sit, and whether they are integers.
+    private static let numericFields: [String: (path: String, integer: Bool)] = [
+        "format_version": ("format_version", true), "Dv": ("dims.Dv", true), "Dt": ("dims.Dt", true), "E": ("dims.E", true),
+        "H": ("grid.H", true), "W": ("grid.W", true), "heads": ("cam_tail.heads", true),
+        "detection_threshold": ("detection_threshold", false), "layer_norm_eps": ("cam_tail.layer_norm_eps", false),
+    ]
+
+    /// The first numeric field whose value (valid JSON, which bounds no
+    /// number) its type cannot hold: an integer field given 2⁶³ or 128.5, a
+    /// 32-bit float field given 1e308. Read from the text, because the
+    /// decoders that refuse such numbers do not say where they are.
+    static func numberOutOfRange(in data: Data) -> (field: String, problem: String)? {
+        guard let text = String(data: data, encoding: .utf8),
+              let pattern = try? NSRegularExpression(pattern: #""([A-Za-z_]+)"\s*:\s*(-?[0-9][0-9.eE+-]*)"#) else { return nil }
+        let ns = text as NSString
+        for m in pattern.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
+            let key = ns.substring(with: m.range(at: 1)), number = ns.substring(with: m.range(at: 2))
+            guard let field = numericFields[key] else { continue }
+            let shown = InputError.excerpt(number, limit: 40)
+            if field.integer {
+                if Int(number) == nil {
+                    return (field.path, "is \(shown), expected an integer between \(Int.min) and \(Int.max)")
+                }
+            } else if let v = Double(number), !(v.isFinite && abs(v) <= Double(Float.greatestFiniteMagnitude)) {
+                return (field.path, "is \(shown), out of the range of a 32-bit float")
+            } else if Double(number) == nil {
+                return (field.path, "is \(shown), not a number this program can read")
+            }
+        }
+        return nil
     }
 
     public func write(to path: String) throws {

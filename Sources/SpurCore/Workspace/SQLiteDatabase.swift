@@ -8,6 +8,9 @@ public final class SQLiteDatabase: @unchecked Sendable {
     public let path: String
     /// Opened read-only: the file or its directory cannot be written.
     public let readOnly: Bool
+    /// Opened by a command that only reads (`decisions`, `detect`, …): it
+    /// never takes the write lock, so a writer elsewhere does not hold it up.
+    public let readingOnly: Bool
     private var handle: OpaquePointer?
     /// SQLite serialises single calls, not a BEGIN … COMMIT: threads sharing
     /// the connection (the UI and its training engine) take turns here.
@@ -16,11 +19,15 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// Opens read-write (creating the file), or read-only when the file or
     /// its directory is not writable (a read-only bundle with a workspace):
     /// reading still works, and a write says the workspace is read-only.
-    public init(path: String) throws {
+    public init(path: String, readingOnly: Bool = false) throws {
         self.path = path
+        self.readingOnly = readingOnly
         let fm = FileManager.default
         let dir = (path as NSString).deletingLastPathComponent
         let exists = fm.fileExists(atPath: path)
+        // SQLite's open of a FIFO waits for a writer forever; a directory or
+        // device is no database either.
+        if exists { close(try RegularFile.open(path, limit: Int.max).fd) }
         let writable = Self.canCreateFiles(in: dir.isEmpty ? "." : dir) && (!exists || Self.canOpenForWriting(path))
         readOnly = exists && !writable
         var db: OpaquePointer?
@@ -32,6 +39,10 @@ public final class SQLiteDatabase: @unchecked Sendable {
             let wal = fm.fileExists(atPath: path + "-wal") && ((try? fm.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0) > 0
             let uri = URL(fileURLWithPath: path).absoluteString + (wal ? "?mode=ro" : "?immutable=1")
             rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, nil)
+        } else if readingOnly && exists {
+            // A read-only connection to a writable WAL database reads the
+            // last commit while another connection writes.
+            rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, nil)
         } else {
             rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
         }
@@ -39,7 +50,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             let os = db.map { sqlite3_system_errno($0) } ?? 0
             sqlite3_close(db)
-            throw Self.failure(path: path, what: "cannot open the workspace database", message: message, code: rc, systemErrno: os, readOnly: readOnly)
+            throw Self.failure(path: path, what: "cannot open the workspace database", message: message, code: rc, systemErrno: os,
+                               readOnly: readOnly, readingOnly: readingOnly)
         }
         handle = db
         // Another process may hold the write lock for a moment (the UI and a
@@ -48,6 +60,9 @@ public final class SQLiteDatabase: @unchecked Sendable {
     }
 
     deinit { sqlite3_close_v2(handle) }
+
+    /// How long a statement waits for another connection's lock.
+    public func setBusyTimeout(milliseconds: Int32) { sqlite3_busy_timeout(handle, milliseconds) }
 
     /// Whether a file can be created in `dir` (tried, not `access()`: root
     /// passes `access()` on a read-only file system).
@@ -70,16 +85,21 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     func error(_ what: String) -> InputError {
         Self.failure(path: path, what: what, message: String(cString: sqlite3_errmsg(handle)), code: sqlite3_extended_errcode(handle),
-                     systemErrno: sqlite3_system_errno(handle), readOnly: readOnly)
+                     systemErrno: sqlite3_system_errno(handle), readOnly: readOnly, readingOnly: readingOnly)
     }
 
     /// The error of a failed SQLite call in the user's terms: a full disk
     /// and a read-only workspace say so and what to do, naming the file.
-    static func failure(path: String, what: String, message: String, code: Int32, systemErrno: Int32, readOnly: Bool) -> InputError {
+    static func failure(path: String, what: String, message: String, code: Int32, systemErrno: Int32, readOnly: Bool,
+                        readingOnly: Bool = false) -> InputError {
         let primary = code & 0xFF
         if primary == SQLITE_FULL || systemErrno == ENOSPC || systemErrno == EDQUOT {
             let dir = (path as NSString).deletingLastPathComponent
             return InputError(file: path, "the disk is full: cannot write the workspace database (or its -wal journal) in \(dir) (\(message)); free some space, or keep the workspace on another disk with --workspace DIR")
+        }
+        if readingOnly && (primary == SQLITE_READONLY || readOnly || systemErrno == EROFS) {
+            // This command does not write: say what failed, not that it writes.
+            return InputError(file: path, "the workspace is read-only and cannot be read here (\(message)): open it once where it can be written, or use another with --workspace DIR")
         }
         if primary == SQLITE_READONLY || readOnly || systemErrno == EROFS {
             return InputError(file: path, "the workspace is read-only (\(message)); this command writes to it: keep the workspace in a writable directory with --workspace DIR")
@@ -94,7 +114,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
             let text = message.map { String(cString: $0) } ?? "unknown error"
             sqlite3_free(message)
             throw Self.failure(path: path, what: "SQL failed", message: text, code: sqlite3_extended_errcode(handle),
-                               systemErrno: sqlite3_system_errno(handle), readOnly: readOnly)
+                               systemErrno: sqlite3_system_errno(handle), readOnly: readOnly, readingOnly: readingOnly)
         }
     }
 

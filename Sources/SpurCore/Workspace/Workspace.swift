@@ -55,12 +55,32 @@ public final class Workspace: @unchecked Sendable {
         return (dir as NSString).appendingPathComponent(fileName)
     }
 
-    public convenience init(bundle: String, directory: String? = nil) throws {
-        try self.init(path: Self.location(bundle: bundle, directory: directory))
+    public convenience init(bundle: String, directory: String? = nil, readingOnly: Bool = false) throws {
+        try self.init(path: Self.location(bundle: bundle, directory: directory), readingOnly: readingOnly)
     }
 
-    public init(path: String) throws {
+    /// `readingOnly`: for commands that only read (`decisions`, `detect`,
+    /// `eval`, `cam`): an existing workspace of the current schema is
+    /// opened read-only, with no write, pragma change or migration, so it is
+    /// read while another process holds a write transaction. Only an
+    /// out-of-date schema is migrated first (once, with the write lock).
+    public init(path: String, readingOnly: Bool = false) throws {
         self.path = path
+        if readingOnly && FileManager.default.fileExists(atPath: path) {
+            let reader = try SQLiteDatabase(path: path, readingOnly: true)
+            let version = Int(try reader.prepare("PRAGMA user_version").rows().first?.first?.int ?? 0)
+            if version == Self.migrations.count || reader.readOnly {
+                db = reader
+                guard version == Self.migrations.count else { throw Self.outOfDate(path, version) }
+                return
+            }
+            if version < 0 {
+                throw InputError(file: path, "schema version \(version) is not one spurscope writes (0...\(Self.migrations.count)): the file is damaged, or not a spurscope workspace")
+            }
+            if version > Self.migrations.count {
+                throw InputError(file: path, "schema version \(version) is newer than this spurscope understands (\(Self.migrations.count)); update spurscope")
+            }
+        }
         let dir = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -71,16 +91,26 @@ public final class Workspace: @unchecked Sendable {
         if db.readOnly {
             // Reading works as is; a write fails naming the read-only file.
             let version = Int(try db.prepare("PRAGMA user_version").rows().first?.first?.int ?? 0)
-            guard version == Self.migrations.count else {
-                throw InputError(file: path, "the workspace is read-only and has schema version \(version), this spurscope needs \(Self.migrations.count): open it once where it can be written, or start a new one with --workspace DIR")
-            }
+            guard version == Self.migrations.count else { throw Self.outOfDate(path, version) }
             return
         }
-        try db.execute("PRAGMA journal_mode = WAL")
-        // FULL: a commit is on disk before it is acknowledged.
-        try db.execute("PRAGMA synchronous = FULL")
-        try db.execute("PRAGMA foreign_keys = ON")
-        try migrate()
+        // A reading command upgrading an old schema waits briefly, not the
+        // writers' 10 s: it only wanted to read.
+        if readingOnly { db.setBusyTimeout(milliseconds: 1000) }
+        do {
+            try db.execute("PRAGMA journal_mode = WAL")
+            // FULL: a commit is on disk before it is acknowledged.
+            try db.execute("PRAGMA synchronous = FULL")
+            try db.execute("PRAGMA foreign_keys = ON")
+            try migrate()
+        } catch let e as InputError where readingOnly && e.problem.contains("locked") {
+            throw InputError(file: path, "has an older schema that must be upgraded before it is read, and another process is writing to it (\(e.problem)): run this again when it is done")
+        }
+        if readingOnly { db.setBusyTimeout(milliseconds: 10_000) }
+    }
+
+    static func outOfDate(_ path: String, _ version: Int) -> InputError {
+        InputError(file: path, "the workspace is read-only and has schema version \(version), this spurscope needs \(migrations.count): open it once where it can be written, or start a new one with --workspace DIR")
     }
 
     /// Opened read-only: the bundle's directory cannot be written.
@@ -136,6 +166,10 @@ public final class Workspace: @unchecked Sendable {
             let version = Int(try db.prepare("PRAGMA user_version").rows().first?.first?.int ?? 0)
             guard version <= Self.migrations.count else {
                 throw InputError(file: path, "schema version \(version) is newer than this spurscope understands (\(Self.migrations.count)); update spurscope")
+            }
+            // PRAGMA user_version is any 32-bit integer; spurscope never writes a negative one.
+            guard version >= 0 else {
+                throw InputError(file: path, "schema version \(version) is not one spurscope writes (0...\(Self.migrations.count)): the file is damaged, or not a spurscope workspace")
             }
             for v in version..<Self.migrations.count {
                 try db.execute(Self.migrations[v])
