@@ -200,18 +200,36 @@ public struct ReportPage {
             s += CurveSVG.render(series: [.init(name: "val average accuracy", colour: "#2ca02c", values: reports.map(\.validation.average)),
                                           .init(name: "val worst-group accuracy", colour: "#d62728", values: reports.map(\.validation.worstGroup))],
                                  epochs: numbers, best: run.bestEpoch, title: "run \(run.id) validation accuracy")
-            let best = reports.first { $0.epoch == run.bestEpoch } ?? reports.last!
-            let first = reports.first!
-            s += "<p class=\"source\">Per-group accuracy on split val: epoch \(first.epoch) (before, the first evaluation) and best epoch \(best.epoch) (after); groups \(groupsAreTrue ? "true" : "detected").</p>\n"
-            s += "<table class=\"groups\">\n<tr><th>group</th><th>before</th><th>after</th><th>examples</th></tr>\n"
-            var bars: [(label: String, before: Double?, after: Double?)] = []
-            for g in best.validation.groups {
-                let before = first.validation.groups.first { $0.name == g.name }?.accuracy
-                s += "<tr><td>\(HTML.escape(g.name))</td><td class=\"num\">\(before.map(HTML.percent) ?? "—")</td><td class=\"num\">\(HTML.percent(g.accuracy))</td><td class=\"num\">\(g.total)</td></tr>\n"
-                bars.append((g.name, before, g.accuracy))
-            }
-            s += "</table>\n" + CurveSVG.bars(bars, title: "run \(run.id) per-group accuracy")
+            s += try testGroups(run)
         }
         return s + "</section>\n"
+    }
+
+    /// Per-group test accuracy of the pre-trained model (before) and the
+    /// run's best checkpoint (after), grouped as `eval --run` groups the run:
+    /// the same computation as `eval` and `compare`.
+    func testGroups(_ run: RunRecord) throws -> String {
+        guard run.bestCheckpoint != nil else {
+            return "<p class=\"empty\">Run \(run.id) has no checkpoint yet: no test accuracy to show.</p>\n"
+        }
+        var config = try RunCheckpoints.config(run: run.id, workspace: model.workspace)
+        config.method = .zeroshot   // evaluation only: groups by the run's attributes, no method requirement
+        let data = try TrainingData.prepare(bundle: bundle, config: config, decisions: try model.workspace.currentDecisions())
+        let before = try Evaluation.metrics(Evaluation.classifier(data.pretrained, data: data), data: data, split: data.test)
+        let classifier = try RunCheckpoints.bestClassifier(run: run.id, workspace: model.workspace, like: data.pretrained,
+                                                           classTemplates: data.classTemplates, templateCount: data.templateCount)
+        let after = try Evaluation.metrics(classifier, data: data, split: data.test)
+        var s = "<p class=\"source\">Per-group accuracy on split test: the pre-trained model (before) and run \(run.id)'s best checkpoint, "
+            + "epoch \(run.bestEpoch.map(String.init) ?? "—") (after); groups by \(HTML.escape(data.evaluationAttributes.joined(separator: " + "))), "
+            + "\(data.evaluationFromGroundTruth ? "true" : "detected"). Worst group before: \(HTML.escape(before.worstGroupName)) "
+            + "\(HTML.percent(before.worstGroup)); after: \(HTML.escape(after.worstGroupName)) \(HTML.percent(after.worstGroup)).</p>\n"
+        s += "<table class=\"groups\">\n<tr><th>group</th><th>before</th><th>after</th><th>examples</th></tr>\n"
+        var bars: [(label: String, before: Double?, after: Double?)] = []
+        for g in after.groups {
+            let b = before.groups.first { $0.name == g.name }?.accuracy
+            s += "<tr><td>\(HTML.escape(g.name))</td><td class=\"num\">\(b.map(HTML.percent) ?? "—")</td><td class=\"num\">\(HTML.percent(g.accuracy))</td><td class=\"num\">\(g.total)</td></tr>\n"
+            bars.append((g.name, b, g.accuracy))
+        }
+        return s + "</table>\n" + CurveSVG.bars(bars, title: "run \(run.id) per-group test accuracy")
     }
 }

@@ -16,7 +16,8 @@ enum JSONOutput {
         guard TerminalText.firstControl(in: json) != nil else { return json }
         var out = ""
         for u in json.unicodeScalars {
-            if TerminalText.isControl(u) && u.value > 0xFFFF { out += "\\u{FFFD}" }
+            // Beyond the BMP, \uXXXX would need a surrogate pair: the replacement character says enough.
+            if TerminalText.isControl(u) && u.value > 0xFFFF { out += "\\uFFFD" }
             else if TerminalText.isControl(u) { out += String(format: "\\u%04X", u.value) } else { out.unicodeScalars.append(u) }
         }
         return out
@@ -28,7 +29,7 @@ enum JSONOutput {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        return escapingControls(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }
 

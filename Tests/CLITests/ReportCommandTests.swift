@@ -104,6 +104,28 @@ import SpurEngine
         #expect(html.contains("best epoch"))
     }
 
+    /// Before and after are the pre-trained model and the run's best
+    /// checkpoint on the test split, as `eval --zeroshot` and `eval --run` give them.
+    @Test func beforeAndAfterAreEvalsTestGroups() throws {
+        let (bundle, ws, out) = try Self.rendered.get()
+        let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+        #expect(html.contains("Per-group accuracy on split test"))
+        func groups(_ args: [String]) throws -> [String: Double] {
+            let r = try CLIRunner.run(["eval", bundle, "--workspace", ws, "--json", "--no-aiou"] + args)
+            #expect(r.status == 0, "\(r.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            let rows = object?["groups"] as? [[String: Any]] ?? []
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["group"] as! String, $0["accuracy"] as! Double) })
+        }
+        let before = try groups(["--zeroshot", "--attribute", "land"]), after = try groups(["--run", "1"])
+        #expect(!after.isEmpty)
+        for (name, accuracy) in after {
+            let row = try #require(try Self.matches("<tr><td>\(NSRegularExpression.escapedPattern(for: name))</td><td class=\"num\">([^<]*)</td><td class=\"num\">([^<]*)</td>", in: html).first, "\(name)")
+            #expect(row[1] == String(format: "%.1f %%", 100 * before[name]!) || row[1] == String(format: "%.1f%%", 100 * before[name]!), "\(name) before: \(row[1])")
+            #expect(row[2] == String(format: "%.1f %%", 100 * accuracy) || row[2] == String(format: "%.1f%%", 100 * accuracy), "\(name) after: \(row[2])")
+        }
+    }
+
     @Test func anEmptyWorkspaceSaysSoInsteadOfLeavingHoles() throws {
         let bundle = try SampleData.bundle(), out = Self.scratch("empty")
         let r = try CLIRunner.run(["report", bundle, "--workspace", Self.scratch("ws-empty"), "--out", out])

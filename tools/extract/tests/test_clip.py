@@ -74,7 +74,7 @@ def test_prompt_table_mirrors_the_synthetic_bundle():
 
 def test_star_contexts_mirror_spurscope():
     """The generic StarFT contexts are spurscope's own list, in its order."""
-    swift = open(os.path.join(REPO, "Sources", "SpurEngine", "StarContexts.swift")).read()
+    swift = open(os.path.join(REPO, "Sources", "SpurEngine", "Methods", "StarFTMethod.swift")).read()
     body = swift[swift.index("public static let generic"):]
     body = body[:body.index("\n    ]")]
     assert re.findall(r'"((?:[^"\\]|\\.)*)"', body) == STAR_CONTEXTS
