@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SpurCore
 
 /// Replays every input the fuzzer (tools/fuzz/fuzz.py) ever saw crash: the
 /// seed bundle with the case's mutated files laid over it and its deleted
@@ -56,7 +57,8 @@ import Testing
     /// Replaces `rel` in `dir` as tools/fuzz/fuzz.py's make_special does.
     static func makeSpecial(_ item: String, in dir: String) throws {
         let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { return }
+        // A case whose special file cannot be made would replay without its hazard: fail instead.
+        guard parts.count == 2 else { throw InputError(file: "case.json", field: "special", "'\(item)' is not PATH=KIND") }
         let path = (dir as NSString).appendingPathComponent(parts[0])
         let fm = FileManager.default
         try? fm.removeItem(atPath: path)
@@ -67,7 +69,7 @@ import Testing
         case "empty": fm.createFile(atPath: path, contents: Data())
         case "loop": try fm.createSymbolicLink(atPath: path, withDestinationPath: (path as NSString).lastPathComponent)
         case let kind where kind.hasPrefix("dev-"): try fm.createSymbolicLink(atPath: path, withDestinationPath: "/dev/" + kind.dropFirst(4))
-        default: break
+        default: throw InputError(file: "case.json", field: "special", "'\(parts[1])' is not fifo, dir, empty, loop or dev-NAME")
         }
     }
 
