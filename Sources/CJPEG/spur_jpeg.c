@@ -56,6 +56,29 @@ static void spur_output_message(j_common_ptr cinfo) {
     (void)cinfo;  // never write to stderr: it would scribble over the terminal UI
 }
 
+// The error manager of every libjpeg object here: errors, and warnings that
+// lose data, longjmp to `escape` with their text in `message`. The setjmp
+// itself must stay in the function that owns the object.
+static struct jpeg_error_mgr *spur_errors(struct spur_error_mgr *err) {
+    memset(err, 0, sizeof *err);
+    struct jpeg_error_mgr *pub = jpeg_std_error(&err->pub);
+    err->pub.error_exit = spur_error_exit;
+    err->pub.emit_message = spur_emit_message;
+    err->pub.output_message = spur_output_message;
+    return pub;
+}
+
+// Takes `fd` (a regular file of bounded size the caller checked) as a FILE,
+// closed by fclose; NULL with the reason, and `fd` closed, when it cannot.
+static FILE *spur_take_fd(int fd, char *message, size_t message_size) {
+    FILE *file = fdopen(fd, "rb");
+    if (file == NULL) {
+        snprintf(message, message_size, "%s", strerror(errno));
+        close(fd);
+    }
+    return file;
+}
+
 static unsigned char *spur_append(unsigned char *buffer, size_t *size, const unsigned char *bytes, size_t count) {
     unsigned char *grown = realloc(buffer, *size + count + 1);
     if (grown == NULL) return buffer;
@@ -107,19 +130,12 @@ int spur_jpeg_decode_file(int fd, size_t max_pixels, size_t max_side,
     *xmp_size = 0;
     if (message_size > 0) message[0] = '\0';
 
-    // The caller opened `fd` and checked it is a regular file of bounded
-    // size; from here on it is ours (closed by fclose).
-    FILE *file = fdopen(fd, "rb");
-    if (file == NULL) {
-        snprintf(message, message_size, "%s", strerror(errno));
-        close(fd);
-        return 0;
-    }
+    FILE *file = spur_take_fd(fd, message, message_size);
+    if (file == NULL) return 0;
 
     struct jpeg_decompress_struct cinfo;
     struct spur_error_mgr err;
     memset(&cinfo, 0, sizeof cinfo);
-    memset(&err, 0, sizeof err);
     // Assigned after setjmp and read after longjmp: must not live in a register.
     unsigned char *volatile out = NULL;
     unsigned char *volatile row4 = NULL;
@@ -127,10 +143,7 @@ int spur_jpeg_decode_file(int fd, size_t max_pixels, size_t max_side,
     unsigned char *volatile found_xmp = NULL;
     volatile size_t found_exif_size = 0, found_xmp_size = 0;
 
-    cinfo.err = jpeg_std_error(&err.pub);
-    err.pub.error_exit = spur_error_exit;
-    err.pub.emit_message = spur_emit_message;
-    err.pub.output_message = spur_output_message;
+    cinfo.err = spur_errors(&err);
 
     if (setjmp(err.escape)) {
         snprintf(message, message_size, "corrupt JPEG: %s", err.message);
@@ -246,10 +259,7 @@ int spur_jpeg_encode_file(const char *path, const unsigned char *pixels, int wid
     struct jpeg_compress_struct cinfo;
     struct spur_error_mgr err;
     memset(&cinfo, 0, sizeof cinfo);
-    memset(&err, 0, sizeof err);
-    cinfo.err = jpeg_std_error(&err.pub);
-    err.pub.error_exit = spur_error_exit;
-    err.pub.output_message = spur_output_message;
+    cinfo.err = spur_errors(&err);
     if (setjmp(err.escape)) {
         snprintf(message, message_size, "cannot encode JPEG: %s", err.message);
         jpeg_destroy_compress(&cinfo);
@@ -291,20 +301,12 @@ int spur_jpeg_read_header(int fd, size_t max_pixels, size_t max_side, int *width
     *width = 0;
     *height = 0;
     if (message_size > 0) message[0] = '\0';
-    FILE *file = fdopen(fd, "rb");
-    if (file == NULL) {
-        snprintf(message, message_size, "%s", strerror(errno));
-        close(fd);
-        return 0;
-    }
+    FILE *file = spur_take_fd(fd, message, message_size);
+    if (file == NULL) return 0;
     struct jpeg_decompress_struct cinfo;
     struct spur_error_mgr err;
     memset(&cinfo, 0, sizeof cinfo);
-    memset(&err, 0, sizeof err);
-    cinfo.err = jpeg_std_error(&err.pub);
-    err.pub.error_exit = spur_error_exit;
-    err.pub.emit_message = spur_emit_message;
-    err.pub.output_message = spur_output_message;
+    cinfo.err = spur_errors(&err);
     if (setjmp(err.escape)) {
         snprintf(message, message_size, "corrupt JPEG: %s", err.message);
         jpeg_destroy_decompress(&cinfo);

@@ -101,6 +101,17 @@ static void spur_take_metadata(png_structp png, png_infop info, unsigned char **
     }
 }
 
+// Takes `fd` (a regular file of bounded size the caller checked) as a FILE,
+// closed by fclose; NULL with the reason, and `fd` closed, when it cannot.
+static FILE *spur_take_fd(int fd, char *message, size_t message_size) {
+    FILE *file = fdopen(fd, "rb");
+    if (file == NULL) {
+        snprintf(message, message_size, "%s", strerror(errno));
+        close(fd);
+    }
+    return file;
+}
+
 int spur_png_decode_file(int fd, size_t max_pixels, size_t max_side,
                          unsigned char **pixels, int *width, int *height,
                          unsigned char **exif, size_t *exif_size,
@@ -115,14 +126,8 @@ int spur_png_decode_file(int fd, size_t max_pixels, size_t max_side,
     *xmp_size = 0;
     if (message_size > 0) message[0] = '\0';
 
-    // The caller opened `fd` and checked it is a regular file of bounded
-    // size; from here on it is ours (closed by fclose).
-    FILE *file = fdopen(fd, "rb");
-    if (file == NULL) {
-        snprintf(message, message_size, "%s", strerror(errno));
-        close(fd);
-        return 0;
-    }
+    FILE *file = spur_take_fd(fd, message, message_size);
+    if (file == NULL) return 0;
 
     struct spur_png_error err;
     memset(&err, 0, sizeof err);
@@ -261,12 +266,8 @@ int spur_png_read_header(int fd, size_t max_pixels, size_t max_side, int *width,
     *width = 0;
     *height = 0;
     if (message_size > 0) message[0] = '\0';
-    FILE *file = fdopen(fd, "rb");
-    if (file == NULL) {
-        snprintf(message, message_size, "%s", strerror(errno));
-        close(fd);
-        return 0;
-    }
+    FILE *file = spur_take_fd(fd, message, message_size);
+    if (file == NULL) return 0;
     struct spur_png_error err;
     memset(&err, 0, sizeof err);
     png_structp volatile png = NULL;

@@ -15,14 +15,10 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat below refuses it.
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        if fd < 0 { throw InputError(file: path, String(cString: strerror(errno))) }
+        // A FIFO must not block the open, nor a device be mapped: RegularFile refuses both by name.
+        let (fd, size) = try RegularFile.open(path, limit: Int.max)
         defer { close(fd) }
-        var st = stat()
-        if fstat(fd, &st) != 0 { throw InputError(file: path, String(cString: strerror(errno))) }
-        if (st.st_mode & S_IFMT) != S_IFREG { throw InputError(file: path, "not a regular file") }
-        size = Int(st.st_size)
+        self.size = size
         if size == 0 {
             base = nil
             return

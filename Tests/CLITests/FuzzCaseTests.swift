@@ -47,8 +47,8 @@ import SpurCore
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for item in c.special ?? [] { try Self.makeSpecial(item, in: dir) }
         // Bounded: a case that once hung must fail here, not stall the suite.
-        let (r, finished) = try HostileInputTests.runBounded(c.args.map { $0.replacingOccurrences(of: "{bundle}", with: dir) }, limit: 30)
-        #expect(finished, "\(name) (\(c.found)) still hangs")
+        let r = try HostileInputTests.runBounded(c.args.map { $0.replacingOccurrences(of: "{bundle}", with: dir) }, limit: 30)
+        #expect(r.finished, "\(name) (\(c.found)) still hangs")
         #expect(!r.signalled, "\(name) (\(c.found)) still ends by signal \(r.status)")
         #expect([0, 1, 2].contains(r.status), "\(name): exit status \(r.status)")
         if r.status != 0 { #expect(!r.stderr.isEmpty, "\(name): failed without a message") }
