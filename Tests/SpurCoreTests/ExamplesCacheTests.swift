@@ -73,19 +73,22 @@ struct ExamplesCacheTests {
         #expect(try Self.open(copy).1 == .used)
     }
 
+    /// Where tensor `name`'s bytes start in the cache file.
+    static func dataStart(_ d: Data, _ name: String) -> Int {
+        let h = Int(d.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let json = try! JSONSerialization.jsonObject(with: d[8 ..< 8 + h]) as! [String: Any]
+        return 8 + h + ((json[name] as! [String: Any])["data_offsets"] as! [Int])[0]
+    }
+
     @Test func aDamagedCacheIsRebuiltNotTrusted() throws {
         let dir = try SampleBundle.write("cache-damaged")
         _ = try Self.open(dir)
         let cache = ExamplesCache.path(directory: dir)
         let good = try Data(contentsOf: URL(fileURLWithPath: cache))
         let damages: [(String, (inout Data) -> Void)] = [
-            ("last byte flipped", { $0[$0.count - 1] ^= 0x01 }),
-            ("a label byte flipped", { d in
-                let h = Int(d.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
-                let header = String(decoding: d[8 ..< 8 + h], as: UTF8.self)
-                let json = try! JSONSerialization.jsonObject(with: Data(header.utf8)) as! [String: Any]
-                let begin = ((json["label"] as! [String: Any])["data_offsets"] as! [Int])[0]
-                d[8 + h + begin] = 7 }),
+            ("a label byte flipped", { d in d[Self.dataStart(d, "label")] = 7 }),
+            ("a split byte flipped", { d in d[Self.dataStart(d, "split")] ^= 0x01 }),
+            ("a ground-truth byte flipped", { d in d[Self.dataStart(d, "attributes")] ^= 0x01 }),
             ("truncated", { $0 = $0.prefix($0.count / 2) }),
             ("not safetensors", { $0 = Data("examples".utf8) }),
             ("empty", { $0 = Data() }),
@@ -98,6 +101,30 @@ struct ExamplesCacheTests {
             #expect(outcome == .damaged, "\(name)")
             #expect(b.examples == SampleBundle.contents().examples, "\(name)")
             #expect(try Self.open(dir).1 == .used, "\(name): rebuilt")
+        }
+    }
+
+    /// Ids and paths are checked when first read, not on open: damage there
+    /// is found then, the CSV's strings are used instead, and the cache is
+    /// dropped so the next open rebuilds it.
+    @Test func damagedStringsAreFoundOnFirstUseAndReadFromTheCSV() throws {
+        let dir = try SampleBundle.write("cache-damaged-strings")
+        _ = try Self.open(dir)
+        let cache = ExamplesCache.path(directory: dir)
+        let good = try Data(contentsOf: URL(fileURLWithPath: cache))
+        for tensor in ["id_bytes", "image_bytes", "id_offsets", "image_offsets"] {
+            var d = good
+            d[Self.dataStart(d, tensor)] ^= 0x01
+            try d.write(to: URL(fileURLWithPath: cache))
+            // A summary open (`info`) reads no detections, so nothing asks for ids.
+            let r = BundleCheck.run(directory: dir, deep: false, summary: true)
+            let b = try #require(r.bundle)
+            #expect(r.examplesCache == .used, "\(tensor): the counts' columns are sound")
+            #expect(!b.exampleTable.strings.isLoaded, "\(tensor): not read on open")
+            #expect(b.examples == SampleBundle.contents().examples, "\(tensor)")
+            #expect(!FileManager.default.fileExists(atPath: cache), "\(tensor): the damaged cache is dropped")
+            #expect(try Self.open(dir).1 == .missing, "\(tensor)")
+            #expect(try Self.open(dir).1 == .used, "\(tensor): rebuilt")
         }
     }
 

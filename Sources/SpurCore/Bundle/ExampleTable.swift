@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// `examples.csv` by column: what the audit, `info` and training read (label,
 /// split, ground truth) as flat arrays, and the strings (id, image, mask) as
@@ -16,12 +17,14 @@ public struct ExampleTable: Equatable, Sendable {
     public let attributeNames: [String]
     /// Row-major `[count, attributeNames.count]`: 1 present, 0 absent, -1 blank.
     public let attributeValues: [Int8]
-    let ids: StringColumn
-    let images: StringColumn
+    /// Id, image, mask and box: from the cache they are read on first use.
+    let strings: ExampleStrings
+    var ids: StringColumn { strings.columns.ids }
+    var images: StringColumn { strings.columns.images }
     /// An empty mask is no mask.
-    let masks: StringColumn
+    var masks: StringColumn { strings.columns.masks }
     /// `[count, 4]`, NaN where the example has no box; nil without a bbox column.
-    let boxes: [Float]?
+    var boxes: [Float]? { strings.columns.boxes }
 
     /// Strings back to back in `bytes`; string `i` is `bytes[offsets[i] ..< offsets[i + 1]]`.
     struct StringColumn: Equatable, Sendable {
@@ -62,29 +65,24 @@ public struct ExampleTable: Equatable, Sendable {
             }
         }
         attributeValues = values
-        ids = StringColumn(examples.map(\.id))
-        images = StringColumn(examples.map(\.image))
-        masks = StringColumn(examples.map { $0.mask ?? "" })
+        var boxes: [Float]?
         if examples.contains(where: { $0.bbox != nil }) {
             boxes = examples.flatMap { e in e.bbox.map { [$0.x0, $0.y0, $0.x1, $0.y1] } ?? [.nan, .nan, .nan, .nan] }
-        } else {
-            boxes = nil
         }
+        strings = ExampleStrings(.init(ids: StringColumn(examples.map(\.id)), images: StringColumn(examples.map(\.image)),
+                                       masks: StringColumn(examples.map { $0.mask ?? "" }), boxes: boxes))
     }
 
-    init(labels: [Int32], splits: [UInt8], attributeNames: [String], attributeValues: [Int8],
-         ids: StringColumn, images: StringColumn, masks: StringColumn, boxes: [Float]?) {
+    init(labels: [Int32], splits: [UInt8], attributeNames: [String], attributeValues: [Int8], strings: ExampleStrings) {
         count = labels.count
         self.labels = labels; self.splits = splits
         self.attributeNames = attributeNames; self.attributeValues = attributeValues
-        self.ids = ids; self.images = images; self.masks = masks; self.boxes = boxes
+        self.strings = strings
     }
 
-    /// Boxes compare by bits: a NaN (no box) equals a NaN.
     public static func == (a: ExampleTable, b: ExampleTable) -> Bool {
         a.labels == b.labels && a.splits == b.splits && a.attributeNames == b.attributeNames
-            && a.attributeValues == b.attributeValues && a.ids == b.ids && a.images == b.images && a.masks == b.masks
-            && a.boxes?.map(\.bitPattern) == b.boxes?.map(\.bitPattern)
+            && a.attributeValues == b.attributeValues && a.strings.columns == b.strings.columns
     }
 
     public func split(_ i: Int) -> Split { Split.allCases[Int(splits[i])] }
@@ -96,22 +94,71 @@ public struct ExampleTable: Equatable, Sendable {
         return v < 0 ? nil : Int(v)
     }
 
-    public func example(_ i: Int) -> Example {
+    public func example(_ i: Int) -> Example { example(i, strings.columns) }
+
+    private func example(_ i: Int, _ s: ExampleStrings.Columns) -> Example {
         var attributes: [String: Int] = [:]
         for (c, name) in attributeNames.enumerated() {
             if let v = attribute(i, column: c) { attributes[name] = v }
         }
-        let bbox = boxes.flatMap { b -> BoundingBox? in
+        let bbox = s.boxes.flatMap { b -> BoundingBox? in
             b[i * 4].isNaN ? nil : BoundingBox(x0: b[i * 4], y0: b[i * 4 + 1], x1: b[i * 4 + 2], y1: b[i * 4 + 3])
         }
-        return Example(id: ids[i], image: images[i], label: Int(labels[i]), split: split(i),
-                       attributes: attributes, mask: masks.isEmpty(i) ? nil : masks[i], bbox: bbox)
+        return Example(id: s.ids[i], image: s.images[i], label: Int(labels[i]), split: split(i),
+                       attributes: attributes, mask: s.masks.isEmpty(i) ? nil : s.masks[i], bbox: bbox)
     }
 
-    public var examples: [Example] { (0..<count).map(example) }
+    public var examples: [Example] {
+        let s = strings.columns
+        return (0..<count).map { example($0, s) }
+    }
 
     public func indices(in split: Split) -> [Int] {
         let s = UInt8(Split.allCases.firstIndex(of: split)!)
         return splits.indices.filter { splits[$0] == s }
+    }
+}
+
+/// The string columns (and boxes) of an `ExampleTable`, which `info`, the
+/// audit's counts and training never read, yet at 1.28 M rows are most of
+/// the examples cache. Taken from the cache, they are checked (CRC, offsets,
+/// UTF-8) and copied out of its map on first use instead of on open; should
+/// that check fail, they are read from `examples.csv`, whose stat matched the
+/// cache's when the bundle was opened (`ExamplesCache.read`).
+final class ExampleStrings: Sendable {
+    struct Columns: Sendable {
+        var ids, images, masks: ExampleTable.StringColumn
+        var boxes: [Float]?
+    }
+
+    private let state: Mutex<Columns?>
+    private let load: @Sendable () -> Columns
+
+    init(_ columns: Columns) {
+        state = Mutex(columns)
+        load = { columns }
+    }
+
+    init(loading load: @escaping @Sendable () -> Columns) {
+        state = Mutex(nil)
+        self.load = load
+    }
+
+    var isLoaded: Bool { state.withLock { $0 != nil } }
+
+    var columns: Columns {
+        if let known = state.withLock({ $0 }) { return known }
+        // Loaded outside the lock: two first readers may both load, and get equal columns.
+        let made = load()
+        state.withLock { if $0 == nil { $0 = made } }
+        return made
+    }
+}
+
+extension ExampleStrings.Columns: Equatable {
+    /// Boxes compare by bits: a NaN (no box) equals a NaN.
+    static func == (a: Self, b: Self) -> Bool {
+        a.ids == b.ids && a.images == b.images && a.masks == b.masks
+            && a.boxes?.map(\.bitPattern) == b.boxes?.map(\.bitPattern)
     }
 }
